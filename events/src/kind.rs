@@ -47,7 +47,9 @@ impl Worker {
 
     /// The job kinds routed to this worker's queue.
     pub fn kinds(self) -> impl Iterator<Item = Kind> {
-        Kind::ALL.into_iter().filter(move |k| k.worker() == Some(self))
+        Kind::ALL
+            .into_iter()
+            .filter(move |k| k.worker() == Some(self))
     }
 }
 

@@ -1,0 +1,267 @@
+//! Static checks of `infra/template.yaml` (no emulator needed): least privilege, every worker
+//! fully wired, routing agreeing with the events crate, a dashboard body that is valid JSON.
+
+use serde_json::Value as Json;
+use serde_norway::{Mapping, Value};
+use stoker_events::{Kind, Worker};
+use stoker_it::TEMPLATE;
+
+fn template() -> Value {
+    serde_norway::from_str(TEMPLATE).expect("infra/template.yaml is valid YAML")
+}
+
+fn resources(t: &Value) -> &Mapping {
+    t["Resources"].as_mapping().expect("Resources")
+}
+
+/// Strips a CloudFormation short-form tag (`!Sub`, `!GetAtt`, ...) if present.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match untag(v) {
+        Value::String(s) => vec![s.clone()],
+        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => vec![],
+    }
+}
+
+/// Every IAM statement in the template: inline role policies and managed policies.
+fn statements(t: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (id, res) in resources(t) {
+        let id = id.as_str().unwrap_or_default().to_owned();
+        let props = &res["Properties"];
+        let mut docs: Vec<&Value> = props["Policies"]
+            .as_sequence()
+            .map(|ps| ps.iter().map(|p| &p["PolicyDocument"]).collect())
+            .unwrap_or_default();
+        docs.push(&props["PolicyDocument"]);
+        docs.push(&props["AssumeRolePolicyDocument"]);
+        for doc in docs {
+            for s in doc["Statement"].as_sequence().into_iter().flatten() {
+                out.push((id.clone(), s.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_iam_statement_grants_a_wildcard_action() {
+    let t = template();
+    let all = statements(&t);
+    assert!(
+        all.len() >= 30,
+        "found only {} statements: is the walker broken?",
+        all.len()
+    );
+    for (id, s) in &all {
+        assert!(
+            s.get("NotAction").is_none(),
+            "{id}: NotAction grants everything else"
+        );
+        let actions = strings(&s["Action"]);
+        assert!(!actions.is_empty(), "{id}: statement without Action: {s:?}");
+        for a in actions {
+            assert!(!a.contains('*'), "{id}: action `{a}` is a wildcard");
+            assert!(a.contains(':'), "{id}: action `{a}` names no service");
+        }
+    }
+}
+
+#[test]
+fn the_wildcard_check_would_catch_a_star_action() {
+    let bad = TEMPLATE.replace("Action: sqs:SendMessage", "Action: sqs:*");
+    let t: Value = serde_norway::from_str(&bad).expect("yaml");
+    let starred = statements(&t)
+        .into_iter()
+        .flat_map(|(_, s)| strings(&s["Action"]))
+        .filter(|a| a.contains('*'))
+        .count();
+    assert!(
+        starred >= 5,
+        "the walker does not see the statements it must check"
+    );
+}
+
+#[test]
+fn every_worker_is_fully_wired() {
+    let t = template();
+    let r = resources(&t);
+    for w in Worker::ALL {
+        let s = w.stem();
+        for suffix in [
+            "Queue",
+            "Dlq",
+            "QueuePolicy",
+            "ScheduleRule",
+            "Role",
+            "DlqAlarm",
+            "ErrorsAlarm",
+        ] {
+            assert!(
+                r.contains_key(format!("{s}{suffix}").as_str()),
+                "{w}: no {s}{suffix}"
+            );
+        }
+        let f = &r[format!("{s}Function").as_str()];
+        assert_eq!(
+            f["Condition"].as_str(),
+            Some("WithFunctions"),
+            "{w}: function must be conditional"
+        );
+        assert_eq!(f["Properties"]["Runtime"].as_str(), Some("provided.al2023"));
+        assert_eq!(strings(&f["Properties"]["Architectures"]), ["arm64"]);
+        let esm = &r[format!("{s}EventSource").as_str()];
+        assert_eq!(
+            strings(&esm["Properties"]["FunctionResponseTypes"]),
+            ["ReportBatchItemFailures"]
+        );
+
+        // AWS: the queue's visibility timeout must be at least 6x the function timeout.
+        let timeout = f["Properties"]["Timeout"].as_u64().expect("timeout");
+        let vis = r[format!("{s}Queue").as_str()]["Properties"]["VisibilityTimeout"]
+            .as_u64()
+            .expect("vis");
+        assert!(
+            vis >= 6 * timeout,
+            "{w}: visibility {vis} < 6 x timeout {timeout}"
+        );
+
+        // The role may send only to its own DLQ and read only its own queue.
+        let role = format!("{s}Role");
+        for (id, st) in statements(&t).iter().filter(|(id, _)| *id == role) {
+            let res = format!("{:?}", st["Resource"]);
+            if strings(&st["Action"]).iter().any(|a| a.starts_with("sqs:")) {
+                assert!(
+                    res.contains(&format!("{s}Queue")) || res.contains(&format!("{s}Dlq")),
+                    "{id}: {res}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn one_rule_per_job_kind_routes_to_the_owning_workers_queue() {
+    let t = template();
+    for kind in Kind::ALL {
+        let rules: Vec<(String, Vec<String>)> = resources(&t)
+            .iter()
+            .filter(|(_, r)| {
+                strings(&r["Properties"]["EventPattern"]["detail-type"])
+                    .contains(&kind.detail_type().to_owned())
+            })
+            .map(|(id, r)| {
+                (
+                    id.as_str().unwrap_or_default().to_owned(),
+                    strings(&r["Properties"]["Targets"][0]["Arn"]),
+                )
+            })
+            .collect();
+        match kind.worker() {
+            None => assert!(
+                rules.is_empty(),
+                "outcome kind {kind} must reach no queue: {rules:?}"
+            ),
+            Some(w) => {
+                assert_eq!(rules.len(), 1, "{kind}: rules {rules:?}");
+                assert_eq!(
+                    rules[0].1,
+                    [format!("{}Queue.Arn", w.stem())],
+                    "{kind} routes elsewhere"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn schedule_inputs_are_typed_requests_for_their_worker() {
+    let t = template();
+    let params = t["Parameters"].as_mapping().expect("Parameters");
+    for w in Worker::ALL {
+        let rule = &resources(&t)[format!("{}ScheduleRule", w.stem()).as_str()];
+        let input = untag(&rule["Properties"]["Targets"][0]["Input"]);
+        let text = match input {
+            Value::String(s) => s.clone(),
+            Value::Sequence(parts) => parts[0].as_str().expect("Sub string").to_owned(),
+            other => panic!("{w}: unexpected Input {other:?}"),
+        };
+        let json: Json = serde_json::from_str(&substitute(&text, params))
+            .unwrap_or_else(|e| panic!("{w}: {e}: {text}"));
+        let kind: Kind = json["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .expect("a stoker kind");
+        assert_eq!(kind.worker(), Some(w), "{w}: schedule input {json}");
+        assert_eq!(json["source"], stoker_events::SOURCE_SCHEDULE);
+        assert!(json["payload"].is_object());
+    }
+}
+
+#[test]
+fn dashboard_body_is_json_covering_every_queue_and_alarm() {
+    let t = template();
+    let body = untag(&resources(&t)["Dashboard"]["Properties"]["DashboardBody"]);
+    let body = substitute(body.as_str().expect("Sub string"), &Mapping::new());
+    let json: Json = serde_json::from_str(&body).expect("dashboard body is JSON");
+    let widgets = json["widgets"].as_array().expect("widgets");
+    assert!(widgets.len() >= 4);
+    for w in Worker::ALL {
+        for res in ["Queue", "Dlq", "DlqAlarm", "ErrorsAlarm"] {
+            assert!(
+                body.contains(&format!("<{}{res}.", w.stem())),
+                "dashboard misses {w} {res}"
+            );
+        }
+        assert!(
+            body.contains(&format!("\"{}\"", w.name())),
+            "dashboard misses {w} job metrics"
+        );
+    }
+}
+
+#[test]
+fn outputs_name_every_resource_code_needs() {
+    let t = template();
+    let outputs = t["Outputs"].as_mapping().expect("Outputs");
+    let mut keys = vec![
+        "BusName".to_owned(),
+        "OpsTableName".into(),
+        "ExportBucketName".into(),
+        "AlarmTopicArn".into(),
+    ];
+    for w in Worker::ALL {
+        for s in ["QueueUrl", "DlqUrl", "RoleArn", "ScheduleRuleName"] {
+            keys.push(format!("{}{s}", w.stem()));
+        }
+    }
+    for k in keys {
+        assert!(outputs.contains_key(k.as_str()), "no output {k}");
+    }
+}
+
+/// Replaces `${Name}` by the parameter's default when it has one, else by `<Name>`.
+fn substitute(text: &str, params: &Mapping) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find('}').expect("closing brace") + i;
+        let name = &rest[i + 2..end];
+        match params.get(name).and_then(|p| p["Default"].as_str()) {
+            Some(d) => out.push_str(d),
+            None => out.push_str(&format!("<{name}>")),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
