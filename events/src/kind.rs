@@ -156,6 +156,34 @@ impl FromStr for Kind {
 #[error("unknown event kind `{0}`; stoker kinds start with `stoker.` (see schemas/)")]
 pub struct UnknownKind(pub String);
 
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.detail_type())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for Kind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Kind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.detail_type()).collect();
+        schemars::json_schema!({
+            "description": "The event kind: its EventBridge detail-type.",
+            "type": "string",
+            "enum": kinds,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,173 @@
+//! AWS naming rules, checked before any side effect. Each returns what is allowed on failure.
+
+fn chars_ok(s: &str, extra: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
+}
+
+/// A Lambda function name, partial ARN (`123456789012:function:name`) or full ARN, optionally
+/// with a `:qualifier`.
+pub fn lambda_function(s: &str) -> Result<(), String> {
+    let allowed = "a function name (1-64 of A-Z a-z 0-9 - _) or a Lambda function ARN";
+    if s.is_empty() || s.len() > 140 {
+        return Err(format!("`{s}` is not {allowed} (at most 140 characters)"));
+    }
+    let name = if let Some(rest) = s.strip_prefix("arn:") {
+        // arn:partition:lambda:region:account:function:name[:qualifier]
+        let parts: Vec<&str> = rest.split(':').collect();
+        let ok_shape = (parts.len() == 6 || parts.len() == 7)
+            && parts[0].starts_with("aws")
+            && parts[1] == "lambda"
+            && !parts[2].is_empty()
+            && parts[3].len() == 12
+            && parts[3].chars().all(|c| c.is_ascii_digit())
+            && parts[4] == "function";
+        if !ok_shape {
+            return Err(format!("`{s}` is not {allowed}"));
+        }
+        if parts.len() == 7 {
+            qualifier(parts[6])?;
+        }
+        parts[5]
+    } else {
+        s
+    };
+    if name.is_empty() || name.len() > 64 || !chars_ok(name, "-_") {
+        return Err(format!("`{s}` is not {allowed}"));
+    }
+    Ok(())
+}
+
+/// A Lambda qualifier: `$LATEST`, a version number, or an alias name.
+pub fn qualifier(s: &str) -> Result<(), String> {
+    if s == "$LATEST" || (!s.is_empty() && s.len() <= 128 && chars_ok(s, "-_")) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a qualifier ($LATEST, a version number, or an alias of 1-128 of A-Z a-z 0-9 - _)"
+        ))
+    }
+}
+
+/// A DynamoDB table name: 3-255 of A-Z a-z 0-9 _ - .
+pub fn dynamodb_table(s: &str) -> Result<(), String> {
+    if (3..=255).contains(&s.len()) && chars_ok(s, "_-.") {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ - .)"
+        ))
+    }
+}
+
+/// A CloudWatch namespace: 1-255 printable ASCII, not starting with `AWS/`.
+pub fn cloudwatch_namespace(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 255 || !chars_ok(s, ".-_/#:") {
+        Err(format!(
+            "`{s}` is not a CloudWatch namespace (1-255 of A-Z a-z 0-9 . - _ / # :)"
+        ))
+    } else if s.starts_with("AWS/") {
+        Err(format!(
+            "`{s}` is reserved for AWS (namespaces starting with AWS/)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A CloudWatch metric or dimension name: 1-255 characters, no control characters.
+pub fn cloudwatch_name(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) || s.starts_with(':') {
+        Err(format!(
+            "`{s}` is not a CloudWatch name (1-255 characters, no control characters, not starting with :)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An absolute http(s) URL with a host; no credentials in it.
+pub fn http_url(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{s}` is not an http:// or https:// URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(format!("`{s}` has no host"));
+    }
+    if authority.contains('@') {
+        return Err(
+            "URLs must not carry credentials (user:password@); use headers from configuration"
+                .to_owned(),
+        );
+    }
+    if s.len() > 2048 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{s}` is not a valid URL (at most 2048 characters, no spaces)"
+        ));
+    }
+    Ok(())
+}
+
+/// A Redis key (or key pattern): 1-1024 bytes, no control characters.
+pub fn redis_key(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 1024 || s.chars().any(char::is_control) {
+        Err("is not a Redis key (1-1024 bytes, no control characters)".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+/// A tag key (1-128) — values are checked with [`tag_value`].
+pub fn tag_key(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 128 || s.starts_with("aws:") {
+        Err(format!(
+            "`{s}` is not a tag key (1-128 characters, not starting with aws:)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A tag value (0-256).
+pub fn tag_value(s: &str) -> Result<(), String> {
+    if s.len() > 256 {
+        Err("is not a tag value (at most 256 characters)".to_owned())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_names_and_arns() {
+        assert!(lambda_function("my-fn_1").is_ok());
+        assert!(lambda_function("arn:aws:lambda:eu-west-1:123456789012:function:my-fn").is_ok());
+        assert!(
+            lambda_function("arn:aws:lambda:eu-west-1:123456789012:function:my-fn:live").is_ok()
+        );
+        assert!(lambda_function("").is_err());
+        assert!(lambda_function("my fn").is_err());
+        assert!(lambda_function("arn:aws:s3:::bucket").is_err());
+        assert!(lambda_function("arn:aws:lambda:eu-west-1:12345:function:x").is_err());
+        assert!(lambda_function(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn urls_tables_namespaces() {
+        assert!(http_url("https://api.example.com/menu?x=1").is_ok());
+        assert!(http_url("ftp://x").is_err());
+        assert!(http_url("https://user:pw@host/").is_err());
+        assert!(http_url("https:///path").is_err());
+        assert!(dynamodb_table("orders.v2").is_ok());
+        assert!(dynamodb_table("ab").is_err());
+        assert!(cloudwatch_namespace("AWS/Lambda").is_err());
+        assert!(cloudwatch_namespace("Stoker/App").is_ok());
+        assert!(qualifier("$LATEST").is_ok());
+        assert!(qualifier("live!").is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! `stoker.optimize.requested`: Lambda memory/timeout recommendations, applied only with guardrails.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::names;
+use crate::validate::{Validate, Validator};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct OptimizeRequest {
+    pub functions: FunctionSelector,
+    /// Days of metrics to read (1-90).
+    #[serde(default = "default_lookback_days")]
+    #[schemars(range(min = 1, max = 90))]
+    pub lookback_days: u32,
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// `recommend` (default) only reports; `apply` changes functions within `bounds`.
+    #[serde(default)]
+    pub mode: OptimizeMode,
+    #[serde(default)]
+    pub bounds: Bounds,
+    /// An active power-tuning sweep instead of (or besides) passive metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_tuning: Option<PowerTuning>,
+}
+
+fn default_lookback_days() -> u32 {
+    14
+}
+
+/// Which functions: explicit names, or every function carrying a tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FunctionSelector {
+    Names(
+        #[cfg_attr(
+            test,
+            proptest(strategy = "proptest::collection::vec(\"[a-z][a-z0-9-]{0,12}\", 1..3)")
+        )]
+        Vec<String>,
+    ),
+    Tag(TagFilter),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct TagFilter {
+    #[cfg_attr(test, proptest(strategy = "\"[a-z:]{1,12}\""))]
+    pub key: String,
+    #[cfg_attr(test, proptest(strategy = "\"[a-z]{0,8}\""))]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct Strategy {
+    pub name: StrategyName,
+    /// For `balanced`: 0 = all cost, 1 = all speed (0-1).
+    #[serde(default = "half")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    #[cfg_attr(test, proptest(strategy = "0.0f64..=1.0"))]
+    pub weight: f64,
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Strategy {
+            name: StrategyName::Balanced,
+            weight: half(),
+        }
+    }
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyName {
+    Cost,
+    Speed,
+    Balanced,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizeMode {
+    #[default]
+    Recommend,
+    Apply,
+}
+
+/// Guardrails for recommendations and, above all, for applying them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    /// 128-10240 MB.
+    #[serde(default = "min_memory")]
+    pub min_memory_mb: u32,
+    /// 128-10240 MB, >= min_memory_mb.
+    #[serde(default = "max_memory")]
+    pub max_memory_mb: u32,
+    /// 1-900 s.
+    #[serde(default = "max_timeout")]
+    #[schemars(range(min = 1, max = 900))]
+    pub max_timeout_s: u32,
+    /// The largest change applied in one pass, in percent of the current memory (1-100).
+    #[serde(default = "max_change")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_change_pct: u32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            min_memory_mb: min_memory(),
+            max_memory_mb: max_memory(),
+            max_timeout_s: max_timeout(),
+            max_change_pct: max_change(),
+        }
+    }
+}
+
+fn min_memory() -> u32 {
+    128
+}
+fn max_memory() -> u32 {
+    3008
+}
+fn max_timeout() -> u32 {
+    900
+}
+fn max_change() -> u32 {
+    50
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct PowerTuning {
+    /// 1-10 memory sizes to try (128-10240 MB each).
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::collection::vec(128u32..10240, 1..4)")
+    )]
+    pub memory_sizes: Vec<u32>,
+    /// Invocations per size (1-100).
+    #[serde(default = "default_invocations")]
+    #[schemars(range(min = 1, max = 100))]
+    pub invocations: u32,
+    /// Run each size's invocations in parallel instead of one after another.
+    #[serde(default)]
+    pub parallel: bool,
+    /// Pause between serial invocations (0-10000 ms).
+    #[serde(default)]
+    pub sleep_ms: u32,
+    /// The event each invocation receives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, proptest(strategy = "crate::arb::json_object()"))]
+    pub payload: Option<serde_json::Value>,
+}
+
+fn default_invocations() -> u32 {
+    10
+}
+
+impl Validate for OptimizeRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.at("functions", |v| match &self.functions {
+            FunctionSelector::Names(names) => {
+                v.count("names", names.len(), 1, 100);
+                v.at("names", |v| {
+                    for (i, n) in names.iter().enumerate() {
+                        v.at(i, |v| v.name("", n, names::lambda_function));
+                    }
+                });
+            }
+            FunctionSelector::Tag(t) => {
+                v.at("tag", |v| {
+                    v.name("key", &t.key, names::tag_key);
+                    v.name("value", &t.value, names::tag_value);
+                });
+            }
+        });
+        v.range("lookback_days", self.lookback_days.into(), 1, 90);
+        v.at("strategy", |v| {
+            v.range_f64("weight", self.strategy.weight, 0.0, 1.0)
+        });
+        v.at("bounds", |v| {
+            let b = &self.bounds;
+            v.range("min_memory_mb", b.min_memory_mb.into(), 128, 10_240);
+            v.range("max_memory_mb", b.max_memory_mb.into(), 128, 10_240);
+            if b.min_memory_mb > b.max_memory_mb {
+                v.fail(
+                    "min_memory_mb",
+                    format!(
+                        "{} is above max_memory_mb {}",
+                        b.min_memory_mb, b.max_memory_mb
+                    ),
+                );
+            }
+            v.range("max_timeout_s", b.max_timeout_s.into(), 1, 900);
+            v.range("max_change_pct", b.max_change_pct.into(), 1, 100);
+        });
+        if let Some(p) = &self.power_tuning {
+            v.at("power_tuning", |v| {
+                v.count("memory_sizes", p.memory_sizes.len(), 1, 10);
+                v.at("memory_sizes", |v| {
+                    for (i, m) in p.memory_sizes.iter().enumerate() {
+                        v.at(i, |v| v.range("", (*m).into(), 128, 10_240));
+                    }
+                });
+                v.range("invocations", p.invocations.into(), 1, 100);
+                v.range("sleep_ms", p.sleep_ms.into(), 0, 10_000);
+            });
+        }
+    }
+}

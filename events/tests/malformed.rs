@@ -1,0 +1,455 @@
+//! Malformed inputs: each gives its precise, permanent error, and nothing panics.
+
+use serde_json::{Value, json};
+use stoker_events::{DecodeError, Delivery, decode, decode_bytes};
+
+fn envelope(kind: &str, payload: Value) -> Value {
+    json!({
+        "id": "019a9c3e-5b7a-7cc1-9a43-6f2d8b1e4a01", "kind": kind, "version": 1,
+        "source": "stoker.operator", "time": "2026-11-23T08:55:00Z", "requested_by": "operator:t",
+        "payload": payload,
+    })
+}
+
+fn warmup(targets: Value) -> Value {
+    envelope("stoker.warmup.requested", json!({ "targets": targets }))
+}
+
+fn with(mut v: Value, pointer: &str, new: Value) -> Value {
+    *v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}")) = new;
+    v
+}
+
+fn without(mut v: Value, field: &str) -> Value {
+    v.as_object_mut().expect("object").remove(field);
+    v
+}
+
+fn eventbridge(detail_type: &str, detail: Value) -> Value {
+    json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detail_type,
+        "source": "stoker.operator", "account": "111122223333", "time": "2026-11-23T03:00:00Z",
+        "region": "eu-west-1", "resources": [], "detail": detail,
+    })
+}
+
+/// (what, input, expected code, a phrase the message must contain)
+fn cases() -> Vec<(&'static str, String, &'static str, String)> {
+    let ok_target = json!({ "function": "api", "concurrency": 1 });
+    let backup = |retention: Value| {
+        envelope(
+            "stoker.backup.requested",
+            json!({ "table": "orders", "retention": retention }),
+        )
+    };
+    let cache = |target: Value| {
+        envelope(
+            "stoker.cache-warm.requested",
+            json!({ "targets": [target] }),
+        )
+    };
+    let redis = |extra: Value| {
+        let mut t = json!({ "type": "redis", "key": "k", "source": { "type": "http", "url": "https://a.example.com/" } });
+        t.as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        cache(t)
+    };
+    let rollup = |field: &str, v: Value| {
+        let mut p = json!({ "namespace": "Stoker/App", "window_minutes": 5, "period_seconds": 60, "output_namespace": "Stoker/Rollups" });
+        p[field] = v;
+        envelope("stoker.rollup.requested", p)
+    };
+    let s = |v: Value| v.to_string();
+    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let oversized = s(warmup(
+        json!([{ "function": "api", "payload": { "blob": "x".repeat(300_000) } }]),
+    ));
+    vec![
+        ("empty body", String::new(), "invalid_json", "EOF".into()),
+        (
+            "plain text",
+            "not json".into(),
+            "invalid_json",
+            "line 1".into(),
+        ),
+        (
+            "truncated",
+            "{\"kind\": ".into(),
+            "invalid_json",
+            "EOF".into(),
+        ),
+        (
+            "trailing garbage",
+            "{} x".into(),
+            "invalid_json",
+            "trailing".into(),
+        ),
+        (
+            "array",
+            "[1, 2]".into(),
+            "not_an_object",
+            "not an object".into(),
+        ),
+        (
+            "number",
+            "42".into(),
+            "not_an_object",
+            "not an object".into(),
+        ),
+        (
+            "null",
+            "null".into(),
+            "not_an_object",
+            "not an object".into(),
+        ),
+        (
+            "string",
+            "\"stoker\"".into(),
+            "not_an_object",
+            "not an object".into(),
+        ),
+        (
+            "empty object",
+            "{}".into(),
+            "unknown_shape",
+            "unknown shape".into(),
+        ),
+        (
+            "other object",
+            s(json!({ "Records": [] })),
+            "unknown_shape",
+            "keys: Records".into(),
+        ),
+        (
+            "deeply nested",
+            nested,
+            "invalid_json",
+            "recursion limit".into(),
+        ),
+        (
+            "oversized",
+            oversized,
+            "too_large",
+            "limit is 262144".into(),
+        ),
+        (
+            "unknown kind",
+            s(envelope("stoker.nope.requested", json!({}))),
+            "unknown_kind",
+            "stoker.nope.requested".into(),
+        ),
+        (
+            "future version",
+            s(with(warmup(json!([ok_target])), "/version", json!(2))),
+            "unsupported_version",
+            "version 2".into(),
+        ),
+        (
+            "version zero",
+            s(with(warmup(json!([ok_target])), "/version", json!(0))),
+            "unsupported_version",
+            "version 0".into(),
+        ),
+        (
+            "version as string",
+            s(with(warmup(json!([ok_target])), "/version", json!("1"))),
+            "malformed",
+            "at version".into(),
+        ),
+        (
+            "missing source",
+            s(without(warmup(json!([ok_target])), "source")),
+            "malformed",
+            "missing field `source`".into(),
+        ),
+        (
+            "empty source",
+            s(with(warmup(json!([ok_target])), "/source", json!(""))),
+            "malformed",
+            "source".into(),
+        ),
+        (
+            "id not a uuid",
+            s(with(warmup(json!([ok_target])), "/id", json!("abc"))),
+            "malformed",
+            "at id".into(),
+        ),
+        (
+            "time not rfc3339",
+            s(with(
+                warmup(json!([ok_target])),
+                "/time",
+                json!("yesterday"),
+            )),
+            "malformed",
+            "at time".into(),
+        ),
+        (
+            "id without time",
+            s(without(warmup(json!([ok_target])), "time")),
+            "malformed",
+            "time: missing".into(),
+        ),
+        (
+            "unknown envelope field",
+            s(with(warmup(json!([ok_target])), "/requested_by", json!(7))),
+            "malformed",
+            "requested_by".into(),
+        ),
+        (
+            "extra envelope field",
+            s({
+                let mut v = warmup(json!([ok_target]));
+                v["extra"] = json!(1);
+                v
+            }),
+            "malformed",
+            "unknown field `extra`".into(),
+        ),
+        (
+            "payload not an object",
+            s(envelope("stoker.warmup.requested", json!([]))),
+            "malformed",
+            "must be a JSON object, not an array".into(),
+        ),
+        (
+            "targets missing",
+            s(envelope("stoker.warmup.requested", json!({}))),
+            "malformed",
+            "missing field `targets`".into(),
+        ),
+        (
+            "targets empty",
+            s(warmup(json!([]))),
+            "invalid",
+            "targets: has 0 items; at least 1 required".into(),
+        ),
+        (
+            "too many targets",
+            s(warmup(json!(vec![ok_target.clone(); 51]))),
+            "invalid",
+            "at most 50 allowed".into(),
+        ),
+        (
+            "concurrency zero",
+            s(warmup(
+                json!([ok_target, ok_target, { "function": "x", "concurrency": 0 }]),
+            )),
+            "invalid",
+            "targets[2].concurrency: 0 is below the minimum 1".into(),
+        ),
+        (
+            "concurrency too high",
+            s(warmup(json!([{ "function": "x", "concurrency": 101 }]))),
+            "invalid",
+            "above the maximum 100".into(),
+        ),
+        (
+            "concurrency as string",
+            s(warmup(json!([{ "function": "x", "concurrency": "3" }]))),
+            "malformed",
+            "at targets[0].concurrency".into(),
+        ),
+        (
+            "concurrency negative",
+            s(warmup(json!([{ "function": "x", "concurrency": -1 }]))),
+            "malformed",
+            "invalid value: integer `-1`".into(),
+        ),
+        (
+            "concurrency overflow",
+            s(warmup(
+                json!([{ "function": "x", "concurrency": 5_000_000_000u64 }]),
+            )),
+            "malformed",
+            "expected u32".into(),
+        ),
+        (
+            "typo in a field",
+            s(warmup(json!([{ "function": "x", "concurency": 3 }]))),
+            "malformed",
+            "unknown field `concurency`".into(),
+        ),
+        (
+            "bad function name",
+            s(warmup(json!([{ "function": "no spaces allowed" }]))),
+            "invalid",
+            "targets[0].function".into(),
+        ),
+        (
+            "control char in name",
+            s(warmup(json!([{ "function": "ab\u{0}c" }]))),
+            "invalid",
+            "targets[0].function".into(),
+        ),
+        (
+            "min_keep zero",
+            s(backup(json!({ "min_keep": 0 }))),
+            "invalid",
+            "retention.min_keep: 0 is below the minimum 1".into(),
+        ),
+        (
+            "min_keep over keep_last",
+            s(backup(json!({ "keep_last": 2, "min_keep": 3 }))),
+            "invalid",
+            "retention.min_keep: 3 is above keep_last 2".into(),
+        ),
+        (
+            "bad table name",
+            s(envelope("stoker.backup.requested", json!({ "table": "x" }))),
+            "invalid",
+            "table: `x` is not a DynamoDB table name".into(),
+        ),
+        (
+            "unknown backup mode",
+            s(envelope(
+                "stoker.backup.requested",
+                json!({ "table": "orders", "mode": "tape" }),
+            )),
+            "malformed",
+            "unknown variant `tape`".into(),
+        ),
+        (
+            "two ttls",
+            s(redis(
+                json!({ "ttl_seconds": 60, "ttl_class": "analytics" }),
+            )),
+            "invalid",
+            "targets[0].ttl_seconds: give either".into(),
+        ),
+        (
+            "no ttl",
+            s(redis(json!({}))),
+            "invalid",
+            "targets[0].ttl_seconds: missing".into(),
+        ),
+        (
+            "unknown target type",
+            s(cache(json!({ "type": "memcached", "key": "k" }))),
+            "malformed",
+            "unknown variant `memcached`".into(),
+        ),
+        (
+            "url with credentials",
+            s(cache(
+                json!({ "type": "http", "url": "https://u:p@a.example.com/" }),
+            )),
+            "invalid",
+            "targets[0].url".into(),
+        ),
+        (
+            "url not http",
+            s(cache(
+                json!({ "type": "http", "url": "file:///etc/passwd" }),
+            )),
+            "invalid",
+            "not an http:// or https:// URL".into(),
+        ),
+        (
+            "odd period",
+            s(rollup("period_seconds", json!(7))),
+            "invalid",
+            "period_seconds: 7 is not 1, 5, 10, 30".into(),
+        ),
+        (
+            "aws namespace",
+            s(rollup("namespace", json!("AWS/Lambda"))),
+            "invalid",
+            "namespace: `AWS/Lambda` is reserved".into(),
+        ),
+        (
+            "bad percentile",
+            s(rollup("percentiles", json!([50, 100]))),
+            "invalid",
+            "percentiles[1]".into(),
+        ),
+        (
+            "optimizer bounds inverted",
+            s(envelope(
+                "stoker.optimize.requested",
+                json!({ "functions": { "names": ["a"] }, "bounds": { "min_memory_mb": 2048, "max_memory_mb": 1024 } }),
+            )),
+            "invalid",
+            "bounds.min_memory_mb: 2048 is above max_memory_mb 1024".into(),
+        ),
+        (
+            "kind mismatch",
+            s(eventbridge(
+                "stoker.backup.requested",
+                warmup(json!([{ "function": "x" }])),
+            )),
+            "kind_mismatch",
+            "does not match".into(),
+        ),
+        (
+            "detail not an object",
+            s(eventbridge("stoker.backup.requested", json!("orders"))),
+            "malformed",
+            "detail: must be a JSON object".into(),
+        ),
+        (
+            "eventbridge without id",
+            s(without(
+                eventbridge("stoker.backup.requested", json!({ "table": "orders" })),
+                "id",
+            )),
+            "malformed",
+            "missing field `id`".into(),
+        ),
+        (
+            "eventbridge unknown kind",
+            s(eventbridge("Object Created", json!({}))),
+            "unknown_kind",
+            "Object Created".into(),
+        ),
+    ]
+}
+
+#[test]
+fn each_malformed_input_gives_its_precise_error() {
+    let cases = cases();
+    assert!(cases.len() >= 30, "only {} cases", cases.len());
+    for (what, input, code, phrase) in cases {
+        let got = std::panic::catch_unwind(|| decode(&input, &Delivery::default()))
+            .unwrap_or_else(|_| panic!("{what}: decode panicked"));
+        let err = got.expect_err(what);
+        assert_eq!(err.code(), code, "{what}: {err}");
+        assert!(
+            err.to_string().contains(&phrase),
+            "{what}: `{err}` does not mention `{phrase}`"
+        );
+        assert!(err.is_permanent());
+    }
+}
+
+#[test]
+fn binary_garbage_is_not_utf8() {
+    let garbage = [0xff, 0xfe, 0x00, 0x9f, 0x92, 0x96, 0xc3, 0x28];
+    assert_eq!(
+        decode_bytes(&garbage, &Delivery::default()),
+        Err(DecodeError::NotUtf8)
+    );
+}
+
+#[test]
+fn validation_reports_every_broken_rule_not_just_the_first() {
+    let input = warmup(
+        json!([{ "function": "bad name", "concurrency": 0 }, { "function": "ok", "qualifier": "no!" }]),
+    );
+    let err = decode(&input.to_string(), &Delivery::default()).unwrap_err();
+    let DecodeError::Invalid { errors, .. } = &err else {
+        panic!("{err}")
+    };
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "targets[0].function",
+            "targets[0].concurrency",
+            "targets[1].qualifier"
+        ],
+        "{err}"
+    );
+}
