@@ -32,7 +32,12 @@ die() {
 # Finds a Python >= 3.12 (LocalStack 2026.x uses PEP 695 syntax). Prints its path.
 find_python() {
   local cand
-  for cand in "${STOKER_PYTHON:-}" python3.13 python3.12 \
+  if [ -n "${STOKER_PYTHON:-}" ]; then # an explicit choice is used or refused, never replaced
+    "$STOKER_PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null || return 1
+    command -v "$STOKER_PYTHON"
+    return 0
+  fi
+  for cand in python3.13 python3.12 \
     "$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3 \
     "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3 \
     /usr/bin/python3 python3; do
@@ -84,6 +89,7 @@ emulator_env() {
 export AWS_ENDPOINT_URL=$LOCALSTACK_URL
 export AWS_ENDPOINT_URL_LAMBDA=$MINISTACK_URL
 export STOKER_MINISTACK_URL=$MINISTACK_URL
+export STOKER_AWS_CLI=$LS_VENV/bin/aws
 export AWS_REGION=\${AWS_REGION:-us-east-1}
 export AWS_DEFAULT_REGION=\${AWS_DEFAULT_REGION:-us-east-1}
 export AWS_ACCESS_KEY_ID=test
