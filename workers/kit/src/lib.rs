@@ -1,6 +1,37 @@
-//! The stoker worker kit.
+//! The stoker worker kit: everything a Rust queue worker needs besides its job logic.
 //!
-//! For now: building AWS SDK configuration once, with one HTTPS stack (rustls + ring),
-//! honouring `AWS_ENDPOINT_URL` and per-service overrides such as `AWS_ENDPOINT_URL_LAMBDA`.
+//! - [`Handler`]: a worker is a plain async function of its typed event ([`handler_fn`]),
+//!   returning an outcome or a [`JobError`] that is permanent or retryable by type.
+//! - Two drivers for the same handler: [`lambda`] (SQS event source, `batchItemFailures`) and
+//!   [`poll`] (long-polling process with graceful shutdown); [`run`] picks one.
+//! - The idempotent retry helper ([`process`], [`ops`], [`backoff`]): a claim per event in
+//!   the ops table, replays of completed jobs without side effects, in-process retries with
+//!   full-jitter backoff for transient errors, growing redelivery delays, permanent errors to
+//!   the DLQ at once with their reason ([`dlq`]).
+//! - Structured logs ([`telemetry`]), CloudWatch EMF metrics ([`emf`]), outcome events
+//!   ([`outcome`]), AWS SDK configuration ([`aws`]), error classification ([`classify`]).
 
 pub mod aws;
+pub mod backoff;
+pub mod classify;
+pub mod config;
+pub mod dlq;
+pub mod emf;
+pub mod error;
+pub mod job;
+pub mod lambda;
+pub mod ops;
+pub mod outcome;
+pub mod poll;
+pub mod process;
+pub mod run;
+pub mod stats;
+pub mod telemetry;
+
+pub use backoff::RetryPolicy;
+pub use config::WorkerConfig;
+pub use error::JobError;
+pub use job::{FnHandler, Handler, JobCtx, Outcome, handler_fn};
+pub use process::{Delivered, Disposition, Runtime};
+pub use run::{RunError, run, runtime};
+pub use stats::{Counts, Stats};

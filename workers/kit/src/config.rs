@@ -1,0 +1,166 @@
+//! A worker's configuration, from the environment (set by infra/ on Lambda, by `stoker run`
+//! or by hand for long-poll processes).
+
+use std::time::Duration;
+
+use stoker_events::Worker;
+
+use crate::backoff::RetryPolicy;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub worker: Worker,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub ops_table: String,
+    /// Where outcome events go; none are sent when absent.
+    pub bus: Option<String>,
+    /// A job's time budget in the long-poll driver (Lambda uses its remaining time).
+    pub job_timeout: Duration,
+    /// Jobs run at once by one long-poll process.
+    pub concurrency: usize,
+    /// The queue's redrive `maxReceiveCount`: the last delivery sends to the DLQ itself, with the reason.
+    pub max_receive_count: u32,
+    /// Long-poll wait per receive (0-20 s).
+    pub wait: Duration,
+    /// Visibility a long-poll process takes on a message and keeps extending while its job runs;
+    /// after a crash the message reappears within this.
+    pub visibility: Duration,
+    /// How long in-flight jobs may finish after SIGTERM before they are released.
+    pub shutdown_grace: Duration,
+    pub retry: RetryPolicy,
+}
+
+/// A missing or unusable setting, naming the variable and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{var}: {problem}. Set it (stack output `{output}` of infra/template.yaml), or run the worker through `stoker run`, which sets it from the stack"
+)]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+    pub output: String,
+}
+
+impl WorkerConfig {
+    /// Defaults for `worker` with the given names; tune the rest on the struct.
+    pub fn new(worker: Worker, queue_url: &str, dlq_url: &str, ops_table: &str) -> Self {
+        WorkerConfig {
+            worker,
+            queue_url: queue_url.to_owned(),
+            dlq_url: dlq_url.to_owned(),
+            ops_table: ops_table.to_owned(),
+            bus: None,
+            job_timeout: default_timeout(worker),
+            concurrency: 10,
+            max_receive_count: 5,
+            wait: Duration::from_secs(20),
+            visibility: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(20),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Reads `STOKER_QUEUE_URL`, `STOKER_DLQ_URL`, `STOKER_OPS_TABLE` (required) and
+    /// `STOKER_BUS`, `STOKER_JOB_TIMEOUT_SECS`, `STOKER_CONCURRENCY`, `STOKER_MAX_RECEIVE_COUNT`,
+    /// `STOKER_WAIT_SECS`, `STOKER_VISIBILITY_SECS`, `STOKER_SHUTDOWN_GRACE_SECS`, `STOKER_REDELIVERY_BASE_SECS` (optional).
+    pub fn from_env(worker: Worker) -> Result<Self, ConfigError> {
+        Self::from_lookup(worker, |k| std::env::var(k).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any lookup (tests).
+    pub fn from_lookup(
+        worker: Worker,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let stem = worker.stem();
+        let required = |var: &'static str, output: String| {
+            get(var).filter(|v| !v.is_empty()).ok_or(ConfigError {
+                var,
+                problem: "not set".into(),
+                output,
+            })
+        };
+        let queue = required("STOKER_QUEUE_URL", format!("{stem}QueueUrl"))?;
+        let dlq = required("STOKER_DLQ_URL", format!("{stem}DlqUrl"))?;
+        let table = required("STOKER_OPS_TABLE", "OpsTableName".into())?;
+        let mut cfg = WorkerConfig::new(worker, &queue, &dlq, &table);
+        cfg.bus = get("STOKER_BUS").filter(|b| !b.is_empty());
+        let number = |var: &'static str| -> Result<Option<u64>, ConfigError> {
+            match get(var) {
+                None => Ok(None),
+                Some(v) => v.parse().map(Some).map_err(|_| ConfigError {
+                    var,
+                    problem: format!("`{v}` is not a whole number"),
+                    output: "-".into(),
+                }),
+            }
+        };
+        if let Some(s) = number("STOKER_JOB_TIMEOUT_SECS")? {
+            cfg.job_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(c) = number("STOKER_CONCURRENCY")? {
+            cfg.concurrency = (c as usize).clamp(1, 1000);
+        }
+        if let Some(m) = number("STOKER_MAX_RECEIVE_COUNT")? {
+            cfg.max_receive_count = (m as u32).max(1);
+        }
+        if let Some(w) = number("STOKER_WAIT_SECS")? {
+            cfg.wait = Duration::from_secs(w.min(20));
+        }
+        if let Some(v) = number("STOKER_VISIBILITY_SECS")? {
+            cfg.visibility = Duration::from_secs(v.clamp(3, 43_200));
+        }
+        if let Some(g) = number("STOKER_SHUTDOWN_GRACE_SECS")? {
+            cfg.shutdown_grace = Duration::from_secs(g);
+        }
+        if let Some(b) = number("STOKER_REDELIVERY_BASE_SECS")? {
+            cfg.retry.redelivery_base = Duration::from_secs(b);
+        }
+        Ok(cfg)
+    }
+}
+
+/// The worker timeouts infra/template.yaml gives the functions.
+pub fn default_timeout(worker: Worker) -> Duration {
+    Duration::from_secs(match worker {
+        Worker::Warmup | Worker::Rollup => 60,
+        Worker::CacheWarmer => 120,
+        Worker::Backup | Worker::Optimizer => 900,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_missing_setting_names_the_variable_and_the_stack_output() {
+        let env: HashMap<&str, &str> = HashMap::from([("STOKER_QUEUE_URL", "q")]);
+        let err = WorkerConfig::from_lookup(Worker::Backup, |k| env.get(k).map(|v| v.to_string()))
+            .unwrap_err();
+        assert_eq!(err.var, "STOKER_DLQ_URL");
+        assert!(err.to_string().contains("BackupDlqUrl"), "{err}");
+    }
+
+    #[test]
+    fn numbers_are_read_and_bad_numbers_refused() {
+        let mut env: HashMap<&str, &str> = HashMap::from([
+            ("STOKER_QUEUE_URL", "q"),
+            ("STOKER_DLQ_URL", "d"),
+            ("STOKER_OPS_TABLE", "t"),
+            ("STOKER_CONCURRENCY", "4"),
+        ]);
+        let cfg = WorkerConfig::from_lookup(Worker::Warmup, |k| env.get(k).map(|v| v.to_string()))
+            .unwrap();
+        assert_eq!(
+            (cfg.concurrency, cfg.job_timeout),
+            (4, Duration::from_secs(60))
+        );
+        env.insert("STOKER_WAIT_SECS", "soon");
+        let err = WorkerConfig::from_lookup(Worker::Warmup, |k| env.get(k).map(|v| v.to_string()))
+            .unwrap_err();
+        assert_eq!(err.var, "STOKER_WAIT_SECS");
+    }
+}

@@ -1,0 +1,65 @@
+//! Sending a message to the worker's DLQ with its reason (send-then-delete: nothing is lost).
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::MessageAttributeValue;
+
+use crate::classify::sdk_error;
+use crate::error::JobError;
+use crate::stats::Stats;
+
+/// Message attribute names stoker puts on dead letters.
+pub const ATTR_CODE: &str = "stoker-error-code";
+pub const ATTR_REASON: &str = "stoker-reason";
+pub const ATTR_WORKER: &str = "stoker-worker";
+pub const ATTR_SOURCE_MESSAGE: &str = "stoker-source-message-id";
+pub const ATTR_RECEIVE_COUNT: &str = "stoker-receive-count";
+pub const ATTR_FAILED_AT: &str = "stoker-failed-at";
+
+/// Why a message is dead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter<'a> {
+    pub worker: &'a str,
+    pub body: &'a str,
+    pub message_id: &'a str,
+    pub receive_count: u32,
+    pub code: &'a str,
+    pub reason: &'a str,
+}
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(if v.is_empty() { "-" } else { v })
+        .build()
+        .unwrap_or_else(|_| {
+            MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("-")
+                .build()
+                .expect("static attribute")
+        })
+}
+
+/// Sends the original body to the DLQ with the reason as message attributes.
+pub async fn send(
+    sqs: &Client,
+    stats: &Stats,
+    dlq_url: &str,
+    dead: &DeadLetter<'_>,
+) -> Result<(), JobError> {
+    let reason: String = dead.reason.chars().take(1000).collect();
+    stats.sqs();
+    sqs.send_message()
+        .queue_url(dlq_url)
+        .message_body(dead.body)
+        .message_attributes(ATTR_CODE, attr(dead.code))
+        .message_attributes(ATTR_REASON, attr(&reason))
+        .message_attributes(ATTR_WORKER, attr(dead.worker))
+        .message_attributes(ATTR_SOURCE_MESSAGE, attr(dead.message_id))
+        .message_attributes(ATTR_RECEIVE_COUNT, attr(&dead.receive_count.to_string()))
+        .message_attributes(ATTR_FAILED_AT, attr(&chrono::Utc::now().to_rfc3339()))
+        .send()
+        .await
+        .map_err(|e| sdk_error("SQS SendMessage (DLQ)", e))?;
+    Ok(())
+}

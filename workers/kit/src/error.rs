@@ -1,0 +1,75 @@
+//! What a job can fail with, decided by type: permanent (never retried) or retryable.
+
+use stoker_events::DecodeError;
+
+/// A job's failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// Bad input, validation, not found, access denied: retrying cannot help. The message goes
+    /// to the worker's DLQ at once with `code` and the message as its reason.
+    #[error("{message}")]
+    Permanent { code: String, message: String },
+    /// Might work later. `transient` errors (throttling, 5xx, timeouts) are first retried in
+    /// process with backoff; after that (or when not transient) SQS redelivers with a growing
+    /// delay until the DLQ.
+    #[error("{message}")]
+    Retryable { transient: bool, message: String },
+}
+
+impl JobError {
+    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        JobError::Permanent {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Retryable, but not worth retrying within this delivery (e.g. a dependency is down).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        JobError::Retryable {
+            transient: false,
+            message: message.into(),
+        }
+    }
+
+    /// Throttling, 5xx, timeouts: retried in process first.
+    pub fn transient(message: impl Into<String>) -> Self {
+        JobError::Retryable {
+            transient: true,
+            message: message.into(),
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, JobError::Permanent { .. })
+    }
+
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            JobError::Retryable {
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    /// A stable code for DLQ attributes, run records and metrics.
+    pub fn code(&self) -> &str {
+        match self {
+            JobError::Permanent { code, .. } => code,
+            JobError::Retryable {
+                transient: true, ..
+            } => "transient",
+            JobError::Retryable {
+                transient: false, ..
+            } => "retryable",
+        }
+    }
+}
+
+impl From<DecodeError> for JobError {
+    fn from(e: DecodeError) -> Self {
+        JobError::permanent(e.code(), e.to_string())
+    }
+}

@@ -1,0 +1,97 @@
+//! The handler shape: a worker is a plain async function of its typed event.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use stoker_events::{Event, Worker};
+
+use crate::error::JobError;
+
+/// What a job reports when it succeeds (stored as the outcome digest, sent in the
+/// `stoker.job.completed` event).
+pub type Outcome = serde_json::Value;
+
+/// Per-job context the kit hands to a handler.
+#[derive(Debug, Clone)]
+pub struct JobCtx {
+    pub worker: Worker,
+    /// This attempt within the delivery, from 1.
+    pub attempt: u32,
+    /// How many times SQS has delivered the message, from 1.
+    pub receive_count: u32,
+    /// The job must be done by then (from the Lambda's remaining time or the job timeout).
+    pub deadline: Instant,
+}
+
+impl JobCtx {
+    pub fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+/// A worker's job logic. Shared resources (SDK clients, config) live in the implementing
+/// struct, built once at start-up.
+pub trait Handler: Send + Sync + 'static {
+    /// The worker this handler is.
+    fn worker(&self) -> Worker;
+
+    /// The idempotency key of an event: its id unless the payload declares a better one.
+    fn idempotency_key(&self, event: &Event) -> String {
+        event.meta.id.to_string()
+    }
+
+    /// Does the job. Must be safe to call again after a retryable error.
+    fn handle(
+        &self,
+        event: &Event,
+        ctx: &JobCtx,
+    ) -> impl Future<Output = Result<Outcome, JobError>> + Send;
+}
+
+/// A [`Handler`] from a plain async function.
+///
+/// ```
+/// use stoker_kit::{handler_fn, JobError, Outcome};
+/// use stoker_events::{Body, Event, Worker};
+///
+/// async fn warm(event: &Event) -> Result<Outcome, JobError> {
+///     match &event.body {
+///         Body::Warmup(req) => Ok(serde_json::json!({ "targets": req.targets.len() })),
+///         other => Err(JobError::permanent("wrong_kind", format!("warmup cannot handle {}", other.kind()))),
+///     }
+/// }
+/// let handler = handler_fn(Worker::Warmup, |event, _ctx| warm(event));
+/// # let _ = handler;
+/// ```
+pub fn handler_fn<F, Fut>(worker: Worker, f: F) -> FnHandler<F>
+where
+    F: Fn(&Event, &JobCtx) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Outcome, JobError>> + Send,
+{
+    FnHandler { worker, f }
+}
+
+/// See [`handler_fn`].
+#[derive(Debug)]
+pub struct FnHandler<F> {
+    worker: Worker,
+    f: F,
+}
+
+impl<F, Fut> Handler for FnHandler<F>
+where
+    F: Fn(&Event, &JobCtx) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Outcome, JobError>> + Send,
+{
+    fn worker(&self) -> Worker {
+        self.worker
+    }
+
+    fn handle(
+        &self,
+        event: &Event,
+        ctx: &JobCtx,
+    ) -> impl Future<Output = Result<Outcome, JobError>> + Send {
+        (self.f)(event, ctx)
+    }
+}

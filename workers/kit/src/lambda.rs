@@ -1,0 +1,171 @@
+//! The Lambda driver: an SQS batch in, `batchItemFailures` out.
+//!
+//! Each record is decoded and processed on its own task, so a poison record or a panic fails
+//! only itself. Standard queues: records run concurrently. FIFO queues: a group's records run
+//! in order; at the first failure the rest of that group is reported failed (Powertools'
+//! behaviour) while other groups go on. The time budget is the invocation's remaining time.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use chrono::DateTime;
+use lambda_runtime::{LambdaEvent, service_fn};
+use tokio::sync::watch;
+
+use crate::dlq::{self, DeadLetter};
+use crate::job::Handler;
+use crate::process::{Delivered, Disposition, Runtime};
+
+/// Time kept back from the invocation deadline for reporting.
+const SAFETY: Duration = Duration::from_millis(500);
+
+/// Serves invocations from the Lambda Runtime API until the process is stopped.
+pub async fn run<H: Handler>(rt: Arc<Runtime<H>>) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let rt = rt.clone();
+        async move {
+            let deadline_ms = event.context.deadline as i64;
+            Ok::<_, lambda_runtime::Error>(handle_batch(rt, event.payload, deadline_ms).await)
+        }
+    }))
+    .await
+}
+
+/// Processes one SQS batch and reports the records SQS must redeliver.
+pub async fn handle_batch<H: Handler>(
+    rt: Arc<Runtime<H>>,
+    batch: SqsEvent,
+    deadline_ms: i64,
+) -> SqsBatchResponse {
+    let left_ms = (deadline_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64;
+    let budget = Duration::from_millis(left_ms).saturating_sub(SAFETY);
+    let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
+    let mut tasks = Vec::new();
+    for (i, record) in batch.records.into_iter().enumerate() {
+        match record.attributes.get("MessageGroupId").cloned() {
+            Some(g) => groups.entry(g).or_default().push(record),
+            None => groups
+                .entry(format!("\u{0}standalone-{i:04}"))
+                .or_default()
+                .push(record),
+        }
+    }
+    for (_, records) in groups {
+        let rt = rt.clone();
+        tasks.push(tokio::spawn(
+            async move { run_group(rt, records, budget).await },
+        ));
+    }
+    let mut failures = Vec::new();
+    for t in tasks {
+        match t.await {
+            Ok(ids) => failures.extend(ids),
+            Err(e) => tracing::error!(error = %e, "a record group's task failed"), // ids unknown: cannot happen, run_group catches panics
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    response
+}
+
+/// Runs a group's records in order; returns the message ids to report as failures.
+async fn run_group<H: Handler>(
+    rt: Arc<Runtime<H>>,
+    records: Vec<SqsMessage>,
+    budget: Duration,
+) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut blocked = false;
+    for record in records {
+        let id = record.message_id.clone().unwrap_or_default();
+        if blocked {
+            failed.push(id);
+            continue;
+        }
+        // Each record on its own task: a panic fails this record only.
+        let task = {
+            let rt = rt.clone();
+            tokio::spawn(async move { settle(&rt, &record, budget).await })
+        };
+        let ok = match task.await {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::error!(message_id = %id, error = %e, "record processing panicked");
+                false
+            }
+        };
+        if !ok {
+            failed.push(id);
+            blocked = true; // only matters for FIFO groups; standalone groups hold one record
+        }
+    }
+    failed
+}
+
+/// Processes a record and carries out its disposition; `true` when SQS may delete it.
+async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> bool {
+    let never = watch::channel(false).1;
+    let receive_count = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1);
+    let sent_at = record
+        .attributes
+        .get("SentTimestamp")
+        .and_then(|t| t.parse().ok())
+        .and_then(DateTime::from_timestamp_millis);
+    let msg = Delivered {
+        message_id: record.message_id.as_deref().unwrap_or_default(),
+        body: record.body.as_deref().unwrap_or_default(),
+        receive_count,
+        sent_at,
+    };
+    match rt.process(&msg, budget, &never).await {
+        Disposition::Done => true,
+        Disposition::Retry { delay } => {
+            if let Some(receipt) = record.receipt_handle.as_deref() {
+                rt.stats.sqs();
+                let queue_url = rt.config.queue_url.clone();
+                if let Err(e) = rt
+                    .sqs
+                    .change_message_visibility()
+                    .queue_url(queue_url)
+                    .receipt_handle(receipt)
+                    .visibility_timeout(delay.as_secs().min(43_200) as i32)
+                    .send()
+                    .await
+                {
+                    tracing::warn!(error = %e, "ChangeMessageVisibility failed; the queue's own timeout applies");
+                }
+            }
+            false
+        }
+        Disposition::Dead { code, reason } => {
+            let dead = DeadLetter {
+                worker: rt.config.worker.name(),
+                body: msg.body,
+                message_id: msg.message_id,
+                receive_count,
+                code: &code,
+                reason: &reason,
+            };
+            match dlq::send(&rt.sqs, &rt.stats, &rt.config.dlq_url, &dead).await {
+                Ok(()) => true, // in the DLQ with its reason: let SQS delete the original
+                Err(e) => {
+                    tracing::error!(error = %e, "could not send to the DLQ; reporting the record failed");
+                    false
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! The ops table: idempotency claims and run records (one DynamoDB table, see infra/).
+//!
+//! Items:
+//! - claim: `pk = IDEM#<worker>#<key>`, `sk = IDEM`: `status` INPROGRESS | COMPLETED,
+//!   `claim_id`, `claim_expires_ms`, `payload_hash`, `outcome` (JSON), `expires_at` (TTL).
+//! - run: `pk = RUN#<worker>#<event id>`, `sk = <finished at>#<run id>`, indexed by
+//!   `gsi1pk = RUNS#<worker>`, `gsi1sk = <finished at>` for "last runs of a worker".
+//!
+//! Calls per job: one conditional PutItem to claim, one TransactWriteItems to complete (or
+//! release) and record the run. A replay costs the claim attempt and the run record.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::classify::sdk_error;
+use crate::error::JobError;
+use crate::stats::Stats;
+
+/// How long a completed claim answers replays.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long run records are kept.
+const RUN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Stored outcomes are cut to this size (the digest, not the whole report).
+const MAX_OUTCOME_BYTES: usize = 16 * 1024;
+
+/// The ops table.
+#[derive(Debug, Clone)]
+pub struct OpsTable {
+    ddb: Client,
+    table: String,
+    stats: Arc<Stats>,
+}
+
+/// What a claim attempt found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// We hold the claim until `expires`; run the job.
+    Acquired { claim_id: String },
+    /// The job already completed with this payload: here is its stored outcome.
+    Replay { outcome: serde_json::Value },
+    /// Someone else is running it; their claim expires in this long.
+    Busy { remaining: Duration },
+    /// The key completed with a different payload.
+    Conflict,
+}
+
+/// How a run ended, as recorded for `stoker status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Completed,
+    Replayed,
+    Busy,
+    FailedRetryable,
+    FailedPermanent,
+}
+
+/// One run of one job (what `stoker status` shows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub worker: String,
+    pub event_id: String,
+    pub kind: String,
+    pub outcome: RunOutcome,
+    pub attempts: u32,
+    pub receive_count: u32,
+    pub duration_ms: u64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub requested_by: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+fn epoch_s(t: DateTime<Utc>, plus: Duration) -> i64 {
+    t.timestamp() + plus.as_secs() as i64
+}
+
+impl OpsTable {
+    pub fn new(ddb: Client, table: impl Into<String>, stats: Arc<Stats>) -> Self {
+        OpsTable {
+            ddb,
+            table: table.into(),
+            stats,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn claim_pk(worker: &str, key: &str) -> String {
+        format!("IDEM#{worker}#{key}")
+    }
+
+    /// One conditional write: take the claim if nobody holds it or the holder's claim expired.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        key: &str,
+        payload_hash: &str,
+        event_id: &str,
+        ttl: Duration,
+    ) -> Result<Claim, JobError> {
+        let now = Utc::now();
+        let claim_id = uuid::Uuid::now_v7().to_string();
+        let expires_ms = now.timestamp_millis() + ttl.as_millis() as i64;
+        self.stats.ddb();
+        let res = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(Self::claim_pk(worker, key)))
+            .item("sk", s("IDEM"))
+            .item("status", s("INPROGRESS"))
+            .item("claim_id", s(&claim_id))
+            .item("claim_expires_ms", n(expires_ms))
+            .item("payload_hash", s(payload_hash))
+            .item("event_id", s(event_id))
+            .item("expires_at", n(epoch_s(now, IDEMPOTENCY_TTL)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#st = :inprogress AND claim_expires_ms < :now)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Claim::Acquired { claim_id }),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => {
+                    let item = match e.item() {
+                        Some(item) => item.clone(),
+                        None => self.get_claim(worker, key).await?, // emulators without ReturnValuesOnConditionCheckFailure
+                    };
+                    Ok(existing_claim(&item, payload_hash, now))
+                }
+                _ => Err(sdk_error("ops table PutItem (claim)", err)),
+            },
+        }
+    }
+
+    async fn get_claim(
+        &self,
+        worker: &str,
+        key: &str,
+    ) -> Result<HashMap<String, AttributeValue>, JobError> {
+        self.stats.ddb();
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(worker, key)))
+            .key("sk", s("IDEM"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ops table GetItem (claim)", e))?;
+        Ok(out.item.unwrap_or_default())
+    }
+
+    /// Marks the claim COMPLETED with its outcome and records the run, in one transaction.
+    /// `false` when our claim was taken over meanwhile (it expired): the run is still recorded.
+    pub async fn complete(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        outcome: &serde_json::Value,
+        run: &RunRecord,
+    ) -> Result<bool, JobError> {
+        let mut digest = outcome.to_string();
+        if digest.len() > MAX_OUTCOME_BYTES {
+            digest = serde_json::json!({ "truncated": true, "bytes": digest.len() }).to_string();
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(worker, key)))
+            .key("sk", s("IDEM"))
+            .update_expression("SET #st = :done, outcome = :outcome, completed_at = :at")
+            .condition_expression("claim_id = :mine")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":done", s("COMPLETED"))
+            .expression_attribute_values(":outcome", s(digest))
+            .expression_attribute_values(":at", s(run.finished_at.to_rfc3339()))
+            .expression_attribute_values(":mine", s(claim_id))
+            .build()
+            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
+        let claim = TransactWriteItem::builder().update(update).build();
+        self.transact(claim, run).await
+    }
+
+    /// Gives the claim up (the job failed) and records the run, in one transaction.
+    pub async fn release(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        run: &RunRecord,
+    ) -> Result<bool, JobError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(worker, key)))
+            .key("sk", s("IDEM"))
+            .condition_expression("claim_id = :mine")
+            .expression_attribute_values(":mine", s(claim_id))
+            .build()
+            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
+        self.transact(TransactWriteItem::builder().delete(delete).build(), run)
+            .await
+    }
+
+    async fn transact(&self, claim: TransactWriteItem, run: &RunRecord) -> Result<bool, JobError> {
+        let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
+        self.stats.ddb();
+        match self
+            .ddb
+            .transact_write_items()
+            .transact_items(claim)
+            .transact_items(put)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                tracing::warn!(event_id = %run.event_id, "claim was taken over while the job ran (it outlived its claim)");
+                self.record_run(run).await?;
+                Ok(false)
+            }
+            Err(err) => Err(sdk_error("ops table TransactWriteItems", err)),
+        }
+    }
+
+    /// Records a run on its own (replays, busy claims, undecodable messages).
+    pub async fn record_run(&self, run: &RunRecord) -> Result<(), JobError> {
+        let put = self.run_put(run)?;
+        self.stats.ddb();
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("ops table PutItem (run)", e))?;
+        Ok(())
+    }
+
+    fn run_put(&self, run: &RunRecord) -> Result<Put, JobError> {
+        let at = run
+            .finished_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let run_id = uuid::Uuid::now_v7().simple().to_string();
+        let mut b = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(format!("RUN#{}#{}", run.worker, run.event_id)))
+            .item("sk", s(format!("{at}#{run_id}")))
+            .item("gsi1pk", s(format!("RUNS#{}", run.worker)))
+            .item("gsi1sk", s(format!("{at}#{run_id}")))
+            .item("worker", s(&run.worker))
+            .item("event_id", s(&run.event_id))
+            .item("kind", s(&run.kind))
+            .item(
+                "outcome",
+                s(serde_json::to_value(run.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()),
+            )
+            .item("attempts", n(run.attempts))
+            .item("receive_count", n(run.receive_count))
+            .item("duration_ms", n(run.duration_ms))
+            .item("started_at", s(run.started_at.to_rfc3339()))
+            .item("finished_at", s(run.finished_at.to_rfc3339()))
+            .item("requested_by", s(&run.requested_by))
+            .item("expires_at", n(epoch_s(run.finished_at, RUN_TTL)));
+        if let Some(code) = &run.error_code {
+            b = b.item("error_code", s(code));
+        }
+        if let Some(e) = &run.error {
+            b = b.item("error", s(e.chars().take(2000).collect::<String>()));
+        }
+        b.build()
+            .map_err(|e| JobError::permanent("ops_table", e.to_string()))
+    }
+
+    /// The runs of one event, oldest first.
+    pub async fn runs_of(&self, worker: &str, event_id: &str) -> Result<Vec<RunRecord>, JobError> {
+        self.stats.ddb();
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("RUN#{worker}#{event_id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ops table Query (runs)", e))?;
+        Ok(out.items().iter().filter_map(run_from_item).collect())
+    }
+
+    /// The latest runs of a worker, newest first.
+    pub async fn recent_runs(&self, worker: &str, limit: i32) -> Result<Vec<RunRecord>, JobError> {
+        self.stats.ddb();
+        let out = self
+            .ddb
+            .query()
+            .table_name(&self.table)
+            .index_name("gsi1")
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(format!("RUNS#{worker}")))
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ops table Query (recent runs)", e))?;
+        Ok(out.items().iter().filter_map(run_from_item).collect())
+    }
+}
+
+fn existing_claim(
+    item: &HashMap<String, AttributeValue>,
+    payload_hash: &str,
+    now: DateTime<Utc>,
+) -> Claim {
+    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
+    match get("status") {
+        Some("COMPLETED") if get("payload_hash") == Some(payload_hash) => {
+            let outcome = get("outcome")
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or_default();
+            Claim::Replay { outcome }
+        }
+        Some("COMPLETED") => Claim::Conflict,
+        _ => {
+            let expires = item
+                .get("claim_expires_ms")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            let left = (expires - now.timestamp_millis()).max(0) as u64;
+            Claim::Busy {
+                remaining: Duration::from_millis(left),
+            }
+        }
+    }
+}
+
+fn run_from_item(item: &HashMap<String, AttributeValue>) -> Option<RunRecord> {
+    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    let num = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let time = |k: &str| {
+        get(k)
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Some(RunRecord {
+        worker: get("worker")?,
+        event_id: get("event_id")?,
+        kind: get("kind").unwrap_or_default(),
+        outcome: serde_json::from_value(serde_json::Value::String(get("outcome")?)).ok()?,
+        attempts: num("attempts") as u32,
+        receive_count: num("receive_count") as u32,
+        duration_ms: num("duration_ms"),
+        started_at: time("started_at")?,
+        finished_at: time("finished_at")?,
+        error_code: get("error_code"),
+        error: get("error"),
+        requested_by: get("requested_by").unwrap_or_default(),
+    })
+}

@@ -1,0 +1,90 @@
+//! Outcome events back to the bus: `stoker.job.completed` / `stoker.job.failed`.
+
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use stoker_events::payload::outcome::{ErrorKind, JobCompleted, JobFailed};
+use stoker_events::{Envelope, Event, Payload, SOURCE_WORKER};
+
+use crate::error::JobError;
+use crate::stats::Stats;
+
+/// Publishes outcome events; a failure to publish is logged, never fails the job.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    pub(crate) client: Client,
+    pub(crate) bus: String,
+}
+
+impl Publisher {
+    pub fn new(client: Client, bus: impl Into<String>) -> Self {
+        Publisher {
+            client,
+            bus: bus.into(),
+        }
+    }
+
+    pub async fn completed(
+        &self,
+        stats: &Stats,
+        worker: &str,
+        event: &Event,
+        attempts: u32,
+        duration_ms: u64,
+        report: &serde_json::Value,
+    ) {
+        let payload = JobCompleted {
+            worker: worker.to_owned(),
+            job_id: event.meta.id,
+            job_kind: event.meta.kind.detail_type().to_owned(),
+            attempts,
+            duration_ms,
+            report: report.clone(),
+        };
+        self.put(stats, worker, event, payload).await;
+    }
+
+    pub async fn failed(
+        &self,
+        stats: &Stats,
+        worker: &str,
+        event: &Event,
+        attempts: u32,
+        err: &JobError,
+    ) {
+        let payload = JobFailed {
+            worker: worker.to_owned(),
+            job_id: event.meta.id,
+            job_kind: event.meta.kind.detail_type().to_owned(),
+            attempts,
+            error_kind: if err.is_permanent() {
+                ErrorKind::Permanent
+            } else {
+                ErrorKind::Retryable
+            },
+            reason: err.to_string(),
+        };
+        self.put(stats, worker, event, payload).await;
+    }
+
+    async fn put<P: Payload>(&self, stats: &Stats, worker: &str, cause: &Event, payload: P) {
+        let mut env = Envelope::new(payload, SOURCE_WORKER, &format!("worker:{worker}"));
+        env.correlation_id = Some(cause.meta.correlation_id.clone());
+        let Ok(detail) = serde_json::to_string(&env) else {
+            return;
+        };
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(SOURCE_WORKER)
+            .detail_type(P::KIND.detail_type())
+            .detail(detail)
+            .build();
+        stats.events();
+        match self.client.put_events().entries(entry).send().await {
+            Ok(out) if out.failed_entry_count() == 0 => {}
+            Ok(out) => {
+                tracing::warn!(code = ?out.entries().first().and_then(|e| e.error_code()), "outcome event refused by EventBridge")
+            }
+            Err(e) => tracing::warn!(error = %e, "outcome event not published"),
+        }
+    }
+}

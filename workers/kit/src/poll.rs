@@ -1,0 +1,331 @@
+//! The long-poll driver: the same workers as processes (local, containers, `stoker run`).
+//!
+//! Receives up to 10 messages per long poll, runs at most `concurrency` jobs at once, keeps
+//! extending a running job's visibility, deletes finished messages in batches, leaves failed
+//! ones for redelivery, and on shutdown stops receiving, lets in-flight jobs finish within the
+//! grace period and releases the rest (visibility 0), so nothing is lost.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use chrono::DateTime;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::dlq::{self, DeadLetter};
+use crate::job::Handler;
+use crate::process::{Delivered, Disposition, Runtime, Stop};
+
+/// What a poller did before it stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollSummary {
+    pub received: u64,
+    pub released_at_shutdown: u64,
+}
+
+/// Runs the poller until `shutdown` resolves, then drains as described above.
+pub async fn run<H: Handler>(
+    rt: Arc<Runtime<H>>,
+    shutdown: impl Future<Output = ()>,
+) -> PollSummary {
+    let cfg = &rt.config;
+    let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (delete_tx, delete_rx) = mpsc::channel::<String>(1024);
+    let deleter = tokio::spawn(delete_batches(rt.clone(), delete_rx));
+    let mut jobs = JoinSet::new();
+    let mut summary = PollSummary::default();
+    tokio::pin!(shutdown);
+    tracing::info!(worker = cfg.worker.name(), queue = %cfg.queue_url, concurrency = cfg.concurrency, "polling");
+
+    loop {
+        // Wait for room before asking for more work; never hold messages we cannot start.
+        let first = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = &mut shutdown => break,
+        };
+        let mut held = vec![first];
+        while held.len() < 10 {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => held.push(p),
+                Err(_) => break,
+            }
+        }
+        let receive = rt
+            .sqs
+            .receive_message()
+            .queue_url(&cfg.queue_url)
+            .max_number_of_messages(held.len() as i32)
+            .wait_time_seconds(cfg.wait.as_secs() as i32)
+            .visibility_timeout(cfg.visibility.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send();
+        rt.stats.sqs();
+        let out = tokio::select! {
+            r = receive => r,
+            _ = &mut shutdown => break,
+        };
+        let messages = match out {
+            Ok(o) => o.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "ReceiveMessage failed; retrying in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        summary.received += messages.len() as u64;
+        for (group, msgs) in by_group(messages) {
+            let permit = held.pop();
+            let (rt, delete_tx, stop) = (rt.clone(), delete_tx.clone(), stop_rx.clone());
+            jobs.spawn(async move {
+                let _permit = permit;
+                run_group(&rt, group.is_some(), msgs, &delete_tx, &stop).await
+            });
+        }
+        while jobs.try_join_next().is_some() {}
+    }
+
+    // Shutdown: finish within the grace period, then release what is still running.
+    tracing::info!(in_flight = jobs.len(), grace = ?cfg.shutdown_grace, "shutting down: no more receives");
+    let drained = tokio::time::timeout(cfg.shutdown_grace, async {
+        while jobs.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            in_flight = jobs.len(),
+            "grace period over: releasing in-flight jobs"
+        );
+        let _ = stop_tx.send(true);
+        while let Some(r) = jobs.join_next().await {
+            if let Ok(released) = r {
+                summary.released_at_shutdown += released;
+            }
+        }
+    }
+    drop(delete_tx);
+    let _ = deleter.await;
+    tracing::info!(?summary, "stopped");
+    summary
+}
+
+/// Standard queues: each message alone. FIFO queues: the messages of one group in order.
+fn by_group(messages: Vec<Message>) -> Vec<(Option<String>, Vec<Message>)> {
+    let mut groups: BTreeMap<String, Vec<Message>> = BTreeMap::new();
+    let mut singles = Vec::new();
+    for m in messages {
+        let group = m
+            .attributes()
+            .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+            .cloned();
+        match group {
+            Some(g) => groups.entry(g).or_default().push(m),
+            None => singles.push((None, vec![m])),
+        }
+    }
+    singles.extend(groups.into_iter().map(|(g, ms)| (Some(g), ms)));
+    singles
+}
+
+/// Runs one message, or a FIFO group's messages in order (stopping at the first one that is
+/// not done and releasing the rest so they come back in order). Returns how many were released
+/// because of shutdown.
+async fn run_group<H: Handler>(
+    rt: &Arc<Runtime<H>>,
+    fifo: bool,
+    msgs: Vec<Message>,
+    delete_tx: &mpsc::Sender<String>,
+    stop: &Stop,
+) -> u64 {
+    let mut released = 0;
+    let mut blocked = false;
+    for m in msgs {
+        let receipt = m.receipt_handle().unwrap_or_default().to_owned();
+        if blocked {
+            change_visibility(rt, &receipt, Duration::ZERO).await;
+            continue;
+        }
+        let disposition = run_one(rt, &m, &receipt, stop).await;
+        match disposition {
+            Disposition::Done => {
+                let _ = delete_tx.send(receipt).await;
+            }
+            Disposition::Retry { delay } => {
+                if *stop.borrow() {
+                    released += 1;
+                }
+                change_visibility(rt, &receipt, delay).await;
+                blocked = fifo;
+            }
+            Disposition::Dead { code, reason } => {
+                let dead = DeadLetter {
+                    worker: rt.config.worker.name(),
+                    body: m.body().unwrap_or_default(),
+                    message_id: m.message_id().unwrap_or_default(),
+                    receive_count: receive_count(&m),
+                    code: &code,
+                    reason: &reason,
+                };
+                match dlq::send(&rt.sqs, &rt.stats, &rt.config.dlq_url, &dead).await {
+                    Ok(()) => {
+                        let _ = delete_tx.send(receipt).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not send to the DLQ; the message stays on its queue");
+                        blocked = fifo;
+                    }
+                }
+            }
+        }
+    }
+    released
+}
+
+/// Processes one message while a heartbeat keeps it invisible to other pollers.
+async fn run_one<H: Handler>(
+    rt: &Arc<Runtime<H>>,
+    m: &Message,
+    receipt: &str,
+    stop: &Stop,
+) -> Disposition {
+    let heartbeat = {
+        let (rt, receipt) = (rt.clone(), receipt.to_owned());
+        tokio::spawn(async move {
+            let every = rt.config.visibility / 3;
+            loop {
+                tokio::time::sleep(every).await;
+                change_visibility(&rt, &receipt, rt.config.visibility).await;
+            }
+        })
+    };
+    let sent_at = m
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
+        .and_then(|t| t.parse().ok())
+        .and_then(DateTime::from_timestamp_millis);
+    let delivered = Delivered {
+        message_id: m.message_id().unwrap_or_default(),
+        body: m.body().unwrap_or_default(),
+        receive_count: receive_count(m),
+        sent_at,
+    };
+    let disposition = rt.process(&delivered, rt.config.job_timeout, stop).await;
+    heartbeat.abort();
+    disposition
+}
+
+fn receive_count(m: &Message) -> u32 {
+    m.attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1)
+}
+
+async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
+    rt.stats.sqs();
+    let secs = delay.as_secs().min(43_200) as i32;
+    if let Err(e) = rt
+        .sqs
+        .change_message_visibility()
+        .queue_url(&rt.config.queue_url)
+        .receipt_handle(receipt)
+        .visibility_timeout(secs)
+        .send()
+        .await
+    {
+        tracing::warn!(error = %e, "ChangeMessageVisibility failed; the message reappears after its current timeout");
+    }
+}
+
+/// Deletes finished messages in batches of up to 10 (flushing at least every 50 ms).
+async fn delete_batches<H: Handler>(rt: Arc<Runtime<H>>, mut rx: mpsc::Receiver<String>) {
+    let mut batch: Vec<String> = Vec::with_capacity(10);
+    loop {
+        let next = if batch.is_empty() {
+            rx.recv().await
+        } else {
+            match tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
+                Ok(r) => r,
+                Err(_) => {
+                    flush(&rt, &mut batch).await;
+                    continue;
+                }
+            }
+        };
+        match next {
+            Some(receipt) => {
+                batch.push(receipt);
+                if batch.len() == 10 {
+                    flush(&rt, &mut batch).await;
+                }
+            }
+            None => {
+                flush(&rt, &mut batch).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn flush<H: Handler>(rt: &Runtime<H>, batch: &mut Vec<String>) {
+    if batch.is_empty() {
+        return;
+    }
+    let entries: Vec<DeleteMessageBatchRequestEntry> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(r)
+                .build()
+                .ok()
+        })
+        .collect();
+    rt.stats.sqs();
+    match rt
+        .sqs
+        .delete_message_batch()
+        .queue_url(&rt.config.queue_url)
+        .set_entries(Some(entries))
+        .send()
+        .await
+    {
+        Ok(out) if out.failed().is_empty() => {}
+        Ok(out) => tracing::warn!(
+            failed = out.failed().len(),
+            "some deletes failed; those messages will be redelivered and replayed"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "DeleteMessageBatch failed; those messages will be redelivered and replayed")
+        }
+    }
+    batch.clear();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

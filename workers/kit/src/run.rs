@@ -1,0 +1,71 @@
+//! One binary, two drivers: under the Lambda Runtime API it serves SQS batches; anywhere
+//! else it long-polls its queue until SIGTERM/SIGINT.
+
+use std::sync::Arc;
+
+use crate::config::{ConfigError, WorkerConfig};
+use crate::job::Handler;
+use crate::ops::OpsTable;
+use crate::outcome::Publisher;
+use crate::process::Runtime;
+use crate::stats::Stats;
+
+/// Why a worker could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("Lambda runtime: {0}")]
+    Lambda(String),
+}
+
+/// Builds the runtime for `handler` from an SDK config and a worker config.
+pub fn runtime<H: Handler>(
+    handler: H,
+    sdk: &aws_config::SdkConfig,
+    config: WorkerConfig,
+) -> Runtime<H> {
+    let stats = Arc::new(Stats::default());
+    let publisher = config
+        .bus
+        .clone()
+        .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
+    Runtime {
+        ops: OpsTable::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            config.ops_table.clone(),
+            stats.clone(),
+        ),
+        sqs: aws_sdk_sqs::Client::new(sdk),
+        publisher,
+        stats,
+        config,
+        handler,
+    }
+}
+
+/// The whole `main` of a worker binary: logs, config from the environment, the right driver.
+///
+/// ```no_run
+/// # use stoker_kit::{handler_fn, JobError};
+/// # use stoker_events::Worker;
+/// #[tokio::main]
+/// async fn main() -> Result<(), stoker_kit::RunError> {
+///     let handler = handler_fn(Worker::Warmup, |_event, _ctx| async { Ok(serde_json::json!({})) });
+///     stoker_kit::run(handler).await
+/// }
+/// ```
+pub async fn run<H: Handler>(handler: H) -> Result<(), RunError> {
+    crate::telemetry::init();
+    let config = WorkerConfig::from_env(handler.worker())?;
+    let sdk = crate::aws::sdk_config().await;
+    let rt = Arc::new(runtime(handler, &sdk, config));
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        crate::lambda::run(rt)
+            .await
+            .map_err(|e| RunError::Lambda(e.to_string()))
+    } else {
+        crate::poll::run(rt, crate::poll::shutdown_signal()).await;
+        Ok(())
+    }
+}
