@@ -54,18 +54,19 @@ pub trait Handler: Send + Sync + 'static {
 /// use stoker_kit::{handler_fn, JobError, Outcome};
 /// use stoker_events::{Body, Event, Worker};
 ///
-/// async fn warm(event: &Event) -> Result<Outcome, JobError> {
+/// async fn warm(event: Event) -> Result<Outcome, JobError> {
 ///     match &event.body {
 ///         Body::Warmup(req) => Ok(serde_json::json!({ "targets": req.targets.len() })),
 ///         other => Err(JobError::permanent("wrong_kind", format!("warmup cannot handle {}", other.kind()))),
 ///     }
 /// }
 /// let handler = handler_fn(Worker::Warmup, |event, _ctx| warm(event));
+/// // The function gets its own copy of the event and context, so it may hold them across awaits.
 /// # let _ = handler;
 /// ```
 pub fn handler_fn<F, Fut>(worker: Worker, f: F) -> FnHandler<F>
 where
-    F: Fn(&Event, &JobCtx) -> Fut + Send + Sync + 'static,
+    F: Fn(Event, JobCtx) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Outcome, JobError>> + Send,
 {
     FnHandler { worker, f }
@@ -80,7 +81,7 @@ pub struct FnHandler<F> {
 
 impl<F, Fut> Handler for FnHandler<F>
 where
-    F: Fn(&Event, &JobCtx) -> Fut + Send + Sync + 'static,
+    F: Fn(Event, JobCtx) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Outcome, JobError>> + Send,
 {
     fn worker(&self) -> Worker {
@@ -92,6 +93,6 @@ where
         event: &Event,
         ctx: &JobCtx,
     ) -> impl Future<Output = Result<Outcome, JobError>> + Send {
-        (self.f)(event, ctx)
+        (self.f)(event.clone(), ctx.clone())
     }
 }
