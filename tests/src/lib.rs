@@ -9,8 +9,10 @@
 //! ([`Stack::deploy`]) and deletes it afterwards ([`with_stack`]); the `stoker` stack deployed by
 //! `./localstack/up` is only ever read ([`Stack::shared`]).
 
+pub mod kit;
 mod poll;
 mod stack;
+pub mod testworker;
 mod zip;
 
 pub use poll::{Deadline, poll, receive_all};

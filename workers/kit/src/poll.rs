@@ -131,8 +131,8 @@ fn by_group(messages: Vec<Message>) -> Vec<(Option<String>, Vec<Message>)> {
 }
 
 /// Runs one message, or a FIFO group's messages in order (stopping at the first one that is
-/// not done and releasing the rest so they come back in order). Returns how many were released
-/// because of shutdown.
+/// not done; the rest come back after it, in order). Returns how many were released because
+/// of shutdown.
 async fn run_group<H: Handler>(
     rt: &Arc<Runtime<H>>,
     fifo: bool,
@@ -141,15 +141,16 @@ async fn run_group<H: Handler>(
     stop: &Stop,
 ) -> u64 {
     let mut released = 0;
-    let mut blocked = false;
+    // FIFO: once a message of the group is held back, the rest wait at least as long, so
+    // none overtakes it when they become visible again.
+    let mut held_back: Option<Duration> = None;
     for m in msgs {
         let receipt = m.receipt_handle().unwrap_or_default().to_owned();
-        if blocked {
-            change_visibility(rt, &receipt, Duration::ZERO).await;
+        if let Some(delay) = held_back {
+            change_visibility(rt, &receipt, delay).await;
             continue;
         }
-        let disposition = run_one(rt, &m, &receipt, stop).await;
-        match disposition {
+        match run_one(rt, &m, &receipt, stop).await {
             Disposition::Done => {
                 let _ = delete_tx.send(receipt).await;
             }
@@ -158,7 +159,9 @@ async fn run_group<H: Handler>(
                     released += 1;
                 }
                 change_visibility(rt, &receipt, delay).await;
-                blocked = fifo;
+                if fifo {
+                    held_back = Some(delay);
+                }
             }
             Disposition::Dead { code, reason } => {
                 let dead = DeadLetter {
@@ -175,7 +178,9 @@ async fn run_group<H: Handler>(
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "could not send to the DLQ; the message stays on its queue");
-                        blocked = fifo;
+                        if fifo {
+                            held_back = Some(rt.config.visibility);
+                        }
                     }
                 }
             }

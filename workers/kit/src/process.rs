@@ -151,12 +151,15 @@ impl<H: Handler> Runtime<H> {
                 return Disposition::Done;
             }
             Claim::Busy { remaining } => {
+                // The holder usually finishes soon: look again after the usual redelivery
+                // delay, and at the latest when its claim expires.
                 tracing::info!(
                     ?remaining,
-                    "another worker holds this job's claim; retrying after it expires"
+                    "another worker holds this job's claim; looking again later"
                 );
+                let delay = remaining.min(self.config.retry.redelivery_delay(msg.receive_count));
                 return Disposition::Retry {
-                    delay: remaining.max(Duration::from_secs(1)),
+                    delay: delay.max(Duration::from_secs(1)),
                 };
             }
             Claim::Conflict => {

@@ -1,0 +1,15 @@
+//! A worker for the kit's tests: the kit's real `run` (Lambda or long-poll driver, chosen by
+//! the environment) around [`stoker_it::testworker::TestWorker`].
+
+use stoker_it::testworker::TestWorker;
+
+#[tokio::main]
+async fn main() -> Result<(), stoker_kit::RunError> {
+    let sdk = stoker_kit::aws::sdk_config().await;
+    let table = std::env::var("STOKER_OPS_TABLE").unwrap_or_default();
+    let handler = TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+    };
+    stoker_kit::run(handler).await
+}

@@ -1,0 +1,272 @@
+//! Resources and helpers for the worker kit's tests: a uniquely named queue + DLQ and an ops
+//! table created with the key schema of `infra/template.yaml`'s OpsTable, events for the test
+//! worker, and counts of its side effects.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Value, json};
+use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
+use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
+use stoker_kit::ops::{OpsTable, RunRecord};
+use stoker_kit::{Stats, WorkerConfig};
+
+/// A queue, its DLQ and an ops table, all named for one test.
+#[derive(Debug, Clone)]
+pub struct KitEnv {
+    pub sdk: SdkConfig,
+    pub name: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub table: String,
+}
+
+impl KitEnv {
+    /// Creates the resources; `fifo` makes FIFO queues.
+    pub async fn create(
+        sdk: &SdkConfig,
+        prefix: &str,
+        max_receive_count: u32,
+        fifo: bool,
+    ) -> anyhow::Result<KitEnv> {
+        let name = crate::unique(prefix);
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let suffix = if fifo { ".fifo" } else { "" };
+        let mut dlq = sqs.create_queue().queue_name(format!("{name}-dlq{suffix}"));
+        if fifo {
+            dlq = dlq.attributes(QueueAttributeName::FifoQueue, "true");
+        }
+        let dlq_url = dlq.send().await?.queue_url.context("dlq url")?;
+        let dlq_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .context("dlq arn")?;
+        let redrive =
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count })
+                .to_string();
+        let mut q = sqs
+            .create_queue()
+            .queue_name(format!("{name}{suffix}"))
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .attributes(QueueAttributeName::VisibilityTimeout, "30");
+        if fifo {
+            q = q
+                .attributes(QueueAttributeName::FifoQueue, "true")
+                .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
+        }
+        let queue_url = q.send().await?.queue_url.context("queue url")?;
+        let table = format!("{name}-ops");
+        create_ops_table(sdk, &table).await?;
+        Ok(KitEnv {
+            sdk: sdk.clone(),
+            name,
+            queue_url,
+            dlq_url,
+            table,
+        })
+    }
+
+    /// A worker config for these resources, tuned for fast tests.
+    pub fn config(&self) -> WorkerConfig {
+        let mut cfg =
+            WorkerConfig::new(Worker::Warmup, &self.queue_url, &self.dlq_url, &self.table);
+        cfg.wait = Duration::from_secs(1);
+        cfg.job_timeout = Duration::from_secs(10);
+        cfg.visibility = Duration::from_secs(6);
+        cfg.shutdown_grace = Duration::from_secs(5);
+        cfg.retry.redelivery_base = Duration::from_secs(1);
+        cfg
+    }
+
+    /// The environment `stoker-testworker` reads (see [`WorkerConfig::from_env`]).
+    pub fn worker_env(&self) -> Vec<(String, String)> {
+        [
+            ("STOKER_QUEUE_URL", self.queue_url.as_str()),
+            ("STOKER_DLQ_URL", &self.dlq_url),
+            ("STOKER_OPS_TABLE", &self.table),
+            ("STOKER_WAIT_SECS", "1"),
+            ("STOKER_REDELIVERY_BASE_SECS", "1"),
+            ("STOKER_EMF", "off"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    pub fn ops(&self) -> OpsTable {
+        OpsTable::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            &self.table,
+            std::sync::Arc::new(Stats::default()),
+        )
+    }
+
+    /// Sends a raw body; returns its message id.
+    pub async fn send(&self, body: &str, group: Option<&str>) -> anyhow::Result<String> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut req = sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body);
+        if let Some(g) = group {
+            req = req.message_group_id(g);
+        }
+        Ok(req.send().await?.message_id.unwrap_or_default())
+    }
+
+    /// How many times the test worker's side effect ran for an event.
+    pub async fn effects(&self, event_id: &str) -> anyhow::Result<u64> {
+        let item = self.item(&format!("EFFECT#{event_id}"), "EFFECT").await?;
+        Ok(item
+            .get("effects")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// The order in which tagged events ran (their target function names).
+    pub async fn order(&self, tag: &str) -> anyhow::Result<Vec<String>> {
+        let item = self.item(&format!("ORDER#{tag}"), "ORDER").await?;
+        Ok(item
+            .get("seq")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+            .unwrap_or_default())
+    }
+
+    pub async fn item(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> anyhow::Result<HashMap<String, AttributeValue>> {
+        let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
+        let out = ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.into()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.unwrap_or_default())
+    }
+
+    pub async fn runs(&self, event_id: &str) -> anyhow::Result<Vec<RunRecord>> {
+        Ok(self.ops().runs_of("warmup", event_id).await?)
+    }
+
+    /// Starts `bin` (the `stoker-testworker` binary: `env!("CARGO_BIN_EXE_stoker-testworker")`
+    /// in an integration test) as a long-poll process with extra environment.
+    pub fn spawn_worker(&self, bin: &str, extra: &[(&str, &str)]) -> anyhow::Result<Child> {
+        let mut cmd = Command::new(bin);
+        cmd.envs(self.worker_env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        Ok(cmd.spawn()?)
+    }
+
+    /// Deletes the queues and the table (best effort).
+    pub async fn delete(&self) {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let _ = sqs.delete_queue().queue_url(&self.queue_url).send().await;
+        let _ = sqs.delete_queue().queue_url(&self.dlq_url).send().await;
+        let _ = aws_sdk_dynamodb::Client::new(&self.sdk)
+            .delete_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+    }
+}
+
+/// An envelope for the test worker: `function` names it (and orders it), `behaviour` steers it.
+pub fn test_event(function: &str, behaviour: Value) -> (String, String) {
+    let req = WarmupRequest {
+        targets: vec![WarmupTarget {
+            function: function.into(),
+            qualifier: None,
+            concurrency: 1,
+            payload: Some(behaviour),
+        }],
+        hold_open_ms: 0,
+        invocation_timeout_ms: 1000,
+    };
+    let env = Envelope::new(req, SOURCE_OPERATOR, "operator:test");
+    (
+        env.id.to_string(),
+        serde_json::to_string(&env).unwrap_or_default(),
+    )
+}
+
+/// Creates a table with the OpsTable key schema and index of infra/template.yaml.
+pub async fn create_ops_table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()> {
+    let t: serde_norway::Value = serde_norway::from_str(crate::TEMPLATE)?;
+    let props = &t["Resources"]["OpsTable"]["Properties"];
+    let s = |v: &serde_norway::Value| v.as_str().unwrap_or_default().to_owned();
+    let keys = |v: &serde_norway::Value| -> Vec<KeySchemaElement> {
+        v.as_sequence()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(s(&k["AttributeName"]))
+                    .key_type(KeyType::from(s(&k["KeyType"]).as_str()))
+                    .build()
+                    .ok()
+            })
+            .collect()
+    };
+    let mut req = aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(keys(&props["KeySchema"])));
+    for a in props["AttributeDefinitions"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(s(&a["AttributeName"]))
+                .attribute_type(ScalarAttributeType::from(s(&a["AttributeType"]).as_str()))
+                .build()?,
+        );
+    }
+    for g in props["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(s(&g["IndexName"]))
+                .set_key_schema(Some(keys(&g["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()?,
+        );
+    }
+    req.send()
+        .await
+        .with_context(|| format!("CreateTable {name}"))?;
+    Ok(())
+}

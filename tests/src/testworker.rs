@@ -1,0 +1,88 @@
+//! The test worker's handler (see `src/bin/testworker.rs`): behaviour chosen per event,
+//! side effects counted in the ops table so tests can count them across processes.
+//!
+//! It handles `stoker.warmup.requested` events; `targets[0].payload` picks the behaviour:
+//! `{"sleep_ms": 0, "fail_attempts": 0, "fail_deliveries": 0, "permanent": false,
+//!   "panic": false, "tag": null}`.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use stoker_events::{Body, Event, Worker};
+use stoker_kit::{Handler, JobCtx, JobError, Outcome, classify::sdk_error};
+
+/// The handler.
+#[derive(Debug, Clone)]
+pub struct TestWorker {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl Handler for TestWorker {
+    fn worker(&self) -> Worker {
+        Worker::Warmup
+    }
+
+    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
+        let Body::Warmup(req) = &event.body else {
+            return Err(JobError::permanent(
+                "wrong_kind",
+                "the test worker handles warm-up requests only",
+            ));
+        };
+        let b = req.targets[0].payload.clone().unwrap_or_default();
+        let num = |k: &str| b.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(num("sleep_ms"))).await;
+        if b.get("panic").and_then(|v| v.as_bool()) == Some(true) {
+            panic!("asked to panic");
+        }
+        if b.get("permanent").and_then(|v| v.as_bool()) == Some(true) {
+            return Err(JobError::permanent(
+                "bad_input",
+                "asked to fail permanently: fix the event",
+            ));
+        }
+        if u64::from(ctx.attempt) <= num("fail_attempts") {
+            return Err(JobError::transient(format!(
+                "asked to fail attempt {}",
+                ctx.attempt
+            )));
+        }
+        if u64::from(ctx.receive_count) <= num("fail_deliveries") {
+            return Err(JobError::retryable(format!(
+                "asked to fail delivery {}",
+                ctx.receive_count
+            )));
+        }
+        // The side effect: counted per event; with a tag, the order of events is recorded too.
+        let id = event.meta.id.to_string();
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("EFFECT#{id}")))
+            .key("sk", AttributeValue::S("EFFECT".into()))
+            .update_expression("ADD effects :one SET attempts_seen = :attempt")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":attempt", AttributeValue::N(ctx.attempt.to_string()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem (effect)", e))?;
+        if let Some(tag) = b.get("tag").and_then(|t| t.as_str()) {
+            self.ddb
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(format!("ORDER#{tag}")))
+                .key("sk", AttributeValue::S("ORDER".into()))
+                .update_expression("SET seq = list_append(if_not_exists(seq, :empty), :me)")
+                .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+                .expression_attribute_values(
+                    ":me",
+                    AttributeValue::L(vec![AttributeValue::S(req.targets[0].function.clone())]),
+                )
+                .send()
+                .await
+                .map_err(|e| sdk_error("UpdateItem (order)", e))?;
+        }
+        Ok(serde_json::json!({ "effect": id, "attempt": ctx.attempt }))
+    }
+}

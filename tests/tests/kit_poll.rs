@@ -1,0 +1,351 @@
+//! The worker kit's long-poll driver and idempotent retry helper on real SQS and DynamoDB.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::json;
+use stoker_it::kit::{KitEnv, test_event};
+use stoker_it::testworker::TestWorker;
+use stoker_it::{Deadline, emulator};
+use stoker_kit::ops::RunOutcome;
+use stoker_kit::poll::PollSummary;
+use stoker_kit::{WorkerConfig, runtime};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// An in-process long-poll worker running the test handler.
+struct Poller {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<PollSummary>,
+}
+
+impl Poller {
+    fn start(env: &KitEnv, cfg: WorkerConfig) -> Poller {
+        let handler = TestWorker {
+            ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+            table: env.table.clone(),
+        };
+        let rt = Arc::new(runtime(handler, &env.sdk, cfg));
+        let (stop, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(stoker_kit::poll::run(rt, async move {
+            let _ = rx.await;
+        }));
+        Poller { stop, task }
+    }
+
+    async fn stop(self) -> PollSummary {
+        let _ = self.stop.send(());
+        self.task.await.expect("poller task")
+    }
+}
+
+async fn wait_for<F, Fut>(what: &str, within: Duration, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Deadline::after(within, Duration::from_millis(200));
+    while !probe().await {
+        assert!(
+            deadline.tick().await,
+            "timed out after {within:?} waiting for {what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_5_times_to_2_pollers_runs_once_and_replays_4_times() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "dup", 5, false)
+        .await
+        .expect("resources");
+    let (id, body) = test_event("dup", json!({ "sleep_ms": 300 }));
+    for _ in 0..5 {
+        env.send(&body, None).await.expect("send");
+    }
+    // Two jobs at a time each, so neither poller can take all five copies in one receive.
+    let mut cfg = env.config();
+    cfg.concurrency = 2;
+    let a = Poller::start(&env, cfg.clone());
+    let b = Poller::start(&env, cfg);
+    wait_for(
+        "1 completed + 4 replayed runs",
+        Duration::from_secs(60),
+        || async {
+            let runs = env.runs(&id).await.unwrap_or_default();
+            runs.iter()
+                .filter(|r| r.outcome == RunOutcome::Completed)
+                .count()
+                == 1
+                && runs
+                    .iter()
+                    .filter(|r| r.outcome == RunOutcome::Replayed)
+                    .count()
+                    == 4
+        },
+    )
+    .await;
+    let (sa, sb) = (a.stop().await, b.stop().await);
+    assert_eq!(
+        env.effects(&id).await.unwrap(),
+        1,
+        "exactly one side effect"
+    );
+    assert!(
+        sa.received > 0 && sb.received > 0,
+        "both pollers took deliveries: {sa:?} {sb:?}"
+    );
+    let runs = env.runs(&id).await.unwrap();
+    assert_eq!(runs.len(), 5, "one run record per delivery: {runs:?}");
+    env.delete().await;
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_in_process_within_the_caps() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "transient", 5, false)
+        .await
+        .expect("resources");
+    let (id, body) = test_event("flaky", json!({ "fail_attempts": 2 }));
+    env.send(&body, None).await.expect("send");
+    let p = Poller::start(&env, env.config());
+    wait_for("a completed run", Duration::from_secs(30), || async {
+        env.runs(&id)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.outcome == RunOutcome::Completed)
+    })
+    .await;
+    p.stop().await;
+    let runs = env.runs(&id).await.unwrap();
+    assert_eq!(runs.len(), 1, "all within one delivery: {runs:?}");
+    assert_eq!((runs[0].attempts, runs[0].receive_count), (3, 1));
+    assert_eq!(env.effects(&id).await.unwrap(), 1);
+    let attempt =
+        env.item(&format!("EFFECT#{id}"), "EFFECT").await.unwrap()["attempts_seen"].clone();
+    assert_eq!(
+        attempt.as_n().unwrap(),
+        "3",
+        "the side effect ran on the third attempt"
+    );
+    // Two backoff delays, each at most its cap (100 ms, 200 ms): the whole run stays short.
+    let caps: Duration = env.config().retry.caps().take(2).sum();
+    assert!(
+        runs[0].duration_ms < (caps + Duration::from_secs(2)).as_millis() as u64,
+        "{runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn retryable_failures_come_back_later_with_growing_delays() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "redeliver", 5, false)
+        .await
+        .expect("resources");
+    let (id, body) = test_event("slowpoke", json!({ "fail_deliveries": 2 }));
+    env.send(&body, None).await.expect("send");
+    let mut cfg = env.config();
+    cfg.retry.redelivery_base = Duration::from_secs(2);
+    let p = Poller::start(&env, cfg);
+    wait_for("a completed run", Duration::from_secs(40), || async {
+        env.runs(&id)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.outcome == RunOutcome::Completed)
+    })
+    .await;
+    p.stop().await;
+    let runs = env.runs(&id).await.unwrap();
+    let outcomes: Vec<(RunOutcome, u32)> =
+        runs.iter().map(|r| (r.outcome, r.receive_count)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (RunOutcome::FailedRetryable, 1),
+            (RunOutcome::FailedRetryable, 2),
+            (RunOutcome::Completed, 3)
+        ]
+    );
+    let gap = |i: usize| (runs[i + 1].started_at - runs[i].finished_at).num_milliseconds();
+    let (first, second) = (gap(0), gap(1));
+    assert!(
+        first >= 1_500,
+        "first redelivery after {first} ms, expected about 2 s"
+    );
+    assert!(
+        second >= 3_500,
+        "second redelivery after {second} ms, expected about 4 s"
+    );
+    assert!(second > first, "delays grow: {first} ms then {second} ms");
+    assert_eq!(env.effects(&id).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn permanent_errors_and_malformed_bodies_go_to_the_dlq_with_reasons_and_batch_mates_run() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "poison", 5, false)
+        .await
+        .expect("resources");
+    let (good, good_body) = test_event("good", json!({}));
+    let (bad, bad_body) = test_event("bad", json!({ "permanent": true }));
+    env.send(&good_body, None).await.unwrap();
+    let bad_msg = env.send(&bad_body, None).await.unwrap();
+    let junk_msg = env
+        .send("{\"kind\": \"stoker.warmup.requested\", oops", None)
+        .await
+        .unwrap();
+    let (good2, good2_body) = test_event("good2", json!({}));
+    env.send(&good2_body, None).await.unwrap();
+    let p = Poller::start(&env, env.config());
+
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mut dead = Vec::new();
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
+    while dead.len() < 2 && deadline.tick().await {
+        let out = sqs
+            .receive_message()
+            .queue_url(&env.dlq_url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        dead.extend(out.messages.unwrap_or_default());
+    }
+    assert_eq!(dead.len(), 2, "both poison messages reach the DLQ");
+    let attr = |m: &aws_sdk_sqs::types::Message, k: &str| {
+        m.message_attributes()
+            .and_then(|a| a.get(k))
+            .and_then(|v| v.string_value())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for m in &dead {
+        let source = attr(m, "stoker-source-message-id");
+        let (code, reason) = (attr(m, "stoker-error-code"), attr(m, "stoker-reason"));
+        if source == bad_msg {
+            assert_eq!(code, "bad_input");
+            assert!(reason.contains("fix the event"), "{reason}");
+            assert_eq!(
+                m.body(),
+                Some(bad_body.as_str()),
+                "the original body is kept"
+            );
+        } else {
+            assert_eq!(source, junk_msg);
+            assert_eq!(code, "invalid_json");
+            assert!(reason.contains("not valid JSON"), "{reason}");
+        }
+        assert_eq!(attr(m, "stoker-worker"), "warmup");
+    }
+    wait_for("both good jobs done", Duration::from_secs(20), || async {
+        env.effects(&good).await.unwrap_or(0) == 1 && env.effects(&good2).await.unwrap_or(0) == 1
+    })
+    .await;
+    p.stop().await;
+    assert_eq!(
+        env.effects(&bad).await.unwrap(),
+        0,
+        "the permanent failure had no side effect"
+    );
+    let runs = env.runs(&bad).await.unwrap();
+    assert_eq!(runs.len(), 1, "tried once, never retried: {runs:?}");
+    assert_eq!(runs[0].outcome, RunOutcome::FailedPermanent);
+    let left = sqs
+        .get_queue_attributes()
+        .queue_url(&env.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attrs = left.attributes().unwrap();
+    for k in [
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ] {
+        assert_eq!(attrs[&k], "0", "{k:?}: the source queue is empty");
+    }
+    env.delete().await;
+}
+
+#[tokio::test]
+async fn the_last_delivery_of_a_failing_job_goes_to_the_dlq_with_its_reason() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "exhaust", 2, false)
+        .await
+        .expect("resources");
+    let (id, body) = test_event("never", json!({ "fail_deliveries": 99 }));
+    env.send(&body, None).await.unwrap();
+    let mut cfg = env.config();
+    cfg.max_receive_count = 2;
+    let p = Poller::start(&env, cfg);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mut dead = None;
+    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
+    while dead.is_none() && deadline.tick().await {
+        let out = sqs
+            .receive_message()
+            .queue_url(&env.dlq_url)
+            .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        dead = out.messages.unwrap_or_default().into_iter().next();
+    }
+    p.stop().await;
+    let dead = dead.expect("in the DLQ");
+    let code = dead
+        .message_attributes()
+        .and_then(|a| a.get("stoker-error-code"))
+        .and_then(|v| v.string_value());
+    assert_eq!(code, Some("retries_exhausted"));
+    let runs = env.runs(&id).await.unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| r.outcome == RunOutcome::FailedRetryable)
+    );
+    env.delete().await;
+}
+
+#[tokio::test]
+async fn fifo_groups_keep_their_order_when_a_message_fails() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "fifo", 5, true)
+        .await
+        .expect("resources");
+    let tag_a = format!("{}-a", env.name);
+    let tag_b = format!("{}-b", env.name);
+    for (f, extra) in [
+        ("a1", json!({})),
+        ("a2", json!({ "fail_deliveries": 1 })),
+        ("a3", json!({})),
+    ] {
+        let mut b = extra;
+        b["tag"] = tag_a.clone().into();
+        env.send(&test_event(f, b).1, Some("A")).await.unwrap();
+    }
+    for f in ["b1", "b2"] {
+        env.send(&test_event(f, json!({ "tag": tag_b })).1, Some("B"))
+            .await
+            .unwrap();
+    }
+    let p = Poller::start(&env, env.config());
+    wait_for("all five processed", Duration::from_secs(40), || async {
+        env.order(&tag_a).await.unwrap_or_default().len() == 3
+            && env.order(&tag_b).await.unwrap_or_default().len() == 2
+    })
+    .await;
+    p.stop().await;
+    assert_eq!(
+        env.order(&tag_a).await.unwrap(),
+        ["a1", "a2", "a3"],
+        "a3 waited for the retried a2"
+    );
+    assert_eq!(env.order(&tag_b).await.unwrap(), ["b1", "b2"]);
+    env.delete().await;
+}
