@@ -170,7 +170,7 @@ impl KitEnv {
 
     /// Starts `bin` (the `stoker-testworker` binary: `env!("CARGO_BIN_EXE_stoker-testworker")`
     /// in an integration test) as a long-poll process with extra environment.
-    pub fn spawn_worker(&self, bin: &str, extra: &[(&str, &str)]) -> anyhow::Result<Child> {
+    pub fn spawn_worker(&self, bin: &str, extra: &[(&str, &str)]) -> anyhow::Result<WorkerProcess> {
         let mut cmd = Command::new(bin);
         cmd.envs(self.worker_env())
             .stdout(Stdio::null())
@@ -178,7 +178,7 @@ impl KitEnv {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        Ok(cmd.spawn()?)
+        Ok(WorkerProcess(cmd.spawn()?))
     }
 
     /// Deletes the queues and the table (best effort).
@@ -269,4 +269,30 @@ pub async fn create_ops_table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()>
         .await
         .with_context(|| format!("CreateTable {name}"))?;
     Ok(())
+}
+
+/// A worker child process, SIGKILLed if still running when dropped (a failing test leaks none).
+#[derive(Debug)]
+pub struct WorkerProcess(pub Child);
+
+impl std::ops::Deref for WorkerProcess {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
