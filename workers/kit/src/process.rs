@@ -11,6 +11,7 @@ use futures::FutureExt;
 use sha2::{Digest, Sha256};
 use stoker_events::{Delivery, Event, decode};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
@@ -108,8 +109,21 @@ impl<H: Handler> Runtime<H> {
             }
         };
         let span = tracing::info_span!("job", worker = self.worker(), message_id = msg.message_id, event_id = %event.meta.id, kind = %event.meta.kind);
-        let _enter = span.enter();
+        self.process_event(&event, msg, budget, stop, started, clock)
+            .instrument(span)
+            .await
+    }
 
+    /// The claim-run-finish part of [`process`](Self::process), inside the job's span.
+    async fn process_event(
+        &self,
+        event: &Event,
+        msg: &Delivered<'_>,
+        budget: Duration,
+        stop: &Stop,
+        started: DateTime<Utc>,
+        clock: Instant,
+    ) -> Disposition {
         let key = self.handler.idempotency_key(&event);
         let hash = payload_hash(&event);
         let claim_ttl = budget + Duration::from_secs(5);
@@ -312,7 +326,7 @@ impl<H: Handler> Runtime<H> {
             let work = AssertUnwindSafe(self.handler.handle(event, &ctx)).catch_unwind();
             let result = tokio::select! {
                 r = tokio::time::timeout(ctx.time_left(), work) => r,
-                _ = stop.wait_for(|s| *s) => return Ran::Stopped,
+                _ = stopped(&mut stop) => return Ran::Stopped,
             };
             let err = match result {
                 Ok(Ok(Ok(outcome))) => return Ran::Ok(outcome, attempt),
@@ -332,7 +346,7 @@ impl<H: Handler> Runtime<H> {
                     tracing::info!(attempt, error = %err, delay_ms = d.as_millis() as u64, "transient failure; retrying in process");
                     tokio::select! {
                         _ = tokio::time::sleep(d) => {}
-                        _ = stop.wait_for(|s| *s) => return Ran::Stopped,
+                        _ = stopped(&mut stop) => return Ran::Stopped,
                     }
                     attempt += 1;
                 }
@@ -420,6 +434,13 @@ impl<H: Handler> Runtime<H> {
             clock,
             err,
         )
+    }
+}
+
+/// Resolves when a stop is raised; never, if nobody can raise one (the sender is gone).
+async fn stopped(stop: &mut Stop) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
