@@ -124,8 +124,8 @@ impl<H: Handler> Runtime<H> {
         started: DateTime<Utc>,
         clock: Instant,
     ) -> Disposition {
-        let key = self.handler.idempotency_key(&event);
-        let hash = payload_hash(&event);
+        let key = self.handler.idempotency_key(event);
+        let hash = payload_hash(event);
         let claim_ttl = budget + Duration::from_secs(5);
         let claim = match self
             .ops
@@ -150,7 +150,7 @@ impl<H: Handler> Runtime<H> {
             Claim::Acquired { claim_id } => claim_id,
             Claim::Replay { .. } => {
                 tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
-                let run = self.run_of(&event, RunOutcome::Replayed, 0, msg, started, clock, None);
+                let run = self.run_of(event, RunOutcome::Replayed, 0, msg, started, clock, None);
                 if let Err(e) = self.ops.record_run(&run).await {
                     tracing::warn!(error = %e, "run record not written");
                 }
@@ -184,7 +184,7 @@ impl<H: Handler> Runtime<H> {
                     ),
                 );
                 let run = self.run_of(
-                    &event,
+                    event,
                     RunOutcome::FailedPermanent,
                     0,
                     msg,
@@ -203,12 +203,12 @@ impl<H: Handler> Runtime<H> {
         };
 
         match self
-            .run_handler(&event, msg.receive_count, clock + budget, stop)
+            .run_handler(event, msg.receive_count, clock + budget, stop)
             .await
         {
             Ran::Ok(outcome, attempts) => {
                 let run = self.run_of(
-                    &event,
+                    event,
                     RunOutcome::Completed,
                     attempts,
                     msg,
@@ -230,7 +230,7 @@ impl<H: Handler> Runtime<H> {
                     p.completed(
                         &self.stats,
                         self.worker(),
-                        &event,
+                        event,
                         attempts,
                         run.duration_ms,
                         &outcome,
@@ -246,7 +246,7 @@ impl<H: Handler> Runtime<H> {
                 } else {
                     RunOutcome::FailedRetryable
                 };
-                let run = self.run_of(&event, outcome, attempts, msg, started, clock, Some(&err));
+                let run = self.run_of(event, outcome, attempts, msg, started, clock, Some(&err));
                 if let Err(e) = self.ops.release(self.worker(), &key, &claim_id, &run).await {
                     tracing::warn!(error = %e, "claim not released; it expires on its own");
                 }
@@ -262,7 +262,7 @@ impl<H: Handler> Runtime<H> {
                 if err.is_permanent() || last {
                     tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
                     if let Some(p) = &self.publisher {
-                        p.failed(&self.stats, self.worker(), &event, attempts, &err)
+                        p.failed(&self.stats, self.worker(), event, attempts, &err)
                             .await;
                     }
                     let reason = if last && !err.is_permanent() {
@@ -288,7 +288,7 @@ impl<H: Handler> Runtime<H> {
             Ran::Stopped => {
                 let err = JobError::retryable("stopped by shutdown before finishing");
                 let run = self.run_of(
-                    &event,
+                    event,
                     RunOutcome::FailedRetryable,
                     0,
                     msg,
