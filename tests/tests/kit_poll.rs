@@ -349,3 +349,48 @@ async fn fifo_groups_keep_their_order_when_a_message_fails() {
     assert_eq!(env.order(&tag_b).await.unwrap(), ["b1", "b2"]);
     env.delete().await;
 }
+
+#[tokio::test]
+async fn reusing_an_event_id_with_a_different_payload_is_a_permanent_conflict() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "conflict", 5, false)
+        .await
+        .expect("resources");
+    let (id, first) = test_event("original", json!({}));
+    let mut second: serde_json::Value = serde_json::from_str(&first).unwrap();
+    second["payload"]["targets"][0]["function"] = "changed".into(); // same id, other payload
+    env.send(&first, None).await.unwrap();
+    let p = Poller::start(&env, env.config());
+    wait_for("the first job done", Duration::from_secs(20), || async {
+        env.effects(&id).await.unwrap_or(0) == 1
+    })
+    .await;
+    env.send(&second.to_string(), None).await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mut dead = Vec::new();
+    let deadline = Deadline::after(Duration::from_secs(20), Duration::from_millis(200));
+    while dead.is_empty() && deadline.tick().await {
+        dead = sqs
+            .receive_message()
+            .queue_url(&env.dlq_url)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+    }
+    p.stop().await;
+    let code = dead
+        .first()
+        .and_then(|m| m.message_attributes())
+        .and_then(|a| a.get("stoker-error-code"))
+        .and_then(|v| v.string_value());
+    assert_eq!(code, Some("idempotency_conflict"));
+    assert_eq!(
+        env.effects(&id).await.unwrap(),
+        1,
+        "the conflicting copy had no side effect"
+    );
+    env.delete().await;
+}

@@ -117,6 +117,17 @@ fn every_worker_is_fully_wired() {
         );
         assert_eq!(f["Properties"]["Runtime"].as_str(), Some("provided.al2023"));
         assert_eq!(strings(&f["Properties"]["Architectures"]), ["arm64"]);
+        // The kit's configuration (WorkerConfig::from_env) points at this worker's own queues.
+        let vars = &f["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            strings(&vars["STOKER_QUEUE_URL"]),
+            [format!("{s}Queue")],
+            "{w}"
+        );
+        assert_eq!(strings(&vars["STOKER_DLQ_URL"]), [format!("{s}Dlq")], "{w}");
+        for var in ["STOKER_OPS_TABLE", "STOKER_BUS", "STOKER_MAX_RECEIVE_COUNT"] {
+            assert!(vars.get(var).is_some(), "{w}: function env lacks {var}");
+        }
         let esm = &r[format!("{s}EventSource").as_str()];
         assert_eq!(
             strings(&esm["Properties"]["FunctionResponseTypes"]),

@@ -47,12 +47,19 @@ pub fn runtime<H: Handler>(
 /// The whole `main` of a worker binary: logs, config from the environment, the right driver.
 ///
 /// ```no_run
-/// # use stoker_kit::{handler_fn, JobError};
-/// # use stoker_events::Worker;
+/// use stoker_events::{Body, Event, Worker};
+/// use stoker_kit::{handler_fn, JobCtx, JobError, Outcome};
+///
+/// async fn warm(event: Event, _ctx: JobCtx) -> Result<Outcome, JobError> {
+///     let Body::Warmup(req) = &event.body else {
+///         return Err(JobError::permanent("wrong_kind", "the warm-up worker takes warm-up requests"));
+///     };
+///     Ok(serde_json::json!({ "targets": req.targets.len() }))
+/// }
+///
 /// #[tokio::main]
 /// async fn main() -> Result<(), stoker_kit::RunError> {
-///     let handler = handler_fn(Worker::Warmup, |_event, _ctx| async { Ok(serde_json::json!({})) });
-///     stoker_kit::run(handler).await
+///     stoker_kit::run(handler_fn(Worker::Warmup, warm)).await
 /// }
 /// ```
 pub async fn run<H: Handler>(handler: H) -> Result<(), RunError> {

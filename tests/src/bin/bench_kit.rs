@@ -1,0 +1,228 @@
+//! cargo run --release -p stoker-it --bin bench-kit -- [EVENTS]
+//!
+//! The worker kit's benchmark on the running emulator (./localstack/up; eval "$(./localstack/env)").
+//! In one run, on the same emulator and fresh resources:
+//! - baseline: a raw SQS loop (ReceiveMessage 10 + DeleteMessageBatch, no handler): the
+//!   emulator's own ceiling;
+//! - stoker: the long-poll driver with the idempotent retry helper around a no-op handler.
+//!
+//! Prints events/s, end-to-end latency percentiles, API calls per event, and the peak RSS of
+//! the worker binary (`stoker-testworker`, whose handler adds one DynamoDB write per event).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use serde_json::json;
+use stoker_events::Worker;
+use stoker_it::kit::{KitEnv, test_event};
+use stoker_kit::{handler_fn, runtime};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let events: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(500);
+    let sdk = stoker_it::emulator().await;
+    println!(
+        "stoker kit benchmark: {events} events per run, emulator {}",
+        std::env::var("AWS_ENDPOINT_URL")?
+    );
+
+    let raw_env = KitEnv::create(&sdk, "bench-raw", 5, false).await?;
+    let raw = raw_loop(&raw_env, events).await?;
+    raw_env.delete().await;
+
+    let kit_env = KitEnv::create(&sdk, "bench-kit", 5, false).await?;
+    let kit = kit_run(&kit_env, events, 10).await?;
+    kit_env.delete().await;
+
+    let rss_env = KitEnv::create(&sdk, "bench-rss", 5, false).await?;
+    let rss = worker_rss(&rss_env, events.min(300)).await?;
+    rss_env.delete().await;
+
+    println!();
+    println!(
+        "| run | events/s | p50 ms | p95 ms | p99 ms | SQS calls/event | DynamoDB calls/event |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| baseline: raw receive + delete-batch loop | {:.0} | - | - | - | {:.2} | 0 |",
+        raw.rate, raw.sqs_per_event
+    );
+    println!(
+        "| stoker long-poll driver + idempotency (concurrency 10) | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+        kit.rate, kit.p50, kit.p95, kit.p99, kit.sqs_per_event, kit.ddb_per_event
+    );
+    println!();
+    println!("stoker / baseline throughput: {:.2}", kit.rate / raw.rate);
+    println!(
+        "worker binary peak RSS (stoker-testworker, {} events): {:.1} MiB",
+        events.min(300),
+        rss as f64 / 1024.0
+    );
+    Ok(())
+}
+
+struct Figures {
+    rate: f64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    sqs_per_event: f64,
+    ddb_per_event: f64,
+}
+
+/// Fills the queue with `n` test events, 10 per SendMessageBatch.
+async fn fill(env: &KitEnv, n: usize) -> anyhow::Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let entries = chunk
+            .iter()
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(test_event(&format!("b{i}"), json!({})).1)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sqs.send_message_batch()
+            .queue_url(&env.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
+async fn raw_loop(env: &KitEnv, n: usize) -> anyhow::Result<Figures> {
+    fill(env, n).await?;
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
+    let (mut done, mut calls) = (0, 0u64);
+    let start = Instant::now();
+    while done < n {
+        let out = sqs
+            .receive_message()
+            .queue_url(&env.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        calls += 1;
+        let msgs = out.messages.unwrap_or_default();
+        if msgs.is_empty() {
+            continue;
+        }
+        let entries = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        sqs.delete_message_batch()
+            .queue_url(&env.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await?;
+        calls += 1;
+        done += msgs.len();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    Ok(Figures {
+        rate: n as f64 / secs,
+        p50: 0.0,
+        p95: 0.0,
+        p99: 0.0,
+        sqs_per_event: calls as f64 / n as f64,
+        ddb_per_event: 0.0,
+    })
+}
+
+async fn kit_run(env: &KitEnv, n: usize, concurrency: usize) -> anyhow::Result<Figures> {
+    fill(env, n).await?;
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
+    let lat = latencies.clone();
+    let handler = handler_fn(Worker::Warmup, move |event, _ctx| {
+        let lat = lat.clone();
+        async move {
+            let ms = (chrono::Utc::now() - event.meta.time)
+                .num_microseconds()
+                .unwrap_or(0) as f64
+                / 1000.0;
+            lat.lock().map(|mut l| l.push(ms)).ok();
+            Ok(json!({}))
+        }
+    });
+    let mut cfg = env.config();
+    cfg.concurrency = concurrency;
+    let rt = Arc::new(runtime(handler, &env.sdk, cfg));
+    let stats = rt.stats.clone();
+    // Everything is queued before the clock starts; latency is measured from each event's
+    // creation, so it includes the time spent waiting in the queue.
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let start = Instant::now();
+    let poller = tokio::spawn(stoker_kit::poll::run(rt, async move {
+        let _ = rx.await;
+    }));
+    while latencies.lock().map(|l| l.len()).unwrap_or(0) < n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = stop.send(());
+    poller.await?;
+    let counts = stats.counts();
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_by(f64::total_cmp);
+    let pct = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
+    Ok(Figures {
+        rate: n as f64 / secs,
+        p50: pct(0.50),
+        p95: pct(0.95),
+        p99: pct(0.99),
+        sqs_per_event: counts.sqs_calls as f64 / n as f64,
+        ddb_per_event: counts.dynamodb_calls as f64 / n as f64,
+    })
+}
+
+/// Runs the worker binary over `n` events and returns its peak RSS in KiB (VmHWM).
+async fn worker_rss(env: &KitEnv, n: usize) -> anyhow::Result<u64> {
+    fill(env, n).await?;
+    let bin = std::env::current_exe()?.with_file_name("stoker-testworker");
+    let mut child = env.spawn_worker(bin.to_str().unwrap_or_default(), &[])?;
+    let pid = child.id();
+    let mut peak = 0;
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        peak = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(peak);
+        let visible = queue_depth(env).await?;
+        if visible == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    Ok(peak)
+}
+
+async fn queue_depth(env: &KitEnv) -> anyhow::Result<u64> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = aws_sdk_sqs::Client::new(&env.sdk)
+        .get_queue_attributes()
+        .queue_url(&env.queue_url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await?;
+    let a = out.attributes().cloned().unwrap_or_default();
+    let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
+}
