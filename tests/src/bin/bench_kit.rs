@@ -35,8 +35,15 @@ async fn main() -> anyhow::Result<()> {
     raw_env.delete().await;
 
     let kit_env = KitEnv::create(&sdk, "bench-kit", 5, false).await?;
-    let kit = kit_run(&kit_env, events, 10).await?;
+    let kit = kit_run(&kit_env, events, 10, None).await?;
     kit_env.delete().await;
+
+    // Latency at an offered load of about half the measured throughput.
+    let rate = (kit.rate / 2.0).max(1.0);
+    let paced_env = KitEnv::create(&sdk, "bench-paced", 5, false).await?;
+    let paced_n = (rate * 10.0) as usize;
+    let paced = kit_run(&paced_env, paced_n, 10, Some(rate)).await?;
+    paced_env.delete().await;
 
     let rss_env = KitEnv::create(&sdk, "bench-rss", 5, false).await?;
     let rss = worker_rss(&rss_env, events.min(300)).await?;
@@ -52,8 +59,12 @@ async fn main() -> anyhow::Result<()> {
         raw.rate, raw.sqs_per_event
     );
     println!(
-        "| stoker long-poll driver + idempotency (concurrency 10) | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
-        kit.rate, kit.p50, kit.p95, kit.p99, kit.sqs_per_event, kit.ddb_per_event
+        "| stoker long-poll driver + idempotency, queue pre-filled (concurrency 10) | {:.0} | - | - | - | {:.2} | {:.2} |",
+        kit.rate, kit.sqs_per_event, kit.ddb_per_event
+    );
+    println!(
+        "| same, {paced_n} events sent at {rate:.0}/s (latency = sent -> handler) | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} | {:.2} |",
+        paced.rate, paced.p50, paced.p95, paced.p99, paced.sqs_per_event, paced.ddb_per_event
     );
     println!();
     println!("stoker / baseline throughput: {:.2}", kit.rate / raw.rate);
@@ -143,8 +154,12 @@ async fn raw_loop(env: &KitEnv, n: usize) -> anyhow::Result<Figures> {
     })
 }
 
-async fn kit_run(env: &KitEnv, n: usize, concurrency: usize) -> anyhow::Result<Figures> {
-    fill(env, n).await?;
+/// `pace`: `None` queues everything before the clock starts (throughput); `Some(rate)` sends
+/// one event every 1/rate s while the worker runs (latency at that offered load).
+async fn kit_run(env: &KitEnv, n: usize, concurrency: usize, pace: Option<f64>) -> anyhow::Result<Figures> {
+    if pace.is_none() {
+        fill(env, n).await?;
+    }
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let lat = latencies.clone();
     let handler = handler_fn(Worker::Warmup, move |event, _ctx| {
@@ -169,6 +184,14 @@ async fn kit_run(env: &KitEnv, n: usize, concurrency: usize) -> anyhow::Result<F
     let poller = tokio::spawn(stoker_kit::poll::run(rt, async move {
         let _ = rx.await;
     }));
+    if let Some(rate) = pace {
+        let every = Duration::from_secs_f64(1.0 / rate);
+        for i in 0..n {
+            let next = start + every * i as u32;
+            tokio::time::sleep_until(next.into()).await;
+            env.send(&test_event(&format!("p{i}"), json!({})).1, None).await?;
+        }
+    }
     while latencies.lock().map(|l| l.len()).unwrap_or(0) < n {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
