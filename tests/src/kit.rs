@@ -164,6 +164,29 @@ impl KitEnv {
         Ok(out.item.unwrap_or_default())
     }
 
+    /// Receives (without deleting) until `n` dead letters with their attributes are seen.
+    pub async fn dead_letters(
+        &self,
+        n: usize,
+        within: Duration,
+    ) -> anyhow::Result<Vec<aws_sdk_sqs::types::Message>> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut dead = Vec::new();
+        let deadline = crate::Deadline::after(within, Duration::from_millis(200));
+        while dead.len() < n && deadline.tick().await {
+            let out = sqs
+                .receive_message()
+                .queue_url(&self.dlq_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .message_attribute_names("All")
+                .send()
+                .await?;
+            dead.extend(out.messages.unwrap_or_default());
+        }
+        Ok(dead)
+    }
+
     pub async fn runs(&self, event_id: &str) -> anyhow::Result<Vec<RunRecord>> {
         Ok(self.ops().runs_of("warmup", event_id).await?)
     }

@@ -10,12 +10,13 @@
 //! `./localstack/up` is only ever read ([`Stack::shared`]).
 
 pub mod kit;
+pub mod lambda;
 mod poll;
 mod stack;
 pub mod testworker;
 mod zip;
 
-pub use poll::{Deadline, poll, receive_all};
+pub use poll::{Deadline, poll, receive_all, wait_for};
 pub use stack::{Stack, with_stack};
 pub use zip::zip_executables;
 

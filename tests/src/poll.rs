@@ -82,3 +82,18 @@ impl Deadline {
         true
     }
 }
+
+/// Polls `probe` every 200 ms until it is true; panics naming `what` after `within`.
+pub async fn wait_for<F, Fut>(what: &str, within: Duration, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Deadline::after(within, Duration::from_millis(200));
+    while !probe().await {
+        assert!(
+            deadline.tick().await,
+            "timed out after {within:?} waiting for {what}"
+        );
+    }
+}

@@ -2,9 +2,9 @@
 //! per-service endpoint variable (`AWS_ENDPOINT_URL_LAMBDA`), and ministack runs real code.
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use serde_json::{Value, json};
-use stoker_it::{emulator, unique, zip_executables};
+use stoker_it::lambda::deploy_function;
+use stoker_it::{emulator, unique};
 
 /// A Lambda custom runtime in plain sh + curl: echoes each event back with the function name.
 const ECHO_BOOTSTRAP: &[u8] = br#"#!/bin/sh
@@ -31,18 +31,7 @@ async fn lambda_calls_reach_ministack_and_run_real_code() {
 
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let name = unique("echo");
-    lambda
-        .create_function()
-        .function_name(&name)
-        .runtime(Runtime::Providedal2023)
-        .handler("bootstrap")
-        .role("arn:aws:iam::000000000000:role/it-echo")
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(zip_executables(&[("bootstrap", ECHO_BOOTSTRAP)])))
-                .build(),
-        )
-        .send()
+    deploy_function(&sdk, &name, ECHO_BOOTSTRAP, &[])
         .await
         .expect("CreateFunction on the Lambda endpoint");
 

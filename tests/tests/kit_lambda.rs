@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Environment, FunctionCode, Runtime as LambdaRuntime};
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde_json::{Value, json};
 use stoker_it::kit::{KitEnv, test_event};
+use stoker_it::lambda::deploy_function;
 use stoker_it::testworker::TestWorker;
-use stoker_it::{emulator, receive_all, zip_executables};
+use stoker_it::{emulator, receive_all};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_stoker-testworker");
 
@@ -80,28 +80,16 @@ async fn the_worker_binary_as_a_lambda_reports_only_its_failed_records() {
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let name = env.name.clone();
     let binary = std::fs::read(WORKER).expect("worker binary");
-    let localstack = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    let mut vars = Environment::builder()
-        .variables("AWS_ENDPOINT_URL", &localstack)
-        .variables("AWS_ACCESS_KEY_ID", "test")
-        .variables("AWS_SECRET_ACCESS_KEY", "test");
-    for (k, v) in env.worker_env() {
-        vars = vars.variables(k, v);
-    }
-    lambda
-        .create_function()
-        .function_name(&name)
-        .runtime(LambdaRuntime::Providedal2023)
-        .handler("bootstrap")
-        .role("arn:aws:iam::000000000000:role/it-lambda")
-        .timeout(30)
-        .environment(vars.build())
-        .code(
-            FunctionCode::builder()
-                .zip_file(Blob::new(zip_executables(&[("bootstrap", &binary)])))
-                .build(),
-        )
-        .send()
+    let mut vars = env.worker_env();
+    vars.extend([
+        (
+            "AWS_ENDPOINT_URL".to_owned(),
+            std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+        ),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+    ]);
+    deploy_function(&sdk, &name, &binary, &vars)
         .await
         .expect("CreateFunction");
     let out = lambda

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::json;
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_it::testworker::TestWorker;
-use stoker_it::{Deadline, emulator};
+use stoker_it::{emulator, wait_for};
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::poll::PollSummary;
 use stoker_kit::{WorkerConfig, runtime};
@@ -37,20 +36,6 @@ impl Poller {
     async fn stop(self) -> PollSummary {
         let _ = self.stop.send(());
         self.task.await.expect("poller task")
-    }
-}
-
-async fn wait_for<F, Fut>(what: &str, within: Duration, mut probe: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Deadline::after(within, Duration::from_millis(200));
-    while !probe().await {
-        assert!(
-            deadline.tick().await,
-            "timed out after {within:?} waiting for {what}"
-        );
     }
 }
 
@@ -201,20 +186,7 @@ async fn permanent_errors_and_malformed_bodies_go_to_the_dlq_with_reasons_and_ba
     env.send(&good2_body, None).await.unwrap();
     let p = Poller::start(&env, env.config());
 
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut dead = Vec::new();
-    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
-    while dead.len() < 2 && deadline.tick().await {
-        let out = sqs
-            .receive_message()
-            .queue_url(&env.dlq_url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap();
-        dead.extend(out.messages.unwrap_or_default());
-    }
+    let dead = env.dead_letters(2, Duration::from_secs(30)).await.unwrap();
     assert_eq!(dead.len(), 2, "both poison messages reach the DLQ");
     let attr = |m: &aws_sdk_sqs::types::Message, k: &str| {
         m.message_attributes()
@@ -254,7 +226,7 @@ async fn permanent_errors_and_malformed_bodies_go_to_the_dlq_with_reasons_and_ba
     let runs = env.runs(&bad).await.unwrap();
     assert_eq!(runs.len(), 1, "tried once, never retried: {runs:?}");
     assert_eq!(runs[0].outcome, RunOutcome::FailedPermanent);
-    let left = sqs
+    let left = aws_sdk_sqs::Client::new(&sdk)
         .get_queue_attributes()
         .queue_url(&env.queue_url)
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
@@ -282,22 +254,9 @@ async fn the_last_delivery_of_a_failing_job_goes_to_the_dlq_with_its_reason() {
     let mut cfg = env.config();
     cfg.max_receive_count = 2;
     let p = Poller::start(&env, cfg);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut dead = None;
-    let deadline = Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
-    while dead.is_none() && deadline.tick().await {
-        let out = sqs
-            .receive_message()
-            .queue_url(&env.dlq_url)
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        dead = out.messages.unwrap_or_default().into_iter().next();
-    }
+    let dead = env.dead_letters(1, Duration::from_secs(30)).await.unwrap();
     p.stop().await;
-    let dead = dead.expect("in the DLQ");
+    let dead = dead.first().expect("in the DLQ");
     let code = dead
         .message_attributes()
         .and_then(|a| a.get("stoker-error-code"))
@@ -366,20 +325,7 @@ async fn reusing_an_event_id_with_a_different_payload_is_a_permanent_conflict() 
     })
     .await;
     env.send(&second.to_string(), None).await.unwrap();
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut dead = Vec::new();
-    let deadline = Deadline::after(Duration::from_secs(20), Duration::from_millis(200));
-    while dead.is_empty() && deadline.tick().await {
-        dead = sqs
-            .receive_message()
-            .queue_url(&env.dlq_url)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-    }
+    let dead = env.dead_letters(1, Duration::from_secs(20)).await.unwrap();
     p.stop().await;
     let code = dead
         .first()

@@ -156,7 +156,12 @@ async fn raw_loop(env: &KitEnv, n: usize) -> anyhow::Result<Figures> {
 
 /// `pace`: `None` queues everything before the clock starts (throughput); `Some(rate)` sends
 /// one event every 1/rate s while the worker runs (latency at that offered load).
-async fn kit_run(env: &KitEnv, n: usize, concurrency: usize, pace: Option<f64>) -> anyhow::Result<Figures> {
+async fn kit_run(
+    env: &KitEnv,
+    n: usize,
+    concurrency: usize,
+    pace: Option<f64>,
+) -> anyhow::Result<Figures> {
     if pace.is_none() {
         fill(env, n).await?;
     }
@@ -189,7 +194,8 @@ async fn kit_run(env: &KitEnv, n: usize, concurrency: usize, pace: Option<f64>) 
         for i in 0..n {
             let next = start + every * i as u32;
             tokio::time::sleep_until(next.into()).await;
-            env.send(&test_event(&format!("p{i}"), json!({})).1, None).await?;
+            env.send(&test_event(&format!("p{i}"), json!({})).1, None)
+                .await?;
         }
     }
     while latencies.lock().map(|l| l.len()).unwrap_or(0) < n {

@@ -61,15 +61,91 @@ enum Ran {
     Stopped,
 }
 
+/// When and how a job started: what every run record needs besides its outcome.
+struct Timing<'a> {
+    msg: &'a Delivered<'a>,
+    started: DateTime<Utc>,
+    clock: Instant,
+}
+
+impl Timing<'_> {
+    fn run(
+        &self,
+        worker: &str,
+        event: Option<&Event>,
+        outcome: RunOutcome,
+        attempts: u32,
+        err: Option<&JobError>,
+    ) -> RunRecord {
+        let (event_id, kind, requested_by) = match event {
+            Some(e) => (
+                e.meta.id.to_string(),
+                e.meta.kind.detail_type().to_owned(),
+                e.meta.requested_by.clone(),
+            ),
+            None => (
+                format!("undecodable:{}", self.msg.message_id),
+                "-".to_owned(),
+                "-".to_owned(),
+            ),
+        };
+        RunRecord {
+            worker: worker.to_owned(),
+            event_id,
+            kind,
+            outcome,
+            attempts,
+            receive_count: self.msg.receive_count,
+            duration_ms: self.clock.elapsed().as_millis() as u64,
+            started_at: self.started,
+            finished_at: Utc::now(),
+            error_code: err.map(|e| e.code().to_owned()),
+            error: err.map(ToString::to_string),
+            requested_by,
+        }
+    }
+
+    fn metrics(&self) -> JobMetrics {
+        JobMetrics {
+            duration_ms: self.clock.elapsed().as_secs_f64() * 1000.0,
+            ..Default::default()
+        }
+    }
+}
+
+fn dead(err: &JobError) -> Disposition {
+    Disposition::Dead {
+        code: err.code().to_owned(),
+        reason: err.to_string(),
+    }
+}
+
 impl<H: Handler> Runtime<H> {
     fn worker(&self) -> &'static str {
         self.config.worker.name()
     }
 
+    /// Writes a run record on its own; a failure is logged, never fails the job.
+    async fn record(&self, run: &RunRecord) {
+        if let Err(e) = self.ops.record_run(run).await {
+            tracing::warn!(error = %e, "run record not written");
+        }
+    }
+
+    /// Releases the claim and records the run; a failure is logged (the claim then expires).
+    async fn release(&self, key: &str, claim_id: &str, run: &RunRecord) {
+        if let Err(e) = self.ops.release(self.worker(), key, claim_id, run).await {
+            tracing::warn!(error = %e, "claim not released; it expires on its own");
+        }
+    }
+
     /// Processes one message within `budget` (the Lambda's remaining time or the job timeout).
     pub async fn process(&self, msg: &Delivered<'_>, budget: Duration, stop: &Stop) -> Disposition {
-        let started = Utc::now();
-        let clock = Instant::now();
+        let t = Timing {
+            msg,
+            started: Utc::now(),
+            clock: Instant::now(),
+        };
         self.stats.job();
         let delivery = Delivery {
             message_id: Some(msg.message_id),
@@ -80,36 +156,26 @@ impl<H: Handler> Runtime<H> {
             Err(e) => {
                 tracing::warn!(message_id = msg.message_id, code = e.code(), error = %e, "undecodable message: to the DLQ");
                 let err = JobError::from(e);
-                let run = self.run(
-                    &format!("undecodable:{}", msg.message_id),
-                    "-",
-                    "-",
+                self.record(&t.run(
+                    self.worker(),
+                    None,
                     RunOutcome::FailedPermanent,
                     0,
-                    msg,
-                    started,
-                    clock,
                     Some(&err),
-                );
-                if let Err(e) = self.ops.record_run(&run).await {
-                    tracing::warn!(error = %e, "run record not written");
-                }
+                ))
+                .await;
                 emf::emit(
                     self.worker(),
                     &JobMetrics {
-                        duration_ms: ms(clock),
                         failed: true,
-                        ..Default::default()
+                        ..t.metrics()
                     },
                 );
-                return Disposition::Dead {
-                    code: err.code().to_owned(),
-                    reason: err.to_string(),
-                };
+                return dead(&err);
             }
         };
         let span = tracing::info_span!("job", worker = self.worker(), message_id = msg.message_id, event_id = %event.meta.id, kind = %event.meta.kind);
-        self.process_event(&event, msg, budget, stop, started, clock)
+        self.process_event(&event, &t, budget, stop)
             .instrument(span)
             .await
     }
@@ -118,112 +184,91 @@ impl<H: Handler> Runtime<H> {
     async fn process_event(
         &self,
         event: &Event,
-        msg: &Delivered<'_>,
+        t: &Timing<'_>,
         budget: Duration,
         stop: &Stop,
-        started: DateTime<Utc>,
-        clock: Instant,
     ) -> Disposition {
+        let rc = t.msg.receive_count;
         let key = self.handler.idempotency_key(event);
-        let hash = payload_hash(event);
         let claim_ttl = budget + Duration::from_secs(5);
-        let claim = match self
+        let claim = self
             .ops
             .claim(
                 self.worker(),
                 &key,
-                &hash,
+                &payload_hash(event),
                 &event.meta.id.to_string(),
                 claim_ttl,
             )
-            .await
-        {
-            Ok(c) => c,
+            .await;
+        let claim_id = match claim {
+            Ok(Claim::Acquired { claim_id }) => claim_id,
             Err(e) => {
                 tracing::warn!(error = %e, "ops table unavailable; the message will be redelivered");
                 return Disposition::Retry {
-                    delay: self.config.retry.redelivery_delay(msg.receive_count),
+                    delay: self.config.retry.redelivery_delay(rc),
                 };
             }
-        };
-        let claim_id = match claim {
-            Claim::Acquired { claim_id } => claim_id,
-            Claim::Replay { .. } => {
+            Ok(Claim::Replay { .. }) => {
                 tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
-                let run = self.run_of(event, RunOutcome::Replayed, 0, msg, started, clock, None);
-                if let Err(e) = self.ops.record_run(&run).await {
-                    tracing::warn!(error = %e, "run record not written");
-                }
+                self.record(&t.run(self.worker(), Some(event), RunOutcome::Replayed, 0, None))
+                    .await;
                 emf::emit(
                     self.worker(),
                     &JobMetrics {
-                        duration_ms: ms(clock),
                         replayed: true,
-                        ..Default::default()
+                        ..t.metrics()
                     },
                 );
                 return Disposition::Done;
             }
-            Claim::Busy { remaining } => {
+            Ok(Claim::Busy { remaining }) => {
                 // The holder usually finishes soon: look again after the usual redelivery
                 // delay, and at the latest when its claim expires.
                 tracing::info!(
                     ?remaining,
                     "another worker holds this job's claim; looking again later"
                 );
-                let delay = remaining.min(self.config.retry.redelivery_delay(msg.receive_count));
+                let delay = remaining.min(self.config.retry.redelivery_delay(rc));
                 return Disposition::Retry {
                     delay: delay.max(Duration::from_secs(1)),
                 };
             }
-            Claim::Conflict => {
+            Ok(Claim::Conflict) => {
                 let err = JobError::permanent(
                     "idempotency_conflict",
                     format!(
                         "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
                     ),
                 );
-                let run = self.run_of(
-                    event,
+                self.record(&t.run(
+                    self.worker(),
+                    Some(event),
                     RunOutcome::FailedPermanent,
                     0,
-                    msg,
-                    started,
-                    clock,
                     Some(&err),
-                );
-                if let Err(e) = self.ops.record_run(&run).await {
-                    tracing::warn!(error = %e, "run record not written");
-                }
-                return Disposition::Dead {
-                    code: err.code().to_owned(),
-                    reason: err.to_string(),
-                };
+                ))
+                .await;
+                return dead(&err);
             }
         };
 
-        match self
-            .run_handler(event, msg.receive_count, clock + budget, stop)
-            .await
-        {
+        match self.run_handler(event, rc, t.clock + budget, stop).await {
             Ran::Ok(outcome, attempts) => {
-                let run = self.run_of(
-                    event,
+                let run = t.run(
+                    self.worker(),
+                    Some(event),
                     RunOutcome::Completed,
                     attempts,
-                    msg,
-                    started,
-                    clock,
                     None,
                 );
                 self.finish_completed(&key, &claim_id, &outcome, &run).await;
                 emf::emit(
                     self.worker(),
                     &JobMetrics {
-                        duration_ms: ms(clock),
                         completed: true,
                         attempts,
-                        ..Default::default()
+                        ..t.metrics()
                     },
                 );
                 if let Some(p) = &self.publisher {
@@ -240,65 +285,59 @@ impl<H: Handler> Runtime<H> {
                 Disposition::Done
             }
             Ran::Err(err, attempts) => {
-                let last = msg.receive_count >= self.config.max_receive_count;
                 let outcome = if err.is_permanent() {
                     RunOutcome::FailedPermanent
                 } else {
                     RunOutcome::FailedRetryable
                 };
-                let run = self.run_of(event, outcome, attempts, msg, started, clock, Some(&err));
-                if let Err(e) = self.ops.release(self.worker(), &key, &claim_id, &run).await {
-                    tracing::warn!(error = %e, "claim not released; it expires on its own");
-                }
+                self.release(
+                    &key,
+                    &claim_id,
+                    &t.run(self.worker(), Some(event), outcome, attempts, Some(&err)),
+                )
+                .await;
                 emf::emit(
                     self.worker(),
                     &JobMetrics {
-                        duration_ms: ms(clock),
                         failed: true,
                         attempts,
-                        ..Default::default()
+                        ..t.metrics()
                     },
                 );
-                if err.is_permanent() || last {
-                    tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
-                    if let Some(p) = &self.publisher {
-                        p.failed(&self.stats, self.worker(), event, attempts, &err)
-                            .await;
-                    }
-                    let reason = if last && !err.is_permanent() {
-                        format!("gave up after {} deliveries: {err}", msg.receive_count)
-                    } else {
-                        err.to_string()
-                    };
-                    let code = if last && !err.is_permanent() {
-                        "retries_exhausted"
-                    } else {
-                        err.code()
-                    };
-                    Disposition::Dead {
-                        code: code.to_owned(),
-                        reason,
-                    }
-                } else {
-                    let delay = self.config.retry.redelivery_delay(msg.receive_count);
+                let last = rc >= self.config.max_receive_count;
+                if !err.is_permanent() && !last {
+                    let delay = self.config.retry.redelivery_delay(rc);
                     tracing::info!(error = %err, ?delay, "job failed; redelivery after a delay");
-                    Disposition::Retry { delay }
+                    return Disposition::Retry { delay };
+                }
+                tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
+                if let Some(p) = &self.publisher {
+                    p.failed(&self.stats, self.worker(), event, attempts, &err)
+                        .await;
+                }
+                if err.is_permanent() {
+                    dead(&err)
+                } else {
+                    Disposition::Dead {
+                        code: "retries_exhausted".to_owned(),
+                        reason: format!("gave up after {rc} deliveries: {err}"),
+                    }
                 }
             }
             Ran::Stopped => {
                 let err = JobError::retryable("stopped by shutdown before finishing");
-                let run = self.run_of(
-                    event,
-                    RunOutcome::FailedRetryable,
-                    0,
-                    msg,
-                    started,
-                    clock,
-                    Some(&err),
-                );
-                if let Err(e) = self.ops.release(self.worker(), &key, &claim_id, &run).await {
-                    tracing::warn!(error = %e, "claim not released; it expires on its own");
-                }
+                self.release(
+                    &key,
+                    &claim_id,
+                    &t.run(
+                        self.worker(),
+                        Some(event),
+                        RunOutcome::FailedRetryable,
+                        0,
+                        Some(&err),
+                    ),
+                )
+                .await;
                 Disposition::Retry {
                     delay: Duration::ZERO,
                 }
@@ -381,60 +420,6 @@ impl<H: Handler> Runtime<H> {
             }
         }
     }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &self,
-        event_id: &str,
-        kind: &str,
-        requested_by: &str,
-        outcome: RunOutcome,
-        attempts: u32,
-        msg: &Delivered<'_>,
-        started: DateTime<Utc>,
-        clock: Instant,
-        err: Option<&JobError>,
-    ) -> RunRecord {
-        RunRecord {
-            worker: self.worker().to_owned(),
-            event_id: event_id.to_owned(),
-            kind: kind.to_owned(),
-            outcome,
-            attempts,
-            receive_count: msg.receive_count,
-            duration_ms: clock.elapsed().as_millis() as u64,
-            started_at: started,
-            finished_at: Utc::now(),
-            error_code: err.map(|e| e.code().to_owned()),
-            error: err.map(ToString::to_string),
-            requested_by: requested_by.to_owned(),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run_of(
-        &self,
-        event: &Event,
-        outcome: RunOutcome,
-        attempts: u32,
-        msg: &Delivered<'_>,
-        started: DateTime<Utc>,
-        clock: Instant,
-        err: Option<&JobError>,
-    ) -> RunRecord {
-        let id = event.meta.id.to_string();
-        self.run(
-            &id,
-            event.meta.kind.detail_type(),
-            &event.meta.requested_by,
-            outcome,
-            attempts,
-            msg,
-            started,
-            clock,
-            err,
-        )
-    }
 }
 
 /// Resolves when a stop is raised; never, if nobody can raise one (the sender is gone).
@@ -451,10 +436,6 @@ pub fn payload_hash(event: &Event) -> String {
     h.update(b"\n");
     h.update(event.body.to_value().to_string().as_bytes());
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn ms(clock: Instant) -> f64 {
-    clock.elapsed().as_secs_f64() * 1000.0
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
