@@ -212,6 +212,7 @@ async fn permanent_errors_and_malformed_bodies_go_to_the_dlq_with_reasons_and_ba
             assert!(reason.contains("not valid JSON"), "{reason}");
         }
         assert_eq!(attr(m, "stoker-worker"), "warmup");
+        assert_eq!(attr(m, "stoker-error-kind"), "permanent");
     }
     wait_for("both good jobs done", Duration::from_secs(20), || async {
         env.effects(&good).await.unwrap_or(0) == 1 && env.effects(&good2).await.unwrap_or(0) == 1
@@ -262,6 +263,11 @@ async fn the_last_delivery_of_a_failing_job_goes_to_the_dlq_with_its_reason() {
         .and_then(|a| a.get("stoker-error-code"))
         .and_then(|v| v.string_value());
     assert_eq!(code, Some("retries_exhausted"));
+    let kind = dead
+        .message_attributes()
+        .and_then(|a| a.get("stoker-error-kind"))
+        .and_then(|v| v.string_value());
+    assert_eq!(kind, Some("retryable"));
     let runs = env.runs(&id).await.unwrap();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(

@@ -9,6 +9,8 @@ use crate::stats::Stats;
 
 /// Message attribute names stoker puts on dead letters.
 pub const ATTR_CODE: &str = "stoker-error-code";
+/// `permanent` (never retried) or `retryable` (retries exhausted).
+pub const ATTR_KIND: &str = "stoker-error-kind";
 pub const ATTR_REASON: &str = "stoker-reason";
 pub const ATTR_WORKER: &str = "stoker-worker";
 pub const ATTR_SOURCE_MESSAGE: &str = "stoker-source-message-id";
@@ -40,6 +42,18 @@ fn attr(v: &str) -> MessageAttributeValue {
         })
 }
 
+/// The error kind a dead letter's code stands for.
+pub fn error_kind(code: &str) -> &'static str {
+    if code == RETRIES_EXHAUSTED {
+        "retryable"
+    } else {
+        "permanent"
+    }
+}
+
+/// The code of a retryable failure that ran out of deliveries.
+pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";
+
 /// Sends the original body to the DLQ with the reason as message attributes.
 pub async fn send(
     sqs: &Client,
@@ -53,6 +67,7 @@ pub async fn send(
         .queue_url(dlq_url)
         .message_body(dead.body)
         .message_attributes(ATTR_CODE, attr(dead.code))
+        .message_attributes(ATTR_KIND, attr(error_kind(dead.code)))
         .message_attributes(ATTR_REASON, attr(&reason))
         .message_attributes(ATTR_WORKER, attr(dead.worker))
         .message_attributes(ATTR_SOURCE_MESSAGE, attr(dead.message_id))

@@ -319,7 +319,7 @@ impl<H: Handler> Runtime<H> {
                     dead(&err)
                 } else {
                     Disposition::Dead {
-                        code: "retries_exhausted".to_owned(),
+                        code: crate::dlq::RETRIES_EXHAUSTED.to_owned(),
                         reason: format!("gave up after {rc} deliveries: {err}"),
                     }
                 }
