@@ -3,7 +3,8 @@
 //!
 //! It handles `stoker.warmup.requested` events; `targets[0].payload` picks the behaviour:
 //! `{"sleep_ms": 0, "fail_attempts": 0, "fail_deliveries": 0, "permanent": false,
-//!   "panic": false, "tag": null}`.
+//!   "panic": false, "tag": null, "requires_fix": null}` (`requires_fix: T` fails permanently
+//!   until an item `pk = FIX#T, sk = FIX` exists in the ops table).
 
 use std::time::Duration;
 
@@ -41,6 +42,24 @@ impl Handler for TestWorker {
                 "bad_input",
                 "asked to fail permanently: fix the event",
             ));
+        }
+        if let Some(tag) = b.get("requires_fix").and_then(|t| t.as_str()) {
+            let fixed = self
+                .ddb
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(format!("FIX#{tag}")))
+                .key("sk", AttributeValue::S("FIX".into()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetItem (fix)", e))?;
+            if fixed.item.is_none() {
+                return Err(JobError::permanent(
+                    "not_fixed",
+                    format!("{tag} is not fixed yet: fix it, then redrive"),
+                ));
+            }
         }
         if u64::from(ctx.attempt) <= num("fail_attempts") {
             return Err(JobError::transient(format!(

@@ -322,6 +322,40 @@ impl OpsTable {
         Ok(out.items().iter().filter_map(run_from_item).collect())
     }
 
+    /// Every run of a worker that finished at or after `since`, newest first (paginated).
+    pub async fn runs_since(
+        &self,
+        worker: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<RunRecord>, JobError> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        loop {
+            self.stats.ddb();
+            let out = self
+                .ddb
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND gsi1sk >= :since")
+                .expression_attribute_values(":pk", s(format!("RUNS#{worker}")))
+                .expression_attribute_values(
+                    ":since",
+                    s(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                )
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("ops table Query (runs since)", e))?;
+            runs.extend(out.items().iter().filter_map(run_from_item));
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(runs),
+            }
+        }
+    }
+
     /// The latest runs of a worker, newest first.
     pub async fn recent_runs(&self, worker: &str, limit: i32) -> Result<Vec<RunRecord>, JobError> {
         self.stats.ddb();

@@ -1,0 +1,263 @@
+//! `stoker dlq list <worker>` (look without consuming) and `stoker dlq redrive <worker>`
+//! (move dead letters back to the worker's queue, losing nothing if interrupted).
+
+use std::io::Write;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    QueueAttributeName, SendMessageBatchRequestEntry,
+};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use stoker_events::Worker;
+use stoker_kit::dlq::{ATTR_CODE, ATTR_FAILED_AT, ATTR_KIND, ATTR_REASON, ATTR_SOURCE_MESSAGE};
+
+use crate::context::{AwsArgs, Output};
+use crate::error::{CliError, aws};
+use crate::table::Table;
+
+#[derive(Debug, Clone, Args)]
+pub struct DlqArgs {
+    #[command(subcommand)]
+    pub cmd: DlqCmd,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DlqCmd {
+    /// Show dead letters with their reasons, without consuming them.
+    List {
+        /// warmup, cache-warmer, backup, rollup or optimizer.
+        worker: Worker,
+        /// Show at most this many.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Move dead letters back to the worker's queue (after fixing their cause).
+    Redrive {
+        worker: Worker,
+        /// Move at most this many.
+        #[arg(long, default_value_t = 10_000)]
+        max: usize,
+    },
+}
+
+/// A dead letter as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub source_message_id: String,
+    pub failed_at: String,
+    pub error_kind: String,
+    pub code: String,
+    pub reason: String,
+    pub body: String,
+}
+
+impl DlqArgs {
+    pub async fn run(&self, aws_args: &AwsArgs) -> Result<(), CliError> {
+        let ctx = aws_args.ctx().await?;
+        let sqs = Client::new(&ctx.sdk);
+        match &self.cmd {
+            DlqCmd::List {
+                worker,
+                max,
+                output,
+            } => {
+                let dlq = ctx.dlq_url(*worker)?;
+                let msgs = receive_hidden(&sqs, dlq, *max, 30).await?;
+                // Make them visible again at once: listing consumes nothing.
+                release(&sqs, dlq, &msgs).await?;
+                let letters: Vec<DeadLetter> = msgs.iter().map(dead_letter).collect();
+                match output {
+                    Output::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&letters).unwrap_or_default()
+                    ),
+                    Output::Text => {
+                        let mut t =
+                            Table::new(["MESSAGE ID", "FAILED AT", "KIND", "CODE", "REASON"]);
+                        for l in &letters {
+                            let reason: String = l.reason.chars().take(100).collect();
+                            t.row([
+                                l.message_id.clone(),
+                                l.failed_at.clone(),
+                                l.error_kind.clone(),
+                                l.code.clone(),
+                                reason,
+                            ]);
+                        }
+                        print!("{t}");
+                        println!("{} dead letter(s) for {worker}", letters.len());
+                    }
+                }
+                Ok(())
+            }
+            DlqCmd::Redrive { worker, max } => {
+                let moved =
+                    redrive(&sqs, ctx.dlq_url(*worker)?, ctx.queue_url(*worker)?, *max).await?;
+                println!("moved {moved} message(s) from the {worker} DLQ back to its queue");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn attr(m: &Message, k: &str) -> String {
+    m.message_attributes()
+        .and_then(|a| a.get(k))
+        .and_then(|v| v.string_value())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+fn dead_letter(m: &Message) -> DeadLetter {
+    DeadLetter {
+        message_id: m.message_id().unwrap_or_default().to_owned(),
+        source_message_id: attr(m, ATTR_SOURCE_MESSAGE),
+        failed_at: attr(m, ATTR_FAILED_AT),
+        error_kind: attr(m, ATTR_KIND),
+        code: attr(m, ATTR_CODE),
+        reason: attr(m, ATTR_REASON),
+        body: m.body().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Receives up to `max` messages, hiding each for `hide_s` so a page is not seen twice.
+async fn receive_hidden(
+    sqs: &Client,
+    url: &str,
+    max: usize,
+    hide_s: i32,
+) -> Result<Vec<Message>, CliError> {
+    let mut all = Vec::new();
+    while all.len() < max {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages((max - all.len()).min(10) as i32)
+            .visibility_timeout(hide_s)
+            .wait_time_seconds(1)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(aws("ReceiveMessage (DLQ)"))?;
+        let batch = out.messages.unwrap_or_default();
+        if batch.is_empty() {
+            break;
+        }
+        all.extend(batch);
+    }
+    Ok(all)
+}
+
+async fn release(sqs: &Client, url: &str, msgs: &[Message]) -> Result<(), CliError> {
+    for chunk in msgs.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        sqs.change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(aws("ChangeMessageVisibilityBatch (DLQ)"))?;
+    }
+    Ok(())
+}
+
+/// Send-then-delete in batches of 10: a message is deleted from the DLQ only after its copy
+/// is on the queue, so an interruption can at worst leave a message in both places (the
+/// worker's idempotency turns the second copy into a replay), never in neither.
+async fn redrive(sqs: &Client, dlq: &str, queue: &str, max: usize) -> Result<usize, CliError> {
+    let total = queue_depth(sqs, dlq).await?.min(max as u64);
+    let mut moved = 0;
+    while moved < max {
+        let batch = receive_hidden(sqs, dlq, (max - moved).min(10), 60).await?;
+        if batch.is_empty() {
+            break;
+        }
+        let entries = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(m.body().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let sent = sqs
+            .send_message_batch()
+            .queue_url(queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(aws("SendMessageBatch"))?;
+        let ok: Vec<usize> = sent
+            .successful()
+            .iter()
+            .filter_map(|s| s.id().parse().ok())
+            .collect();
+        let deletes = ok
+            .iter()
+            .filter_map(|i| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(batch[*i].receipt_handle().unwrap_or_default())
+                    .build()
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        if !deletes.is_empty() {
+            sqs.delete_message_batch()
+                .queue_url(dlq)
+                .set_entries(Some(deletes))
+                .send()
+                .await
+                .map_err(aws("DeleteMessageBatch (DLQ)"))?;
+        }
+        moved += ok.len();
+        eprint!("\rredriving: {moved}/{total}");
+        let _ = std::io::stderr().flush();
+        if ok.len() < batch.len() {
+            eprintln!();
+            return Err(CliError::new(format!(
+                "{} message(s) could not be sent back; they stay in the DLQ",
+                batch.len() - ok.len()
+            ))
+            .fix("run the redrive again"));
+        }
+    }
+    if moved > 0 {
+        eprintln!();
+    }
+    Ok(moved)
+}
+
+async fn queue_depth(sqs: &Client, url: &str) -> Result<u64, CliError> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(aws("GetQueueAttributes"))?;
+    Ok(out
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}

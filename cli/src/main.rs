@@ -1,0 +1,47 @@
+//! `stoker`: the operator CLI. Parses, then hands each subcommand to its own module.
+
+mod context;
+mod dlq;
+mod error;
+mod publish;
+mod status;
+mod table;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::AwsArgs;
+use crate::error::CliError;
+
+/// Publish stoker jobs, see what the pipeline did, manage dead letters.
+#[derive(Debug, Parser)]
+#[command(name = "stoker", version)]
+struct Cli {
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Validate an event and put it on the bus (optionally follow it to its outcome).
+    Publish(publish::PublishArgs),
+    /// Queues, dead letters, last runs, failures and replays, schedules: per worker.
+    Status(status::StatusArgs),
+    /// Dead letters: list them with their reasons, or move them back.
+    Dlq(dlq::DlqArgs),
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result: Result<(), CliError> = match &cli.cmd {
+        Cmd::Publish(a) => a.run(&cli.aws).await,
+        Cmd::Status(a) => a.run(&cli.aws).await,
+        Cmd::Dlq(a) => a.run(&cli.aws).await,
+    };
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(e.exit_code);
+    }
+}

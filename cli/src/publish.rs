@@ -1,0 +1,220 @@
+//! `stoker publish <kind>`: validate, put on the bus, optionally follow the job to its outcome.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use clap::Args;
+use serde_json::{Value, json};
+use stoker_events::{Delivery, Kind, SCHEMA_VERSION, SOURCE_OPERATOR, decode};
+use stoker_kit::ops::{RunOutcome, RunRecord};
+
+use crate::context::{AwsArgs, Output};
+use crate::error::{CliError, aws};
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// The event kind (EventBridge detail-type), e.g. stoker.warmup.requested; see schemas/.
+    pub kind: String,
+    /// A JSON file with the payload, or a whole envelope (e.g. schemas/examples/<kind>.json);
+    /// `-` reads standard input.
+    #[arg(long, short)]
+    pub file: Option<PathBuf>,
+    /// The payload as inline JSON.
+    #[arg(long, conflicts_with = "file")]
+    pub payload: Option<String>,
+    /// Print the exact PutEvents entry instead of sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Follow the job to its outcome (from the ops table).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Who asks, recorded with the run (default: operator:$USER).
+    #[arg(long, env = "STOKER_REQUESTED_BY")]
+    pub requested_by: Option<String>,
+    /// Ties this job to other work (a ticket, a deploy id).
+    #[arg(long)]
+    pub correlation_id: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+impl PublishArgs {
+    pub async fn run(&self, aws_args: &AwsArgs) -> Result<(), CliError> {
+        let kind: Kind = self.kind.parse().map_err(|e: stoker_events::UnknownKind| {
+            CliError::invalid(e.to_string())
+                .fix("pass one of the kinds listed in schemas/ (e.g. stoker.warmup.requested)")
+        })?;
+        let envelope = self.envelope(kind)?;
+        // Validated by the workers' own decoder before anything is sent.
+        let event = decode(&envelope.to_string(), &Delivery::default()).map_err(|e| {
+            CliError::invalid(e.to_string()).fix(format!(
+                "correct the payload; its schema is schemas/{}.json",
+                kind.detail_type()
+            ))
+        })?;
+
+        let ctx = aws_args.ctx().await?;
+        let bus = ctx.output("BusName")?.to_owned();
+        let entry = json!({
+            "EventBusName": bus, "Source": SOURCE_OPERATOR, "DetailType": kind.detail_type(), "Detail": envelope.to_string(),
+        });
+        if self.dry_run {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entry).unwrap_or_default()
+            );
+            return Ok(());
+        }
+        let out = aws_sdk_eventbridge::Client::new(&ctx.sdk)
+            .put_events()
+            .entries(
+                PutEventsRequestEntry::builder()
+                    .event_bus_name(&bus)
+                    .source(SOURCE_OPERATOR)
+                    .detail_type(kind.detail_type())
+                    .detail(envelope.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws("PutEvents"))?;
+        if out.failed_entry_count() > 0 {
+            let e = out.entries().first();
+            return Err(CliError::new(format!(
+                "EventBridge refused the event: {} {}",
+                e.and_then(|e| e.error_code()).unwrap_or("?"),
+                e.and_then(|e| e.error_message()).unwrap_or_default()
+            ))
+            .fix(
+                "an AccessDenied code means your role lacks the stack's operator publish policy",
+            ));
+        }
+        let id = event.meta.id.to_string();
+        match self.output {
+            Output::Text => println!("published {} {id} to {bus}", kind.detail_type()),
+            Output::Json => println!(
+                "{}",
+                json!({ "id": id, "kind": kind.detail_type(), "bus": bus })
+            ),
+        }
+        if !self.wait {
+            return Ok(());
+        }
+        let worker = kind.worker().ok_or_else(|| {
+            CliError::invalid(format!(
+                "{kind} is an outcome event: no worker runs it, nothing to wait for"
+            ))
+        })?;
+        let ops = ctx.ops()?;
+        let deadline = Instant::now() + Duration::from_secs(self.timeout);
+        loop {
+            let runs = ops
+                .runs_of(worker.name(), &id)
+                .await
+                .map_err(|e| CliError::new(e.to_string()))?;
+            if let Some(run) = runs.iter().rev().find(|r| is_final(r)) {
+                self.print_run(run);
+                return match run.outcome {
+                    RunOutcome::FailedPermanent => Err(CliError::new(format!("the job failed: {}", run.error.as_deref().unwrap_or("?")))
+                        .fix(format!("see `stoker dlq list {worker}`; fix the cause, then `stoker dlq redrive {worker}`"))),
+                    _ => Ok(()),
+                };
+            }
+            if Instant::now() > deadline {
+                return Err(CliError::new(format!(
+                    "no outcome for {id} after {} s ({} runs so far)",
+                    self.timeout,
+                    runs.len()
+                ))
+                .fix(format!(
+                    "is the {worker} worker running? see `stoker status`"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// The envelope to send: the input's payload in a fresh envelope (new id, now).
+    fn envelope(&self, kind: Kind) -> Result<Value, CliError> {
+        let text = match (&self.file, &self.payload) {
+            (_, Some(p)) => p.clone(),
+            (Some(f), None) if f.as_os_str() == "-" => {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .map_err(|e| CliError::invalid(format!("reading standard input: {e}")))?;
+                s
+            }
+            (Some(f), None) => std::fs::read_to_string(f).map_err(|e| {
+                CliError::invalid(format!("reading {}: {e}", f.display()))
+                    .fix("check the --file path")
+            })?,
+            (None, None) => {
+                return Err(CliError::invalid("no payload given")
+                    .fix("pass --file PATH, --file - (stdin) or --payload JSON"));
+            }
+        };
+        let input: Value = serde_json::from_str(&text).map_err(|e| {
+            CliError::invalid(format!(
+                "the input is not JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let payload = match input.get("payload") {
+            Some(p) if input.get("kind").is_some() => {
+                if input["kind"] != kind.detail_type() {
+                    return Err(CliError::invalid(format!(
+                        "the file is a `{}` envelope, not `{kind}`",
+                        input["kind"].as_str().unwrap_or("?")
+                    )));
+                }
+                p.clone()
+            }
+            _ => input,
+        };
+        let requested_by = self.requested_by.clone().unwrap_or_else(|| {
+            format!(
+                "operator:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            )
+        });
+        let mut env = json!({
+            "id": uuid::Uuid::now_v7(), "kind": kind.detail_type(), "version": SCHEMA_VERSION,
+            "source": SOURCE_OPERATOR, "time": chrono::Utc::now(), "requested_by": requested_by, "payload": payload,
+        });
+        if let Some(c) = &self.correlation_id {
+            env["correlation_id"] = c.clone().into();
+        }
+        Ok(env)
+    }
+
+    fn print_run(&self, run: &RunRecord) {
+        match self.output {
+            Output::Json => println!("{}", serde_json::to_string(run).unwrap_or_default()),
+            Output::Text => println!(
+                "{}: {:?} after {} attempt(s), {} ms{}",
+                run.worker,
+                run.outcome,
+                run.attempts,
+                run.duration_ms,
+                run.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn is_final(r: &RunRecord) -> bool {
+    matches!(
+        r.outcome,
+        RunOutcome::Completed | RunOutcome::Replayed | RunOutcome::FailedPermanent
+    )
+}
