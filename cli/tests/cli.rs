@@ -154,6 +154,28 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                 text(&out.stdout)
             );
 
+            // And the plain AWS CLI (README command, no stoker binary) gets the same treatment.
+            let response = stoker_it::awscli::publish_example(
+                "stoker.warmup.requested",
+                stack.output("BusName"),
+            );
+            let eb_id = response["Entries"][0]["EventId"]
+                .as_str()
+                .expect("EventId")
+                .to_owned();
+            wait_for(
+                "the AWS CLI published job",
+                Duration::from_secs(30),
+                || async {
+                    env.runs(&eb_id)
+                        .await
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|r| r.outcome == stoker_kit::ops::RunOutcome::Completed)
+                },
+            )
+            .await;
+
             let out = stoker(&stack.name, &["status", "--output", "json"]);
             assert!(out.status.success(), "{}", text(&out.stderr));
             let status: Value = serde_json::from_slice(&out.stdout)?;
@@ -164,7 +186,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                 .find(|w| w["worker"] == "warmup")
                 .expect("warmup row")
                 .clone();
-            assert_eq!(warmup["runs_24h"], 2, "{warmup}");
+            assert_eq!(warmup["runs_24h"], 3, "{warmup}");
             assert_eq!(warmup["last_run"]["outcome"], "completed");
             assert_eq!(warmup["dead_letters"], 0);
             assert_eq!(warmup["schedule"]["state"], "DISABLED");

@@ -9,6 +9,7 @@
 //! ([`Stack::deploy`]) and deletes it afterwards ([`with_stack`]); the `stoker` stack deployed by
 //! `./localstack/up` is only ever read ([`Stack::shared`]).
 
+pub mod awscli;
 pub mod kit;
 pub mod lambda;
 mod poll;
