@@ -18,7 +18,7 @@ async fn readme_put_events_command_publishes_every_example() {
     let sdk2 = sdk.clone();
     with_stack(
         &sdk,
-        "cli",
+        "awscli",
         &[("SchedulesState", "DISABLED")],
         move |stack| async move {
             let sqs = aws_sdk_sqs::Client::new(&sdk2);

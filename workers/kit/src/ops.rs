@@ -355,24 +355,6 @@ impl OpsTable {
             }
         }
     }
-
-    /// The latest runs of a worker, newest first.
-    pub async fn recent_runs(&self, worker: &str, limit: i32) -> Result<Vec<RunRecord>, JobError> {
-        self.stats.ddb();
-        let out = self
-            .ddb
-            .query()
-            .table_name(&self.table)
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(format!("RUNS#{worker}")))
-            .scan_index_forward(false)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ops table Query (recent runs)", e))?;
-        Ok(out.items().iter().filter_map(run_from_item).collect())
-    }
 }
 
 fn existing_claim(
