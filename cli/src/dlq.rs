@@ -35,12 +35,16 @@ pub enum DlqCmd {
         #[arg(long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// Move dead letters back to the worker's queue (after fixing their cause).
+    /// Move dead letters back to the worker's queue (after fixing their cause). Uses SQS's
+    /// own StartMessageMoveTask where the service supports it, else send-then-delete.
     Redrive {
         worker: Worker,
-        /// Move at most this many.
+        /// Move at most this many (send-then-delete only; a move task moves them all).
         #[arg(long, default_value_t = 10_000)]
         max: usize,
+        /// Copy with send-then-delete instead of a message move task.
+        #[arg(long)]
+        copy: bool,
     },
 }
 
@@ -95,9 +99,20 @@ impl DlqArgs {
                 }
                 Ok(())
             }
-            DlqCmd::Redrive { worker, max } => {
-                let moved =
-                    redrive(&sqs, ctx.dlq_url(*worker)?, ctx.queue_url(*worker)?, *max).await?;
+            DlqCmd::Redrive { worker, max, copy } => {
+                let (dlq, queue) = (ctx.dlq_url(*worker)?, ctx.queue_url(*worker)?);
+                // A move task moves everything; a bounded or explicit copy uses send-then-delete.
+                let moved = if *copy || *max < 10_000 {
+                    redrive(&sqs, dlq, queue, *max).await?
+                } else {
+                    match move_task(&sqs, dlq, queue).await {
+                        Ok(n) => n,
+                        Err(e) => {
+                            eprintln!("{e}\nfalling back to send-then-delete");
+                            redrive(&sqs, dlq, queue, *max).await?
+                        }
+                    }
+                };
                 println!("moved {moved} message(s) from the {worker} DLQ back to its queue");
                 Ok(())
             }
@@ -245,6 +260,77 @@ async fn redrive(sqs: &Client, dlq: &str, queue: &str, max: usize) -> Result<usi
         eprintln!();
     }
     Ok(moved)
+}
+
+/// SQS's own redrive: a message move task from the DLQ to the queue, followed to its end.
+async fn move_task(sqs: &Client, dlq: &str, queue: &str) -> Result<usize, CliError> {
+    let (dlq_arn, queue_arn) = (queue_arn(sqs, dlq).await?, queue_arn(sqs, queue).await?);
+    let started = sqs
+        .start_message_move_task()
+        .source_arn(&dlq_arn)
+        .destination_arn(&queue_arn)
+        .send()
+        .await
+        .map_err(aws("StartMessageMoveTask"))?;
+    let handle = started.task_handle().unwrap_or_default().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let tasks = sqs
+            .list_message_move_tasks()
+            .source_arn(&dlq_arn)
+            .send()
+            .await
+            .map_err(aws("ListMessageMoveTasks"))?;
+        let task = tasks
+            .results()
+            .iter()
+            .find(|t| t.task_handle().is_none_or(|h| h == handle));
+        if let Some(t) = task {
+            let moved = t.approximate_number_of_messages_moved();
+            eprint!(
+                "\rredriving: {moved}/{}",
+                t.approximate_number_of_messages_to_move().unwrap_or(moved)
+            );
+            let _ = std::io::stderr().flush();
+            match t.status().unwrap_or_default() {
+                "COMPLETED" => {
+                    eprintln!();
+                    return Ok(moved as usize);
+                }
+                "FAILED" | "CANCELLED" | "CANCELLING" => {
+                    eprintln!();
+                    return Err(CliError::new(format!(
+                        "the move task ended {}: {}",
+                        t.status().unwrap_or_default(),
+                        t.failure_reason().unwrap_or_default()
+                    ))
+                    .fix("run `stoker dlq redrive <worker> --copy`"));
+                }
+                _ => {}
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(
+                CliError::new("the move task did not finish within 10 minutes")
+                    .fix("check it with `aws sqs list-message-move-tasks`"),
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+async fn queue_arn(sqs: &Client, url: &str) -> Result<String, CliError> {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(aws("GetQueueAttributes (QueueArn)"))?;
+    out.attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| CliError::new(format!("{url} has no QueueArn")))
 }
 
 async fn queue_depth(sqs: &Client, url: &str) -> Result<u64, CliError> {

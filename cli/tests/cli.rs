@@ -208,7 +208,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
 }
 
 #[tokio::test]
-async fn a_dead_letter_is_listed_with_its_reason_and_redriven_to_success() {
+async fn dead_letters_are_listed_with_their_reason_and_redriven_to_success() {
     let sdk = emulator().await;
     let sdk2 = sdk.clone();
     with_stack(
@@ -222,29 +222,34 @@ async fn a_dead_letter_is_listed_with_its_reason_and_redriven_to_success() {
             let payload =
                 json!({ "targets": [{ "function": "api", "payload": { "requires_fix": tag } }] })
                     .to_string();
-            let out = stoker(
-                &stack.name,
-                &[
-                    "publish",
-                    "stoker.warmup.requested",
-                    "--payload",
-                    &payload,
-                    "--output",
-                    "json",
-                ],
-            );
-            assert!(out.status.success(), "{}", text(&out.stderr));
-            let id = serde_json::from_slice::<Value>(&out.stdout)?["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
+            let mut ids = Vec::new();
+            for _ in 0..2 {
+                let out = stoker(
+                    &stack.name,
+                    &[
+                        "publish",
+                        "stoker.warmup.requested",
+                        "--payload",
+                        &payload,
+                        "--output",
+                        "json",
+                    ],
+                );
+                assert!(out.status.success(), "{}", text(&out.stderr));
+                ids.push(
+                    serde_json::from_slice::<Value>(&out.stdout)?["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
 
             let mut listed = Value::Null;
-            wait_for("the dead letter", Duration::from_secs(30), || {
+            wait_for("the dead letters", Duration::from_secs(30), || {
                 let out = stoker(&stack.name, &["dlq", "list", "warmup", "--output", "json"]);
                 listed = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
                 let n = listed.as_array().map(Vec::len).unwrap_or(0);
-                async move { n == 1 }
+                async move { n == 2 }
             })
             .await;
             let dead = &listed[0];
@@ -261,7 +266,7 @@ async fn a_dead_letter_is_listed_with_its_reason_and_redriven_to_success() {
             let again: Value = serde_json::from_slice(
                 &stoker(&stack.name, &["dlq", "list", "warmup", "--output", "json"]).stdout,
             )?;
-            assert_eq!(again.as_array().map(Vec::len), Some(1));
+            assert_eq!(again.as_array().map(Vec::len), Some(2));
 
             // The operator fixes the cause, then redrives.
             aws_sdk_dynamodb::Client::new(&sdk2)
@@ -271,19 +276,32 @@ async fn a_dead_letter_is_listed_with_its_reason_and_redriven_to_success() {
                 .item("sk", AttributeValue::S("FIX".into()))
                 .send()
                 .await?;
-            let out = stoker(&stack.name, &["dlq", "redrive", "warmup"]);
-            assert!(out.status.success(), "{}", text(&out.stderr));
-            assert!(
-                text(&out.stdout).contains("moved 1 message(s)"),
-                "{}",
-                text(&out.stdout)
-            );
-            wait_for(
-                "the redriven job to complete",
-                Duration::from_secs(30),
-                || async { env.effects(&id).await.unwrap_or(0) == 1 },
-            )
-            .await;
+            // One by send-then-delete, the rest by SQS's own message move task.
+            for args in [
+                &["dlq", "redrive", "warmup", "--copy", "--max", "1"][..],
+                &["dlq", "redrive", "warmup"][..],
+            ] {
+                let out = stoker(&stack.name, args);
+                assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+                assert!(
+                    text(&out.stdout).contains("moved 1 message(s)"),
+                    "{args:?}: {}",
+                    text(&out.stdout)
+                );
+                assert!(
+                    !text(&out.stderr).contains("falling back"),
+                    "{args:?}: {}",
+                    text(&out.stderr)
+                );
+            }
+            for id in &ids {
+                wait_for(
+                    "the redriven jobs to complete",
+                    Duration::from_secs(30),
+                    || async { env.effects(id).await.unwrap_or(0) == 1 },
+                )
+                .await;
+            }
             let listed: Value = serde_json::from_slice(
                 &stoker(&stack.name, &["dlq", "list", "warmup", "--output", "json"]).stdout,
             )?;
