@@ -35,3 +35,27 @@ pub async fn deploy_function(
         .await?;
     Ok(())
 }
+
+/// Invokes function `name` once with `payload`, deletes the function, and returns its JSON
+/// answer; panics with the function's output when it failed.
+pub async fn invoke_once(
+    sdk: &SdkConfig,
+    name: &str,
+    payload: &serde_json::Value,
+) -> serde_json::Value {
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    let out = lambda
+        .invoke()
+        .function_name(name)
+        .payload(Blob::new(payload.to_string()))
+        .send()
+        .await
+        .expect("Invoke");
+    let _ = lambda.delete_function().function_name(name).send().await;
+    let body = out
+        .payload()
+        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+        .unwrap_or_default();
+    assert_eq!(out.function_error(), None, "the function failed: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {body}"))
+}

@@ -1,9 +1,8 @@
 //! The emulator split: every service on LocalStack, Lambda on ministack through the SDK's
 //! per-service endpoint variable (`AWS_ENDPOINT_URL_LAMBDA`), and ministack runs real code.
 
-use aws_sdk_lambda::primitives::Blob;
-use serde_json::{Value, json};
-use stoker_it::lambda::deploy_function;
+use serde_json::json;
+use stoker_it::lambda::{deploy_function, invoke_once};
 use stoker_it::{emulator, unique};
 
 /// A Lambda custom runtime in plain sh + curl: echoes each event back with the function name.
@@ -35,30 +34,14 @@ async fn lambda_calls_reach_ministack_and_run_real_code() {
         .await
         .expect("CreateFunction on the Lambda endpoint");
 
-    let payload = json!({ "ping": name });
-    let out = lambda
-        .invoke()
+    // The Lambda endpoint knows the function and LocalStack (no Docker) does not: the calls
+    // really go to ministack.
+    lambda
+        .get_function()
         .function_name(&name)
-        .payload(Blob::new(payload.to_string()))
         .send()
         .await
-        .expect("Invoke");
-    let _ = lambda.delete_function().function_name(&name).send().await;
-    assert_eq!(
-        out.function_error(),
-        None,
-        "the function failed: {:?}",
-        out.payload()
-    );
-    let body: Value =
-        serde_json::from_slice(out.payload().expect("payload").as_ref()).expect("JSON response");
-    assert_eq!(
-        body,
-        json!({ "function": name, "event": payload }),
-        "the bootstrap's own answer"
-    );
-
-    // LocalStack (no Docker) does not know the function: the call really went to ministack.
+        .expect("the function on the Lambda endpoint");
     let ls = aws_sdk_lambda::Client::from_conf(
         aws_sdk_lambda::config::Builder::from(&sdk)
             .endpoint_url(localstack)
@@ -68,5 +51,13 @@ async fn lambda_calls_reach_ministack_and_run_real_code() {
     assert!(
         on_localstack.is_err(),
         "function unexpectedly exists on LocalStack"
+    );
+
+    let payload = json!({ "ping": name });
+    let body = invoke_once(&sdk, &name, &payload).await;
+    assert_eq!(
+        body,
+        json!({ "function": name, "event": payload }),
+        "the bootstrap's own answer"
     );
 }

@@ -5,11 +5,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde_json::{Value, json};
 use stoker_it::kit::{KitEnv, test_event};
-use stoker_it::lambda::deploy_function;
+use stoker_it::lambda::{deploy_function, invoke_once};
 use stoker_it::testworker::TestWorker;
 use stoker_it::{emulator, receive_all};
 
@@ -77,7 +76,6 @@ async fn the_worker_binary_as_a_lambda_reports_only_its_failed_records() {
     let (event, _) = sqs_event(&env, 5).await;
 
     // The real worker binary behind a real Lambda Runtime API (ministack runs it as a process).
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
     let name = env.name.clone();
     let binary = std::fs::read(WORKER).expect("worker binary");
     let mut vars = env.worker_env();
@@ -92,23 +90,7 @@ async fn the_worker_binary_as_a_lambda_reports_only_its_failed_records() {
     deploy_function(&sdk, &name, &binary, &vars)
         .await
         .expect("CreateFunction");
-    let out = lambda
-        .invoke()
-        .function_name(&name)
-        .payload(Blob::new(event.to_string()))
-        .send()
-        .await
-        .expect("Invoke");
-    let _ = lambda.delete_function().function_name(&name).send().await;
-    assert_eq!(
-        out.function_error(),
-        None,
-        "{:?}",
-        out.payload()
-            .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
-    );
-    let response: Value =
-        serde_json::from_slice(out.payload().expect("payload").as_ref()).expect("JSON response");
+    let response = invoke_once(&sdk, &name, &event).await;
 
     assert_eq!(
         failures(&response),

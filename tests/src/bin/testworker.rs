@@ -11,5 +11,5 @@ async fn main() -> Result<(), stoker_kit::RunError> {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table,
     };
-    stoker_kit::run(handler).await
+    stoker_kit::run_with(handler, &sdk).await
 }

@@ -33,5 +33,5 @@ pub use config::WorkerConfig;
 pub use error::JobError;
 pub use job::{FnHandler, Handler, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
-pub use run::{RunError, run, runtime};
+pub use run::{RunError, run, run_with, runtime};
 pub use stats::{Counts, Stats};

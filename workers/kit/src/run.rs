@@ -63,9 +63,15 @@ pub fn runtime<H: Handler>(
 /// }
 /// ```
 pub async fn run<H: Handler>(handler: H) -> Result<(), RunError> {
+    run_with(handler, &crate::aws::sdk_config().await).await
+}
+
+/// [`run`] with an SDK config the caller already loaded (to build the handler's own clients
+/// from the same config instead of loading it twice).
+pub async fn run_with<H: Handler>(handler: H, sdk: &aws_config::SdkConfig) -> Result<(), RunError> {
     crate::telemetry::init();
     let config = WorkerConfig::from_env(handler.worker())?;
-    let sdk = crate::aws::sdk_config().await;
+    let sdk = sdk.clone();
     let rt = Arc::new(runtime(handler, &sdk, config));
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         crate::lambda::run(rt)
