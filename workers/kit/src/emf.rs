@@ -57,9 +57,88 @@ pub fn emit(worker: &str, m: &JobMetrics) {
     );
 }
 
+/// One worker-specific metric (e.g. the warm-up worker's cold instances).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metric<'a> {
+    pub name: &'a str,
+    /// A CloudWatch unit: `Count`, `Milliseconds`, `Bytes`, `Percent`, ...
+    pub unit: &'a str,
+    pub value: f64,
+}
+
+impl<'a> Metric<'a> {
+    pub fn count(name: &'a str, value: f64) -> Self {
+        Metric {
+            name,
+            unit: "Count",
+            value,
+        }
+    }
+
+    pub fn millis(name: &'a str, value: f64) -> Self {
+        Metric {
+            name,
+            unit: "Milliseconds",
+            value,
+        }
+    }
+}
+
+/// The EMF document for a worker's own metrics, in namespace `Stoker` with dimension `Worker`.
+pub fn metrics_document(worker: &str, metrics: &[Metric<'_>], timestamp_ms: i64) -> Value {
+    let declared: Vec<Value> = metrics
+        .iter()
+        .map(|m| json!({ "Name": m.name, "Unit": m.unit }))
+        .collect();
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "Stoker",
+                "Dimensions": [["Worker"]],
+                "Metrics": declared
+            }]
+        },
+        "Worker": worker,
+    });
+    for m in metrics {
+        doc[m.name] = json!(m.value);
+    }
+    doc
+}
+
+/// Writes a worker's own metrics as one EMF line (unless `STOKER_EMF=off`).
+pub fn emit_metrics(worker: &str, metrics: &[Metric<'_>]) {
+    if std::env::var("STOKER_EMF").is_ok_and(|v| v == "off") || metrics.is_empty() {
+        return;
+    }
+    println!(
+        "{}",
+        metrics_document(worker, metrics, chrono::Utc::now().timestamp_millis())
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metrics_document_declares_and_carries_each_metric() {
+        let d = metrics_document(
+            "warmup",
+            &[
+                Metric::count("ColdInstances", 3.0),
+                Metric::millis("PassDuration", 12.5),
+            ],
+            7,
+        );
+        let declared = &d["_aws"]["CloudWatchMetrics"][0]["Metrics"];
+        assert_eq!(declared[0]["Name"], "ColdInstances");
+        assert_eq!(declared[1]["Unit"], "Milliseconds");
+        assert_eq!(d["ColdInstances"], 3.0);
+        assert_eq!(d["PassDuration"], 12.5);
+        assert_eq!(d["Worker"], "warmup");
+    }
 
     #[test]
     fn document_declares_every_metric_it_carries() {

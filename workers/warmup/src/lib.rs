@@ -1,0 +1,109 @@
+//! The warm-up worker: for each target, `concurrency` simultaneous invocations carrying the
+//! warm-up marker; a report per target of the instances reached and how many were cold.
+//!
+//! A target that is missing or keeps failing never fails the others: its error is in its
+//! report (`permanent` for not-found, `retryable` for throttling and timeouts). The job itself
+//! is retried only when no invocation of any target succeeded and some failure was retryable
+//! (the Lambda service itself is unreachable, say).
+
+mod invoke;
+mod report;
+mod target;
+
+use std::sync::Arc;
+
+use stoker_events::payload::warmup::WarmupRequest;
+use stoker_events::{Body, Event, Worker};
+use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
+use tokio::sync::Semaphore;
+
+pub use invoke::Invoked;
+pub use report::{Report, TargetError, TargetReport, percentile};
+
+/// The warm-up worker's handler: the Lambda client and a cap on invocations in flight.
+#[derive(Debug, Clone)]
+pub struct Warmup {
+    pub lambda: aws_sdk_lambda::Client,
+    /// At most this many invocations in flight across all targets of a job.
+    pub max_in_flight: usize,
+    /// Retries of throttled or timed-out invocations.
+    pub retry: RetryPolicy,
+}
+
+impl Warmup {
+    /// From the SDK config; `STOKER_WARMUP_MAX_IN_FLIGHT` (default 100) caps invocations.
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
+        let max_in_flight = std::env::var("STOKER_WARMUP_MAX_IN_FLIGHT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(100);
+        Warmup {
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            max_in_flight,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// One warm-up pass over every target of `req`.
+    pub async fn warm(
+        &self,
+        req: &WarmupRequest,
+        correlation_id: &str,
+    ) -> Result<Report, JobError> {
+        let started = std::time::Instant::now();
+        let limit = Arc::new(Semaphore::new(self.max_in_flight));
+        let passes = req.targets.iter().map(|t| {
+            target::warm_target(
+                &self.lambda,
+                t,
+                req,
+                correlation_id,
+                limit.clone(),
+                &self.retry,
+            )
+        });
+        let mut report = Report::new(futures::future::join_all(passes).await);
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        if report.succeeded == 0 && report.targets.iter().any(|t| t.is_retryable()) {
+            return Err(JobError::retryable(format!(
+                "no target could be warmed ({}); check that the Lambda endpoint is reachable and not throttling, the job will be retried",
+                report.first_error().unwrap_or("no answer")
+            )));
+        }
+        Ok(report)
+    }
+}
+
+impl Handler for Warmup {
+    fn worker(&self) -> Worker {
+        Worker::Warmup
+    }
+
+    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
+        let Body::Warmup(req) = &event.body else {
+            return Err(JobError::permanent(
+                "wrong_kind",
+                format!(
+                    "the warm-up worker takes stoker.warmup.requested, not {}",
+                    event.meta.kind
+                ),
+            ));
+        };
+        let report = self.warm(req, &event.meta.correlation_id).await?;
+        emit_metrics(
+            Worker::Warmup.name(),
+            &[
+                Metric::count("WarmupInvocations", report.invoked as f64),
+                Metric::count("WarmupInstances", report.instances as f64),
+                Metric::count("WarmupColdInstances", report.cold as f64),
+                Metric::count("WarmupTargetFailures", report.failed_targets as f64),
+                Metric::millis("WarmupPassDuration", report.duration_ms as f64),
+            ],
+        );
+        serde_json::to_value(&report).map_err(|e| {
+            JobError::permanent("report", format!("the report did not serialize: {e}"))
+        })
+    }
+}

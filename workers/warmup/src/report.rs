@@ -1,0 +1,135 @@
+//! What a warm-up pass reports, per target and in total.
+
+use serde::{Deserialize, Serialize};
+
+/// One target's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    pub function: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    pub concurrency: u32,
+    pub invoked: u32,
+    pub succeeded: u32,
+    /// Distinct instance ids among the guard's replies.
+    pub instances: u32,
+    /// Replies that were their instance's first invocation.
+    pub cold: u32,
+    /// Successful answers without a guard reply (the function ran its handler: not wrapped).
+    pub unguarded: u32,
+    /// Function versions the replies came from (an alias target shows its version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    pub latency_p50_ms: u64,
+    pub latency_max_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<TargetError>,
+}
+
+impl TargetReport {
+    pub fn is_retryable(&self) -> bool {
+        self.error.as_ref().is_some_and(|e| !e.permanent)
+    }
+}
+
+/// Why some or all of a target's invocations failed (the first failure seen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetError {
+    pub code: String,
+    /// Not found, access denied, bad qualifier: fix the target; retrying cannot help.
+    pub permanent: bool,
+    pub failed: u32,
+    pub message: String,
+}
+
+/// A whole pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub targets: Vec<TargetReport>,
+    pub invoked: u32,
+    pub succeeded: u32,
+    pub instances: u32,
+    pub cold: u32,
+    pub failed_targets: u32,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn new(targets: Vec<TargetReport>) -> Self {
+        let sum = |f: fn(&TargetReport) -> u32| targets.iter().map(f).sum();
+        Report {
+            invoked: sum(|t| t.invoked),
+            succeeded: sum(|t| t.succeeded),
+            instances: sum(|t| t.instances),
+            cold: sum(|t| t.cold),
+            failed_targets: targets.iter().filter(|t| t.error.is_some()).count() as u32,
+            duration_ms: 0,
+            targets,
+        }
+    }
+
+    pub fn first_error(&self) -> Option<&str> {
+        self.targets
+            .iter()
+            .find_map(|t| t.error.as_ref().map(|e| e.message.as_str()))
+    }
+}
+
+/// The `p`-th percentile (0-100) of `sorted` by nearest rank; 0 when empty.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v = [10, 20, 30, 40];
+        assert_eq!(percentile(&v, 50.0), 20);
+        assert_eq!(percentile(&v, 100.0), 40);
+        assert_eq!(percentile(&v, 1.0), 10);
+        assert_eq!(percentile(&[], 50.0), 0);
+        assert_eq!(percentile(&[7], 99.0), 7);
+    }
+
+    fn target(succeeded: u32, error: Option<bool>) -> TargetReport {
+        TargetReport {
+            function: "f".into(),
+            qualifier: None,
+            concurrency: 3,
+            invoked: 3,
+            succeeded,
+            instances: succeeded,
+            cold: 1,
+            unguarded: 0,
+            versions: vec![],
+            latency_p50_ms: 1,
+            latency_max_ms: 2,
+            error: error.map(|permanent| TargetError {
+                code: "c".into(),
+                permanent,
+                failed: 3 - succeeded,
+                message: "m".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn totals_add_up_and_failed_targets_are_counted() {
+        let r = Report::new(vec![
+            target(3, None),
+            target(0, Some(true)),
+            target(1, Some(false)),
+        ]);
+        assert_eq!((r.invoked, r.succeeded, r.instances, r.cold), (9, 4, 4, 3));
+        assert_eq!(r.failed_targets, 2);
+        assert!(r.targets[2].is_retryable() && !r.targets[1].is_retryable());
+        assert_eq!(r.first_error(), Some("m"));
+    }
+}
