@@ -36,6 +36,27 @@ pub async fn deploy_function(
     Ok(())
 }
 
+/// The environment a function on the Lambda emulator needs to reach the other services.
+pub fn emulator_function_env() -> Vec<(String, String)> {
+    vec![
+        (
+            "AWS_ENDPOINT_URL".to_owned(),
+            std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
+        ),
+        ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
+    ]
+}
+
+/// Deploys the example warmed function (`workers/warmed-example`) as `name`, counting its
+/// handler's hits in `table`.
+pub async fn deploy_example(sdk: &SdkConfig, name: &str, table: &str) -> anyhow::Result<()> {
+    let binary = std::fs::read(crate::workspace_bin("warmed-example"))?;
+    let mut env = emulator_function_env();
+    env.push(("EXAMPLE_TABLE".to_owned(), table.to_owned()));
+    deploy_function(sdk, name, &binary, &env).await
+}
+
 /// Invokes function `name` once with `payload`, deletes the function, and returns its JSON
 /// answer; panics with the function's output when it failed.
 pub async fn invoke_once(

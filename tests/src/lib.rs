@@ -48,6 +48,23 @@ pub async fn emulator() -> SdkConfig {
     stoker_kit::aws::sdk_config().await
 }
 
+/// The path of a binary built from this workspace (beside the test's own `target/<profile>`),
+/// or a panic that says how to build it. `cargo nextest run --workspace` builds them all.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is not built: run the tests with `cargo nextest run --workspace` (or `cargo build --workspace --bins`)",
+        bin.display()
+    );
+    bin
+}
+
 /// A name no other test (or earlier run) uses: `it-<prefix>-<8 hex chars>`, lower case.
 pub fn unique(prefix: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();

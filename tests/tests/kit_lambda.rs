@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use serde_json::{Value, json};
 use stoker_it::kit::{KitEnv, test_event};
-use stoker_it::lambda::{deploy_function, invoke_once};
+use stoker_it::lambda::{deploy_function, emulator_function_env, invoke_once};
 use stoker_it::testworker::TestWorker;
 use stoker_it::{emulator, receive_all};
 
@@ -79,14 +79,7 @@ async fn the_worker_binary_as_a_lambda_reports_only_its_failed_records() {
     let name = env.name.clone();
     let binary = std::fs::read(WORKER).expect("worker binary");
     let mut vars = env.worker_env();
-    vars.extend([
-        (
-            "AWS_ENDPOINT_URL".to_owned(),
-            std::env::var("AWS_ENDPOINT_URL").unwrap_or_default(),
-        ),
-        ("AWS_ACCESS_KEY_ID".to_owned(), "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY".to_owned(), "test".to_owned()),
-    ]);
+    vars.extend(emulator_function_env());
     deploy_function(&sdk, &name, &binary, &vars)
         .await
         .expect("CreateFunction");
