@@ -193,16 +193,28 @@ fn one_rule_per_job_kind_routes_to_the_owning_workers_queue() {
 }
 
 #[test]
-fn schedule_inputs_are_typed_requests_for_their_worker() {
+fn schedule_inputs_are_typed_requests_for_the_worker_of_their_queue() {
     let t = template();
     let params = t["Parameters"].as_mapping().expect("Parameters");
-    for w in Worker::ALL {
-        let rule = &resources(&t)[format!("{}ScheduleRule", w.stem()).as_str()];
-        let input = untag(&rule["Properties"]["Targets"][0]["Input"]);
-        let text = match input {
+    let mut seen = Vec::new();
+    for (name, res) in resources(&t) {
+        let name = name.as_str().unwrap_or_default();
+        let props = &res["Properties"];
+        if res["Type"].as_str() != Some("AWS::Events::Rule")
+            || props.get("ScheduleExpression").is_none()
+        {
+            continue;
+        }
+        let target = &props["Targets"][0];
+        let queue = strings(&target["Arn"]).join(".");
+        let w = Worker::ALL
+            .into_iter()
+            .find(|w| queue == format!("{}Queue.Arn", w.stem()))
+            .unwrap_or_else(|| panic!("{name}: targets {queue}, not a worker queue"));
+        let text = match untag(&target["Input"]) {
             Value::String(s) => s.clone(),
             Value::Sequence(parts) => parts[0].as_str().expect("Sub string").to_owned(),
-            other => panic!("{w}: unexpected Input {other:?}"),
+            other => panic!("{name}: unexpected Input {other:?}"),
         };
         // Decoded by the real decoder, as the worker will on delivery. Sub variables that are
         // not parameters (e.g. the backup's `${Table}`) become a plausible resource name.
@@ -213,15 +225,23 @@ fn schedule_inputs_are_typed_requests_for_their_worker() {
             message_id: Some("0b6c7f1e-7c43-4b4f-9d0e-2f5a3b1c9d8e"),
             sent_at: None,
         };
-        let event = decode(&input, &delivery).unwrap_or_else(|e| panic!("{w}: {e}: {input}"));
+        let event = decode(&input, &delivery).unwrap_or_else(|e| panic!("{name}: {e}: {input}"));
         assert_eq!(
             event.meta.kind.worker(),
             Some(w),
-            "{w}: schedule input {input}"
+            "{name}: schedule input {input}"
         );
         assert_eq!(event.meta.shape, Shape::ScheduleInput);
         assert_eq!(event.meta.source, stoker_events::SOURCE_SCHEDULE);
+        seen.push(w);
     }
+    for w in Worker::ALL {
+        assert!(seen.contains(&w), "{w} has no schedule");
+    }
+    assert!(
+        seen.iter().filter(|w| **w == Worker::Warmup).count() >= 2,
+        "peak and baseline warm-ups"
+    );
 }
 
 #[test]

@@ -160,7 +160,7 @@ async fn an_alias_is_warmed_on_its_own_version_and_a_missing_function_fails_alon
     assert_eq!(alias.succeeded, 2, "{report:?}");
     assert_eq!(
         alias.versions,
-        [version.clone()],
+        std::slice::from_ref(&version),
         "the alias ran its version, not $LATEST"
     );
     assert_eq!(report.targets[2].versions, ["$LATEST"]);

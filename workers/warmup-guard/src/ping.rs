@@ -71,10 +71,10 @@ pub(crate) enum Detected {
 }
 
 pub(crate) fn detect(event: &Value) -> Detected {
-    if let Some(marker) = event.get(MARKER) {
-        if let Ok(ping) = serde_json::from_value::<Ping>(marker.clone()) {
-            return Detected::Stoker(ping);
-        }
+    if let Some(marker) = event.get(MARKER)
+        && let Ok(ping) = serde_json::from_value::<Ping>(marker.clone())
+    {
+        return Detected::Stoker(ping);
     }
     if event.get("source").and_then(Value::as_str) == Some(PLUGIN_SOURCE) {
         return Detected::Plugin;
