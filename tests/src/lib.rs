@@ -52,10 +52,11 @@ pub async fn emulator() -> SdkConfig {
 /// or a panic that says how to build it. `cargo nextest run --workspace` builds them all.
 pub fn workspace_bin(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
+    // Tests run from target/<profile>/deps, binaries from target/<profile>.
+    let mut dir = exe.parent().expect("target dir");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target dir");
+    }
     let bin = dir.join(name);
     assert!(
         bin.exists(),

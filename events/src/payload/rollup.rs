@@ -27,6 +27,9 @@ pub struct MeasurementBatch {
     )]
     #[schemars(length(min = 1, max = 100))]
     pub series: Vec<Series>,
+    /// Publish at 1-second resolution (1 s periods) instead of 60 s.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub high_resolution: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -36,7 +39,8 @@ pub struct Series {
     /// Metric name, e.g. `ResponseTime`.
     #[cfg_attr(test, proptest(strategy = "\"[A-Z][A-Za-z]{1,12}\""))]
     pub name: String,
-    /// At most 30 dimensions (CloudWatch's limit).
+    /// At most 30 dimensions (CloudWatch's limit); a series with more is rejected by the worker
+    /// with a reason while the rest of the batch is processed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(
         test,
@@ -45,7 +49,16 @@ pub struct Series {
         )
     )]
     pub dimensions: BTreeMap<String, String>,
-    pub unit: Unit,
+    /// A CloudWatch standard unit (see [`Unit`]). The worker rejects a series with an unknown
+    /// unit with a reason while the rest of the batch is processed.
+    #[cfg_attr(
+        test,
+        proptest(
+            strategy = "proptest::strategy::Strategy::prop_map(proptest::sample::select(UNIT_NAMES), str::to_owned)"
+        )
+    )]
+    #[schemars(extend("enum" = ["Seconds", "Milliseconds", "Microseconds", "Bytes", "Kilobytes", "Megabytes", "Bits", "Percent", "Count", "Count/Second", "None"]))]
+    pub unit: String,
     /// At most 10000 samples.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(
@@ -82,7 +95,22 @@ pub struct Counters {
     pub cache_misses: u64,
 }
 
-/// CloudWatch's standard units.
+/// The names of [`Unit`]'s variants as CloudWatch spells them.
+pub const UNIT_NAMES: &[&str] = &[
+    "Seconds",
+    "Milliseconds",
+    "Microseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Bits",
+    "Percent",
+    "Count",
+    "Count/Second",
+    "None",
+];
+
+/// CloudWatch's standard units (the ones measurements may use).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 pub enum Unit {
@@ -98,6 +126,23 @@ pub enum Unit {
     #[serde(rename = "Count/Second")]
     CountPerSecond,
     None,
+}
+
+impl Unit {
+    /// The unit CloudWatch calls `name`, if it is one measurements may use.
+    pub fn parse(name: &str) -> Option<Unit> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+    }
+
+    /// CloudWatch's name of the unit.
+    pub fn as_str(self) -> &'static str {
+        UNIT_NAMES[self as usize]
+    }
+
+    /// Whether a negative value is impossible in this unit (durations, sizes, counts).
+    pub fn non_negative(self) -> bool {
+        !matches!(self, Unit::None | Unit::Percent)
+    }
 }
 
 /// Roll a window of a namespace up into percentiles and rates, and compare with the baseline.
@@ -146,7 +191,6 @@ impl Validate for MeasurementBatch {
 impl Validate for Series {
     fn validate(&self, v: &mut Validator) {
         v.name("name", &self.name, names::cloudwatch_name);
-        v.count("dimensions", self.dimensions.len(), 0, 30);
         v.at("dimensions", |v| {
             for (k, val) in &self.dimensions {
                 v.name(k, k, names::cloudwatch_name);
@@ -193,5 +237,19 @@ impl Validate for RollupRequest {
             }
         });
         v.range("baseline_days", self.baseline_days.into(), 1, 30);
+    }
+}
+
+#[cfg(test)]
+mod unit_tests {
+    use super::*;
+
+    #[test]
+    fn unit_names_match_the_variants_in_order() {
+        for name in UNIT_NAMES {
+            let u = Unit::parse(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!(u.as_str(), *name);
+        }
+        assert_eq!(Unit::parse("Furlongs"), None);
     }
 }
