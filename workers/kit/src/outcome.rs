@@ -66,6 +66,57 @@ impl Publisher {
         self.put(stats, worker, event, payload).await;
     }
 
+    /// Publishes a worker's own events (e.g. regressions found), 10 per PutEvents call. Unlike
+    /// outcome events, these are part of the job: a failure is an error (retryable unless the
+    /// bus refuses the entries for good).
+    pub async fn emit<P: Payload + Clone>(
+        &self,
+        worker: &str,
+        cause: &Event,
+        payloads: &[P],
+    ) -> Result<usize, JobError> {
+        let mut sent = 0;
+        for chunk in payloads.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for p in chunk {
+                let mut env = Envelope::new(p.clone(), SOURCE_WORKER, &format!("worker:{worker}"));
+                env.correlation_id = Some(cause.meta.correlation_id.clone());
+                let detail = serde_json::to_string(&env)
+                    .map_err(|e| JobError::permanent("serialize", e.to_string()))?;
+                entries.push(
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.bus)
+                        .source(SOURCE_WORKER)
+                        .detail_type(P::KIND.detail_type())
+                        .detail(detail)
+                        .build(),
+                );
+            }
+            let out = self
+                .client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| crate::classify::sdk_error("PutEvents", e))?;
+            if out.failed_entry_count() > 0 {
+                let code = out
+                    .entries()
+                    .iter()
+                    .find_map(|e| e.error_code())
+                    .unwrap_or("unknown");
+                return Err(JobError::retryable(format!(
+                    "EventBridge refused {} of {} events ({code}); check the bus {} exists and the role may put events on it",
+                    out.failed_entry_count(),
+                    chunk.len(),
+                    self.bus
+                )));
+            }
+            sent += chunk.len();
+        }
+        Ok(sent)
+    }
+
     async fn put<P: Payload>(&self, stats: &Stats, worker: &str, cause: &Event, payload: P) {
         let mut env = Envelope::new(payload, SOURCE_WORKER, &format!("worker:{worker}"));
         env.correlation_id = Some(cause.meta.correlation_id.clone());

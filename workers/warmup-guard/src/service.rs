@@ -142,7 +142,10 @@ where
         let hold =
             Duration::from_millis(hold.min(MAX_HOLD_MS)).min(time_left(event.context.deadline));
         Box::pin(async move {
-            tokio::time::sleep(hold).await;
+            // Even a zero sleep waits for the timer's next tick (about 1 ms): skip it.
+            if !hold.is_zero() {
+                tokio::time::sleep(hold).await;
+            }
             Ok(Guarded::Warm(reply))
         })
     }

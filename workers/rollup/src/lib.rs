@@ -1,0 +1,177 @@
+//! The rollup worker.
+//!
+//! - `stoker.rollup.measurements`: raw measurements in. Bad series and samples are rejected one
+//!   by one with a reason ([`screen`]); the rest are bucketed per period, their distribution
+//!   published with Values/Counts (so CloudWatch computes any percentile), counters published
+//!   as sums with their rates ([`ingest`]), all packed to the `PutMetricData` limits
+//!   ([`pack`]) and sent once in effect ([`publish`]).
+//! - `stoker.rollup.requested`: a window read back, derived rollups published, and regressions
+//!   against the baseline days announced as `stoker.rollup.regression-detected` ([`rollup`]).
+
+pub mod aggregate;
+pub mod ingest;
+pub mod pack;
+pub mod publish;
+pub mod regression;
+pub mod rollup;
+pub mod screen;
+pub mod window;
+
+use serde::Serialize;
+use serde_json::json;
+use stoker_events::payload::outcome::RegressionDetected;
+use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
+use stoker_events::{Body, Event, Worker};
+use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::outcome::Publisher;
+use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
+
+use crate::ingest::SeriesSummary;
+use crate::publish::{Sender, Sent};
+use crate::screen::{Rejection, screen};
+
+/// The rollup worker's handler.
+#[derive(Debug, Clone)]
+pub struct Rollup {
+    pub sender: Sender,
+    /// Where regression events go (`STOKER_BUS`); without a bus they are only reported.
+    pub events: Option<Publisher>,
+}
+
+/// What a measurement batch came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    pub series_accepted: usize,
+    pub samples_accepted: usize,
+    pub samples_rejected: u64,
+    pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejections: Vec<Rejection>,
+    pub published: Sent,
+    /// The first 20 series' aggregates and rates.
+    pub series: Vec<SeriesSummary>,
+}
+
+impl Rollup {
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
+        let events = std::env::var("STOKER_BUS")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
+        Rollup {
+            sender: Sender {
+                cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+                ddb: aws_sdk_dynamodb::Client::new(sdk),
+                table: std::env::var("STOKER_OPS_TABLE").unwrap_or_default(),
+                retry: RetryPolicy::default(),
+            },
+            events,
+        }
+    }
+
+    /// Ingests a measurement batch; `key` names its publishing checkpoint.
+    pub async fn ingest(
+        &self,
+        batch: &MeasurementBatch,
+        key: &str,
+        at: i64,
+    ) -> Result<IngestReport, JobError> {
+        let now = chrono::Utc::now();
+        let screened = screen(batch, now);
+        let mut datums = Vec::new();
+        let mut series = Vec::new();
+        let mut samples = 0;
+        for s in &screened.accepted {
+            let (d, summary) = ingest::datums(s, batch.high_resolution, at);
+            samples += s.samples.len();
+            datums.extend(d);
+            series.push(summary);
+        }
+        let calls = pack::pack(datums);
+        let published = self.sender.send(key, &batch.namespace, &calls).await?;
+        series.truncate(20);
+        Ok(IngestReport {
+            series_accepted: screened.accepted.len(),
+            samples_accepted: samples,
+            samples_rejected: screened.rejected_total(),
+            rejected: screened.rejected.clone(),
+            rejections: screened.examples,
+            published,
+            series,
+        })
+    }
+
+    /// Runs a rollup request ending now; regressions go to the bus.
+    pub async fn roll_up(
+        &self,
+        req: &RollupRequest,
+        key: &str,
+        cause: &Event,
+    ) -> Result<serde_json::Value, JobError> {
+        let now = chrono::Utc::now().timestamp();
+        let (report, datums) = rollup::roll_up(&self.sender.cloudwatch, req, now).await?;
+        let published = self
+            .sender
+            .send(key, &req.output_namespace, &pack::pack(datums))
+            .await?;
+        let found: Vec<RegressionDetected> = report
+            .comparisons
+            .iter()
+            .filter(|c| c.regressed)
+            .map(|c| RegressionDetected {
+                namespace: req.namespace.clone(),
+                series: c.series.clone(),
+                dimensions: c.dimensions.iter().cloned().collect(),
+                metric: c.metric.to_owned(),
+                current: c.current,
+                baseline: c.baseline,
+                ratio: c.ratio.unwrap_or_default(),
+                threshold: c.threshold,
+            })
+            .collect();
+        let announced = match &self.events {
+            Some(p) if !found.is_empty() => p.emit(Worker::Rollup.name(), cause, &found).await?,
+            _ => 0,
+        };
+        emit_metrics(
+            Worker::Rollup.name(),
+            &[Metric::count("RegressionsDetected", found.len() as f64)],
+        );
+        Ok(json!({ "rollup": report, "published": published, "regressions_announced": announced }))
+    }
+}
+
+impl Handler for Rollup {
+    fn worker(&self) -> Worker {
+        Worker::Rollup
+    }
+
+    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
+        let key = event.meta.id.to_string();
+        match &event.body {
+            Body::Measurements(batch) => {
+                let report = self
+                    .ingest(batch, &key, event.meta.time.timestamp())
+                    .await?;
+                emit_metrics(
+                    Worker::Rollup.name(),
+                    &[
+                        Metric::count("SamplesAccepted", report.samples_accepted as f64),
+                        Metric::count("SamplesRejected", report.samples_rejected as f64),
+                        Metric::count("PutMetricDataCalls", report.published.calls as f64),
+                    ],
+                );
+                serde_json::to_value(report)
+                    .map_err(|e| JobError::permanent("report", e.to_string()))
+            }
+            Body::Rollup(req) => self.roll_up(req, &key, event).await,
+            _ => Err(JobError::permanent(
+                "wrong_kind",
+                format!(
+                    "the rollup worker takes stoker.rollup.measurements and stoker.rollup.requested, not {}",
+                    event.meta.kind
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Sending packed `PutMetricData` calls exactly once in effect: a checkpoint in the ops table
+//! counts the calls already made for an event, so a retried job skips them instead of counting
+//! its measurements twice.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use stoker_kit::classify::sdk_error;
+use stoker_kit::{JobError, RetryPolicy};
+
+use crate::pack::Datum;
+
+/// Where the checkpoints live and how to reach CloudWatch.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub retry: RetryPolicy,
+}
+
+/// What publishing cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Sent {
+    pub calls: usize,
+    /// Calls a previous attempt had already made (skipped).
+    pub skipped: usize,
+    pub datums: usize,
+    pub bytes: usize,
+}
+
+impl Sender {
+    /// Sends `calls` into `namespace`, skipping those the checkpoint `key` says were sent.
+    pub async fn send(
+        &self,
+        key: &str,
+        namespace: &str,
+        calls: &[Vec<Datum>],
+    ) -> Result<Sent, JobError> {
+        let done = self.checkpoint(key).await?.min(calls.len());
+        let mut sent = Sent {
+            skipped: done,
+            ..Sent::default()
+        };
+        for (i, call) in calls.iter().enumerate().skip(done) {
+            self.put(namespace, call).await?;
+            self.advance(key, i + 1).await?;
+            sent.calls += 1;
+            sent.datums += call.len();
+            sent.bytes += call.iter().map(Datum::wire_size).sum::<usize>();
+        }
+        Ok(sent)
+    }
+
+    async fn put(&self, namespace: &str, call: &[Datum]) -> Result<(), JobError> {
+        let data: Vec<_> = call.iter().map(Datum::to_sdk).collect();
+        let mut delays = self.retry.delays();
+        loop {
+            let res = self
+                .cloudwatch
+                .put_metric_data()
+                .namespace(namespace)
+                .set_metric_data(Some(data.clone()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("PutMetricData", e));
+            match res {
+                Err(e) if e.is_transient() => match delays.next() {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => return Err(e),
+                },
+                other => return other.map(|_| ()),
+            }
+        }
+    }
+
+    fn key(key: &str) -> [(&'static str, AttributeValue); 2] {
+        [
+            ("pk", AttributeValue::S(format!("ROLLUP#{key}"))),
+            ("sk", AttributeValue::S("PUBLISHED".into())),
+        ]
+    }
+
+    async fn checkpoint(&self, key: &str) -> Result<usize, JobError> {
+        let [pk, sk] = Self::key(key);
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key(pk.0, pk.1)
+            .key(sk.0, sk.1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem (rollup checkpoint)", e))?;
+        Ok(out
+            .item()
+            .and_then(|i| i.get("calls_done"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
+    async fn advance(&self, key: &str, calls_done: usize) -> Result<(), JobError> {
+        let [pk, sk] = Self::key(key);
+        let expires = chrono::Utc::now().timestamp() + 7 * 86_400;
+        self.ddb
+            .put_item()
+            .table_name(&self.table)
+            .item(pk.0, pk.1)
+            .item(sk.0, sk.1)
+            .item("calls_done", AttributeValue::N(calls_done.to_string()))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem (rollup checkpoint)", e))?;
+        Ok(())
+    }
+}
