@@ -4,6 +4,7 @@ mod context;
 mod dlq;
 mod error;
 mod publish;
+mod run;
 mod status;
 mod table;
 
@@ -12,7 +13,7 @@ use clap::{Parser, Subcommand};
 use crate::context::AwsArgs;
 use crate::error::CliError;
 
-/// Publish stoker jobs, see what the pipeline did, manage dead letters.
+/// Publish stoker jobs, see what the pipeline did, manage dead letters, run the workers.
 #[derive(Debug, Parser)]
 #[command(name = "stoker", version)]
 struct Cli {
@@ -30,6 +31,8 @@ enum Cmd {
     Status(status::StatusArgs),
     /// Dead letters: list them with their reasons, or move them back.
     Dlq(dlq::DlqArgs),
+    /// Run workers as long-poll processes in this binary until Ctrl-C / SIGTERM.
+    Run(run::RunArgs),
 }
 
 #[tokio::main]
@@ -39,6 +42,7 @@ async fn main() {
         Cmd::Publish(a) => a.run(&cli.aws).await,
         Cmd::Status(a) => a.run(&cli.aws).await,
         Cmd::Dlq(a) => a.run(&cli.aws).await,
+        Cmd::Run(a) => a.run(&cli.aws).await,
     };
     if let Err(e) = result {
         eprintln!("{e}");

@@ -315,3 +315,78 @@ async fn dead_letters_are_listed_with_their_reason_and_redriven_to_success() {
     )
     .await;
 }
+
+#[test]
+fn run_refuses_a_worker_it_does_not_have_with_exit_2() {
+    let out = Command::new(STOKER)
+        .args([
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "run",
+            "--workers",
+            "rollup,nope",
+        ])
+        .output()
+        .expect("run stoker");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no worker named `nope`"), "{err}");
+    assert!(err.contains("fix: name one of: warmup, rollup"), "{err}");
+}
+
+#[tokio::test]
+async fn run_processes_jobs_and_stops_cleanly_on_sigterm() {
+    let sdk = emulator().await;
+    with_stack(
+        &sdk,
+        "run",
+        &[("SchedulesState", "DISABLED")],
+        move |stack| async move {
+            let mut run = std::process::Command::new(STOKER)
+                .args(["--stack", &stack.name, "run", "--workers", "rollup"])
+                .env("STOKER_EMF", "off")
+                .stderr(std::process::Stdio::piped())
+                .spawn()?;
+            let example = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../schemas/examples/stoker.rollup.measurements.json"
+            );
+            let out = stoker(
+                &stack.name,
+                &[
+                    "publish",
+                    "stoker.rollup.measurements",
+                    "--file",
+                    example,
+                    "--wait",
+                    "--timeout",
+                    "60",
+                    "--output",
+                    "json",
+                ],
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let last: Value =
+                serde_json::from_str(text(&out.stdout).lines().last().unwrap_or_default())?;
+            assert_eq!(last["outcome"], "completed", "{last}");
+
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(run.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            )?;
+            let status =
+                stoker_it::poll(Duration::from_secs(20), Duration::from_millis(100), || {
+                    let s = run.try_wait().ok().flatten();
+                    async move { s }
+                })
+                .await
+                .expect("stoker run stops within 20 s of SIGTERM");
+            let mut err = String::new();
+            std::io::Read::read_to_string(run.stderr.as_mut().expect("stderr"), &mut err)?;
+            assert!(status.success(), "{err}");
+            assert!(err.contains("rollup stopped after 1 messages"), "{err}");
+            Ok(())
+        },
+    )
+    .await;
+}

@@ -53,19 +53,23 @@ pub struct IngestReport {
 }
 
 impl Rollup {
+    /// From the kit's environment: `STOKER_OPS_TABLE` (checkpoints), `STOKER_BUS` (events).
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
-        let events = std::env::var("STOKER_BUS")
-            .ok()
-            .filter(|b| !b.is_empty())
-            .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
+        let bus = std::env::var("STOKER_BUS").ok().filter(|b| !b.is_empty());
+        let table = std::env::var("STOKER_OPS_TABLE").unwrap_or_default();
+        Self::new(sdk, &table, bus)
+    }
+
+    /// With the ops table for checkpoints and the bus for regression events.
+    pub fn new(sdk: &aws_config::SdkConfig, ops_table: &str, bus: Option<String>) -> Self {
         Rollup {
             sender: Sender {
                 cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
-                table: std::env::var("STOKER_OPS_TABLE").unwrap_or_default(),
+                table: ops_table.to_owned(),
                 retry: RetryPolicy::default(),
             },
-            events,
+            events: bus.map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus)),
         }
     }
 

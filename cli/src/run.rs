@@ -1,0 +1,132 @@
+//! `stoker run`: workers as long-poll processes in this one binary, on the stack's queues,
+//! until SIGTERM / Ctrl-C (each finishes its jobs in flight within its grace period).
+
+use std::sync::Arc;
+
+use clap::Args;
+use stoker_events::Worker;
+use stoker_kit::poll::{PollSummary, shutdown_signal};
+use stoker_kit::{Handler, WorkerConfig, runtime};
+use tokio::sync::watch;
+
+use crate::context::{AwsArgs, Ctx};
+use crate::error::CliError;
+
+/// The workers this build of `stoker run` has.
+pub const BUILT: &[Worker] = &[Worker::Warmup, Worker::Rollup];
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Which workers to run, comma-separated (default: all of them).
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Vec<String>,
+    /// Jobs at once, per worker.
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
+}
+
+impl RunArgs {
+    pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
+        let chosen = self.chosen()?;
+        let ctx = aws.ctx().await?;
+        stoker_kit::telemetry::init();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in chosen {
+            let cfg = self.config(&ctx, w)?;
+            let stop = stopped(stop_rx.clone());
+            let sdk = ctx.sdk.clone();
+            match w {
+                Worker::Warmup => {
+                    tasks.spawn(poll(stoker_warmup::Warmup::from_env(&sdk), sdk, cfg, stop));
+                }
+                Worker::Rollup => {
+                    let h = stoker_rollup::Rollup::new(&sdk, &cfg.ops_table, cfg.bus.clone());
+                    tasks.spawn(poll(h, sdk, cfg, stop));
+                }
+                other => return Err(not_built(other.name())),
+            }
+        }
+        eprintln!(
+            "stoker run: {} worker(s) polling; Ctrl-C or SIGTERM stops them",
+            tasks.len()
+        );
+        let signal = tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((w, s)) = done {
+                eprintln!(
+                    "stoker run: {w} stopped after {} messages ({} released at shutdown)",
+                    s.received, s.released_at_shutdown
+                );
+            }
+        }
+        signal.abort();
+        Ok(())
+    }
+
+    fn chosen(&self) -> Result<Vec<Worker>, CliError> {
+        if self.workers.is_empty() {
+            return Ok(BUILT.to_vec());
+        }
+        self.workers
+            .iter()
+            .map(|name| {
+                let w = Worker::ALL
+                    .into_iter()
+                    .find(|w| w.name() == name)
+                    .ok_or_else(|| {
+                        CliError::invalid(format!("no worker named `{name}`")).fix(names_fix())
+                    })?;
+                if BUILT.contains(&w) {
+                    Ok(w)
+                } else {
+                    Err(not_built(name))
+                }
+            })
+            .collect()
+    }
+
+    fn config(&self, ctx: &Ctx, w: Worker) -> Result<WorkerConfig, CliError> {
+        let out = |k: String| ctx.output(&k).map(str::to_owned);
+        let mut cfg = WorkerConfig::new(
+            w,
+            &out(format!("{}QueueUrl", w.stem()))?,
+            &out(format!("{}DlqUrl", w.stem()))?,
+            &out("OpsTableName".to_owned())?,
+        );
+        cfg.bus = Some(out("BusName".to_owned())?);
+        cfg.concurrency = self.concurrency.max(1);
+        Ok(cfg)
+    }
+}
+
+fn names_fix() -> String {
+    let names: Vec<&str> = BUILT.iter().map(|w| w.name()).collect();
+    format!("name one of: {}", names.join(", "))
+}
+
+fn not_built(name: &str) -> CliError {
+    CliError::invalid(format!(
+        "the {name} worker is not built into this version of stoker yet"
+    ))
+    .fix(names_fix())
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    // A dropped sender (never stopped) keeps waiting; `true` stops.
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn poll<H: Handler>(
+    handler: H,
+    sdk: aws_config::SdkConfig,
+    cfg: WorkerConfig,
+    stop: impl std::future::Future<Output = ()>,
+) -> (&'static str, PollSummary) {
+    let name = cfg.worker.name();
+    let rt = Arc::new(runtime(handler, &sdk, cfg));
+    (name, stoker_kit::poll::run(rt, stop).await)
+}
