@@ -11,8 +11,9 @@ use crate::error::{CliError, aws};
 
 #[derive(Debug, Clone, Args)]
 pub struct AwsArgs {
-    /// Send every AWS call here (an emulator); default: the SDK's usual resolution.
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    /// Send every AWS call here (an emulator). Without it the SDK resolves endpoints as usual,
+    /// honouring AWS_ENDPOINT_URL and per-service variables such as AWS_ENDPOINT_URL_LAMBDA.
+    #[arg(long, global = true)]
     pub endpoint_url: Option<String>,
     /// AWS region.
     #[arg(long, global = true, env = "AWS_REGION")]

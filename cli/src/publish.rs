@@ -118,7 +118,8 @@ impl PublishArgs {
                 .await
                 .map_err(|e| CliError::new(e.to_string()))?;
             if let Some(run) = runs.iter().rev().find(|r| is_final(r)) {
-                self.print_run(run);
+                let report = ops.stored_outcome(worker.name(), &id).await.ok().flatten();
+                self.print_run(run, report);
                 return match run.outcome {
                     RunOutcome::FailedPermanent => Err(CliError::new(format!("the job failed: {}", run.error.as_deref().unwrap_or("?")))
                         .fix(format!("see `stoker dlq list {worker}`; fix the cause, then `stoker dlq redrive {worker}`"))),
@@ -194,20 +195,32 @@ impl PublishArgs {
         Ok(env)
     }
 
-    fn print_run(&self, run: &RunRecord) {
+    /// The run, and the worker's report when the job completed.
+    fn print_run(&self, run: &RunRecord, report: Option<Value>) {
         match self.output {
-            Output::Json => println!("{}", serde_json::to_string(run).unwrap_or_default()),
-            Output::Text => println!(
-                "{}: {:?} after {} attempt(s), {} ms{}",
-                run.worker,
-                run.outcome,
-                run.attempts,
-                run.duration_ms,
-                run.error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ),
+            Output::Json => {
+                let mut v = serde_json::to_value(run).unwrap_or_default();
+                if let Some(r) = report {
+                    v["report"] = r;
+                }
+                println!("{v}")
+            }
+            Output::Text => {
+                println!(
+                    "{}: {:?} after {} attempt(s), {} ms{}",
+                    run.worker,
+                    run.outcome,
+                    run.attempts,
+                    run.duration_ms,
+                    run.error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                );
+                if let Some(r) = report {
+                    println!("report: {r}");
+                }
+            }
         }
     }
 }

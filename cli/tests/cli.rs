@@ -369,6 +369,9 @@ async fn run_processes_jobs_and_stops_cleanly_on_sigterm() {
             let last: Value =
                 serde_json::from_str(text(&out.stdout).lines().last().unwrap_or_default())?;
             assert_eq!(last["outcome"], "completed", "{last}");
+            // --wait shows the worker's report: the example's two samples and one counter series.
+            assert_eq!(last["report"]["series_accepted"], 2, "{last}");
+            assert_eq!(last["report"]["published"]["calls"], 1, "{last}");
 
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(run.id() as i32),

@@ -166,23 +166,7 @@ impl KitEnv {
 
     /// The stored outcome (the worker's report) of a completed job, if it completed.
     pub async fn outcome(&self, worker: &str, event_id: &str) -> anyhow::Result<Option<Value>> {
-        let item = self
-            .item(&format!("IDEM#{worker}#{event_id}"), "IDEM")
-            .await?;
-        if item
-            .get("status")
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-            != Some("COMPLETED")
-        {
-            return Ok(None);
-        }
-        let text = item
-            .get("outcome")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
-        Ok(Some(serde_json::from_str(&text)?))
+        Ok(self.ops().stored_outcome(worker, event_id).await?)
     }
 
     /// Receives (without deleting) until `n` dead letters with their attributes are seen.

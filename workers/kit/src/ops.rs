@@ -306,6 +306,31 @@ impl OpsTable {
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))
     }
 
+    /// The stored outcome (the handler's report digest) of a completed job, if it completed.
+    pub async fn stored_outcome(
+        &self,
+        worker: &str,
+        key: &str,
+    ) -> Result<Option<serde_json::Value>, JobError> {
+        self.stats.ddb();
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::claim_pk(worker, key)))
+            .key("sk", s("IDEM"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem (outcome)", e))?;
+        let item = out.item.unwrap_or_default();
+        let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
+        if get("status").map(String::as_str) != Some("COMPLETED") {
+            return Ok(None);
+        }
+        Ok(get("outcome").and_then(|o| serde_json::from_str(o).ok()))
+    }
+
     /// The runs of one event, oldest first.
     pub async fn runs_of(&self, worker: &str, event_id: &str) -> Result<Vec<RunRecord>, JobError> {
         self.stats.ddb();

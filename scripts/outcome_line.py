@@ -1,0 +1,28 @@
+"""One line of a worker's report, from `stoker publish --wait --output json` (last line).
+
+Used by ./scripts/pipeline: python3 scripts/outcome_line.py KIND < output
+"""
+import json
+import sys
+
+kind = sys.argv[1]
+fmt = lambda v: "-" if v is None else f"{v:.2f}"
+run = json.loads(sys.stdin.read().splitlines()[-1])
+rep = run.get("report") or {}
+if run.get("outcome") != "completed":
+    print(f"{run.get('outcome')}: {run.get('error', '')}")
+elif kind == "stoker.warmup.requested":
+    t = rep["targets"][0]
+    print(f"{t['function']}: {t['succeeded']}/{t['invoked']} pings answered by the guard, "
+          f"{t['instances']} instances, {t['cold']} cold, p50 {t['latency_p50_ms']} ms")
+elif kind == "stoker.rollup.measurements":
+    p = rep["published"]
+    print(f"{rep['samples_accepted']} samples accepted, {rep['samples_rejected']} rejected, "
+          f"{p['datums']} datums in {p['calls']} PutMetricData call(s)")
+elif kind == "stoker.rollup.requested":
+    x = rep["rollup"]
+    print(f"{x['series']} series + {x['counter_series']} counter series rolled up, "
+          f"error rate {fmt(x.get('error_rate'))} %, cache hit rate {fmt(x.get('cache_hit_rate'))} %, "
+          f"{x['regressions']} regression(s)")
+else:
+    print(json.dumps(rep)[:100])
