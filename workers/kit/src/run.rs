@@ -17,6 +17,9 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("Lambda runtime: {0}")]
     Lambda(String),
+    /// The worker's own settings are unusable (what, and how to fix it).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// Builds the runtime for `handler` from an SDK config and a worker config.

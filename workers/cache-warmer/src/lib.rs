@@ -1,0 +1,254 @@
+//! The cache-warmer: loads critical keys before users ask for them.
+//!
+//! - HTTP targets ([`http_target`]): one request each (GET or HEAD, headers, expected status,
+//!   timeout), warming API Gateway / CDN caches.
+//! - Redis targets ([`redis_target`]): each value loaded from its source ([`source`]: an HTTP
+//!   JSON endpoint, a DynamoDB item or query), optionally one key per id of a list, size-checked,
+//!   then all written with pipelined `SET key value EX ttl` ([`redis_io`]), the TTL explicit or by
+//!   data class ([`config`]).
+//! - Only allow-listed hosts are fetched, never link-local or metadata addresses ([`policy`]).
+//! - A failing target never stops the others; Redis unreachable fails the job (retryable), and
+//!   nothing half-written is reported as done. The report carries Redis' own hit rate before
+//!   and after the run, also published as the CloudWatch metric `Stoker/RedisHitRate`.
+
+pub mod config;
+pub mod http_target;
+pub mod policy;
+pub mod redis_io;
+pub mod redis_target;
+pub mod report;
+pub mod source;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use stoker_events::payload::cache::{CacheTarget, CacheWarmRequest, ValueSource};
+use stoker_events::{Body, Event, Worker};
+use stoker_kit::{Handler, JobCtx, JobError, Outcome, RunError};
+use tokio::sync::Semaphore;
+
+pub use config::CacheConfig;
+use report::{Report, TargetReport};
+use source::Sources;
+
+/// The cache-warmer's handler.
+#[derive(Debug, Clone)]
+pub struct CacheWarmer {
+    pub sources: Sources,
+    pub redis: redis::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub config: CacheConfig,
+}
+
+impl CacheWarmer {
+    pub fn new(sdk: &aws_config::SdkConfig, config: CacheConfig) -> Result<Self, String> {
+        let redis = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
+            format!(
+                "STOKER_REDIS_URL={:?} is not a Redis URL ({e}): use redis://host:port",
+                config.redis_url
+            )
+        })?;
+        let http = reqwest::Client::builder()
+            .user_agent("stoker-cache-warmer")
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("the HTTP client could not be built: {e}"))?;
+        Ok(CacheWarmer {
+            sources: Sources {
+                http,
+                ddb: aws_sdk_dynamodb::Client::new(sdk),
+                allowed_hosts: config.allowed_hosts.clone(),
+                timeout: Duration::from_secs(10),
+            },
+            redis,
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            config,
+        })
+    }
+
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, RunError> {
+        CacheConfig::from_env()
+            .and_then(|c| Self::new(sdk, c))
+            .map_err(RunError::Setup)
+    }
+
+    /// Warms every target of `req`.
+    pub async fn warm(&self, req: &CacheWarmRequest) -> Result<Report, JobError> {
+        let started = Instant::now();
+        self.check_urls(req)?;
+        let has_redis = req
+            .targets
+            .iter()
+            .any(|t| matches!(t, CacheTarget::Redis(_)));
+        let mut conn = match has_redis {
+            true => Some(redis_io::connect(&self.redis).await?),
+            false => None,
+        };
+        let before = match conn.as_mut() {
+            Some(c) => Some(redis_io::hits_misses(&self.redis, c).await?),
+            None => None,
+        };
+        let limit = Arc::new(Semaphore::new(req.concurrency as usize));
+        let jobs = req.targets.iter().enumerate().map(|(i, t)| {
+            let limit = limit.clone();
+            async move { self.target(i, t, limit).await }
+        });
+        let results = futures::future::join_all(jobs).await;
+        let mut report = Report::default();
+        let mut writes = Vec::new();
+        let mut owners = Vec::new();
+        for (i, (r, w)) in results.into_iter().enumerate() {
+            owners.extend(std::iter::repeat_n(i, w.len()));
+            writes.extend(w);
+            report.targets.push(r);
+        }
+        if let Some(c) = conn.as_mut() {
+            report.redis_round_trips =
+                redis_io::set_all(&self.redis, c, &writes, self.config.pipeline).await?;
+            for i in owners {
+                report.targets[i].warmed += 1;
+            }
+            let after = redis_io::hits_misses(&self.redis, c).await?;
+            report.hit_rate_before = before.and_then(redis_io::hit_rate);
+            report.hit_rate_after = redis_io::hit_rate(after);
+        }
+        report.total();
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        let warmed = report.keys_warmed + report.urls_warmed;
+        let retryable = report
+            .targets
+            .iter()
+            .any(|t| t.error.as_ref().is_some_and(|e| e.retryable));
+        if warmed == 0 && retryable {
+            let first = report
+                .targets
+                .iter()
+                .find_map(|t| t.error.as_ref())
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            return Err(JobError::retryable(format!(
+                "nothing could be warmed ({first}); the job will be retried"
+            )));
+        }
+        self.publish_metrics(&report).await;
+        Ok(report)
+    }
+
+    async fn target(
+        &self,
+        i: usize,
+        t: &CacheTarget,
+        limit: Arc<Semaphore>,
+    ) -> (TargetReport, Vec<redis_io::Write>) {
+        let mut r = TargetReport {
+            target: format!("targets[{i}]"),
+            ..TargetReport::default()
+        };
+        match t {
+            CacheTarget::Http(h) => {
+                r.kind = "http";
+                r.name = h.url.clone();
+                let _permit = limit.acquire_owned().await;
+                http_target::warm(&self.sources.http, h, &self.config.allowed_hosts, &mut r).await;
+                (r, vec![])
+            }
+            CacheTarget::Redis(rt) => {
+                r.kind = "redis";
+                r.name = rt.key.clone();
+                let w = redis_target::load(&self.sources, &self.config, rt, limit, &mut r).await;
+                (r, w)
+            }
+        }
+    }
+
+    /// Every URL of the request against the allow-list, before any side effect.
+    fn check_urls(&self, req: &CacheWarmRequest) -> Result<(), JobError> {
+        let check = |path: String, url: &str| {
+            policy::check(url, &self.config.allowed_hosts)
+                .map(|_| ())
+                .map_err(|e| JobError::permanent("url_not_allowed", format!("{path}: {e}")))
+        };
+        let source_url = |s: &ValueSource| match s {
+            ValueSource::Http { url, .. } => Some(url.replace("{id}", "id")),
+            _ => None,
+        };
+        for (i, t) in req.targets.iter().enumerate() {
+            match t {
+                CacheTarget::Http(h) => check(format!("targets[{i}].url"), &h.url)?,
+                CacheTarget::Redis(r) => {
+                    if let Some(u) = source_url(&r.source) {
+                        check(format!("targets[{i}].source.url"), &u)?;
+                    }
+                    if let Some(u) = r.expand.as_ref().and_then(|e| source_url(&e.source)) {
+                        check(format!("targets[{i}].expand.source.url"), &u)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The hit rate and keys warmed as CloudWatch metrics (namespace `Stoker`); a failure to
+    /// publish is logged, it does not undo the warming.
+    async fn publish_metrics(&self, r: &Report) {
+        let dim = Dimension::builder()
+            .name("Worker")
+            .value(Worker::CacheWarmer.name())
+            .build();
+        let mut data = vec![
+            MetricDatum::builder()
+                .metric_name("CacheKeysWarmed")
+                .dimensions(dim.clone())
+                .unit(StandardUnit::Count)
+                .value(f64::from(r.keys_warmed))
+                .build(),
+            MetricDatum::builder()
+                .metric_name("CacheTargetFailures")
+                .dimensions(dim.clone())
+                .unit(StandardUnit::Count)
+                .value(f64::from(r.failed))
+                .build(),
+        ];
+        if let Some(rate) = r.hit_rate_after {
+            data.push(
+                MetricDatum::builder()
+                    .metric_name("RedisHitRate")
+                    .dimensions(dim)
+                    .unit(StandardUnit::Percent)
+                    .value(rate)
+                    .build(),
+            );
+        }
+        if let Err(e) = self
+            .cloudwatch
+            .put_metric_data()
+            .namespace("Stoker")
+            .set_metric_data(Some(data))
+            .send()
+            .await
+        {
+            tracing::warn!(error = %e, "cache-warmer metrics not published");
+        }
+    }
+}
+
+impl Handler for CacheWarmer {
+    fn worker(&self) -> Worker {
+        Worker::CacheWarmer
+    }
+
+    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
+        let Body::CacheWarm(req) = &event.body else {
+            return Err(JobError::permanent(
+                "wrong_kind",
+                format!(
+                    "the cache-warmer takes stoker.cache-warm.requested, not {}",
+                    event.meta.kind
+                ),
+            ));
+        };
+        let report = self.warm(req).await?;
+        serde_json::to_value(report).map_err(|e| JobError::permanent("report", e.to_string()))
+    }
+}

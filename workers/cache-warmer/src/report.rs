@@ -1,0 +1,91 @@
+//! What a cache-warming job reports.
+
+use serde::Serialize;
+use stoker_kit::JobError;
+
+/// One target's result.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TargetReport {
+    /// `targets[i]`
+    pub target: String,
+    /// `http` or `redis`
+    pub kind: &'static str,
+    /// The URL, or the key (pattern).
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub warmed: u32,
+    pub bytes: u64,
+    pub latency_ms: u64,
+    pub skipped: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skip_reasons: Vec<String>,
+    pub failed: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
+}
+
+/// The first failure of a target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    pub code: String,
+    pub retryable: bool,
+    pub message: String,
+}
+
+impl TargetReport {
+    pub fn fail(&mut self, e: &JobError) {
+        self.failed += 1;
+        if self.error.is_none() {
+            self.error = Some(Failure {
+                code: e.code().to_owned(),
+                retryable: !e.is_permanent(),
+                message: e.to_string(),
+            });
+        }
+    }
+
+    pub fn skip(&mut self, reason: String) {
+        self.skipped += 1;
+        if self.skip_reasons.len() < 5 {
+            self.skip_reasons.push(reason);
+        }
+    }
+}
+
+/// The whole job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub targets: Vec<TargetReport>,
+    pub keys_warmed: u32,
+    pub urls_warmed: u32,
+    pub bytes: u64,
+    pub skipped: u32,
+    pub failed: u32,
+    pub redis_round_trips: usize,
+    /// Redis' own keyspace hit rate (hits / (hits + misses), %) before and after the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hit_rate_before: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hit_rate_after: Option<f64>,
+    pub duration_ms: u64,
+}
+
+impl Report {
+    pub fn total(&mut self) {
+        let t = &self.targets;
+        self.keys_warmed = t
+            .iter()
+            .filter(|t| t.kind == "redis")
+            .map(|t| t.warmed)
+            .sum();
+        self.urls_warmed = t
+            .iter()
+            .filter(|t| t.kind == "http")
+            .map(|t| t.warmed)
+            .sum();
+        self.bytes = t.iter().map(|t| t.bytes).sum();
+        self.skipped = t.iter().map(|t| t.skipped).sum();
+        self.failed = t.iter().map(|t| t.failed).sum();
+    }
+}
