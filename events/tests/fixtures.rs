@@ -158,18 +158,15 @@ fn the_first_version_1_event_ever_written_still_decodes() {
 
 #[test]
 fn the_templates_schedule_inputs_decode_to_their_workers_kinds() {
-    // The literal inputs in infra/template.yaml that have no ${} substitutions.
+    // The literal inputs in infra/template.yaml that have no ${} substitutions (the others are
+    // decoded with their parameters' defaults by tests/tests/template.rs).
     let template = include_str!("../../infra/template.yaml");
     let inputs: Vec<&str> = template
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Input: '"))
         .filter_map(|l| l.strip_suffix('\''))
         .collect();
-    assert!(
-        inputs.len() >= 2,
-        "found {} literal schedule inputs",
-        inputs.len()
-    );
+    assert!(!inputs.is_empty(), "found no literal schedule inputs");
     for input in inputs {
         let e = ok(
             input,

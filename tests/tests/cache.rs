@@ -1,0 +1,308 @@
+//! The cache-warmer against a real redis-server, an HTTP source served by the test, and
+//! DynamoDB on LocalStack.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use redis::AsyncCommands;
+use serde_json::{Value, json};
+use stoker_cache_warmer::{CacheConfig, CacheWarmer};
+use stoker_events::payload::cache::CacheWarmRequest;
+use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_it::http::{RedisServer, TestServer};
+use stoker_it::kit::{KitEnv, create_ops_table};
+use stoker_it::{emulator, poll, unique, workspace_bin};
+
+fn redis_url() -> String {
+    std::env::var("STOKER_REDIS_URL").expect("STOKER_REDIS_URL: run ./scripts/test, or eval \"$(./localstack/env)\" after ./localstack/up")
+}
+
+/// A source with a menu, guilds, per-guild boards, a failing endpoint and a large value.
+async fn source() -> TestServer {
+    TestServer::start(|path| match path {
+        "/menu" => (
+            200,
+            json!({"items": ["soup", "bread"], "day": "mon"}).to_string(),
+        ),
+        "/guilds" => (200, json!([{"id": 1}, {"id": "two"}]).to_string()),
+        p if p.starts_with("/guild/") => {
+            (200, json!({"guild": &p[7..], "top": [3, 2, 1]}).to_string())
+        }
+        "/fail" => (503, "{}".into()),
+        "/big" => (200, json!({"blob": "x".repeat(3000)}).to_string()),
+        _ => (404, "{}".into()),
+    })
+    .await
+}
+
+fn warmer(sdk: &aws_config::SdkConfig, redis: &str) -> CacheWarmer {
+    let config = CacheConfig {
+        redis_url: redis.into(),
+        allowed_hosts: vec!["127.0.0.1".into()],
+        max_value_bytes: 2048,
+        ttl_overrides: Default::default(),
+        pipeline: 500,
+    };
+    CacheWarmer::new(sdk, config).expect("warmer")
+}
+
+fn request(v: Value) -> CacheWarmRequest {
+    serde_json::from_value(v).expect("a valid request")
+}
+
+async fn conn(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis")
+}
+
+#[tokio::test]
+async fn values_and_ttls_land_as_configured_from_http_and_dynamodb() {
+    let sdk = emulator().await;
+    let src = source().await;
+    let p = unique("cache");
+    let table = format!("{p}-src");
+    create_ops_table(&sdk, &table).await.expect("table");
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("USER#7".into()))
+        .item("sk", AttributeValue::S("PROFILE".into()))
+        .item("name", AttributeValue::S("Ada".into()))
+        .item("level", AttributeValue::N("42".into()))
+        .send()
+        .await
+        .expect("PutItem");
+    let req = request(json!({ "targets": [
+        { "type": "http", "url": src.url("/menu") },
+        { "type": "redis", "key": format!("{p}:menu"), "ttl_class": "daily_menu",
+          "source": { "type": "http", "url": src.url("/menu"), "pointer": "/items" } },
+        { "type": "redis", "key": format!("{p}:user:7"), "ttl_seconds": 300,
+          "source": { "type": "dynamodb_item", "table": table, "key": { "pk": "USER#7", "sk": "PROFILE" } } },
+        { "type": "redis", "key": format!("{p}:guild:{{id}}"), "ttl_class": "analytics",
+          "source": { "type": "http", "url": src.url("/guild/{id}") },
+          "expand": { "source": { "type": "http", "url": src.url("/guilds") }, "field": "id" } }
+    ]}));
+    let report = warmer(&sdk, &redis_url()).warm(&req).await.expect("warm");
+    assert_eq!(
+        (report.urls_warmed, report.keys_warmed, report.failed),
+        (1, 4, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.targets[0].status, Some(200));
+    assert_eq!(report.redis_round_trips, 1, "one pipeline for four keys");
+
+    let mut c = conn(&redis_url()).await;
+    let menu: String = c.get(format!("{p}:menu")).await.expect("GET");
+    assert_eq!(menu, r#"["soup","bread"]"#);
+    let ttl: i64 = c.ttl(format!("{p}:menu")).await.expect("TTL");
+    assert!(
+        (7190..=7200).contains(&ttl),
+        "daily_menu TTL 7200, got {ttl}"
+    );
+    let user: String = c.get(format!("{p}:user:7")).await.expect("GET");
+    assert_eq!(
+        serde_json::from_str::<Value>(&user).expect("json"),
+        json!({"pk": "USER#7", "sk": "PROFILE", "name": "Ada", "level": 42})
+    );
+    let ttl: i64 = c.ttl(format!("{p}:user:7")).await.expect("TTL");
+    assert!((290..=300).contains(&ttl), "{ttl}");
+    let two: String = c.get(format!("{p}:guild:two")).await.expect("GET");
+    assert_eq!(
+        serde_json::from_str::<Value>(&two).expect("json")["guild"],
+        "two"
+    );
+    let ttl: i64 = c.ttl(format!("{p}:guild:1")).await.expect("TTL");
+    assert!(
+        (3590..=3600).contains(&ttl),
+        "analytics TTL 3600, got {ttl}"
+    );
+    let _ = aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await;
+}
+
+#[tokio::test]
+async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
+    let sdk = emulator().await;
+    let src = source().await;
+    let p = unique("cachef");
+    let req = request(json!({ "targets": [
+        { "type": "redis", "key": format!("{p}:down"), "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/fail") } },
+        { "type": "redis", "key": format!("{p}:big"), "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/big") } },
+        { "type": "http", "url": src.url("/fail") },
+        { "type": "redis", "key": format!("{p}:ok"), "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } }
+    ]}));
+    let report = warmer(&sdk, &redis_url())
+        .warm(&req)
+        .await
+        .expect("one target warmed: the job completes");
+    let down = report.targets[0]
+        .error
+        .as_ref()
+        .expect("the 5xx source failed");
+    assert!(down.retryable, "{down:?}");
+    assert_eq!(report.targets[1].skipped, 1);
+    assert!(
+        report.targets[1].skip_reasons[0].contains("over the limit of 2048"),
+        "{:?}",
+        report.targets[1]
+    );
+    assert!(
+        report.targets[2]
+            .error
+            .as_ref()
+            .is_some_and(|e| e.retryable),
+        "{:?}",
+        report.targets[2]
+    );
+    assert_eq!(report.targets[3].warmed, 1);
+    let mut c = conn(&redis_url()).await;
+    let (down, big, ok): (Option<String>, Option<String>, Option<String>) = redis::pipe()
+        .get(format!("{p}:down"))
+        .get(format!("{p}:big"))
+        .get(format!("{p}:ok"))
+        .query_async(&mut c)
+        .await
+        .expect("GET");
+    assert_eq!((down, big, ok.is_some()), (None, None, true));
+}
+
+#[tokio::test]
+async fn hit_rate_is_reported_before_and_after_from_redis_counters() {
+    let sdk = emulator().await;
+    let src = source().await;
+    let redis = RedisServer::start().await;
+    let mut c = conn(&redis.url).await;
+    // 1 hit, 3 misses so far: 25 %.
+    let _: () = c.set("seen", "1").await.expect("SET");
+    let _: Option<String> = c.get("seen").await.expect("GET");
+    for k in ["a", "b", "c"] {
+        let _: Option<String> = c.get(k).await.expect("GET");
+    }
+    let req = request(json!({ "targets": [
+        { "type": "redis", "key": "menu", "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } } ]}));
+    let report = warmer(&sdk, &redis.url).warm(&req).await.expect("warm");
+    assert_eq!(report.hit_rate_before, Some(25.0));
+    // Users now ask for the warmed key: hits go up.
+    for _ in 0..4 {
+        let _: Option<String> = c.get("menu").await.expect("GET");
+    }
+    let again = warmer(&sdk, &redis.url)
+        .warm(&req)
+        .await
+        .expect("warm again");
+    assert_eq!(again.hit_rate_before, Some(62.5), "5 hits, 3 misses");
+}
+
+#[tokio::test]
+async fn redis_unreachable_fails_the_job_retryably_and_reports_nothing_done() {
+    let sdk = emulator().await;
+    let src = source().await;
+    let req = request(json!({ "targets": [
+        { "type": "redis", "key": "k", "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } } ]}));
+    let err = warmer(&sdk, "redis://127.0.0.1:9")
+        .warm(&req)
+        .await
+        .expect_err("no Redis");
+    assert!(!err.is_permanent(), "{err:?}");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    assert_eq!(src.hits("/menu"), 0, "nothing loaded before Redis answered");
+}
+
+#[tokio::test]
+async fn a_url_off_the_allow_list_or_at_the_metadata_service_is_permanent_with_its_path() {
+    let sdk = emulator().await;
+    let w = warmer(&sdk, &redis_url());
+    for (url, why) in [
+        ("http://10.1.2.3/x", "not on the cache-warmer's allow-list"),
+        (
+            "http://169.254.169.254/latest/meta-data/",
+            "link-local or metadata",
+        ),
+    ] {
+        let req = request(json!({ "targets": [
+            { "type": "http", "url": "http://127.0.0.1:9/ok" },
+            { "type": "redis", "key": "k", "ttl_seconds": 60, "source": { "type": "http", "url": url } } ]}));
+        let err = w.warm(&req).await.expect_err("refused");
+        assert!(err.is_permanent(), "{err:?}");
+        assert!(
+            err.to_string().starts_with("targets[1].source.url: "),
+            "{err}"
+        );
+        assert!(err.to_string().contains(why), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_worker_binary_replays_a_redelivered_event_without_a_second_write() {
+    let sdk = emulator().await;
+    let src = source().await;
+    let env = KitEnv::create(&sdk, "cacheq", 3, false)
+        .await
+        .expect("resources");
+    let redis = redis_url();
+    let _worker = env
+        .spawn_worker(
+            workspace_bin("stoker-cache-warmer").to_str().expect("path"),
+            &[
+                ("STOKER_REDIS_URL", &redis),
+                ("STOKER_CACHE_ALLOWED_HOSTS", "127.0.0.1"),
+            ],
+        )
+        .expect("spawn the worker");
+    let p = unique("cacheq");
+    let req = request(json!({ "targets": [
+        { "type": "redis", "key": format!("{p}:menu"), "ttl_class": "menu_items", "source": { "type": "http", "url": src.url("/menu") } } ]}));
+    let event = Envelope::new(req, SOURCE_OPERATOR, "operator:test");
+    let body = serde_json::to_string(&event).expect("json");
+    env.send(&body, None).await.expect("send");
+    let id = event.id.to_string();
+    let done = poll(Duration::from_secs(60), Duration::from_millis(200), || {
+        let (env, id) = (&env, &id);
+        async move { env.outcome("cache-warmer", id).await.ok().flatten() }
+    })
+    .await
+    .expect("the job completed");
+    assert_eq!(done["keys_warmed"], 1, "{done}");
+    env.send(&body, None)
+        .await
+        .expect("send the same event again");
+    let runs = poll(Duration::from_secs(30), Duration::from_millis(200), || {
+        let (env, id) = (&env, &id);
+        async move {
+            let runs = env.ops().runs_of("cache-warmer", id).await.ok()?;
+            (runs.len() >= 2).then_some(runs)
+        }
+    })
+    .await
+    .expect("two runs");
+    assert!(
+        runs.iter()
+            .any(|r| r.outcome == stoker_kit::ops::RunOutcome::Replayed),
+        "{runs:?}"
+    );
+    assert_eq!(src.hits("/menu"), 1, "the replay loaded and wrote nothing");
+
+    // A bad event (a key pattern without its expansion) goes to the DLQ with the field path.
+    let mut bad = serde_json::to_value(&event).expect("json");
+    bad["id"] = json!(uuid::Uuid::now_v7());
+    bad["payload"]["targets"][0]["key"] = json!("menu:{id}");
+    env.send(&bad.to_string(), None).await.expect("send");
+    let dead = env
+        .dead_letters(1, Duration::from_secs(30))
+        .await
+        .expect("DLQ");
+    let reason = dead[0]
+        .message_attributes()
+        .and_then(|a| a.get(stoker_kit::dlq::ATTR_REASON))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("targets[0].key"), "reason: {reason}");
+    env.delete().await;
+}
