@@ -26,8 +26,13 @@ def main() -> int:
 
     cfn = boto3.client("cloudformation", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     body = open(args.template, encoding="utf-8").read()
+    # The emulators' own addresses (ports can be moved with STOKER_*_PORT).
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
     params = [
         {"ParameterKey": "DeployFunctions", "ParameterValue": "false"},
+        {"ParameterKey": "RedisUrl", "ParameterValue": os.environ.get("STOKER_REDIS_URL", "redis://127.0.0.1:6390")},
+        {"ParameterKey": "CacheTargetsJson",
+         "ParameterValue": json.dumps([{"type": "http", "url": endpoint + "/_localstack/health"}])},
     ]
     start = time.monotonic()
     try:

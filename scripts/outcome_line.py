@@ -24,5 +24,9 @@ elif kind == "stoker.rollup.requested":
     print(f"{x['series']} series + {x['counter_series']} counter series rolled up, "
           f"error rate {fmt(x.get('error_rate'))} %, cache hit rate {fmt(x.get('cache_hit_rate'))} %, "
           f"{x['regressions']} regression(s)")
+elif kind == "stoker.cache-warm.requested":
+    print(f"{rep['keys_warmed']} Redis keys and {rep['urls_warmed']} URL warmed ({rep['bytes']} bytes, "
+          f"{rep['redis_round_trips']} Redis round trip(s)), {rep['failed']} failed, "
+          f"Redis hit rate {fmt(rep.get('hit_rate_before'))} % -> {fmt(rep.get('hit_rate_after'))} %")
 else:
     print(json.dumps(rep)[:100])

@@ -13,7 +13,7 @@ use crate::context::{AwsArgs, Ctx};
 use crate::error::CliError;
 
 /// The workers this build of `stoker run` has.
-pub const BUILT: &[Worker] = &[Worker::Warmup, Worker::Rollup];
+pub const BUILT: &[Worker] = &[Worker::Warmup, Worker::CacheWarmer, Worker::Rollup];
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -39,6 +39,13 @@ impl RunArgs {
             match w {
                 Worker::Warmup => {
                     tasks.spawn(poll(stoker_warmup::Warmup::from_env(&sdk), sdk, cfg, stop));
+                }
+                Worker::CacheWarmer => {
+                    let h = stoker_cache_warmer::CacheWarmer::from_env(&sdk).map_err(|e| {
+                        CliError::new(format!("the cache-warmer cannot start: {e}"))
+                            .fix("set STOKER_REDIS_URL and STOKER_CACHE_ALLOWED_HOSTS (eval \"$(./localstack/env)\" sets both for the emulator), or leave it out with --workers")
+                    })?;
+                    tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Rollup => {
                     let h = stoker_rollup::Rollup::new(&sdk, &cfg.ops_table, cfg.bus.clone());

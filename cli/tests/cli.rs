@@ -331,7 +331,10 @@ fn run_refuses_a_worker_it_does_not_have_with_exit_2() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no worker named `nope`"), "{err}");
-    assert!(err.contains("fix: name one of: warmup, rollup"), "{err}");
+    assert!(
+        err.contains("fix: name one of: warmup, cache-warmer, rollup"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
