@@ -28,5 +28,18 @@ elif kind == "stoker.cache-warm.requested":
     print(f"{rep['keys_warmed']} Redis keys and {rep['urls_warmed']} URL warmed ({rep['bytes']} bytes, "
           f"{rep['redis_round_trips']} Redis round trip(s)), {rep['failed']} failed, "
           f"Redis hit rate {fmt(rep.get('hit_rate_before'))} % -> {fmt(rep.get('hit_rate_after'))} %")
+elif kind == "stoker.backup.requested":
+    parts = []
+    if rep.get("native"):
+        parts.append(f"native backup {rep['native']['name']}")
+    if rep.get("export"):
+        e = rep["export"]
+        parts.append(f"export: {e['items']} items in {e['parts']} parts ({e['bytes']} bytes)")
+    if rep.get("drill"):
+        d = rep["drill"]
+        parts.append(f"drill {'passed' if d['passed'] else 'FAILED'}: {d['restored_items']}/{d['source_items']} items, "
+                     f"{d['sampled']} sampled, {d['mismatched']} differ")
+    parts.append(f"pruned {len(rep['pruned_backups']) + len(rep['pruned_exports'])}")
+    print("; ".join(parts))
 else:
     print(json.dumps(rep)[:100])

@@ -13,7 +13,12 @@ use crate::context::{AwsArgs, Ctx};
 use crate::error::CliError;
 
 /// The workers this build of `stoker run` has.
-pub const BUILT: &[Worker] = &[Worker::Warmup, Worker::CacheWarmer, Worker::Rollup];
+pub const BUILT: &[Worker] = &[
+    Worker::Warmup,
+    Worker::CacheWarmer,
+    Worker::Backup,
+    Worker::Rollup,
+];
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -45,6 +50,11 @@ impl RunArgs {
                         CliError::new(format!("the cache-warmer cannot start: {e}"))
                             .fix("set STOKER_REDIS_URL and STOKER_CACHE_ALLOWED_HOSTS (eval \"$(./localstack/env)\" sets both for the emulator), or leave it out with --workers")
                     })?;
+                    tasks.spawn(poll(h, sdk, cfg, stop));
+                }
+                Worker::Backup => {
+                    let bucket = ctx.output("ExportBucketName")?.to_owned();
+                    let h = stoker_backup::Backup::new(&sdk, &bucket, &cfg.ops_table);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Rollup => {

@@ -332,7 +332,7 @@ fn run_refuses_a_worker_it_does_not_have_with_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("no worker named `nope`"), "{err}");
     assert!(
-        err.contains("fix: name one of: warmup, cache-warmer, rollup"),
+        err.contains("fix: name one of: warmup, cache-warmer, backup, rollup"),
         "{err}"
     );
 }

@@ -169,6 +169,35 @@ impl KitEnv {
         Ok(self.ops().stored_outcome(worker, event_id).await?)
     }
 
+    /// Waits up to `within` for the job of `event_id` to complete and returns its report.
+    pub async fn wait_outcome(&self, worker: &str, event_id: &str, within: Duration) -> Value {
+        crate::poll(within, Duration::from_millis(200), || async {
+            self.outcome(worker, event_id).await.ok().flatten()
+        })
+        .await
+        .unwrap_or_else(|| panic!("the {worker} job {event_id} did not complete within {within:?}"))
+    }
+
+    /// The reasons (`stoker-reason` attribute) of the first `n` dead letters, waiting up to
+    /// `within` for them.
+    pub async fn dead_reasons(&self, n: usize, within: Duration) -> Vec<String> {
+        let dead = self.dead_letters(n, within).await.expect("DLQ");
+        assert!(
+            dead.len() >= n,
+            "{} dead letters within {within:?}, expected {n}",
+            dead.len()
+        );
+        dead.iter()
+            .map(|m| {
+                m.message_attributes()
+                    .and_then(|a| a.get(stoker_kit::dlq::ATTR_REASON))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// Receives (without deleting) until `n` dead letters with their attributes are seen.
     pub async fn dead_letters(
         &self,
@@ -243,6 +272,11 @@ pub fn test_event(function: &str, behaviour: Value) -> (String, String) {
 
 /// Creates a table with the OpsTable key schema and index of infra/template.yaml.
 pub async fn create_ops_table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()> {
+    create_ops_table_on(&aws_sdk_dynamodb::Client::new(sdk), name).await
+}
+
+/// [`create_ops_table`] through a given client (e.g. one on the complement emulator).
+pub async fn create_ops_table_on(ddb: &aws_sdk_dynamodb::Client, name: &str) -> anyhow::Result<()> {
     let t: serde_norway::Value = serde_norway::from_str(crate::TEMPLATE)?;
     let props = &t["Resources"]["OpsTable"]["Properties"];
     let s = |v: &serde_norway::Value| v.as_str().unwrap_or_default().to_owned();
@@ -259,7 +293,7 @@ pub async fn create_ops_table(sdk: &SdkConfig, name: &str) -> anyhow::Result<()>
             })
             .collect()
     };
-    let mut req = aws_sdk_dynamodb::Client::new(sdk)
+    let mut req = ddb
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)

@@ -262,12 +262,9 @@ async fn the_worker_binary_replays_a_redelivered_event_without_a_second_write() 
     let body = serde_json::to_string(&event).expect("json");
     env.send(&body, None).await.expect("send");
     let id = event.id.to_string();
-    let done = poll(Duration::from_secs(60), Duration::from_millis(200), || {
-        let (env, id) = (&env, &id);
-        async move { env.outcome("cache-warmer", id).await.ok().flatten() }
-    })
-    .await
-    .expect("the job completed");
+    let done = env
+        .wait_outcome("cache-warmer", &id, Duration::from_secs(60))
+        .await;
     assert_eq!(done["keys_warmed"], 1, "{done}");
     env.send(&body, None)
         .await
@@ -293,16 +290,7 @@ async fn the_worker_binary_replays_a_redelivered_event_without_a_second_write() 
     bad["id"] = json!(uuid::Uuid::now_v7());
     bad["payload"]["targets"][0]["key"] = json!("menu:{id}");
     env.send(&bad.to_string(), None).await.expect("send");
-    let dead = env
-        .dead_letters(1, Duration::from_secs(30))
-        .await
-        .expect("DLQ");
-    let reason = dead[0]
-        .message_attributes()
-        .and_then(|a| a.get(stoker_kit::dlq::ATTR_REASON))
-        .and_then(|v| v.string_value())
-        .unwrap_or_default()
-        .to_owned();
+    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
     assert!(reason.contains("targets[0].key"), "reason: {reason}");
     env.delete().await;
 }

@@ -457,12 +457,9 @@ async fn the_worker_binary_counts_a_redelivered_batch_once_and_dead_letters_a_ba
     env.send(&bad.to_string(), None).await.expect("send");
 
     let id = good.id.to_string();
-    let report = poll(Duration::from_secs(60), Duration::from_millis(200), || {
-        let (env, id) = (&env, &id);
-        async move { env.outcome("rollup", id).await.ok().flatten() }
-    })
-    .await
-    .expect("the batch was processed");
+    let report = env
+        .wait_outcome("rollup", &id, Duration::from_secs(60))
+        .await;
     assert_eq!(report["series"][0]["error_rate"], 4.0, "{report}");
     assert_eq!(report["series"][0]["cache_hit_rate"], 75.0, "{report}");
     // Both deliveries are done (one ran, one replayed): two runs, one of them a replay.
@@ -486,16 +483,7 @@ async fn the_worker_binary_counts_a_redelivered_batch_once_and_dead_letters_a_ba
     let (sum, count, ..) = read_back(&cw, &ns, "Latency", &[]).await;
     assert_eq!((sum, count), (12.0, 2.0), "counted once");
 
-    let dead = env
-        .dead_letters(1, Duration::from_secs(30))
-        .await
-        .expect("DLQ");
-    let reason = dead[0]
-        .message_attributes()
-        .and_then(|a| a.get(stoker_kit::dlq::ATTR_REASON))
-        .and_then(|v| v.string_value())
-        .unwrap_or_default()
-        .to_owned();
+    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
     assert!(reason.contains("namespace"), "reason: {reason}");
     env.delete().await;
 }

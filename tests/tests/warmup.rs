@@ -9,7 +9,7 @@ use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
 use stoker_events::{Envelope, SOURCE_OPERATOR};
 use stoker_it::kit::{KitEnv, create_ops_table};
 use stoker_it::lambda::deploy_example;
-use stoker_it::{emulator, poll, unique, workspace_bin};
+use stoker_it::{emulator, unique, workspace_bin};
 use stoker_kit::RetryPolicy;
 use stoker_warmup::{Report, Warmup};
 
@@ -231,26 +231,13 @@ async fn the_worker_binary_warms_a_queued_request_and_dead_letters_a_bad_one() {
     env.send(&bad.to_string(), None).await.expect("send");
 
     let id = good.id.to_string();
-    let report = poll(Duration::from_secs(60), Duration::from_millis(200), || {
-        let (env, id) = (&env, &id);
-        async move { env.outcome("warmup", id).await.ok().flatten() }
-    })
-    .await;
-    let report = report.expect("the warm-up job completed within 60 s");
+    let report = env
+        .wait_outcome("warmup", &id, Duration::from_secs(60))
+        .await;
     assert_eq!(report["targets"][0]["succeeded"], 2, "{report}");
     assert_eq!(report["targets"][0]["unguarded"], 0, "{report}");
 
-    let dead = env
-        .dead_letters(1, Duration::from_secs(30))
-        .await
-        .expect("DLQ");
-    assert_eq!(dead.len(), 1);
-    let reason = dead[0]
-        .message_attributes()
-        .and_then(|a| a.get(stoker_kit::dlq::ATTR_REASON))
-        .and_then(|v| v.string_value())
-        .unwrap_or_default()
-        .to_owned();
+    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
     assert!(
         reason.contains("targets[0].concurrency"),
         "reason: {reason}"

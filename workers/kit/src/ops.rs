@@ -312,18 +312,7 @@ impl OpsTable {
         worker: &str,
         key: &str,
     ) -> Result<Option<serde_json::Value>, JobError> {
-        self.stats.ddb();
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(Self::claim_pk(worker, key)))
-            .key("sk", s("IDEM"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem (outcome)", e))?;
-        let item = out.item.unwrap_or_default();
+        let item = self.get_claim(worker, key).await?;
         let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
         if get("status").map(String::as_str) != Some("COMPLETED") {
             return Ok(None);

@@ -1,0 +1,334 @@
+//! The backup worker: native backups, pruning across pages and restore on ministack (LocalStack
+//! has no native backups without Docker); exports, restores and drills on LocalStack (DynamoDB
+//! + S3); an interrupted export; a missing table; the binary on a real queue.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use serde_json::json;
+use stoker_backup::drill::{DrillReport, compare};
+use stoker_backup::{Backup, native};
+use stoker_events::payload::backup::{BackupMode, BackupRequest, Retention};
+use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_it::kit::{KitEnv, create_ops_table_on};
+use stoker_it::{emulator, unique, workspace_bin};
+
+/// A DynamoDB client on ministack (native backups).
+fn ministack_ddb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let url = std::env::var("STOKER_MINISTACK_URL").expect("STOKER_MINISTACK_URL");
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_url(url)
+            .build(),
+    )
+}
+
+/// A table (the ops table's key schema) holding `n` items.
+async fn table_with(sdk: &aws_config::SdkConfig, name: &str, n: usize) {
+    fill(&aws_sdk_dynamodb::Client::new(sdk), name, n).await;
+}
+
+/// Creates table `name` through `ddb` and puts `n` items in it.
+async fn fill(ddb: &aws_sdk_dynamodb::Client, name: &str, n: usize) {
+    create_ops_table_on(ddb, name).await.expect("table");
+    let items: Vec<WriteRequest> = (0..n)
+        .map(|i| {
+            let item = HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(format!("ORDER#{i}"))),
+                ("sk".to_owned(), AttributeValue::S("ORDER".into())),
+                (
+                    "total".to_owned(),
+                    AttributeValue::N(format!("{}.5", i * 3)),
+                ),
+                (
+                    "lines".to_owned(),
+                    AttributeValue::L(vec![AttributeValue::S("soup".into())]),
+                ),
+            ]);
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put"),
+                )
+                .build()
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        ddb.batch_write_item()
+            .request_items(name, chunk.to_vec())
+            .send()
+            .await
+            .expect("BatchWriteItem");
+    }
+}
+
+fn request(
+    table: &str,
+    mode: BackupMode,
+    keep_last: u32,
+    min_keep: u32,
+    drill: bool,
+) -> BackupRequest {
+    BackupRequest {
+        table: table.into(),
+        mode,
+        retention: Retention {
+            keep_last,
+            max_age_days: None,
+            min_keep,
+        },
+        restore_drill: drill,
+        ensure_pitr: false,
+        tags: [("team".to_owned(), "payments".to_owned())].into(),
+    }
+}
+
+async fn bucket(sdk: &aws_config::SdkConfig, name: &str) {
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("CreateBucket");
+}
+
+#[tokio::test]
+async fn native_backups_are_pruned_across_pages_never_below_min_keep_and_restore_in_a_drill() {
+    let sdk = emulator().await;
+    let ddb = ministack_ddb(&sdk);
+    let table = unique("bk-native");
+    fill(&ddb, &table, 40).await;
+    // Someone else's backup: never pruned.
+    ddb.create_backup()
+        .table_name(&table)
+        .backup_name(format!("manual-{table}"))
+        .send()
+        .await
+        .expect("CreateBackup");
+    let mut worker = Backup::new(&sdk, "", "");
+    worker.exporter.ddb = ddb.clone();
+    worker.page_size = 2; // ListBackups pages of 2: pruning must read them all
+    for _ in 0..4 {
+        worker
+            .run(&request(&table, BackupMode::Native, 3, 2, false), "x")
+            .await
+            .expect("backup");
+        tokio::time::sleep(Duration::from_millis(1100)).await; // distinct creation seconds
+    }
+    let ours = native::list(&ddb, &table, 2, false).await.expect("list");
+    assert_eq!(ours.len(), 3, "keep_last 3: {ours:?}");
+    assert!(
+        ours.iter()
+            .all(|b| b.name.starts_with(&format!("stoker-{table}-")))
+    );
+    let all = native::list(&ddb, &table, 2, true).await.expect("list all");
+    assert_eq!(all.len(), 4, "the manual backup is untouched");
+
+    // keep_last 1 with min_keep 1 leaves exactly one; a drill restores it and compares.
+    let r = worker
+        .run(&request(&table, BackupMode::Native, 1, 1, true), "x")
+        .await
+        .expect("backup + drill");
+    assert_eq!(r.pruned_backups.len(), 3, "{r:?}");
+    assert_eq!(
+        native::list(&ddb, &table, 2, false)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+    let drill = r.drill.expect("drill");
+    assert!(drill.passed, "{drill:?}");
+    assert_eq!(
+        (
+            drill.from.as_str(),
+            drill.source_items,
+            drill.restored_items
+        ),
+        ("native", 40, 40)
+    );
+    assert!(
+        ddb.describe_table()
+            .table_name(&drill.scratch_table)
+            .send()
+            .await
+            .is_err(),
+        "scratch table deleted"
+    );
+}
+
+#[tokio::test]
+async fn an_export_restores_in_a_drill_with_checksummed_parts() {
+    let sdk = emulator().await;
+    let name = unique("bk-export");
+    table_with(&sdk, &name, 300).await;
+    bucket(&sdk, &name).await;
+    let worker = Backup::new(&sdk, &name, "");
+    let r = worker
+        .run(&request(&name, BackupMode::Export, 7, 1, true), "e1")
+        .await
+        .expect("export + drill");
+    let e = r.export.expect("export");
+    assert_eq!((e.items, e.parts), (300, 4));
+    let drill = r.drill.expect("drill");
+    assert!(drill.passed, "{drill:?}");
+    assert_eq!(
+        (drill.from.as_str(), drill.restored_items, drill.sampled),
+        ("export", 300, 50)
+    );
+    let m = worker
+        .exporter
+        .manifest(&name, "e1")
+        .await
+        .expect("manifest");
+    assert_eq!(
+        m.key_schema,
+        [
+            ("pk".to_owned(), "HASH".to_owned()),
+            ("sk".to_owned(), "RANGE".to_owned())
+        ]
+    );
+    assert!(m.parts.iter().all(|p| p.sha256.len() == 64));
+    assert_eq!(m.parts.iter().map(|p| p.items).sum::<u64>(), 300);
+}
+
+#[tokio::test]
+async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete_export() {
+    let sdk = emulator().await;
+    let name = unique("bk-crash");
+    table_with(&sdk, &name, 60).await;
+    bucket(&sdk, &name).await;
+    let worker = Backup::new(&sdk, &name, "");
+    let crashed = worker.exporter.export(&name, "attempt-1", Some(2)).await;
+    assert!(crashed.is_err(), "simulated crash after two parts");
+    assert!(
+        worker.exporter.list(&name).await.expect("list").is_empty(),
+        "no manifest, no export"
+    );
+    let r = worker
+        .run(
+            &request(&name, BackupMode::Export, 1, 1, false),
+            "attempt-2",
+        )
+        .await
+        .expect("retry");
+    assert_eq!(r.export.as_ref().expect("export").items, 60);
+    let complete = worker.exporter.list(&name).await.expect("list");
+    assert_eq!(
+        complete.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["attempt-2"]
+    );
+    assert!(
+        r.pruned_exports.is_empty(),
+        "the half export is never pruned into: {r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_drill_notices_a_restored_table_that_differs() {
+    let sdk = emulator().await;
+    let name = unique("bk-diff");
+    table_with(&sdk, &name, 10).await;
+    let scratch = format!("{name}-scratch");
+    table_with(&sdk, &scratch, 10).await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+        .put_item()
+        .table_name(&scratch)
+        .item("pk", AttributeValue::S("ORDER#3".into()))
+        .item("sk", AttributeValue::S("ORDER".into()))
+        .item("total", AttributeValue::N("0".into()))
+        .send()
+        .await
+        .expect("tamper");
+    let mut report = DrillReport::default();
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    compare(
+        &ddb,
+        &name,
+        &scratch,
+        &["pk".into(), "sk".into()],
+        50,
+        &mut report,
+    )
+    .await
+    .expect("compare");
+    assert_eq!(
+        (
+            report.source_items,
+            report.restored_items,
+            report.sampled,
+            report.mismatched
+        ),
+        (10, 10, 10, 1)
+    );
+    assert!(!report.passed);
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_permanent_error() {
+    let sdk = emulator().await;
+    let name = unique("bk-none");
+    bucket(&sdk, &name).await;
+    let err = Backup::new(&sdk, &name, "")
+        .run(&request(&name, BackupMode::Export, 7, 1, false), "x")
+        .await
+        .expect_err("no such table");
+    assert!(err.is_permanent(), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "bkq", 3, false)
+        .await
+        .expect("resources");
+    let name = unique("bk-q");
+    table_with(&sdk, &name, 30).await;
+    bucket(&sdk, &name).await;
+    let _worker = env
+        .spawn_worker(
+            workspace_bin("stoker-backup").to_str().expect("path"),
+            &[("STOKER_EXPORT_BUCKET", &name)],
+        )
+        .expect("spawn the worker");
+    let good = Envelope::new(
+        request(&name, BackupMode::Export, 7, 1, true),
+        SOURCE_OPERATOR,
+        "operator:test",
+    );
+    env.send(&serde_json::to_string(&good).expect("json"), None)
+        .await
+        .expect("send");
+    let mut bad = serde_json::to_value(&good).expect("json");
+    bad["id"] = json!(uuid::Uuid::now_v7());
+    bad["payload"]["retention"] = json!({ "keep_last": 1, "min_keep": 3 });
+    env.send(&bad.to_string(), None).await.expect("send");
+    let report = env
+        .wait_outcome("backup", &good.id.to_string(), Duration::from_secs(90))
+        .await;
+    assert_eq!(report["export"]["items"], 30, "{report}");
+    assert_eq!(report["drill"]["passed"], true, "{report}");
+    let rows = aws_sdk_dynamodb::Client::new(&sdk)
+        .query()
+        .table_name(&env.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("BACKUP#{name}")))
+        .send()
+        .await
+        .expect("Query");
+    assert_eq!(
+        rows.count(),
+        1,
+        "the export's metadata is recorded in the ops table"
+    );
+    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
+    assert!(reason.contains("retention.min_keep"), "reason: {reason}");
+    env.delete().await;
+}

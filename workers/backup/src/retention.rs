@@ -1,0 +1,82 @@
+//! Which backups to delete: beyond the newest `keep_last`, or older than `max_age_days`, but
+//! never below `min_keep` (the newest `min_keep` always stay).
+
+use chrono::{DateTime, Duration, Utc};
+use stoker_events::payload::backup::Retention;
+
+/// A backup (native or export) as retention sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    pub id: String,
+    pub created: DateTime<Utc>,
+}
+
+/// The ids to delete, oldest first.
+pub fn to_prune(mut backups: Vec<Kept>, r: &Retention, now: DateTime<Utc>) -> Vec<String> {
+    backups.sort_by_key(|b| std::cmp::Reverse(b.created)); // newest first
+    let cutoff = r.max_age_days.map(|d| now - Duration::days(d.into()));
+    let mut out: Vec<String> = backups
+        .iter()
+        .enumerate()
+        .filter(|(i, b)| {
+            let beyond_count = *i >= r.keep_last as usize;
+            let too_old = cutoff.is_some_and(|c| b.created < c);
+            *i >= r.min_keep as usize && (beyond_count || too_old)
+        })
+        .map(|(_, b)| b.id.clone())
+        .collect();
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn days_ago(ids: &[(&str, i64)], now: DateTime<Utc>) -> Vec<Kept> {
+        ids.iter()
+            .map(|(id, d)| Kept {
+                id: (*id).into(),
+                created: now - Duration::days(*d),
+            })
+            .collect()
+    }
+
+    fn r(keep_last: u32, max_age_days: Option<u32>, min_keep: u32) -> Retention {
+        Retention {
+            keep_last,
+            max_age_days,
+            min_keep,
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_n() {
+        let now = Utc::now();
+        let b = days_ago(&[("a", 5), ("b", 1), ("c", 3), ("d", 2), ("e", 4)], now);
+        assert_eq!(to_prune(b, &r(3, None, 1), now), ["a", "e"]);
+    }
+
+    #[test]
+    fn max_age_prunes_old_ones_but_never_below_min_keep() {
+        let now = Utc::now();
+        let b = days_ago(&[("a", 50), ("b", 40), ("c", 45)], now);
+        assert_eq!(
+            to_prune(b.clone(), &r(7, Some(30), 1), now),
+            ["a", "c"],
+            "b is the newest: kept"
+        );
+        assert_eq!(
+            to_prune(b.clone(), &r(7, Some(30), 3), now),
+            Vec::<String>::new()
+        );
+        assert_eq!(to_prune(b, &r(7, Some(30), 2), now), ["a"]);
+    }
+
+    #[test]
+    fn nothing_to_prune_when_under_the_limits() {
+        let now = Utc::now();
+        assert!(to_prune(days_ago(&[("a", 1)], now), &r(1, Some(30), 1), now).is_empty());
+        assert!(to_prune(vec![], &r(1, None, 1), now).is_empty());
+    }
+}
