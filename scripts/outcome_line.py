@@ -27,7 +27,8 @@ elif kind == "stoker.rollup.requested":
 elif kind == "stoker.cache-warm.requested":
     print(f"{rep['keys_warmed']} Redis keys and {rep['urls_warmed']} URL warmed ({rep['bytes']} bytes, "
           f"{rep['redis_round_trips']} Redis round trip(s)), {rep['failed']} failed, "
-          f"Redis hit rate {fmt(rep.get('hit_rate_before'))} % -> {fmt(rep.get('hit_rate_after'))} %")
+          + (f"Redis hit rate {fmt(rep.get('hit_rate_before'))} % -> {fmt(rep.get('hit_rate_after'))} %"
+             if rep.get("hit_rate_after") is not None else "no Redis lookups yet (no hit rate)"))
 elif kind == "stoker.backup.requested":
     parts = []
     if rep.get("native"):
