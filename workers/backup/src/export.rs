@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use stoker_kit::classify::sdk_error;
@@ -359,9 +360,15 @@ impl Exporter {
                 })
                 .collect::<Result<_, _>>()
                 .map_err(|e| JobError::permanent("export_corrupt", format!("{}: {e}", part.key)))?;
-            for chunk in items.chunks(25) {
-                self.batch_write(target, chunk).await?;
-                written += chunk.len() as u64;
+            // Batches of 25 (the BatchWriteItem limit), 8 in flight.
+            let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+            let mut writes = futures::stream::iter(chunks)
+                .map(|c: Vec<Item>| async move {
+                    self.batch_write(target, &c).await.map(|_| c.len() as u64)
+                })
+                .buffer_unordered(8);
+            while let Some(n) = writes.next().await {
+                written += n?;
             }
         }
         Ok(written)
