@@ -52,13 +52,31 @@ async fn main() -> anyhow::Result<()> {
                 .build()
         })
         .collect();
-    let loads = writes.chunks(25).map(|c| {
-        ddb.batch_write_item()
-            .request_items(&name, c.to_vec())
-            .send()
-    });
-    for batch in futures::future::join_all(loads).await.chunks(1) {
-        batch[0].as_ref().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    // 16 BatchWriteItem calls in flight; unprocessed items are put back until none are left.
+    let chunks: Vec<Vec<WriteRequest>> = writes.chunks(25).map(<[WriteRequest]>::to_vec).collect();
+    let mut loads = futures::stream::iter(chunks)
+        .map(|c: Vec<WriteRequest>| {
+            let (ddb, name) = (ddb.clone(), name.clone());
+            async move {
+                let mut pending = c;
+                while !pending.is_empty() {
+                    let out = ddb
+                        .batch_write_item()
+                        .request_items(&name, pending)
+                        .send()
+                        .await?;
+                    pending = out
+                        .unprocessed_items()
+                        .and_then(|u| u.get(&name))
+                        .cloned()
+                        .unwrap_or_default();
+                }
+                Ok::<_, anyhow::Error>(())
+            }
+        })
+        .buffer_unordered(16);
+    while let Some(r) = loads.next().await {
+        r?;
     }
     let load_s = t.elapsed().as_secs_f64();
 
