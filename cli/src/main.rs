@@ -1,5 +1,6 @@
 //! `stoker`: the operator CLI. Parses, then hands each subcommand to its own module.
 
+mod backup;
 mod context;
 mod dlq;
 mod error;
@@ -31,6 +32,8 @@ enum Cmd {
     Status(status::StatusArgs),
     /// Dead letters: list them with their reasons, or move them back.
     Dlq(dlq::DlqArgs),
+    /// Start a backup (and a restore drill) and follow it with a progress bar.
+    Backup(backup::BackupArgs),
     /// Run workers as long-poll processes in this binary until Ctrl-C / SIGTERM.
     Run(run::RunArgs),
 }
@@ -43,6 +46,7 @@ async fn main() {
         Cmd::Status(a) => a.run(&cli.aws).await,
         Cmd::Dlq(a) => a.run(&cli.aws).await,
         Cmd::Run(a) => a.run(&cli.aws).await,
+        Cmd::Backup(a) => a.run(&cli.aws).await,
     };
     if let Err(e) = result {
         eprintln!("{e}");

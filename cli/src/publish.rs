@@ -111,13 +111,20 @@ impl PublishArgs {
             ))
         })?;
         let ops = ctx.ops()?;
+        let ddb = aws_sdk_dynamodb::Client::new(&ctx.sdk);
+        let table = ctx.output("OpsTableName")?.to_owned();
+        let mut bar = ProgressLine::default();
         let deadline = Instant::now() + Duration::from_secs(self.timeout);
         loop {
+            if let Some(p) = stoker_kit::progress::read(&ddb, &table, worker.name(), &id).await {
+                bar.show(&p);
+            }
             let runs = ops
                 .runs_of(worker.name(), &id)
                 .await
                 .map_err(|e| CliError::new(e.to_string()))?;
             if let Some(run) = runs.iter().rev().find(|r| is_final(r)) {
+                bar.finish();
                 let report = ops.stored_outcome(worker.name(), &id).await.ok().flatten();
                 self.print_run(run, report);
                 return match run.outcome {
@@ -221,6 +228,52 @@ impl PublishArgs {
                     println!("report: {r}");
                 }
             }
+        }
+    }
+}
+
+/// A progress line on standard error: redrawn in place on a terminal, one line per change
+/// of phase (and at most every 10 %) otherwise.
+#[derive(Debug, Default)]
+struct ProgressLine {
+    last: Option<(String, u64)>,
+    drawn: bool,
+}
+
+impl ProgressLine {
+    fn show(&mut self, (phase, done, total): &(String, u64, u64)) {
+        if phase == "done" || phase.is_empty() {
+            return;
+        }
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let tenth = if *total > 0 { done * 10 / total } else { 0 };
+        let key = (phase.clone(), if tty { *done } else { tenth });
+        if self.last.as_ref() == Some(&key) {
+            return;
+        }
+        self.last = Some(key);
+        let line = if *total > 0 {
+            let filled = ((done * 30) / total).min(30) as usize;
+            format!(
+                "{phase:<20} [{}{}] {done}/{total} items",
+                "#".repeat(filled),
+                " ".repeat(30 - filled)
+            )
+        } else {
+            format!("{phase:<20} {done} items")
+        };
+        if tty {
+            eprint!("\r{line}");
+            self.drawn = true;
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.drawn {
+            eprintln!();
+            self.drawn = false;
         }
     }
 }

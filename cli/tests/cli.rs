@@ -396,3 +396,58 @@ async fn run_processes_jobs_and_stops_cleanly_on_sigterm() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn backup_follows_an_export_and_drill_with_progress_and_prints_the_report() {
+    let sdk = emulator().await;
+    let sdk2 = sdk.clone();
+    with_stack(
+        &sdk,
+        "bk",
+        &[("SchedulesState", "DISABLED")],
+        move |stack| async move {
+            let table = stoker_it::unique("cli-bk");
+            stoker_it::kit::table_with_items(&sdk2, &table, 3000).await;
+            let mut run = std::process::Command::new(STOKER)
+                .args(["--stack", &stack.name, "run", "--workers", "backup"])
+                .env("STOKER_EMF", "off")
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let out = stoker(
+                &stack.name,
+                &[
+                    "backup",
+                    &table,
+                    "--mode",
+                    "export",
+                    "--drill",
+                    "--timeout",
+                    "120",
+                    "--output",
+                    "json",
+                ],
+            );
+            let _ = run.kill();
+            let err = text(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            // The restore of 3000 items takes seconds: its progress is shown.
+            assert!(
+                err.lines()
+                    .any(|l| l.starts_with("restoring") && l.contains("/3000 items")),
+                "{err}"
+            );
+            let last: Value =
+                serde_json::from_str(text(&out.stdout).lines().last().unwrap_or_default())?;
+            assert_eq!(last["outcome"], "completed", "{last}");
+            assert_eq!(last["report"]["export"]["items"], 3000, "{last}");
+            assert_eq!(last["report"]["drill"]["passed"], true, "{last}");
+            let _ = aws_sdk_dynamodb::Client::new(&sdk2)
+                .delete_table()
+                .table_name(&table)
+                .send()
+                .await;
+            Ok(())
+        },
+    )
+    .await;
+}

@@ -10,7 +10,7 @@ use anyhow::Context;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType,
+    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
@@ -268,6 +268,47 @@ pub fn test_event(function: &str, behaviour: Value) -> (String, String) {
         env.id.to_string(),
         serde_json::to_string(&env).unwrap_or_default(),
     )
+}
+
+/// A table (the ops table's key schema) holding `n` order items (`pk = ORDER#i`).
+pub async fn table_with_items(sdk: &aws_config::SdkConfig, name: &str, n: usize) {
+    fill_on(&aws_sdk_dynamodb::Client::new(sdk), name, n).await;
+}
+
+/// Creates table `name` through `ddb` and puts `n` items in it.
+pub async fn fill_on(ddb: &aws_sdk_dynamodb::Client, name: &str, n: usize) {
+    create_ops_table_on(ddb, name).await.expect("table");
+    let items: Vec<WriteRequest> = (0..n)
+        .map(|i| {
+            let item = HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(format!("ORDER#{i}"))),
+                ("sk".to_owned(), AttributeValue::S("ORDER".into())),
+                (
+                    "total".to_owned(),
+                    AttributeValue::N(format!("{}.5", i * 3)),
+                ),
+                (
+                    "lines".to_owned(),
+                    AttributeValue::L(vec![AttributeValue::S("soup".into())]),
+                ),
+            ]);
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put"),
+                )
+                .build()
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        ddb.batch_write_item()
+            .request_items(name, chunk.to_vec())
+            .send()
+            .await
+            .expect("BatchWriteItem");
+    }
 }
 
 /// Creates a table with the OpsTable key schema and index of infra/template.yaml.

@@ -2,16 +2,15 @@
 //! has no native backups without Docker); exports, restores and drills on LocalStack (DynamoDB
 //! + S3); an interrupted export; a missing table; the binary on a real queue.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use stoker_backup::drill::{DrillReport, compare};
 use stoker_backup::{Backup, native};
 use stoker_events::payload::backup::{BackupMode, BackupRequest, Retention};
 use stoker_events::{Envelope, SOURCE_OPERATOR};
-use stoker_it::kit::{KitEnv, create_ops_table_on};
+use stoker_it::kit::{KitEnv, fill_on, table_with_items};
 use stoker_it::{emulator, unique, workspace_bin};
 
 /// A DynamoDB client on ministack (native backups).
@@ -22,47 +21,6 @@ fn ministack_ddb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
             .endpoint_url(url)
             .build(),
     )
-}
-
-/// A table (the ops table's key schema) holding `n` items.
-async fn table_with(sdk: &aws_config::SdkConfig, name: &str, n: usize) {
-    fill(&aws_sdk_dynamodb::Client::new(sdk), name, n).await;
-}
-
-/// Creates table `name` through `ddb` and puts `n` items in it.
-async fn fill(ddb: &aws_sdk_dynamodb::Client, name: &str, n: usize) {
-    create_ops_table_on(ddb, name).await.expect("table");
-    let items: Vec<WriteRequest> = (0..n)
-        .map(|i| {
-            let item = HashMap::from([
-                ("pk".to_owned(), AttributeValue::S(format!("ORDER#{i}"))),
-                ("sk".to_owned(), AttributeValue::S("ORDER".into())),
-                (
-                    "total".to_owned(),
-                    AttributeValue::N(format!("{}.5", i * 3)),
-                ),
-                (
-                    "lines".to_owned(),
-                    AttributeValue::L(vec![AttributeValue::S("soup".into())]),
-                ),
-            ]);
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
-        })
-        .collect();
-    for chunk in items.chunks(25) {
-        ddb.batch_write_item()
-            .request_items(name, chunk.to_vec())
-            .send()
-            .await
-            .expect("BatchWriteItem");
-    }
 }
 
 fn request(
@@ -104,7 +62,7 @@ async fn native_backups_are_pruned_across_pages_never_below_min_keep_and_restore
     let sdk = emulator().await;
     let ddb = ministack_ddb(&sdk);
     let table = unique("bk-native");
-    fill(&ddb, &table, 40).await;
+    fill_on(&ddb, &table, 40).await;
     // Someone else's backup: never pruned.
     ddb.create_backup()
         .table_name(&table)
@@ -168,7 +126,7 @@ async fn native_backups_are_pruned_across_pages_never_below_min_keep_and_restore
 async fn an_export_restores_in_a_drill_with_checksummed_parts() {
     let sdk = emulator().await;
     let name = unique("bk-export");
-    table_with(&sdk, &name, 300).await;
+    table_with_items(&sdk, &name, 300).await;
     bucket(&sdk, &name).await;
     let worker = Backup::new(&sdk, &name, "");
     let r = worker
@@ -203,10 +161,13 @@ async fn an_export_restores_in_a_drill_with_checksummed_parts() {
 async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete_export() {
     let sdk = emulator().await;
     let name = unique("bk-crash");
-    table_with(&sdk, &name, 60).await;
+    table_with_items(&sdk, &name, 60).await;
     bucket(&sdk, &name).await;
     let worker = Backup::new(&sdk, &name, "");
-    let crashed = worker.exporter.export(&name, "attempt-1", Some(2)).await;
+    let crashed = worker
+        .exporter
+        .export(&name, "attempt-1", Some(2), &Default::default())
+        .await;
     assert!(crashed.is_err(), "simulated crash after two parts");
     assert!(
         worker.exporter.list(&name).await.expect("list").is_empty(),
@@ -235,9 +196,9 @@ async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete
 async fn a_drill_notices_a_restored_table_that_differs() {
     let sdk = emulator().await;
     let name = unique("bk-diff");
-    table_with(&sdk, &name, 10).await;
+    table_with_items(&sdk, &name, 10).await;
     let scratch = format!("{name}-scratch");
-    table_with(&sdk, &scratch, 10).await;
+    table_with_items(&sdk, &scratch, 10).await;
     aws_sdk_dynamodb::Client::new(&sdk)
         .put_item()
         .table_name(&scratch)
@@ -290,7 +251,7 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
         .await
         .expect("resources");
     let name = unique("bk-q");
-    table_with(&sdk, &name, 30).await;
+    table_with_items(&sdk, &name, 30).await;
     bucket(&sdk, &name).await;
     let _worker = env
         .spawn_worker(

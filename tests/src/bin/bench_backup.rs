@@ -120,14 +120,17 @@ async fn main() -> anyhow::Result<()> {
     let scan_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let m = worker.exporter.export(&name, "bench", None).await?;
+    let m = worker
+        .exporter
+        .export(&name, "bench", None, &Default::default())
+        .await?;
     let export_s = t.elapsed().as_secs_f64();
     let bytes: u64 = m.parts.iter().map(|p| p.bytes).sum();
 
     let t = Instant::now();
     let restored = worker
         .exporter
-        .restore(&m, &format!("{name}-restored"))
+        .restore(&m, &format!("{name}-restored"), &Default::default())
         .await?;
     let restore_s = t.elapsed().as_secs_f64();
     let _ = ddb.delete_table().table_name(&name).send().await;

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use stoker_kit::classify::sdk_error;
+use stoker_kit::progress::Progress;
 use stoker_kit::{JobError, RetryPolicy};
 
 use crate::attr::{self, Item};
@@ -72,6 +73,7 @@ impl Exporter {
         table: &str,
         export_id: &str,
         fail_after_parts: Option<usize>,
+        progress: &Progress,
     ) -> Result<Manifest, JobError> {
         let desc = self
             .ddb
@@ -108,8 +110,9 @@ impl Exporter {
             "table_arn": t.table_arn(), "item_count": t.item_count(), "size_bytes": t.table_size_bytes(),
             "billing_mode": t.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned()),
         });
+        progress.phase("exporting", t.item_count().unwrap_or(0).max(0) as u64);
         let base = format!("{}{export_id}/", prefix(table));
-        let scans = (0..self.segments).map(|seg| self.export_segment(table, seg, &base));
+        let scans = (0..self.segments).map(|seg| self.export_segment(table, seg, &base, progress));
         let mut parts = Vec::new();
         for (i, r) in futures::future::join_all(scans)
             .await
@@ -151,6 +154,7 @@ impl Exporter {
         table: &str,
         segment: i32,
         base: &str,
+        progress: &Progress,
     ) -> Result<Part, JobError> {
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         let mut items = 0u64;
@@ -173,6 +177,7 @@ impl Exporter {
                     .map_err(|e| JobError::permanent("gzip", e.to_string()))?;
                 items += 1;
             }
+            progress.add(page.items().len() as u64);
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
                 break;
@@ -300,7 +305,12 @@ impl Exporter {
 
     /// Creates `target` with the export's key schema (on demand) and loads every item into it;
     /// returns the items written. Each part's SHA-256 is checked before it is used.
-    pub async fn restore(&self, m: &Manifest, target: &str) -> Result<u64, JobError> {
+    pub async fn restore(
+        &self,
+        m: &Manifest,
+        target: &str,
+        progress: &Progress,
+    ) -> Result<u64, JobError> {
         let keys: Vec<KeySchemaElement> = m
             .key_schema
             .iter()
@@ -333,6 +343,7 @@ impl Exporter {
             .await
             .map_err(|e| sdk_error(&format!("CreateTable {target}"), e))?;
         crate::native::wait_active(&self.ddb, target, Duration::from_secs(60)).await?;
+        progress.phase("restoring", m.item_count);
         let mut written = 0;
         for part in &m.parts {
             let gz = self.get(&part.key).await?;
@@ -368,7 +379,9 @@ impl Exporter {
                 })
                 .buffer_unordered(8);
             while let Some(n) = writes.next().await {
-                written += n?;
+                let n = n?;
+                progress.add(n);
+                written += n;
             }
         }
         Ok(written)

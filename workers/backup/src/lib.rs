@@ -16,6 +16,7 @@ pub mod export;
 pub mod native;
 pub mod retention;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use stoker_events::payload::backup::{BackupMode, BackupRequest};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::progress::Progress;
 use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
 
 use crate::drill::DrillReport;
@@ -110,6 +112,16 @@ impl Backup {
         req: &BackupRequest,
         export_id: &str,
     ) -> Result<BackupReport, JobError> {
+        self.run_with(req, export_id, &Progress::default()).await
+    }
+
+    /// [`run`](Self::run), counting items exported and restored in `progress`.
+    pub async fn run_with(
+        &self,
+        req: &BackupRequest,
+        export_id: &str,
+        progress: &Progress,
+    ) -> Result<BackupReport, JobError> {
         let mut report = BackupReport {
             table: req.table.clone(),
             ..Default::default()
@@ -128,7 +140,10 @@ impl Backup {
         if export_on {
             let started = Instant::now();
             self.require_bucket()?;
-            let m = self.exporter.export(&req.table, export_id, None).await?;
+            let m = self
+                .exporter
+                .export(&req.table, export_id, None, progress)
+                .await?;
             self.record(
                 &req.table,
                 "export",
@@ -177,7 +192,12 @@ impl Backup {
         }
         if req.restore_drill {
             let d = self
-                .drill(&req.table, report.native.as_ref(), manifest.as_ref())
+                .drill(
+                    &req.table,
+                    report.native.as_ref(),
+                    manifest.as_ref(),
+                    progress,
+                )
                 .await?;
             emit_metrics(
                 Worker::Backup.name(),
@@ -208,6 +228,7 @@ impl Backup {
         table: &str,
         native: Option<&NativeBackup>,
         manifest: Option<&Manifest>,
+        progress: &Progress,
     ) -> Result<DrillReport, JobError> {
         let started = Instant::now();
         // Scratch tables are named so that the role may create and delete only them.
@@ -220,12 +241,16 @@ impl Backup {
             (Some(b), _) => {
                 report.from = "native".into();
                 report.backup = b.name.clone();
+                progress.phase("restoring (native)", 0);
                 native::restore(self.ddb(), &b.arn, &scratch, self.backup_wait).await
             }
             (None, Some(m)) => {
                 report.from = "export".into();
                 report.backup = m.export_id.clone();
-                self.exporter.restore(m, &scratch).await.map(|_| ())
+                self.exporter
+                    .restore(m, &scratch, progress)
+                    .await
+                    .map(|_| ())
             }
             (None, None) => {
                 return Err(JobError::permanent(
@@ -331,7 +356,32 @@ impl Handler for Backup {
             ctx.receive_count,
             ctx.attempt
         );
-        let report = self.run(req, &export_id).await?;
+        // Progress (items exported / restored) goes to the ops table for `stoker backup`.
+        let progress = Arc::new(Progress::default());
+        let reporter = (!self.ops_table.is_empty()).then(|| {
+            stoker_kit::progress::report(
+                self.ddb().clone(),
+                self.ops_table.clone(),
+                Worker::Backup.name(),
+                event.meta.id.to_string(),
+                progress.clone(),
+                Duration::from_millis(500),
+            )
+        });
+        let result = self.run_with(req, &export_id, &progress).await;
+        if let Some(r) = reporter {
+            r.abort();
+            progress.phase("done", 0);
+            let _ = stoker_kit::progress::write(
+                self.ddb(),
+                &self.ops_table,
+                Worker::Backup.name(),
+                &event.meta.id.to_string(),
+                &progress,
+            )
+            .await;
+        }
+        let report = result?;
         serde_json::to_value(report).map_err(|e| JobError::permanent("report", e.to_string()))
     }
 }

@@ -24,6 +24,7 @@ pub mod ops;
 pub mod outcome;
 pub mod poll;
 pub mod process;
+pub mod progress;
 pub mod run;
 pub mod stats;
 pub mod telemetry;

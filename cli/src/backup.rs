@@ -1,0 +1,70 @@
+//! `stoker backup <table>`: start a backup (and a restore drill) and follow it with a progress
+//! bar of the items exported and restored, then print its report.
+
+use clap::{Args, ValueEnum};
+use serde_json::json;
+
+use crate::context::{AwsArgs, Output};
+use crate::error::CliError;
+use crate::publish::PublishArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Mode {
+    Native,
+    Export,
+    Both,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The DynamoDB table to back up.
+    pub table: String,
+    /// native (CreateBackup), export (S3, portable) or both.
+    #[arg(long, value_enum, default_value = "native")]
+    pub mode: Mode,
+    /// Restore the new backup into a scratch table and compare it with the source.
+    #[arg(long)]
+    pub drill: bool,
+    /// Keep the newest N stoker backups.
+    #[arg(long, default_value_t = 7)]
+    pub keep_last: u32,
+    /// Never prune below this many.
+    #[arg(long, default_value_t = 1)]
+    pub min_keep: u32,
+    /// Delete stoker backups older than this many days.
+    #[arg(long)]
+    pub max_age_days: Option<u32>,
+    /// How long to follow the job, in seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+impl BackupArgs {
+    pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
+        let mode = match self.mode {
+            Mode::Native => "native",
+            Mode::Export => "export",
+            Mode::Both => "both",
+        };
+        let mut retention = json!({ "keep_last": self.keep_last, "min_keep": self.min_keep });
+        if let Some(d) = self.max_age_days {
+            retention["max_age_days"] = json!(d);
+        }
+        let payload = json!({ "table": self.table, "mode": mode, "retention": retention, "restore_drill": self.drill });
+        PublishArgs {
+            kind: "stoker.backup.requested".into(),
+            file: None,
+            payload: Some(payload.to_string()),
+            dry_run: false,
+            wait: true,
+            timeout: self.timeout,
+            requested_by: None,
+            correlation_id: None,
+            output: self.output,
+        }
+        .run(aws)
+        .await
+    }
+}

@@ -1,0 +1,142 @@
+//! Progress of a long job (items exported, restored, ...), written to the ops table by the
+//! worker while it runs and read by `stoker publish --wait` to draw a progress bar.
+//! Item: `pk = PROGRESS#<worker>#<event id>`, `sk = PROGRESS`, `phase`, `done`, `total`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::classify::sdk_error;
+use crate::error::JobError;
+
+/// Counters a job updates as it goes.
+#[derive(Debug, Default)]
+pub struct Progress {
+    phase: Mutex<String>,
+    pub done: AtomicU64,
+    pub total: AtomicU64,
+}
+
+impl Progress {
+    /// Starts a phase: `total` items expected (0 when unknown), none done yet.
+    pub fn phase(&self, name: &str, total: u64) {
+        if let Ok(mut p) = self.phase.lock() {
+            *p = name.to_owned();
+        }
+        self.done.store(0, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+    }
+
+    pub fn add(&self, n: u64) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// (phase, done, total)
+    pub fn snapshot(&self) -> (String, u64, u64) {
+        let phase = self.phase.lock().map(|p| p.clone()).unwrap_or_default();
+        (
+            phase,
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+}
+
+pub fn key(worker: &str, event_id: &str) -> [(&'static str, AttributeValue); 2] {
+    [
+        (
+            "pk",
+            AttributeValue::S(format!("PROGRESS#{worker}#{event_id}")),
+        ),
+        ("sk", AttributeValue::S("PROGRESS".into())),
+    ]
+}
+
+/// Writes `progress` to the ops table every `every` until the returned guard is dropped (and
+/// once more then), best effort: progress never fails a job.
+pub fn report(
+    ddb: aws_sdk_dynamodb::Client,
+    table: String,
+    worker: &'static str,
+    event_id: String,
+    progress: Arc<Progress>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let _ = write(&ddb, &table, worker, &event_id, &progress).await;
+            tokio::time::sleep(every).await;
+        }
+    })
+}
+
+pub async fn write(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    worker: &str,
+    event_id: &str,
+    progress: &Progress,
+) -> Result<(), JobError> {
+    let (phase, done, total) = progress.snapshot();
+    let [pk, sk] = key(worker, event_id);
+    let expires = chrono::Utc::now().timestamp() + 86_400;
+    ddb.put_item()
+        .table_name(table)
+        .item(pk.0, pk.1)
+        .item(sk.0, sk.1)
+        .item("phase", AttributeValue::S(phase))
+        .item("done", AttributeValue::N(done.to_string()))
+        .item("total", AttributeValue::N(total.to_string()))
+        .item("expires_at", AttributeValue::N(expires.to_string()))
+        .send()
+        .await
+        .map_err(|e| sdk_error("PutItem (progress)", e))?;
+    Ok(())
+}
+
+/// Reads a job's progress: (phase, done, total), if the worker wrote any.
+pub async fn read(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    worker: &str,
+    event_id: &str,
+) -> Option<(String, u64, u64)> {
+    let [pk, sk] = key(worker, event_id);
+    let item = ddb
+        .get_item()
+        .table_name(table)
+        .key(pk.0, pk.1)
+        .key(sk.0, sk.1)
+        .send()
+        .await
+        .ok()?
+        .item?;
+    let n = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Some((
+        item.get("phase")?.as_s().ok()?.clone(),
+        n("done"),
+        n("total"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_reset_the_count() {
+        let p = Progress::default();
+        p.phase("exporting", 10);
+        p.add(4);
+        assert_eq!(p.snapshot(), ("exporting".to_owned(), 4, 10));
+        p.phase("restoring", 8);
+        assert_eq!(p.snapshot(), ("restoring".to_owned(), 0, 8));
+    }
+}
