@@ -1,0 +1,195 @@
+//! Passive recommendations: Compute Optimizer's data-sufficiency gate (at least 50 invocations
+//! in the lookback) and findings, the seeds' rules (memory -25 % when under-utilized, +50 %
+//! when over-utilized; timeout = max duration x 1.5), bounded by the request's guardrails.
+
+use serde::Serialize;
+use stoker_events::payload::optimize::Bounds;
+
+use crate::pricing::{Arch, Pricing};
+
+pub const MIN_INVOCATIONS: u64 = 50;
+/// Peak memory used below this share of the configured memory: under-utilized.
+pub const UNDER: f64 = 0.5;
+/// Above this share: over-utilized.
+pub const OVER: f64 = 0.9;
+
+/// What the metrics say of one function over the lookback.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub memory_mb: u32,
+    pub timeout_s: u32,
+    pub arch: Arch,
+    pub invocations: u64,
+    pub lookback_days: u32,
+    pub avg_duration_ms: f64,
+    pub max_duration_ms: f64,
+    /// From the REPORT lines' Max Memory Used (or Lambda Insights).
+    pub max_memory_used_mb: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Finding {
+    Optimized,
+    NotOptimized,
+    Unavailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recommendation {
+    pub finding: Finding,
+    pub reason: String,
+    pub memory_mb: Option<u32>,
+    pub timeout_s: Option<u32>,
+    pub current_monthly_usd: f64,
+    pub recommended_monthly_usd: Option<f64>,
+}
+
+pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommendation {
+    let rate = o.invocations as f64 / (f64::from(o.lookback_days.max(1)) * 86_400.0);
+    let current_monthly_usd = pricing.monthly(o.memory_mb, o.avg_duration_ms, o.arch, rate);
+    let unavailable = |reason: String| Recommendation {
+        finding: Finding::Unavailable,
+        reason,
+        memory_mb: None,
+        timeout_s: None,
+        current_monthly_usd,
+        recommended_monthly_usd: None,
+    };
+    if o.invocations < MIN_INVOCATIONS {
+        return unavailable(format!(
+            "too few invocations: {} in {} days (at least {MIN_INVOCATIONS} are needed)",
+            o.invocations, o.lookback_days
+        ));
+    }
+    let Some(used) = o.max_memory_used_mb else {
+        return unavailable(
+            "no memory data: no REPORT lines or Lambda Insights in the lookback".into(),
+        );
+    };
+    let share = f64::from(used) / f64::from(o.memory_mb.max(1));
+    let (target, why) = if share < UNDER {
+        (
+            f64::from(o.memory_mb) * 0.75,
+            format!(
+                "under-utilized: peak memory {used} MB is {:.0} % of {} MB",
+                share * 100.0,
+                o.memory_mb
+            ),
+        )
+    } else if share > OVER {
+        (
+            f64::from(o.memory_mb) * 1.5,
+            format!(
+                "over-utilized: peak memory {used} MB is {:.0} % of {} MB",
+                share * 100.0,
+                o.memory_mb
+            ),
+        )
+    } else {
+        (
+            f64::from(o.memory_mb),
+            format!(
+                "memory fits: peak {used} MB is {:.0} % of {} MB",
+                share * 100.0,
+                o.memory_mb
+            ),
+        )
+    };
+    let memory_mb = bound_memory(o.memory_mb, target, bounds);
+    let timeout_s =
+        ((o.max_duration_ms * 1.5 / 1000.0).ceil() as u32).clamp(1, bounds.max_timeout_s);
+    let finding = if memory_mb == o.memory_mb && timeout_s == o.timeout_s {
+        Finding::Optimized
+    } else {
+        Finding::NotOptimized
+    };
+    // Same billed duration at the new size: the saving of a smaller size is a floor (a CPU-bound
+    // function gets slower with less memory; a power-tuning sweep measures that).
+    let recommended_monthly_usd = Some(pricing.monthly(memory_mb, o.avg_duration_ms, o.arch, rate));
+    Recommendation {
+        finding,
+        reason: why,
+        memory_mb: Some(memory_mb),
+        timeout_s: Some(timeout_s),
+        current_monthly_usd,
+        recommended_monthly_usd,
+    }
+}
+
+/// `target` held within [min, max] and within `max_change_pct` of `current`, in whole MB.
+pub fn bound_memory(current: u32, target: f64, b: &Bounds) -> u32 {
+    let step = f64::from(current) * f64::from(b.max_change_pct) / 100.0;
+    let limited = target.clamp(f64::from(current) - step, f64::from(current) + step);
+    (limited.round() as u32).clamp(b.min_memory_mb, b.max_memory_mb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(used: Option<u32>, invocations: u64) -> Observed {
+        Observed {
+            memory_mb: 1024,
+            timeout_s: 30,
+            arch: Arch::Arm64,
+            invocations,
+            lookback_days: 14,
+            avg_duration_ms: 120.0,
+            max_duration_ms: 2_000.0,
+            max_memory_used_mb: used,
+        }
+    }
+
+    #[test]
+    fn the_seeds_rules_give_these_numbers() {
+        let b = Bounds::default();
+        let p = Pricing::default();
+        let under = recommend(&observed(Some(200), 10_000), &b, &p);
+        assert_eq!(
+            (under.finding, under.memory_mb, under.timeout_s),
+            (Finding::NotOptimized, Some(768), Some(3))
+        );
+        assert!(under.recommended_monthly_usd.unwrap() < under.current_monthly_usd);
+        let over = recommend(&observed(Some(1000), 10_000), &b, &p);
+        assert_eq!(over.memory_mb, Some(1536));
+        let fits = recommend(
+            &Observed {
+                timeout_s: 3,
+                ..observed(Some(700), 10_000)
+            },
+            &b,
+            &p,
+        );
+        assert_eq!(
+            (fits.finding, fits.memory_mb),
+            (Finding::Optimized, Some(1024))
+        );
+    }
+
+    #[test]
+    fn too_little_data_is_unavailable_with_the_reason() {
+        let b = Bounds::default();
+        let r = recommend(&observed(Some(200), 49), &b, &Pricing::default());
+        assert_eq!(r.finding, Finding::Unavailable);
+        assert!(
+            r.reason.contains("too few invocations: 49 in 14 days"),
+            "{}",
+            r.reason
+        );
+        let r = recommend(&observed(None, 1000), &b, &Pricing::default());
+        assert!(r.reason.contains("no memory data"));
+    }
+
+    #[test]
+    fn bounds_hold_memory_and_the_change_per_pass() {
+        let b = Bounds {
+            min_memory_mb: 256,
+            max_memory_mb: 2048,
+            max_timeout_s: 60,
+            max_change_pct: 20,
+        };
+        assert_eq!(bound_memory(1024, 1536.0, &b), 1229, "at most +20 %");
+        assert_eq!(bound_memory(300, 150.0, &b), 256, "never under min");
+        assert_eq!(bound_memory(2000, 3000.0, &b), 2048, "never over max");
+    }
+}
