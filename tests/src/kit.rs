@@ -302,13 +302,39 @@ pub async fn fill_on(ddb: &aws_sdk_dynamodb::Client, name: &str, n: usize) {
                 .build()
         })
         .collect();
-    for chunk in items.chunks(25) {
-        ddb.batch_write_item()
-            .request_items(name, chunk.to_vec())
-            .send()
-            .await
-            .expect("BatchWriteItem");
+    load(ddb, name, items).await.expect("BatchWriteItem");
+}
+
+/// Writes `items` with BatchWriteItem, 16 calls in flight, putting unprocessed items back until
+/// none are left.
+pub async fn load(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: Vec<WriteRequest>,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let chunks: Vec<Vec<WriteRequest>> = items.chunks(25).map(<[WriteRequest]>::to_vec).collect();
+    let mut calls = futures::stream::iter(chunks)
+        .map(|mut pending: Vec<WriteRequest>| async move {
+            while !pending.is_empty() {
+                let out = ddb
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(table))
+                    .cloned()
+                    .unwrap_or_default();
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .buffer_unordered(16);
+    while let Some(r) = calls.next().await {
+        r?;
     }
+    Ok(())
 }
 
 /// Creates a table with the OpsTable key schema and index of infra/template.yaml.

@@ -129,10 +129,26 @@ async fn an_export_restores_in_a_drill_with_checksummed_parts() {
     table_with_items(&sdk, &name, 300).await;
     bucket(&sdk, &name).await;
     let worker = Backup::new(&sdk, &name, "");
-    let r = worker
-        .run(&request(&name, BackupMode::Export, 7, 1, true), "e1")
+    let mut req = request(&name, BackupMode::Export, 7, 1, true);
+    req.ensure_pitr = true;
+    let r = worker.run(&req, "e1").await.expect("export + drill");
+    assert_eq!(
+        r.pitr_was_enabled,
+        Some(false),
+        "PITR was off and is turned on"
+    );
+    let pitr = aws_sdk_dynamodb::Client::new(&sdk)
+        .describe_continuous_backups()
+        .table_name(&name)
+        .send()
         .await
-        .expect("export + drill");
+        .expect("DescribeContinuousBackups");
+    let status = pitr
+        .continuous_backups_description()
+        .and_then(|c| c.point_in_time_recovery_description())
+        .and_then(|p| p.point_in_time_recovery_status())
+        .map(|s| s.as_str().to_owned());
+    assert_eq!(status.as_deref(), Some("ENABLED"));
     let e = r.export.expect("export");
     assert_eq!((e.items, e.parts), (300, 4));
     let drill = r.drill.expect("drill");
@@ -189,6 +205,21 @@ async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete
     assert!(
         r.pruned_exports.is_empty(),
         "the half export is never pruned into: {r:?}"
+    );
+    // Exports are pruned by the same rule: a second complete export with keep_last 1 prunes the
+    // first; the half one is left alone (it does not count).
+    let again = worker
+        .run(
+            &request(&name, BackupMode::Export, 1, 1, false),
+            "attempt-3",
+        )
+        .await
+        .expect("second export");
+    assert_eq!(again.pruned_exports, ["attempt-2"]);
+    let complete = worker.exporter.list(&name).await.expect("list");
+    assert_eq!(
+        complete.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["attempt-3"]
     );
 }
 

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use futures::StreamExt;
 use stoker_backup::Backup;
 
 #[tokio::main]
@@ -52,32 +51,7 @@ async fn main() -> anyhow::Result<()> {
                 .build()
         })
         .collect();
-    // 16 BatchWriteItem calls in flight; unprocessed items are put back until none are left.
-    let chunks: Vec<Vec<WriteRequest>> = writes.chunks(25).map(<[WriteRequest]>::to_vec).collect();
-    let mut loads = futures::stream::iter(chunks)
-        .map(|c: Vec<WriteRequest>| {
-            let (ddb, name) = (ddb.clone(), name.clone());
-            async move {
-                let mut pending = c;
-                while !pending.is_empty() {
-                    let out = ddb
-                        .batch_write_item()
-                        .request_items(&name, pending)
-                        .send()
-                        .await?;
-                    pending = out
-                        .unprocessed_items()
-                        .and_then(|u| u.get(&name))
-                        .cloned()
-                        .unwrap_or_default();
-                }
-                Ok::<_, anyhow::Error>(())
-            }
-        })
-        .buffer_unordered(16);
-    while let Some(r) = loads.next().await {
-        r?;
-    }
+    stoker_it::kit::load(&ddb, &name, writes).await?;
     let load_s = t.elapsed().as_secs_f64();
 
     let s3 = aws_sdk_s3::Client::from_conf(

@@ -13,7 +13,9 @@ pub struct Kept {
 
 /// The ids to delete, oldest first.
 pub fn to_prune(mut backups: Vec<Kept>, r: &Retention, now: DateTime<Utc>) -> Vec<String> {
-    backups.sort_by_key(|b| std::cmp::Reverse(b.created)); // newest first
+    // Newest first; equal times (S3 keeps seconds) are ordered by id, which starts with the
+    // creation time for both exports and backup ARNs.
+    backups.sort_by_key(|b| std::cmp::Reverse((b.created, b.id.clone())));
     let cutoff = r.max_age_days.map(|d| now - Duration::days(d.into()));
     let mut out: Vec<String> = backups
         .iter()
@@ -71,6 +73,13 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(to_prune(b, &r(7, Some(30), 2), now), ["a"]);
+    }
+
+    #[test]
+    fn equal_times_are_ordered_by_id() {
+        let now = Utc::now();
+        let b = days_ago(&[("20261123T1-b", 0), ("20261123T1-a", 0)], now);
+        assert_eq!(to_prune(b, &r(1, None, 1), now), ["20261123T1-a"]);
     }
 
     #[test]
