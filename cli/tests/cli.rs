@@ -11,21 +11,11 @@ use stoker_it::{Stack, emulator, wait_for, with_stack};
 
 const STOKER: &str = env!("CARGO_BIN_EXE_stoker");
 
-/// The test worker binary (package stoker-it), built beside this test's binary by
-/// `cargo nextest run --workspace`.
+/// The test worker binary (package stoker-it), built by `cargo nextest run --workspace`.
 fn worker_bin() -> String {
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("stoker-testworker");
-    assert!(
-        bin.exists(),
-        "{} is not built: cargo build -p stoker-it --bins",
-        bin.display()
-    );
-    bin.to_string_lossy().into_owned()
+    stoker_it::workspace_bin("stoker-testworker")
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn stoker(stack: &str, args: &[&str]) -> Output {

@@ -292,17 +292,22 @@ pub async fn fill_on(ddb: &aws_sdk_dynamodb::Client, name: &str, n: usize) {
                     AttributeValue::L(vec![AttributeValue::S("soup".into())]),
                 ),
             ]);
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
+            put(item)
         })
         .collect();
     load(ddb, name, items).await.expect("BatchWriteItem");
+}
+
+/// A BatchWriteItem put of `item`.
+pub fn put(item: HashMap<String, AttributeValue>) -> WriteRequest {
+    WriteRequest::builder()
+        .put_request(
+            PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .expect("an item makes a put request"),
+        )
+        .build()
 }
 
 /// Writes `items` with BatchWriteItem, 16 calls in flight, putting unprocessed items back until

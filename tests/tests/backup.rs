@@ -45,11 +45,7 @@ fn request(
 }
 
 async fn bucket(sdk: &aws_config::SdkConfig, name: &str) {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = stoker_backup::export::s3_client(sdk);
     s3.create_bucket()
         .bucket(name)
         .send()

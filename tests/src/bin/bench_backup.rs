@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use stoker_backup::Backup;
 
 #[tokio::main]
@@ -41,24 +41,13 @@ async fn main() -> anyhow::Result<()> {
                     AttributeValue::S(["open", "paid", "shipped"][i % 3].into()),
                 ),
             ]);
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
+            stoker_it::kit::put(item)
         })
         .collect();
     stoker_it::kit::load(&ddb, &name, writes).await?;
     let load_s = t.elapsed().as_secs_f64();
 
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = stoker_backup::export::s3_client(&sdk);
     s3.create_bucket().bucket(&name).send().await?;
     let worker = Backup::new(&sdk, &name, "");
 

@@ -62,6 +62,15 @@ pub struct Exporter {
     pub retry: RetryPolicy,
 }
 
+/// The S3 client exports use: path-style addressing, which works on AWS and on emulators.
+pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
 pub fn prefix(table: &str) -> String {
     format!("exports/{table}/")
 }

@@ -82,11 +82,7 @@ impl Backup {
     }
 
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, ops_table: &str) -> Self {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(sdk)
-                .force_path_style(true)
-                .build(),
-        );
+        let s3 = export::s3_client(sdk);
         Backup {
             exporter: Exporter {
                 ddb: aws_sdk_dynamodb::Client::new(sdk),

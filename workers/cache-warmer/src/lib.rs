@@ -97,17 +97,18 @@ impl CacheWarmer {
         let results = futures::future::join_all(jobs).await;
         let mut report = Report::default();
         let mut writes = Vec::new();
-        let mut owners = Vec::new();
-        for (i, (r, w)) in results.into_iter().enumerate() {
-            owners.extend(std::iter::repeat_n(i, w.len()));
+        // Keys each target loaded: counted as warmed only once Redis took them all.
+        let mut pending = Vec::new();
+        for (r, w) in results {
+            pending.push(w.len() as u32);
             writes.extend(w);
             report.targets.push(r);
         }
         if let Some(c) = conn.as_mut() {
             report.redis_round_trips =
                 redis_io::set_all(&self.redis, c, &writes, self.config.pipeline).await?;
-            for i in owners {
-                report.targets[i].warmed += 1;
+            for (t, n) in report.targets.iter_mut().zip(pending) {
+                t.warmed += n;
             }
             let after = redis_io::hits_misses(&self.redis, c).await?;
             report.hit_rate_before = before.and_then(redis_io::hit_rate);
