@@ -25,6 +25,13 @@ pub struct OptimizeRequest {
     /// An active power-tuning sweep instead of (or besides) passive metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_tuning: Option<PowerTuning>,
+    /// DynamoDB tables to advise on (on-demand vs provisioned capacity; advice only, 0-20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::collection::vec(\"[a-z][a-z0-9-]{2,12}\", 0..3)")
+    )]
+    pub tables: Vec<String>,
 }
 
 fn default_lookback_days() -> u32 {
@@ -211,6 +218,12 @@ impl Validate for OptimizeRequest {
             }
             v.range("max_timeout_s", b.max_timeout_s.into(), 1, 900);
             v.range("max_change_pct", b.max_change_pct.into(), 1, 100);
+        });
+        v.count("tables", self.tables.len(), 0, 20);
+        v.at("tables", |v| {
+            for (i, t) in self.tables.iter().enumerate() {
+                v.at(i, |v| v.name("", t, names::dynamodb_table));
+            }
         });
         if let Some(p) = &self.power_tuning {
             v.at("power_tuning", |v| {

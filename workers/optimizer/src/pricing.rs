@@ -27,6 +27,53 @@ impl Default for Pricing {
     }
 }
 
+impl Pricing {
+    /// The defaults, overridden by `STOKER_PRICE_ARM64_GB_SECOND`,
+    /// `STOKER_PRICE_X86_64_GB_SECOND` and `STOKER_PRICE_PER_REQUEST` (USD).
+    pub fn from_env() -> Self {
+        let d = Pricing::default();
+        Pricing {
+            arm64_per_gb_second: env_price("STOKER_PRICE_ARM64_GB_SECOND", d.arm64_per_gb_second),
+            x86_64_per_gb_second: env_price(
+                "STOKER_PRICE_X86_64_GB_SECOND",
+                d.x86_64_per_gb_second,
+            ),
+            per_request: env_price("STOKER_PRICE_PER_REQUEST", d.per_request),
+        }
+    }
+}
+
+/// DynamoDB's prices in USD (us-east-1, standard table class).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct DynamoPricing {
+    /// On demand, per read / write request unit.
+    pub per_read_request_unit: f64,
+    pub per_write_request_unit: f64,
+    /// Provisioned, per capacity unit and hour.
+    pub per_rcu_hour: f64,
+    pub per_wcu_hour: f64,
+}
+
+impl Default for DynamoPricing {
+    fn default() -> Self {
+        DynamoPricing {
+            per_read_request_unit: 0.125 / 1e6,
+            per_write_request_unit: 0.625 / 1e6,
+            per_rcu_hour: 0.000_13,
+            per_wcu_hour: 0.000_65,
+        }
+    }
+}
+
+/// A price from the environment; unset, unparsable or negative values keep the default.
+fn env_price(var: &str, default: f64) -> f64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(default)
+}
+
 /// Average seconds in a month (365.25 / 12 days).
 pub const SECONDS_PER_MONTH: f64 = 2_629_800.0;
 

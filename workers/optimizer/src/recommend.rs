@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use stoker_events::payload::optimize::Bounds;
+pub use stoker_events::payload::outcome::Finding;
 
 use crate::pricing::{Arch, Pricing};
 
@@ -20,18 +21,17 @@ pub struct Observed {
     pub timeout_s: u32,
     pub arch: Arch,
     pub invocations: u64,
+    pub errors: u64,
+    pub throttles: u64,
     pub lookback_days: u32,
     pub avg_duration_ms: f64,
     pub max_duration_ms: f64,
+    /// Where the service answers percentiles (the highest daily p99).
+    pub p99_duration_ms: Option<f64>,
     /// From the REPORT lines' Max Memory Used (or Lambda Insights).
     pub max_memory_used_mb: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Finding {
-    Optimized,
-    NotOptimized,
-    Unavailable,
+    /// `report_lines` or `lambda_insights`.
+    pub memory_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,10 +116,12 @@ pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommenda
     }
 }
 
-/// `target` held within [min, max] and within `max_change_pct` of `current`, in whole MB.
+/// `target` held within [min, max], within `max_change_pct` of `current` and never below half
+/// of it (at most a 2x change either way), in whole MB.
 pub fn bound_memory(current: u32, target: f64, b: &Bounds) -> u32 {
-    let step = f64::from(current) * f64::from(b.max_change_pct) / 100.0;
-    let limited = target.clamp(f64::from(current) - step, f64::from(current) + step);
+    let now = f64::from(current);
+    let step = now * f64::from(b.max_change_pct) / 100.0;
+    let limited = target.clamp((now - step).max(now / 2.0), now + step);
     (limited.round() as u32).clamp(b.min_memory_mb, b.max_memory_mb)
 }
 
@@ -133,10 +135,14 @@ mod tests {
             timeout_s: 30,
             arch: Arch::Arm64,
             invocations,
+            errors: 0,
+            throttles: 0,
             lookback_days: 14,
             avg_duration_ms: 120.0,
             max_duration_ms: 2_000.0,
+            p99_duration_ms: None,
             max_memory_used_mb: used,
+            memory_source: None,
         }
     }
 
@@ -191,5 +197,11 @@ mod tests {
         assert_eq!(bound_memory(1024, 1536.0, &b), 1229, "at most +20 %");
         assert_eq!(bound_memory(300, 150.0, &b), 256, "never under min");
         assert_eq!(bound_memory(2000, 3000.0, &b), 2048, "never over max");
+        let wide = Bounds {
+            max_change_pct: 100,
+            ..Bounds::default()
+        };
+        assert_eq!(bound_memory(1024, 128.0, &wide), 512, "never below half");
+        assert_eq!(bound_memory(512, 3008.0, &wide), 1024, "never above double");
     }
 }

@@ -1,0 +1,149 @@
+//! What a pass found: one report per function, the tables' capacity advice, and a text table
+//! of it for operators.
+
+use serde::{Deserialize, Serialize};
+use stoker_events::payload::outcome::Finding;
+
+use crate::apply::Change;
+use crate::capacity::CapacityAdvice;
+use crate::functions::Missing;
+use crate::recommend::Observed;
+use crate::sweep::SweepReport;
+
+/// One function's review.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionReport {
+    pub function: String,
+    pub finding: Finding,
+    pub reason: String,
+    pub current_memory_mb: u32,
+    pub current_timeout_s: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended_memory_mb: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended_timeout_s: Option<u32>,
+    pub current_monthly_usd: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended_monthly_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_monthly_savings_usd: Option<f64>,
+    pub observed: Observed,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepReport>,
+    /// The sweep's chart (SVG), when a sweep ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_svg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<Change>,
+    /// Why a change was not applied in mode `apply`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+    /// A permanent problem with this function (the others went on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The whole pass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OptimizeReport {
+    pub functions: Vec<FunctionReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Missing>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<CapacityAdvice>,
+    pub not_optimized: usize,
+    pub applied: usize,
+    pub estimated_monthly_savings_usd: f64,
+}
+
+/// The columns of [`table`], read back from a stored report (JSON).
+#[derive(Debug, Clone, Deserialize)]
+struct Row {
+    function: String,
+    finding: String,
+    current_memory_mb: u32,
+    #[serde(default)]
+    recommended_memory_mb: Option<u32>,
+    current_timeout_s: u32,
+    #[serde(default)]
+    recommended_timeout_s: Option<u32>,
+    #[serde(default)]
+    estimated_monthly_savings_usd: Option<f64>,
+    #[serde(default)]
+    applied: Option<serde_json::Value>,
+    reason: String,
+}
+
+/// A text table of a report (as stored: JSON), one line per function; `None` when `report`
+/// is not an optimizer report.
+pub fn table(report: &serde_json::Value) -> Option<String> {
+    let rows: Vec<Row> = serde_json::from_value(report.get("functions")?.clone()).ok()?;
+    let mut out = format!(
+        "{:<28} {:<14} {:>13} {:>10} {:>12} {:<7} {}\n",
+        "FUNCTION", "FINDING", "MEMORY MB", "TIMEOUT S", "SAVES $/MO", "APPLIED", "REASON"
+    );
+    let arrow = |from: u32, to: Option<u32>| match to {
+        Some(t) if t != from => format!("{from} -> {t}"),
+        _ => from.to_string(),
+    };
+    for r in rows {
+        out.push_str(&format!(
+            "{:<28} {:<14} {:>13} {:>10} {:>12} {:<7} {}\n",
+            r.function,
+            r.finding,
+            arrow(r.current_memory_mb, r.recommended_memory_mb),
+            arrow(r.current_timeout_s, r.recommended_timeout_s),
+            r.estimated_monthly_savings_usd
+                .map_or("-".to_owned(), |s| format!("{s:.2}")),
+            if r.applied.is_some() { "yes" } else { "no" },
+            r.reason
+        ));
+    }
+    for t in report
+        .get("tables")
+        .and_then(|t| t.as_array())
+        .into_iter()
+        .flatten()
+    {
+        out.push_str(&format!(
+            "table {}: {} -> {} ({})\n",
+            t["table"].as_str().unwrap_or_default(),
+            t["billing_mode"].as_str().unwrap_or_default(),
+            t["recommended_mode"].as_str().unwrap_or_default(),
+            t["reason"].as_str().unwrap_or_default()
+        ));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn one_line_per_function_with_changes_as_arrows() {
+        let t = table(&json!({
+            "functions": [
+                {"function": "api", "finding": "not_optimized", "current_memory_mb": 1024,
+                 "recommended_memory_mb": 768, "current_timeout_s": 30, "recommended_timeout_s": 3,
+                 "estimated_monthly_savings_usd": 1.5, "reason": "under-utilized"},
+                {"function": "new", "finding": "unavailable", "current_memory_mb": 128,
+                 "current_timeout_s": 3, "reason": "too few invocations"}
+            ],
+            "tables": [{"table": "orders", "billing_mode": "PAY_PER_REQUEST",
+                        "recommended_mode": "on_demand", "reason": "spiky"}]
+        }))
+        .expect("a table");
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(
+            lines[1].contains("1024 -> 768")
+                && lines[1].contains("30 -> 3")
+                && lines[1].contains("1.50")
+        );
+        assert!(lines[2].contains("unavailable") && lines[2].contains(" - "));
+        assert!(lines[3].starts_with("table orders: PAY_PER_REQUEST -> on_demand"));
+        assert_eq!(table(&json!({"targets": []})), None);
+    }
+}
