@@ -15,7 +15,7 @@ pub mod apply;
 pub mod capacity;
 pub mod chart;
 pub mod functions;
-mod lambda_config;
+pub mod lambda_config;
 pub mod observe;
 pub mod pricing;
 pub mod recommend;

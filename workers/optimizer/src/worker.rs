@@ -147,7 +147,15 @@ impl Optimizer {
                     "no sweep: the function is tagged {LEAVE_ALONE_TAG}, and a sweep changes its memory for a while"
                 ));
             } else {
-                match sweep::sweep(&self.lambda, f, tuning, &req.strategy, &self.pricing).await {
+                match sweep::sweep(
+                    self.sweep_clients(),
+                    f,
+                    tuning,
+                    &req.strategy,
+                    &self.pricing,
+                )
+                .await
+                {
                     Ok(s) => self.take_sweep(&mut r, f, req, s),
                     Err(e) if e.is_permanent() => r.error = Some(e.to_string()),
                     Err(e) => return Err(e),
@@ -158,6 +166,13 @@ impl Optimizer {
             self.guarded_apply(&mut r, f, event_id).await?;
         }
         Ok(r)
+    }
+
+    fn sweep_clients(&self) -> sweep::Clients<'_> {
+        sweep::Clients {
+            lambda: &self.lambda,
+            logs: &self.observer.logs,
+        }
     }
 
     /// The sweep's choice replaces the passive memory recommendation (bounded the same way).

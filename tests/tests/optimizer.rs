@@ -1,0 +1,590 @@
+//! The optimizer against the emulators: passive findings from `AWS/Lambda` metrics the test
+//! seeds on LocalStack and REPORT lines it seeds in ministack's CloudWatch Logs (where Lambda's
+//! own REPORT lines go), for functions on ministack's Lambda; a power-tuning sweep of the real
+//! example Rust function; guarded apply + rollback; capacity advice; the binary on a real queue.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput as FunctionConfiguration;
+use aws_smithy_types::DateTime;
+use serde_json::json;
+use stoker_events::payload::optimize::{
+    Bounds, FunctionSelector, OptimizeMode, OptimizeRequest, PowerTuning, Strategy, StrategyName,
+    TagFilter,
+};
+use stoker_events::payload::outcome::Finding;
+use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_it::kit::{KitEnv, create_ops_table};
+use stoker_it::lambda::deploy_example;
+use stoker_it::{emulator, unique, workspace_bin};
+use stoker_optimizer::Optimizer;
+use stoker_optimizer::lambda_config::configure;
+use stoker_optimizer::report::FunctionReport;
+
+fn request(functions: FunctionSelector, mode: OptimizeMode) -> OptimizeRequest {
+    OptimizeRequest {
+        functions,
+        lookback_days: 14,
+        strategy: Strategy::default(),
+        mode,
+        bounds: Bounds::default(),
+        power_tuning: None,
+        tables: vec![],
+    }
+}
+
+fn names(n: &[&str]) -> FunctionSelector {
+    FunctionSelector::Names(n.iter().map(|s| (*s).to_owned()).collect())
+}
+
+/// The example function (on ministack) as `<prefix>-…` with `memory`/`timeout` and `tags`; its
+/// hits table (LocalStack) shares the name.
+async fn function(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    memory: u32,
+    timeout: u32,
+    tags: &[(&str, &str)],
+) -> String {
+    let name = unique(prefix);
+    create_ops_table(sdk, &name).await.expect("hits table");
+    deploy_example(sdk, &name, &name)
+        .await
+        .expect("CreateFunction");
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    configure(&lambda, &name, memory, Some(timeout))
+        .await
+        .expect("configure");
+    if !tags.is_empty() {
+        let arn = config(sdk, &name).await.function_arn.expect("arn");
+        let mut t = lambda.tag_resource().resource(arn);
+        for (k, v) in tags {
+            t = t.tags(*k, *v);
+        }
+        t.send().await.expect("TagResource");
+    }
+    name
+}
+
+async fn config(sdk: &aws_config::SdkConfig, name: &str) -> FunctionConfiguration {
+    aws_sdk_lambda::Client::new(sdk)
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .expect("GetFunctionConfiguration")
+}
+
+async fn cleanup(sdk: &aws_config::SdkConfig, functions: &[&str]) {
+    for f in functions {
+        let _ = aws_sdk_lambda::Client::new(sdk)
+            .delete_function()
+            .function_name(*f)
+            .send()
+            .await;
+        let _ = aws_sdk_dynamodb::Client::new(sdk)
+            .delete_table()
+            .table_name(*f)
+            .send()
+            .await;
+    }
+}
+
+fn ago(hours: i64) -> DateTime {
+    DateTime::from_millis((chrono::Utc::now() - chrono::Duration::hours(hours)).timestamp_millis())
+}
+
+/// Seeds a day of `AWS/Lambda` metrics (yesterday) and REPORT lines peaking at `used_mb`.
+async fn seed(
+    sdk: &aws_config::SdkConfig,
+    function: &str,
+    invocations: f64,
+    avg_ms: f64,
+    max_ms: f64,
+    used_mb: u32,
+) {
+    let dim = Dimension::builder()
+        .name("FunctionName")
+        .value(function)
+        .build();
+    let count = |name: &str, v: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(dim.clone())
+            .timestamp(ago(24))
+            .unit(StandardUnit::Count)
+            .value(v)
+            .build()
+    };
+    let duration = MetricDatum::builder()
+        .metric_name("Duration")
+        .dimensions(dim.clone())
+        .timestamp(ago(24))
+        .unit(StandardUnit::Milliseconds)
+        .statistic_values(
+            StatisticSet::builder()
+                .sample_count(invocations)
+                .sum(avg_ms * invocations)
+                .minimum(1.0)
+                .maximum(max_ms)
+                .build(),
+        )
+        .build();
+    aws_sdk_cloudwatch::Client::new(sdk)
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(count("Invocations", invocations))
+        .metric_data(count("Errors", 0.0))
+        .metric_data(count("Throttles", 0.0))
+        .metric_data(duration)
+        .send()
+        .await
+        .expect("PutMetricData");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let group = format!("/aws/lambda/{function}");
+    let _ = logs.create_log_group().log_group_name(&group).send().await;
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("seed")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let at = (chrono::Utc::now() - chrono::Duration::hours(2)).timestamp_millis();
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("seed");
+    for (i, used) in [used_mb / 2, used_mb, used_mb - 10].into_iter().enumerate() {
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(at + i as i64)
+                .message(format!(
+                    "REPORT RequestId: {i}\tDuration: {avg_ms} ms\tBilled Duration: {avg_ms} ms\tMemory Size: 1024 MB\tMax Memory Used: {used} MB\t"
+                ))
+                .build()
+                .expect("log event"),
+        );
+    }
+    put.send().await.expect("PutLogEvents");
+}
+
+fn find<'a>(rs: &'a [FunctionReport], name: &str) -> &'a FunctionReport {
+    rs.iter()
+        .find(|r| r.function == name)
+        .unwrap_or_else(|| panic!("{name} is not in the report: {rs:?}"))
+}
+
+#[tokio::test]
+async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
+    let sdk = emulator().await;
+    let tag = unique("pass");
+    let t = [("stoker:optimize", tag.as_str())];
+    let under = function(&sdk, "opt-under", 1024, 30, &t).await;
+    let over = function(&sdk, "opt-over", 256, 30, &t).await;
+    let fits = function(&sdk, "opt-fits", 512, 3, &t).await;
+    let few = function(&sdk, "opt-few", 512, 30, &t).await;
+    let untagged = function(&sdk, "opt-other", 512, 30, &[]).await;
+    seed(&sdk, &under, 1000.0, 120.0, 2000.0, 200).await;
+    seed(&sdk, &over, 1000.0, 120.0, 2000.0, 250).await;
+    seed(&sdk, &fits, 1000.0, 120.0, 2000.0, 350).await;
+    seed(&sdk, &few, 20.0, 120.0, 2000.0, 100).await;
+    seed(&sdk, &untagged, 1000.0, 120.0, 2000.0, 100).await;
+
+    let worker = Optimizer::new(&sdk, "", None);
+    let selector = FunctionSelector::Tag(TagFilter {
+        key: "stoker:optimize".into(),
+        value: tag.clone(),
+    });
+    let report = worker
+        .optimize(&request(selector, OptimizeMode::Recommend), "e-1")
+        .await
+        .expect("a pass");
+    let rs = &report.functions;
+    assert_eq!(rs.len(), 4, "only the tagged functions: {rs:?}");
+
+    let u = find(rs, &under);
+    assert_eq!(
+        (u.finding, u.recommended_memory_mb, u.recommended_timeout_s),
+        (Finding::NotOptimized, Some(768), Some(3)),
+        "{u:?}"
+    );
+    assert_eq!(u.observed.invocations, 1000);
+    assert_eq!(u.observed.max_memory_used_mb, Some(200));
+    assert_eq!(u.observed.memory_source.as_deref(), Some("report_lines"));
+    // x86_64: 1 GB x 0.12 s x 0.0000166667 + 0.0000002 = 2.2000040e-6 USD per invocation, at
+    // 1000 invocations per 1,209,600 s for 2,629,800 s a month (x 2.1741071) = 4.78304e-3 USD;
+    // at 768 MB, 1.7000030e-6 USD per invocation: 3.69599e-3 USD.
+    assert!((u.current_monthly_usd - 4.783_04e-3).abs() < 1e-7, "{u:?}");
+    let saved = u.estimated_monthly_savings_usd.expect("savings");
+    assert!(
+        (saved - (4.783_04e-3 - 3.695_99e-3)).abs() < 1e-7,
+        "{saved}"
+    );
+
+    let o = find(rs, &over);
+    assert_eq!(
+        (o.finding, o.recommended_memory_mb),
+        (Finding::NotOptimized, Some(384))
+    );
+    let f = find(rs, &fits);
+    assert_eq!(
+        (f.finding, f.recommended_memory_mb, f.recommended_timeout_s),
+        (Finding::Optimized, Some(512), Some(3)),
+        "{f:?}"
+    );
+    let w = find(rs, &few);
+    assert_eq!(w.finding, Finding::Unavailable);
+    assert!(
+        w.reason.contains("too few invocations: 20 in 14 days"),
+        "{}",
+        w.reason
+    );
+    assert_eq!(report.applied, 0, "recommend mode changes nothing");
+    assert_eq!(config(&sdk, &under).await.memory_size, Some(1024));
+    cleanup(&sdk, &[&under, &over, &fits, &few, &untagged]).await;
+}
+
+#[tokio::test]
+async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_change() {
+    let sdk = emulator().await;
+    let name = function(&sdk, "opt-sweep", 256, 30, &[]).await;
+    let mut req = request(names(&[&name]), OptimizeMode::Recommend);
+    req.strategy = Strategy {
+        name: StrategyName::Cost,
+        weight: 0.5,
+    };
+    req.power_tuning = Some(PowerTuning {
+        memory_sizes: vec![512, 128, 256],
+        invocations: 4,
+        parallel: false,
+        sleep_ms: 0,
+        payload: Some(json!({ "name": "tune", "work_ms": 20 })),
+    });
+    let report = Optimizer::new(&sdk, "", None)
+        .optimize(&req, "e-sweep")
+        .await
+        .expect("a pass");
+    let r = &report.functions[0];
+    let sweep = r.sweep.as_ref().unwrap_or_else(|| panic!("a sweep: {r:?}"));
+    let sizes: Vec<u32> = sweep.sizes.iter().map(|s| s.memory_mb).collect();
+    assert_eq!(sizes, [128, 256, 512]);
+    for s in &sweep.sizes {
+        assert_eq!((s.invocations, s.errors), (4, 0), "{s:?}");
+        assert!(s.billed_ms >= 20.0, "20 ms of work is billed: {s:?}");
+    }
+    // The emulator does not scale CPU with memory: durations are alike, so cost rises with size
+    // and the cost strategy takes the smallest.
+    assert_eq!(sweep.chosen_memory_mb, Some(128), "{sweep:?}");
+    assert_eq!(r.recommended_memory_mb, Some(128));
+    assert_eq!(r.finding, Finding::NotOptimized);
+    assert_eq!(sweep.versions.len(), 3);
+    assert!(
+        r.chart_svg
+            .as_deref()
+            .is_some_and(|s| s.matches("<rect").count() == 3)
+    );
+
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let aliases = lambda
+        .list_aliases()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("ListAliases");
+    assert!(aliases.aliases().is_empty(), "{:?}", aliases.aliases());
+    let versions = lambda
+        .list_versions_by_function()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("ListVersionsByFunction");
+    let left: Vec<_> = versions
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .collect();
+    assert_eq!(left, ["$LATEST"], "temporary versions are deleted");
+    assert_eq!(
+        config(&sdk, &name).await.memory_size,
+        Some(256),
+        "memory restored"
+    );
+    cleanup(&sdk, &[&name]).await;
+}
+
+#[tokio::test]
+async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
+    let sdk = emulator().await;
+    let name = function(&sdk, "opt-fail", 256, 30, &[]).await;
+    let mut req = request(names(&[&name]), OptimizeMode::Apply);
+    req.power_tuning = Some(PowerTuning {
+        memory_sizes: vec![128, 512],
+        invocations: 2,
+        parallel: true,
+        sleep_ms: 0,
+        // No `name`: the handler fails on every invocation.
+        payload: Some(json!({ "nobody": true })),
+    });
+    let report = Optimizer::new(&sdk, "", None)
+        .optimize(&req, "e-fail")
+        .await
+        .expect("a pass");
+    let r = &report.functions[0];
+    let sweep = r.sweep.as_ref().expect("a sweep");
+    assert!(sweep.sizes.iter().all(|s| s.errors == 2), "{sweep:?}");
+    assert_eq!(sweep.chosen_memory_mb, None);
+    assert!(r.applied.is_none(), "nothing measured, nothing applied");
+    assert_eq!(config(&sdk, &name).await.memory_size, Some(256));
+    let aliases = aws_sdk_lambda::Client::new(&sdk)
+        .list_aliases()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("ListAliases");
+    assert!(aliases.aliases().is_empty());
+    cleanup(&sdk, &[&name]).await;
+}
+
+#[tokio::test]
+async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
+    let sdk = emulator().await;
+    let ops = unique("opt-ops");
+    create_ops_table(&sdk, &ops).await.expect("ops table");
+    let name = function(&sdk, "opt-apply", 1024, 30, &[]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    let worker = Optimizer::new(&sdk, &ops, None);
+    let req = request(names(&[&name]), OptimizeMode::Apply);
+
+    let report = worker.optimize(&req, "e-apply").await.expect("a pass");
+    let change = report.functions[0].applied.clone().expect("applied");
+    assert_eq!((change.previous_memory_mb, change.memory_mb), (1024, 768));
+    let c = config(&sdk, &name).await;
+    assert_eq!((c.memory_size, c.timeout), (Some(768), Some(3)));
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let live = lambda
+        .get_alias()
+        .function_name(&name)
+        .name("live")
+        .send()
+        .await
+        .expect("the live alias");
+    assert_eq!(live.function_version(), change.version.as_deref());
+    let pinned = lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("GetFunctionConfiguration live");
+    assert_eq!(pinned.memory_size, Some(768), "the alias runs the new size");
+
+    // A retry of the same pass replays the change; another pass within the cooldown waits.
+    let again = worker.optimize(&req, "e-apply").await.expect("a retry");
+    assert_eq!(again.functions[0].applied.as_ref(), Some(&change));
+    let next = worker.optimize(&req, "e-next").await.expect("a later pass");
+    let why = next.functions[0].not_applied.as_deref().unwrap_or_default();
+    assert!(why.contains("changed 0 min ago"), "{why}");
+    assert_eq!(
+        config(&sdk, &name).await.memory_size,
+        Some(768),
+        "no second change"
+    );
+
+    let back = worker.applier.rollback(&name).await.expect("rollback");
+    assert_eq!(back.status, "rolled_back");
+    let c = config(&sdk, &name).await;
+    assert_eq!((c.memory_size, c.timeout), (Some(1024), Some(30)));
+    let pinned = lambda
+        .get_function_configuration()
+        .function_name(&name)
+        .qualifier("live")
+        .send()
+        .await
+        .expect("GetFunctionConfiguration live");
+    assert_eq!(
+        pinned.memory_size,
+        Some(1024),
+        "the alias is back on the old size"
+    );
+    let twice = worker.applier.rollback(&name).await.expect_err("once only");
+    assert_eq!(twice.code(), "already_rolled_back");
+    cleanup(&sdk, &[&name]).await;
+    let _ = aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_table()
+        .table_name(&ops)
+        .send()
+        .await;
+}
+
+#[tokio::test]
+async fn apply_keeps_to_the_bounds_and_never_touches_a_function_left_alone() {
+    let sdk = emulator().await;
+    let ops = unique("opt-ops");
+    create_ops_table(&sdk, &ops).await.expect("ops table");
+    let alone = function(
+        &sdk,
+        "opt-alone",
+        1024,
+        30,
+        &[("stoker:leave-alone", "true")],
+    )
+    .await;
+    let bounded = function(&sdk, "opt-bound", 512, 30, &[]).await;
+    seed(&sdk, &alone, 1000.0, 120.0, 2000.0, 200).await;
+    seed(&sdk, &bounded, 1000.0, 120.0, 2000.0, 500).await;
+    let mut req = request(
+        names(&[&alone, &bounded, "it-opt-missing"]),
+        OptimizeMode::Apply,
+    );
+    req.bounds.max_memory_mb = 640;
+    let report = Optimizer::new(&sdk, &ops, None)
+        .optimize(&req, "e-bounds")
+        .await
+        .expect("a pass");
+    let a = find(&report.functions, &alone);
+    assert_eq!(a.finding, Finding::NotOptimized);
+    assert!(a.applied.is_none());
+    assert!(
+        a.not_applied
+            .as_deref()
+            .is_some_and(|w| w.contains("stoker:leave-alone")),
+        "{a:?}"
+    );
+    assert_eq!(
+        config(&sdk, &alone).await.memory_size,
+        Some(1024),
+        "untouched"
+    );
+    let b = find(&report.functions, &bounded);
+    assert_eq!(
+        b.recommended_memory_mb,
+        Some(640),
+        "768 held to max_memory_mb"
+    );
+    assert_eq!(config(&sdk, &bounded).await.memory_size, Some(640));
+    assert_eq!(report.missing.len(), 1, "{:?}", report.missing);
+    assert!(
+        report.missing[0].error.contains("ResourceNotFound"),
+        "{:?}",
+        report.missing
+    );
+    cleanup(&sdk, &[&alone, &bounded]).await;
+    let _ = aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_table()
+        .table_name(&ops)
+        .send()
+        .await;
+}
+
+/// Seeds `per_hour` consumed read (and a fifth as many write) units for each of `hours`.
+async fn seed_capacity(sdk: &aws_config::SdkConfig, table: &str, hours: &[(i64, f64)]) {
+    let dim = Dimension::builder().name("TableName").value(table).build();
+    let mut put = aws_sdk_cloudwatch::Client::new(sdk)
+        .put_metric_data()
+        .namespace("AWS/DynamoDB");
+    for (h, units) in hours {
+        for (metric, v) in [
+            ("ConsumedReadCapacityUnits", *units),
+            ("ConsumedWriteCapacityUnits", units / 5.0),
+        ] {
+            put = put.metric_data(
+                MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(dim.clone())
+                    .timestamp(ago(*h))
+                    .unit(StandardUnit::Count)
+                    .value(v)
+                    .build(),
+            );
+        }
+    }
+    put.send().await.expect("PutMetricData");
+}
+
+#[tokio::test]
+async fn capacity_advice_is_provisioned_for_steady_tables_and_on_demand_for_spiky_ones() {
+    let sdk = emulator().await;
+    let steady = unique("opt-steady");
+    let spiky = unique("opt-spiky");
+    for t in [&steady, &spiky] {
+        create_ops_table(&sdk, t).await.expect("table");
+    }
+    // 100 reads/s every hour of the last day; one hour at 500 reads/s.
+    let all_day: Vec<(i64, f64)> = (1..=23).map(|h| (h, 360_000.0)).collect();
+    seed_capacity(&sdk, &steady, &all_day).await;
+    seed_capacity(&sdk, &spiky, &[(3, 1_800_000.0)]).await;
+    let mut req = request(
+        FunctionSelector::Tag(TagFilter {
+            key: "stoker:none".into(),
+            value: unique("none"),
+        }),
+        OptimizeMode::Recommend,
+    );
+    req.lookback_days = 1;
+    req.tables = vec![steady.clone(), spiky.clone()];
+    let report = Optimizer::new(&sdk, "", None)
+        .optimize(&req, "e-cap")
+        .await
+        .expect("a pass");
+    assert!(report.functions.is_empty());
+    let s = &report.tables[0];
+    assert_eq!(s.recommended_mode, "provisioned", "{s:?}");
+    assert_eq!((s.recommended_rcu, s.recommended_wcu), (134, 27), "{s:?}");
+    let p = &report.tables[1];
+    assert_eq!(p.recommended_mode, "on_demand", "{p:?}");
+    assert!((p.consumed.peak_read - 500.0).abs() < 1e-9, "{p:?}");
+    for t in [&steady, &spiky] {
+        let _ = aws_sdk_dynamodb::Client::new(&sdk)
+            .delete_table()
+            .table_name(t)
+            .send()
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn the_worker_binary_reviews_a_queued_request_and_dead_letters_a_bad_one() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "optq", 3, false)
+        .await
+        .expect("resources");
+    let name = function(&sdk, "opt-q", 1024, 30, &[]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    let _worker = env
+        .spawn_worker(
+            workspace_bin("stoker-optimizer").to_str().expect("path"),
+            &[],
+        )
+        .expect("spawn the worker");
+    let good = Envelope::new(
+        request(names(&[&name]), OptimizeMode::Recommend),
+        SOURCE_OPERATOR,
+        "operator:test",
+    );
+    env.send(&serde_json::to_string(&good).expect("json"), None)
+        .await
+        .expect("send");
+    let mut bad = serde_json::to_value(&good).expect("json");
+    bad["id"] = json!(uuid::Uuid::now_v7());
+    bad["payload"]["bounds"] = json!({ "min_memory_mb": 2048, "max_memory_mb": 1024 });
+    env.send(&bad.to_string(), None).await.expect("send");
+    let report = env
+        .wait_outcome("optimizer", &good.id.to_string(), Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        report["functions"][0]["finding"], "not_optimized",
+        "{report}"
+    );
+    assert_eq!(
+        report["functions"][0]["recommended_memory_mb"], 768,
+        "{report}"
+    );
+    let table = stoker_optimizer::report::table(&report).expect("a text table");
+    assert!(table.contains("1024 -> 768"), "{table}");
+    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
+    assert!(reason.contains("bounds.min_memory_mb"), "reason: {reason}");
+    env.delete().await;
+    cleanup(&sdk, &[&name]).await;
+}
