@@ -63,6 +63,7 @@ impl BackupArgs {
             requested_by: None,
             correlation_id: None,
             output: self.output,
+            charts: None,
         }
         .run(aws)
         .await

@@ -4,6 +4,7 @@ mod backup;
 mod context;
 mod dlq;
 mod error;
+mod optimize;
 mod publish;
 mod run;
 mod status;
@@ -34,6 +35,10 @@ enum Cmd {
     Dlq(dlq::DlqArgs),
     /// Start a backup (and a restore drill) and follow it with a progress bar.
     Backup(backup::BackupArgs),
+    /// Review functions' memory and timeout (optionally power-tune and apply) and print the table.
+    Optimize(optimize::OptimizeArgs),
+    /// Undo the optimizer's last change of a function (memory, timeout and alias).
+    Rollback(optimize::RollbackArgs),
     /// Run workers as long-poll processes in this binary until Ctrl-C / SIGTERM.
     Run(run::RunArgs),
 }
@@ -47,6 +52,8 @@ async fn main() {
         Cmd::Dlq(a) => a.run(&cli.aws).await,
         Cmd::Run(a) => a.run(&cli.aws).await,
         Cmd::Backup(a) => a.run(&cli.aws).await,
+        Cmd::Optimize(a) => a.run(&cli.aws).await,
+        Cmd::Rollback(a) => a.run(&cli.aws).await,
     };
     if let Err(e) = result {
         eprintln!("{e}");

@@ -41,6 +41,9 @@ pub struct PublishArgs {
     pub correlation_id: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
+    /// Where `stoker optimize` writes the sweeps' SVG charts.
+    #[arg(skip)]
+    pub charts: Option<PathBuf>,
 }
 
 impl PublishArgs {
@@ -225,7 +228,13 @@ impl PublishArgs {
                         .unwrap_or_default()
                 );
                 if let Some(r) = report {
-                    println!("report: {r}");
+                    match stoker_optimizer::report::table(&r) {
+                        Some(table) => print!("{table}"),
+                        None => println!("report: {r}"),
+                    }
+                    if let Some(dir) = &self.charts {
+                        write_charts(dir, &r);
+                    }
                 }
             }
         }
@@ -283,4 +292,19 @@ fn is_final(r: &RunRecord) -> bool {
         r.outcome,
         RunOutcome::Completed | RunOutcome::Replayed | RunOutcome::FailedPermanent
     )
+}
+
+/// Writes each function's sweep chart of an optimizer report as `<dir>/<function>.svg`.
+fn write_charts(dir: &std::path::Path, report: &Value) {
+    let functions = report["functions"].as_array().into_iter().flatten();
+    for f in functions {
+        let (Some(name), Some(svg)) = (f["function"].as_str(), f["chart_svg"].as_str()) else {
+            continue;
+        };
+        let path = dir.join(format!("{name}.svg"));
+        match std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, svg)) {
+            Ok(()) => println!("chart: {}", path.display()),
+            Err(e) => eprintln!("could not write {}: {e}", path.display()),
+        }
+    }
 }

@@ -18,6 +18,7 @@ pub const BUILT: &[Worker] = &[
     Worker::CacheWarmer,
     Worker::Backup,
     Worker::Rollup,
+    Worker::Optimizer,
 ];
 
 #[derive(Debug, Args)]
@@ -61,7 +62,17 @@ impl RunArgs {
                     let h = stoker_rollup::Rollup::new(&sdk, &cfg.ops_table, cfg.bus.clone());
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
-                other => return Err(not_built(other.name())),
+                Worker::Optimizer => {
+                    let mut h = stoker_optimizer::Optimizer::from_env(&sdk);
+                    h.applier.ops_table = cfg.ops_table.clone();
+                    h.events = cfg.bus.clone().map(|b| {
+                        stoker_kit::outcome::Publisher::new(
+                            aws_sdk_eventbridge::Client::new(&sdk),
+                            b,
+                        )
+                    });
+                    tasks.spawn(poll(h, sdk, cfg, stop));
+                }
             }
         }
         eprintln!(

@@ -441,3 +441,78 @@ async fn backup_follows_an_export_and_drill_with_progress_and_prints_the_report(
     )
     .await;
 }
+
+#[tokio::test]
+async fn optimize_sweeps_applies_and_charts_then_rollback_restores_the_function() {
+    let sdk = emulator().await;
+    let sdk2 = sdk.clone();
+    with_stack(
+        &sdk,
+        "opt",
+        &[("SchedulesState", "DISABLED")],
+        move |stack| async move {
+            let f = stoker_it::optimizer::function(&sdk2, "cli-opt", 1024, 30, &[]).await;
+            stoker_it::optimizer::seed(&sdk2, &f, 1000.0, 120.0, 2000.0, 200).await;
+            let mut run = std::process::Command::new(STOKER)
+                .args(["--stack", &stack.name, "run", "--workers", "optimizer"])
+                .env("STOKER_EMF", "off")
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let charts = std::env::temp_dir().join(stoker_it::unique("charts"));
+            let out = stoker(
+                &stack.name,
+                &[
+                    "optimize",
+                    &f,
+                    "--apply",
+                    "--sweep",
+                    "128,256",
+                    "--invocations",
+                    "2",
+                    "--payload",
+                    r#"{"name": "cli"}"#,
+                    "--strategy",
+                    "cost",
+                    "--charts",
+                    charts.to_str().expect("path"),
+                    "--timeout",
+                    "120",
+                ],
+            );
+            let _ = run.kill();
+            let shown = text(&out.stdout);
+            assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+            // The sweep picks 128 MB; one pass halves 1024 MB at most (max_change_pct 50).
+            let row = shown
+                .lines()
+                .find(|l| l.starts_with(&f))
+                .unwrap_or_else(|| panic!("no row for {f}: {shown}"));
+            assert!(
+                row.contains("1024 -> 512") && row.contains("30 -> 3"),
+                "{row}"
+            );
+            assert!(row.contains(" yes "), "applied: {row}");
+            let svg = std::fs::read_to_string(charts.join(format!("{f}.svg")))?;
+            assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
+            let c = stoker_it::optimizer::config(&sdk2, &f).await;
+            assert_eq!((c.memory_size, c.timeout), (Some(512), Some(3)));
+
+            let back = stoker(&stack.name, &["rollback", &f]);
+            assert!(back.status.success(), "{}", text(&back.stderr));
+            assert!(
+                text(&back.stdout).contains("back to 1024 MB / 30 s (from 512 MB / 3 s)"),
+                "{}",
+                text(&back.stdout)
+            );
+            let c = stoker_it::optimizer::config(&sdk2, &f).await;
+            assert_eq!((c.memory_size, c.timeout), (Some(1024), Some(30)));
+            let again = stoker(&stack.name, &["rollback", &f]);
+            assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
+            assert!(text(&again.stderr).contains("already rolled back"));
+            stoker_it::optimizer::cleanup(&sdk2, &[&f]).await;
+            let _ = std::fs::remove_dir_all(&charts);
+            Ok(())
+        },
+    )
+    .await;
+}

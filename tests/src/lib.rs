@@ -13,6 +13,7 @@ pub mod awscli;
 pub mod http;
 pub mod kit;
 pub mod lambda;
+pub mod optimizer;
 mod poll;
 mod stack;
 pub mod testworker;

@@ -1,0 +1,173 @@
+//! `stoker optimize`: an optimization pass over named (or tagged) functions, followed to its
+//! report (a table, and SVG charts of sweeps); `stoker rollback`: undo the optimizer's last
+//! change of a function.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use crate::context::{AwsArgs, Output};
+use crate::error::CliError;
+use crate::publish::PublishArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StrategyArg {
+    Cost,
+    Speed,
+    Balanced,
+}
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The functions to review (or --tag).
+    #[arg(required_unless_present = "tag")]
+    pub functions: Vec<String>,
+    /// Every function carrying this tag instead, as KEY=VALUE.
+    #[arg(long, conflicts_with = "functions")]
+    pub tag: Option<String>,
+    /// Change the functions (within the bounds, never those tagged stoker:leave-alone);
+    /// without it, recommend only.
+    #[arg(long)]
+    pub apply: bool,
+    /// Power-tune over these memory sizes (MB, comma-separated), e.g. 128,256,512,1024.
+    #[arg(long, value_delimiter = ',')]
+    pub sweep: Vec<u32>,
+    /// Invocations per size in a sweep.
+    #[arg(long, default_value_t = 10)]
+    pub invocations: u32,
+    /// Invoke each size's invocations in parallel.
+    #[arg(long)]
+    pub parallel: bool,
+    /// The event each sweep invocation receives (JSON).
+    #[arg(long)]
+    pub payload: Option<String>,
+    #[arg(long, value_enum, default_value = "balanced")]
+    pub strategy: StrategyArg,
+    /// For balanced: 0 = all cost, 1 = all speed.
+    #[arg(long, default_value_t = 0.5)]
+    pub weight: f64,
+    #[arg(long, default_value_t = 14)]
+    pub lookback_days: u32,
+    /// DynamoDB tables to advise on (on-demand vs provisioned); repeatable.
+    #[arg(long = "table")]
+    pub tables: Vec<String>,
+    /// Write each sweep's chart as DIR/<function>.svg.
+    #[arg(long)]
+    pub charts: Option<PathBuf>,
+    /// How long to follow the pass, in seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+impl OptimizeArgs {
+    pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
+        PublishArgs {
+            kind: "stoker.optimize.requested".into(),
+            file: None,
+            payload: Some(self.payload()?.to_string()),
+            dry_run: false,
+            wait: true,
+            timeout: self.timeout,
+            requested_by: None,
+            correlation_id: None,
+            output: self.output,
+            charts: self.charts.clone(),
+        }
+        .run(aws)
+        .await
+    }
+
+    fn payload(&self) -> Result<Value, CliError> {
+        let functions = match &self.tag {
+            Some(t) => {
+                let (key, value) = t.split_once('=').ok_or_else(|| {
+                    CliError::invalid(format!("--tag {t} is not KEY=VALUE"))
+                        .fix("write the tag as --tag stoker:optimize=true")
+                })?;
+                json!({ "tag": { "key": key, "value": value } })
+            }
+            None => json!({ "names": self.functions }),
+        };
+        let strategy = match self.strategy {
+            StrategyArg::Cost => "cost",
+            StrategyArg::Speed => "speed",
+            StrategyArg::Balanced => "balanced",
+        };
+        let mut p = json!({
+            "functions": functions,
+            "lookback_days": self.lookback_days,
+            "strategy": { "name": strategy, "weight": self.weight },
+            "mode": if self.apply { "apply" } else { "recommend" },
+        });
+        if !self.tables.is_empty() {
+            p["tables"] = json!(self.tables);
+        }
+        if !self.sweep.is_empty() {
+            let event: Option<Value> = match &self.payload {
+                Some(s) => Some(serde_json::from_str(s).map_err(|e| {
+                    CliError::invalid(format!("--payload is not JSON: {e}")).fix(
+                        "pass the sweep's event as JSON, e.g. --payload '{\"name\": \"tune\"}'",
+                    )
+                })?),
+                None => None,
+            };
+            p["power_tuning"] = json!({
+                "memory_sizes": self.sweep,
+                "invocations": self.invocations,
+                "parallel": self.parallel,
+            });
+            if let Some(e) = event {
+                p["power_tuning"]["payload"] = e;
+            }
+        }
+        Ok(p)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The function whose last optimizer change to undo.
+    pub function: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: Output,
+}
+
+impl RollbackArgs {
+    pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
+        let ctx = aws.ctx().await?;
+        let ops = ctx.output("OpsTableName")?;
+        let mut applier = stoker_optimizer::Optimizer::new(&ctx.sdk, ops, None).applier;
+        if let Ok(alias) = std::env::var("STOKER_OPTIMIZER_ALIAS") {
+            applier.alias = alias;
+        }
+        let change = applier.rollback(&self.function).await.map_err(|e| {
+            let fix = match e.code() {
+                "nothing_to_roll_back" | "already_rolled_back" => {
+                    "nothing to do; `stoker optimize FUNCTION` shows the current recommendation"
+                }
+                _ => "check the function exists and your credentials may update it, then run the rollback again",
+            };
+            CliError::new(format!("rollback of {} failed: {e}", self.function)).fix(fix)
+        })?;
+        match self.output {
+            Output::Json => println!("{}", serde_json::to_value(&change).unwrap_or_default()),
+            Output::Text => println!(
+                "{}: back to {} MB / {} s (from {} MB / {} s); alias {} -> {}",
+                change.function,
+                change.previous_memory_mb,
+                change.previous_timeout_s,
+                change.memory_mb,
+                change.timeout_s,
+                change.alias,
+                change
+                    .previous_alias_version
+                    .as_deref()
+                    .unwrap_or("a new version of the restored configuration")
+            ),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Functions and metrics for the optimizer's tests: the example function at a given size, and
+//! a day of seeded `AWS/Lambda` metrics and REPORT lines.
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput as FunctionConfiguration;
+use aws_smithy_types::DateTime;
+use stoker_optimizer::lambda_config::configure;
+
+use crate::kit::create_ops_table;
+use crate::lambda::deploy_example;
+use crate::unique;
+
+/// The example function (on ministack) as `<prefix>-…` with `memory`/`timeout` and `tags`; its
+/// hits table (LocalStack) shares the name.
+pub async fn function(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    memory: u32,
+    timeout: u32,
+    tags: &[(&str, &str)],
+) -> String {
+    let name = unique(prefix);
+    create_ops_table(sdk, &name).await.expect("hits table");
+    deploy_example(sdk, &name, &name)
+        .await
+        .expect("CreateFunction");
+    let lambda = aws_sdk_lambda::Client::new(sdk);
+    configure(&lambda, &name, memory, Some(timeout))
+        .await
+        .expect("configure");
+    if !tags.is_empty() {
+        let arn = config(sdk, &name).await.function_arn.expect("arn");
+        let mut t = lambda.tag_resource().resource(arn);
+        for (k, v) in tags {
+            t = t.tags(*k, *v);
+        }
+        t.send().await.expect("TagResource");
+    }
+    name
+}
+
+pub async fn config(sdk: &aws_config::SdkConfig, name: &str) -> FunctionConfiguration {
+    aws_sdk_lambda::Client::new(sdk)
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .expect("GetFunctionConfiguration")
+}
+
+pub async fn cleanup(sdk: &aws_config::SdkConfig, functions: &[&str]) {
+    for f in functions {
+        let _ = aws_sdk_lambda::Client::new(sdk)
+            .delete_function()
+            .function_name(*f)
+            .send()
+            .await;
+        let _ = aws_sdk_dynamodb::Client::new(sdk)
+            .delete_table()
+            .table_name(*f)
+            .send()
+            .await;
+    }
+}
+
+pub fn ago(hours: i64) -> DateTime {
+    DateTime::from_millis((chrono::Utc::now() - chrono::Duration::hours(hours)).timestamp_millis())
+}
+
+/// Seeds a day of `AWS/Lambda` metrics (yesterday) and REPORT lines peaking at `used_mb`.
+pub async fn seed(
+    sdk: &aws_config::SdkConfig,
+    function: &str,
+    invocations: f64,
+    avg_ms: f64,
+    max_ms: f64,
+    used_mb: u32,
+) {
+    let dim = Dimension::builder()
+        .name("FunctionName")
+        .value(function)
+        .build();
+    let count = |name: &str, v: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(dim.clone())
+            .timestamp(ago(24))
+            .unit(StandardUnit::Count)
+            .value(v)
+            .build()
+    };
+    let duration = MetricDatum::builder()
+        .metric_name("Duration")
+        .dimensions(dim.clone())
+        .timestamp(ago(24))
+        .unit(StandardUnit::Milliseconds)
+        .statistic_values(
+            StatisticSet::builder()
+                .sample_count(invocations)
+                .sum(avg_ms * invocations)
+                .minimum(1.0)
+                .maximum(max_ms)
+                .build(),
+        )
+        .build();
+    aws_sdk_cloudwatch::Client::new(sdk)
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(count("Invocations", invocations))
+        .metric_data(count("Errors", 0.0))
+        .metric_data(count("Throttles", 0.0))
+        .metric_data(duration)
+        .send()
+        .await
+        .expect("PutMetricData");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let group = format!("/aws/lambda/{function}");
+    let _ = logs.create_log_group().log_group_name(&group).send().await;
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("seed")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let at = (chrono::Utc::now() - chrono::Duration::hours(2)).timestamp_millis();
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("seed");
+    for (i, used) in [used_mb / 2, used_mb, used_mb - 10].into_iter().enumerate() {
+        put = put.log_events(
+            InputLogEvent::builder()
+                .timestamp(at + i as i64)
+                .message(format!(
+                    "REPORT RequestId: {i}\tDuration: {avg_ms} ms\tBilled Duration: {avg_ms} ms\tMemory Size: 1024 MB\tMax Memory Used: {used} MB\t"
+                ))
+                .build()
+                .expect("log event"),
+        );
+    }
+    put.send().await.expect("PutLogEvents");
+}
