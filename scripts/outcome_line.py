@@ -42,5 +42,14 @@ elif kind == "stoker.backup.requested":
                      f"{d['sampled']} sampled, {d['mismatched']} differ")
     parts.append(f"pruned {len(rep['pruned_backups']) + len(rep['pruned_exports'])}")
     print("; ".join(parts))
+elif kind == "stoker.optimize.requested":
+    parts = []
+    for f in rep["functions"]:
+        swept = ", ".join(f"{s['memory_mb']} MB {s['billed_ms']:.0f} ms" for s in (f.get("sweep") or {}).get("sizes", []))
+        parts.append(f"{f['function']}: {f['finding']}, {f['current_memory_mb']} -> "
+                     f"{f.get('recommended_memory_mb', '-')} MB" + (f" (swept {swept})" if swept else ""))
+    for t in rep.get("tables", []):
+        parts.append(f"table {t['table']}: {t['recommended_mode'].replace('_', '-')}")
+    print("; ".join(parts))
 else:
     print(json.dumps(rep)[:100])

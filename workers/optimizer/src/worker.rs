@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest};
+use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest, StrategyName};
 use stoker_events::payload::outcome::{Finding, OptimizationRecommended};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
@@ -200,16 +200,19 @@ impl Optimizer {
             } else {
                 Finding::NotOptimized
             };
+            let strategy = match req.strategy.name {
+                StrategyName::Cost => "cost",
+                StrategyName::Speed => "speed",
+                StrategyName::Balanced => "balanced",
+            };
             r.reason = format!(
-                "power tuning ({:?} strategy): {chosen} MB measured best at {chosen_ms:.1} ms billed{}",
-                req.strategy.name,
+                "power tuning ({strategy} strategy): {chosen} MB measured best at {chosen_ms:.1} ms billed{}",
                 if memory == chosen {
                     String::new()
                 } else {
                     format!(", bounded to {memory} MB this pass")
                 }
-            )
-            .to_lowercase();
+            );
             r.recommended_memory_mb = Some(memory);
             r.recommended_timeout_s = Some(timeout);
             r.current_monthly_usd = month(f.memory_mb, current_ms);
