@@ -10,6 +10,7 @@
 //! `./localstack/up` is only ever read ([`Stack::shared`]).
 
 pub mod awscli;
+pub mod bench;
 pub mod calls;
 pub mod http;
 pub mod kit;

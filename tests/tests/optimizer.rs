@@ -17,6 +17,7 @@ use stoker_it::kit::{KitEnv, create_ops_table};
 use stoker_it::optimizer::{ago, cleanup, config, function, seed};
 use stoker_it::{emulator, unique, workspace_bin};
 use stoker_optimizer::Optimizer;
+use stoker_optimizer::lambda_config::configure;
 use stoker_optimizer::report::FunctionReport;
 
 fn request(functions: FunctionSelector, mode: OptimizeMode) -> OptimizeRequest {
@@ -46,16 +47,20 @@ async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
     let sdk = emulator().await;
     let tag = unique("pass");
     let t = [("stoker:optimize", tag.as_str())];
-    let under = function(&sdk, "opt-under", 1024, 30, &t).await;
-    let over = function(&sdk, "opt-over", 256, 30, &t).await;
-    let fits = function(&sdk, "opt-fits", 512, 3, &t).await;
-    let few = function(&sdk, "opt-few", 512, 30, &t).await;
-    let untagged = function(&sdk, "opt-other", 512, 30, &[]).await;
-    seed(&sdk, &under, 1000.0, 120.0, 2000.0, 200).await;
-    seed(&sdk, &over, 1000.0, 120.0, 2000.0, 250).await;
-    seed(&sdk, &fits, 1000.0, 120.0, 2000.0, 350).await;
-    seed(&sdk, &few, 20.0, 120.0, 2000.0, 100).await;
-    seed(&sdk, &untagged, 1000.0, 120.0, 2000.0, 100).await;
+    let (under, over, fits, few, untagged) = tokio::join!(
+        function(&sdk, "opt-under", 1024, 30, &t),
+        function(&sdk, "opt-over", 256, 30, &t),
+        function(&sdk, "opt-fits", 512, 3, &t),
+        function(&sdk, "opt-few", 512, 30, &t),
+        function(&sdk, "opt-other", 512, 30, &[]),
+    );
+    tokio::join!(
+        seed(&sdk, &under, 1000.0, 120.0, 2000.0, 200),
+        seed(&sdk, &over, 1000.0, 120.0, 2000.0, 250),
+        seed(&sdk, &fits, 1000.0, 120.0, 2000.0, 350),
+        seed(&sdk, &few, 20.0, 120.0, 2000.0, 100),
+        seed(&sdk, &untagged, 1000.0, 120.0, 2000.0, 100),
+    );
 
     let worker = Optimizer::new(&sdk, "", None);
     let selector = FunctionSelector::Tag(TagFilter {
@@ -451,5 +456,56 @@ async fn the_worker_binary_reviews_a_queued_request_and_dead_letters_a_bad_one()
     let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
     assert!(reason.contains("bounds.min_memory_mb"), "reason: {reason}");
     env.delete().await;
+    cleanup(&sdk, &[&name]).await;
+}
+
+#[tokio::test]
+async fn the_next_sweep_undoes_what_an_interrupted_one_left() {
+    let sdk = emulator().await;
+    let name = function(&sdk, "opt-left", 256, 30, &[]).await;
+    // What a sweep killed mid-way leaves: $LATEST at 1024 MB and a tuning alias recording 256.
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    configure(&lambda, &name, 1024, None)
+        .await
+        .expect("configure");
+    let v = lambda
+        .publish_version()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("PublishVersion");
+    lambda
+        .create_alias()
+        .function_name(&name)
+        .name("stoker-tune-1024")
+        .function_version(v.version().expect("version"))
+        .description("stoker power tuning; restore memory to 256 MB")
+        .send()
+        .await
+        .expect("CreateAlias");
+    let mut req = request(names(&[&name]), OptimizeMode::Recommend);
+    req.power_tuning = Some(PowerTuning {
+        memory_sizes: vec![128],
+        invocations: 1,
+        parallel: false,
+        sleep_ms: 0,
+        payload: Some(json!({ "name": "tune" })),
+    });
+    let report = Optimizer::new(&sdk, "", None)
+        .optimize(&req, "e-left")
+        .await
+        .expect("a pass");
+    assert_eq!(
+        report.functions[0].current_memory_mb, 256,
+        "the recorded size"
+    );
+    assert_eq!(config(&sdk, &name).await.memory_size, Some(256), "restored");
+    let aliases = lambda
+        .list_aliases()
+        .function_name(&name)
+        .send()
+        .await
+        .expect("ListAliases");
+    assert!(aliases.aliases().is_empty(), "{:?}", aliases.aliases());
     cleanup(&sdk, &[&name]).await;
 }

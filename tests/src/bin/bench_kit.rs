@@ -12,9 +12,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
 use serde_json::json;
 use stoker_events::Worker;
+use stoker_it::bench::{fill, queue_depth, raw_loop};
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_kit::{handler_fn, runtime};
 
@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let raw_env = KitEnv::create(&sdk, "bench-raw", 5, false).await?;
-    let raw = raw_loop(&raw_env, events).await?;
+    let (raw_rate, raw_sqs) = raw_loop(&raw_env, events).await?;
     raw_env.delete().await;
 
     let kit_env = KitEnv::create(&sdk, "bench-kit", 5, false).await?;
@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
         "| baseline: raw receive + delete-batch loop | {:.0} | - | - | - | {:.2} | 0 |",
-        raw.rate, raw.sqs_per_event
+        raw_rate, raw_sqs
     );
     println!(
         "| stoker long-poll driver + idempotency, queue pre-filled (concurrency 10) | {:.0} | - | - | - | {:.2} | {:.2} |",
@@ -67,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
         paced.rate, paced.p50, paced.p95, paced.p99, paced.sqs_per_event, paced.ddb_per_event
     );
     println!();
-    println!("stoker / baseline throughput: {:.2}", kit.rate / raw.rate);
+    println!("stoker / baseline throughput: {:.2}", kit.rate / raw_rate);
     println!(
         "worker binary peak RSS (stoker-testworker, {} events): {:.1} MiB",
         events.min(300),
@@ -83,75 +83,6 @@ struct Figures {
     p99: f64,
     sqs_per_event: f64,
     ddb_per_event: f64,
-}
-
-/// Fills the queue with `n` test events, 10 per SendMessageBatch.
-async fn fill(env: &KitEnv, n: usize) -> anyhow::Result<()> {
-    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
-    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
-        let entries = chunk
-            .iter()
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(test_event(&format!("b{i}"), json!({})).1)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        sqs.send_message_batch()
-            .queue_url(&env.queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await?;
-    }
-    Ok(())
-}
-
-async fn raw_loop(env: &KitEnv, n: usize) -> anyhow::Result<Figures> {
-    fill(env, n).await?;
-    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
-    let (mut done, mut calls) = (0, 0u64);
-    let start = Instant::now();
-    while done < n {
-        let out = sqs
-            .receive_message()
-            .queue_url(&env.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        calls += 1;
-        let msgs = out.messages.unwrap_or_default();
-        if msgs.is_empty() {
-            continue;
-        }
-        let entries = msgs
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        sqs.delete_message_batch()
-            .queue_url(&env.queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await?;
-        calls += 1;
-        done += msgs.len();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    Ok(Figures {
-        rate: n as f64 / secs,
-        p50: 0.0,
-        p95: 0.0,
-        p99: 0.0,
-        sqs_per_event: calls as f64 / n as f64,
-        ddb_per_event: 0.0,
-    })
 }
 
 /// `pace`: `None` queues everything before the clock starts (throughput); `Some(rate)` sends
@@ -240,18 +171,4 @@ async fn worker_rss(env: &KitEnv, n: usize) -> anyhow::Result<u64> {
     }
     let _ = child.kill();
     Ok(peak)
-}
-
-async fn queue_depth(env: &KitEnv) -> anyhow::Result<u64> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = aws_sdk_sqs::Client::new(&env.sdk)
-        .get_queue_attributes()
-        .queue_url(&env.queue_url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await?;
-    let a = out.attributes().cloned().unwrap_or_default();
-    let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
 }

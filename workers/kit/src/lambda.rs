@@ -111,9 +111,9 @@ async fn run_group<H: Handler>(
     failed
 }
 
-/// Processes a record and carries out its disposition; `true` when SQS may delete it.
-async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> bool {
-    let never = watch::channel(false).1;
+/// What the kit reads of an SQS record in a Lambda batch: id, body, receive count (1 when
+/// absent or unreadable) and sent time.
+pub fn delivered(record: &SqsMessage) -> Delivered<'_> {
     let receive_count = record
         .attributes
         .get("ApproximateReceiveCount")
@@ -124,12 +124,18 @@ async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Durati
         .get("SentTimestamp")
         .and_then(|t| t.parse().ok())
         .and_then(DateTime::from_timestamp_millis);
-    let msg = Delivered {
+    Delivered {
         message_id: record.message_id.as_deref().unwrap_or_default(),
         body: record.body.as_deref().unwrap_or_default(),
         receive_count,
         sent_at,
-    };
+    }
+}
+
+/// Processes a record and carries out its disposition; `true` when SQS may delete it.
+async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> bool {
+    let never = watch::channel(false).1;
+    let msg = delivered(record);
     match rt.process(&msg, budget, &never).await {
         Disposition::Done => true,
         Disposition::Retry { delay } => {
@@ -155,7 +161,7 @@ async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Durati
                 worker: rt.config.worker.name(),
                 body: msg.body,
                 message_id: msg.message_id,
-                receive_count,
+                receive_count: msg.receive_count,
                 code: &code,
                 reason: &reason,
             };

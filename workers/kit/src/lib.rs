@@ -18,6 +18,7 @@ pub mod config;
 pub mod dlq;
 pub mod emf;
 pub mod error;
+pub mod fuzz_checks;
 pub mod job;
 pub mod lambda;
 pub mod ops;

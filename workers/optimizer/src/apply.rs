@@ -82,7 +82,14 @@ impl Applier {
             &format!("stoker optimizer: {memory_mb} MB, {timeout_s} s"),
         )
         .await?;
-        point_alias(&self.lambda, function, &self.alias, &version).await?;
+        point_alias(
+            &self.lambda,
+            function,
+            &self.alias,
+            &version,
+            "stoker optimizer: the applied configuration",
+        )
+        .await?;
         change.version = Some(version);
         change.status = "applied".into();
         self.record(&change).await?;
@@ -120,7 +127,14 @@ impl Applier {
             Some(v) => v.clone(),
             None => publish(&self.lambda, function, "stoker optimizer: rollback").await?,
         };
-        point_alias(&self.lambda, function, &change.alias, &target).await?;
+        point_alias(
+            &self.lambda,
+            function,
+            &change.alias,
+            &target,
+            "stoker optimizer: rolled back",
+        )
+        .await?;
         change.status = "rolled_back".into();
         change.at = Utc::now().to_rfc3339();
         self.record(&change).await?;

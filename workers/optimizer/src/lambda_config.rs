@@ -109,12 +109,13 @@ pub async fn alias_version(
     }
 }
 
-/// Points `alias` at `version`, creating the alias when it does not exist.
+/// Points `alias` at `version` (with `description`), creating the alias when it does not exist.
 pub async fn point_alias(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
     alias: &str,
     version: &str,
+    description: &str,
 ) -> Result<(), JobError> {
     if alias_version(lambda, function, alias).await?.is_some() {
         lambda
@@ -122,6 +123,7 @@ pub async fn point_alias(
             .function_name(function)
             .name(alias)
             .function_version(version)
+            .description(description)
             .send()
             .await
             .map_err(|e| sdk_error(&format!("UpdateAlias {function}:{alias}"), e))?;
@@ -131,6 +133,7 @@ pub async fn point_alias(
             .function_name(function)
             .name(alias)
             .function_version(version)
+            .description(description)
             .send()
             .await
             .map_err(|e| sdk_error(&format!("CreateAlias {function}:{alias}"), e))?;

@@ -108,8 +108,8 @@ async fn measure_all(
         let version = publish(lambda, &f.name, &format!("stoker power tuning {memory} MB")).await?;
         let alias = format!("{ALIAS_PREFIX}{memory}");
         created.push((alias.clone(), version.clone()));
-        // An alias left by an interrupted earlier sweep is moved, not an error.
-        point_alias(lambda, &f.name, &alias, &version).await?;
+        // The original size rides on the alias, for a sweep interrupted before its clean-up.
+        point_alias(lambda, &f.name, &alias, &version, &marker(f.memory_mb)).await?;
         let since = chrono::Utc::now().timestamp_millis() - 1000;
         let answers = invoke_all(lambda, &f.name, &alias, tuning).await?;
         let succeeded = answers.iter().filter(|a| a.succeeded).count();
@@ -240,6 +240,55 @@ async fn logged_billed(
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
+}
+
+/// The description of a sweep's alias: it records the size to restore.
+fn marker(original_mb: u32) -> String {
+    format!("stoker power tuning; restore memory to {original_mb} MB")
+}
+
+/// Undoes what an interrupted sweep left on `f` (a crash or a kill between measuring and
+/// cleaning up): `$LATEST`'s memory back to the size its `stoker-tune-*` aliases record, those
+/// aliases and their versions deleted. Returns the function as it was before that sweep.
+pub async fn recover(
+    lambda: &aws_sdk_lambda::Client,
+    f: &FunctionInfo,
+) -> Result<FunctionInfo, JobError> {
+    let mut left = Vec::new();
+    let mut original = None;
+    let mut pages = lambda
+        .list_aliases()
+        .function_name(&f.name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_error(&format!("ListAliases {}", f.name), e))?;
+        for a in page.aliases() {
+            let (Some(name), Some(version)) = (a.name(), a.function_version()) else {
+                continue;
+            };
+            if !name.starts_with(ALIAS_PREFIX) {
+                continue;
+            }
+            let recorded = a
+                .description()
+                .and_then(|d| d.strip_prefix("stoker power tuning; restore memory to "))
+                .and_then(|d| d.strip_suffix(" MB"))
+                .and_then(|m| m.parse::<u32>().ok());
+            original = original.or(recorded);
+            left.push((name.to_owned(), version.to_owned()));
+        }
+    }
+    if left.is_empty() {
+        return Ok(f.clone());
+    }
+    let before = FunctionInfo {
+        memory_mb: original.unwrap_or(f.memory_mb),
+        ..f.clone()
+    };
+    tracing::warn!(function = %f.name, aliases = left.len(), memory_mb = before.memory_mb, "an interrupted sweep left aliases: restoring and deleting them");
+    cleanup(lambda, &before, &left).await?;
+    Ok(before)
 }
 
 /// Puts `$LATEST`'s memory back and deletes the temporary aliases and versions; every step is

@@ -119,6 +119,13 @@ impl Optimizer {
         req: &OptimizeRequest,
         event_id: &str,
     ) -> Result<FunctionReport, JobError> {
+        let recovered;
+        let f = if req.power_tuning.is_some() && !f.left_alone() {
+            recovered = sweep::recover(&self.lambda, f).await?;
+            &recovered
+        } else {
+            f
+        };
         let observed = self.observer.observe(f, req.lookback_days).await?;
         let passive = recommend(&observed, &req.bounds, &self.pricing);
         let mut r = FunctionReport {

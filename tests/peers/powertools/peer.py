@@ -1,0 +1,112 @@
+"""The Powertools peer of ./scripts/bench-peer: Powertools for AWS Lambda (Python) BatchProcessor
+(SQS, partial batch responses) + @idempotent_function on DynamoDB, around the same handler as
+stoker's test worker (one PutItem per event), on the same table design (pk/sk).
+
+It drives the handler as Lambda's SQS event source mapping would: ReceiveMessage (10), the
+batch as a Lambda SQS event, then DeleteMessageBatch of the records not reported as failures.
+When BENCH_EVENTS events are done it prints one JSON line: events, seconds (first receive to
+last delete), CPU seconds, peak RSS (KiB), SQS and DynamoDB calls.
+
+Environment: QUEUE_URL, TABLE, BENCH_EVENTS, and the AWS SDK's (endpoint, region, keys).
+With --ready it only imports and builds its clients, prints the seconds that took, and exits
+(the cold-start figure).
+"""
+import json
+import os
+import resource
+import sys
+import time
+
+started = time.perf_counter()
+import uuid  # noqa: E402
+
+import boto3  # noqa: E402
+from aws_lambda_powertools.utilities.batch import (  # noqa: E402
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.idempotency import (  # noqa: E402
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+os.environ.setdefault("AWS_LAMBDA_FUNCTION_NAME", "powertools-peer")
+TABLE = os.environ.get("TABLE", "peer")
+calls = {"sqs": 0, "dynamodb": 0}
+
+
+def counting(service):
+    def count(**_):
+        calls[service] += 1
+
+    return count
+
+
+sqs = boto3.client("sqs")
+ddb = boto3.client("dynamodb")
+sqs.meta.events.register("before-send.*", counting("sqs"))
+ddb.meta.events.register("before-send.*", counting("dynamodb"))
+persistence = DynamoDBPersistenceLayer(table_name=TABLE, key_attr="pk", sort_key_attr="sk", boto3_client=ddb)
+config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=86400)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)
+def handle(event: dict) -> dict:
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": f"EFFECT#{event['id']}"}, "sk": {"S": str(uuid.uuid4())}})
+    return {"ok": True}
+
+
+def record_handler(record):
+    return handle(event=json.loads(record.body))
+
+
+class Context:
+    function_name = "powertools-peer"
+
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 60_000
+
+
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def usage():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime, r.ru_maxrss
+
+
+def main():
+    if "--ready" in sys.argv:
+        print(json.dumps({"ready_seconds": time.perf_counter() - started}))
+        return
+    queue, want = os.environ["QUEUE_URL"], int(os.environ["BENCH_EVENTS"])
+    done, first = 0, None
+    while done < want:
+        out = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"])
+        msgs = out.get("Messages", [])
+        if not msgs:
+            continue
+        first = first or time.perf_counter()
+        event = {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:peer",
+            "awsRegion": "us-east-1"} for m in msgs]}
+        failed = {f["itemIdentifier"] for f in lambda_handler(event, Context())["batchItemFailures"]}
+        ok = [m for m in msgs if m["MessageId"] not in failed]
+        if ok:
+            sqs.delete_message_batch(QueueUrl=queue, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ok)])
+        done += len(ok)
+    cpu, rss = usage()
+    print(json.dumps({"events": done, "seconds": time.perf_counter() - first, "cpu_seconds": cpu,
+                      "rss_kib": rss, "sqs_calls": calls["sqs"], "dynamodb_calls": calls["dynamodb"]}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+//! ./scripts/bench-peer [EVENTS]   (default 1000)
+//!
+//! stoker against its peers, in one run on the same emulator, each on fresh resources of the
+//! same design (a queue, its DLQ, a pk/sk table) filled with the same EVENTS test events:
+//! - baseline: a raw receive + delete-batch loop with no handler (the emulator's ceiling);
+//! - stoker: `peer-stoker` (long-poll driver + idempotency + a one-PutItem handler), in its own
+//!   process, at concurrency 1 and 10;
+//! - Powertools for AWS Lambda (Python): BatchProcessor + @idempotent_function around the same
+//!   handler (`tests/peers/powertools/peer.py`), driven with the same SQS batches.
+//!
+//! Prints events/s, CPU seconds per 1,000 events, SQS and DynamoDB calls per event, peak RSS,
+//! the side effects found per event (1.00 = exactly once); then cold start (exec -> ready for
+//! its first event) of each worker binary under a stub Lambda Runtime API next to the Python
+//! peer's start (interpreter + imports + clients), and each worker binary's size.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+use stoker_it::bench::{fill, raw_loop};
+use stoker_it::kit::KitEnv;
+
+const WORKERS: [&str; 5] = [
+    "stoker-warmup",
+    "stoker-cache-warmer",
+    "stoker-backup",
+    "stoker-rollup",
+    "stoker-optimizer",
+];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
+    let python = std::env::var("STOKER_PEER_PYTHON")
+        .map_err(|_| anyhow::anyhow!("STOKER_PEER_PYTHON is not set: run ./scripts/bench-peer"))?;
+    let peer_py = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/powertools/peer.py");
+    let sdk = stoker_it::emulator().await;
+    let dir = std::env::current_exe()?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+
+    let raw_env = KitEnv::create(&sdk, "peer-raw", 5, false).await?;
+    let (raw_rate, raw_sqs) = raw_loop(&raw_env, n).await?;
+    raw_env.delete().await;
+
+    let mut rows = Vec::new();
+    for concurrency in [1, 10] {
+        let env = KitEnv::create(&sdk, "peer-stoker", 5, false).await?;
+        fill(&env, n).await?;
+        let mut cmd = Command::new(dir.join("peer-stoker"));
+        cmd.envs(env.worker_env())
+            .env("STOKER_CONCURRENCY", concurrency.to_string())
+            .env("STOKER_BENCH_EVENTS", n.to_string());
+        let figures = run_json(cmd)?;
+        let effects = effects_per_event(&env, n).await?;
+        rows.push((
+            format!("stoker long-poll driver + idempotency (concurrency {concurrency})"),
+            figures,
+            effects,
+        ));
+        env.delete().await;
+    }
+    let env = KitEnv::create(&sdk, "peer-pt", 5, false).await?;
+    fill(&env, n).await?;
+    let mut cmd = Command::new(&python);
+    cmd.arg(peer_py)
+        .env("QUEUE_URL", &env.queue_url)
+        .env("TABLE", &env.table)
+        .env("BENCH_EVENTS", n.to_string());
+    let figures = run_json(cmd)?;
+    let effects = effects_per_event(&env, n).await?;
+    rows.push((
+        "Powertools (Python) BatchProcessor + idempotent_function".into(),
+        figures,
+        effects,
+    ));
+    env.delete().await;
+
+    println!("\n## Throughput and cost per event ({n} events each, same emulator, same run)\n");
+    println!(
+        "| run | events/s | x baseline | CPU s / 1,000 events | SQS calls/event | DynamoDB calls/event | peak RSS MiB | effects/event |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| baseline: raw receive + delete-batch loop, no handler | {raw_rate:.0} | 1.00 | - | {raw_sqs:.2} | 0 | - | - |"
+    );
+    for (label, f, effects) in &rows {
+        let num = |k: &str| f[k].as_f64().unwrap_or(0.0);
+        let events = num("events").max(1.0);
+        let rate = events / num("seconds").max(1e-9);
+        println!(
+            "| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {effects:.2} |",
+            rate / raw_rate,
+            num("cpu_seconds") * 1000.0 / events,
+            num("sqs_calls") / events,
+            num("dynamodb_calls") / events,
+            num("rss_kib") / 1024.0,
+        );
+    }
+
+    println!("\n## Cold start: exec -> ready for the first event (median of 10)\n");
+    println!("| process | ready ms | binary size MiB |");
+    println!("|---|---:|---:|");
+    for w in WORKERS {
+        let bin = dir.join(w);
+        let size = std::fs::metadata(&bin)?.len() as f64 / 1_048_576.0;
+        let ms = median(
+            (0..10)
+                .map(|_| cold_start(&bin))
+                .collect::<anyhow::Result<_>>()?,
+        );
+        println!("| {w} (Rust, stub Lambda Runtime API) | {ms:.1} | {size:.1} |");
+    }
+    let mut py = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let out = Command::new(&python).arg(peer_py).arg("--ready").output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        py.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "| Powertools peer (python: interpreter + imports + boto3 clients) | {:.1} | - |",
+        median(py)
+    );
+    Ok(())
+}
+
+/// Runs a peer process to its end and reads its last stdout line as JSON.
+fn run_json(mut cmd: Command) -> anyhow::Result<Value> {
+    let out = cmd.env("STOKER_EMF", "off").output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(serde_json::from_str(
+        text.lines().last().unwrap_or_default(),
+    )?)
+}
+
+/// Side-effect items (`pk = EFFECT#<event id>`) per event.
+async fn effects_per_event(env: &KitEnv, n: usize) -> anyhow::Result<f64> {
+    let ddb = aws_sdk_dynamodb::Client::new(&env.sdk);
+    let mut pages = ddb
+        .scan()
+        .table_name(&env.table)
+        .filter_expression("begins_with(pk, :e)")
+        .expression_attribute_values(":e", AttributeValue::S("EFFECT#".into()))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        count += page?.count();
+    }
+    Ok(f64::from(count) / n as f64)
+}
+
+/// Milliseconds from exec of `bin` (as a Lambda, `AWS_LAMBDA_RUNTIME_API` set) to its first
+/// `GET /2018-06-01/runtime/invocation/next` on a stub Runtime API.
+fn cold_start(bin: &std::path::Path) -> anyhow::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let api = listener.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cold")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "cold")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "cold")
+        .env("STOKER_QUEUE_URL", "http://127.0.0.1:9/q")
+        .env("STOKER_DLQ_URL", "http://127.0.0.1:9/d")
+        .env("STOKER_OPS_TABLE", "cold")
+        .env("STOKER_REDIS_URL", "redis://127.0.0.1:9")
+        .env("STOKER_CACHE_ALLOWED_HOSTS", "127.0.0.1")
+        .env("STOKER_EMF", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    listener.set_nonblocking(false)?;
+    let (stream, _) = listener.accept()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line)?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let _ = (&stream).write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n");
+    let _ = child.kill();
+    let _ = child.wait();
+    anyhow::ensure!(
+        line.contains("/runtime/invocation/next"),
+        "{} asked {line:?} first",
+        bin.display()
+    );
+    Ok(ms)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}

@@ -1,0 +1,107 @@
+//! The smoke version of `./scripts/bench-peer`: a few events through stoker's driver (its own
+//! process) and through the Powertools peer, each on its own queue and table. This checks
+//! correctness, not speed: every event is done exactly once and the figures are reported.
+
+use std::process::Command;
+
+use serde_json::Value;
+use stoker_it::bench::fill;
+use stoker_it::kit::KitEnv;
+use stoker_it::{emulator, workspace_bin};
+
+const EVENTS: usize = 30;
+
+fn run(mut cmd: Command) -> Value {
+    let out = cmd.env("STOKER_EMF", "off").output().expect("run the peer");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line")
+}
+
+async fn effects(env: &KitEnv) -> usize {
+    let out = aws_sdk_dynamodb::Client::new(&env.sdk)
+        .scan()
+        .table_name(&env.table)
+        .filter_expression("begins_with(pk, :e)")
+        .expression_attribute_values(
+            ":e",
+            aws_sdk_dynamodb::types::AttributeValue::S("EFFECT#".into()),
+        )
+        .send()
+        .await
+        .expect("Scan");
+    let mut ids: Vec<String> = out
+        .items()
+        .iter()
+        .filter_map(|i| i.get("pk")?.as_s().ok().cloned())
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "an event's side effect happened twice");
+    all
+}
+
+#[tokio::test]
+async fn stoker_and_the_powertools_peer_each_do_every_event_once() {
+    let sdk = emulator().await;
+    let python = std::env::var("STOKER_PEER_PYTHON")
+        .expect("STOKER_PEER_PYTHON is not set: run ./scripts/test (it installs the peer with ./scripts/peer-venv)");
+
+    let env = KitEnv::create(&sdk, "smoke-stoker", 5, false)
+        .await
+        .expect("resources");
+    fill(&env, EVENTS).await.expect("fill");
+    let mut cmd = Command::new(workspace_bin("peer-stoker"));
+    cmd.envs(env.worker_env())
+        .env("STOKER_CONCURRENCY", "4")
+        .env("STOKER_BENCH_EVENTS", EVENTS.to_string());
+    let s = run(cmd);
+    assert_eq!(s["events"], EVENTS, "{s}");
+    // The kit's claim + completion and the handler's write: at least 3 DynamoDB calls per event.
+    assert!(
+        s["dynamodb_calls"].as_u64().unwrap_or(0) >= 3 * EVENTS as u64,
+        "{s}"
+    );
+    assert_eq!(effects(&env).await, EVENTS);
+    env.delete().await;
+
+    let env = KitEnv::create(&sdk, "smoke-pt", 5, false)
+        .await
+        .expect("resources");
+    fill(&env, EVENTS).await.expect("fill");
+    let mut cmd = Command::new(&python);
+    cmd.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/peers/powertools/peer.py"
+    ))
+    .env("QUEUE_URL", &env.queue_url)
+    .env("TABLE", &env.table)
+    .env("BENCH_EVENTS", EVENTS.to_string());
+    let p = run(cmd);
+    assert_eq!(p["events"], EVENTS, "{p}");
+    assert!(p["cpu_seconds"].as_f64().unwrap_or(0.0) > 0.0, "{p}");
+    assert_eq!(effects(&env).await, EVENTS);
+    // Powertools' idempotency records sit in the same table design (pk/sk).
+    let records = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(&env.table)
+        .filter_expression("begins_with(pk, :p)")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("idempotency#".into()),
+        )
+        .send()
+        .await
+        .expect("Scan");
+    assert_eq!(
+        records.count(),
+        EVENTS as i32,
+        "one idempotency record per event"
+    );
+    env.delete().await;
+}
