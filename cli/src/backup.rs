@@ -53,18 +53,12 @@ impl BackupArgs {
             retention["max_age_days"] = json!(d);
         }
         let payload = json!({ "table": self.table, "mode": mode, "retention": retention, "restore_drill": self.drill });
-        PublishArgs {
-            kind: "stoker.backup.requested".into(),
-            file: None,
-            payload: Some(payload.to_string()),
-            dry_run: false,
-            wait: true,
-            timeout: self.timeout,
-            requested_by: None,
-            correlation_id: None,
-            output: self.output,
-            charts: None,
-        }
+        PublishArgs::follow(
+            "stoker.backup.requested",
+            payload.to_string(),
+            self.timeout,
+            self.output,
+        )
         .run(aws)
         .await
     }

@@ -64,20 +64,14 @@ pub struct OptimizeArgs {
 
 impl OptimizeArgs {
     pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
-        PublishArgs {
-            kind: "stoker.optimize.requested".into(),
-            file: None,
-            payload: Some(self.payload()?.to_string()),
-            dry_run: false,
-            wait: true,
-            timeout: self.timeout,
-            requested_by: None,
-            correlation_id: None,
-            output: self.output,
-            charts: self.charts.clone(),
-        }
-        .run(aws)
-        .await
+        let mut publish = PublishArgs::follow(
+            "stoker.optimize.requested",
+            self.payload()?.to_string(),
+            self.timeout,
+            self.output,
+        );
+        publish.charts = self.charts.clone();
+        publish.run(aws).await
     }
 
     fn payload(&self) -> Result<Value, CliError> {

@@ -47,6 +47,23 @@ pub struct PublishArgs {
 }
 
 impl PublishArgs {
+    /// Publishes `payload` as `kind` and follows the job to its report (`stoker backup`,
+    /// `stoker optimize`).
+    pub fn follow(kind: &str, payload: String, timeout: u64, output: Output) -> Self {
+        PublishArgs {
+            kind: kind.into(),
+            file: None,
+            payload: Some(payload),
+            dry_run: false,
+            wait: true,
+            timeout,
+            requested_by: None,
+            correlation_id: None,
+            output,
+            charts: None,
+        }
+    }
+
     pub async fn run(&self, aws_args: &AwsArgs) -> Result<(), CliError> {
         let kind: Kind = self.kind.parse().map_err(|e: stoker_events::UnknownKind| {
             CliError::invalid(e.to_string())

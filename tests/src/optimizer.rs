@@ -141,3 +141,17 @@ pub async fn seed(
     }
     put.send().await.expect("PutLogEvents");
 }
+
+/// The names of `function`'s aliases.
+pub async fn aliases(sdk: &aws_config::SdkConfig, function: &str) -> Vec<String> {
+    aws_sdk_lambda::Client::new(sdk)
+        .list_aliases()
+        .function_name(function)
+        .send()
+        .await
+        .expect("ListAliases")
+        .aliases()
+        .iter()
+        .filter_map(|a| a.name().map(str::to_owned))
+        .collect()
+}

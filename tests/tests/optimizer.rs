@@ -14,7 +14,7 @@ use stoker_events::payload::optimize::{
 use stoker_events::payload::outcome::Finding;
 use stoker_events::{Envelope, SOURCE_OPERATOR};
 use stoker_it::kit::{KitEnv, create_ops_table};
-use stoker_it::optimizer::{ago, cleanup, config, function, seed};
+use stoker_it::optimizer::{ago, aliases, cleanup, config, function, seed};
 use stoker_it::{emulator, unique, workspace_bin};
 use stoker_optimizer::Optimizer;
 use stoker_optimizer::lambda_config::configure;
@@ -156,14 +156,8 @@ async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_chang
             .is_some_and(|s| s.matches("<rect").count() == 3)
     );
 
+    assert_eq!(aliases(&sdk, &name).await, Vec::<String>::new());
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let aliases = lambda
-        .list_aliases()
-        .function_name(&name)
-        .send()
-        .await
-        .expect("ListAliases");
-    assert!(aliases.aliases().is_empty(), "{:?}", aliases.aliases());
     let versions = lambda
         .list_versions_by_function()
         .function_name(&name)
@@ -207,13 +201,7 @@ async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
     assert_eq!(sweep.chosen_memory_mb, None);
     assert!(r.applied.is_none(), "nothing measured, nothing applied");
     assert_eq!(config(&sdk, &name).await.memory_size, Some(256));
-    let aliases = aws_sdk_lambda::Client::new(&sdk)
-        .list_aliases()
-        .function_name(&name)
-        .send()
-        .await
-        .expect("ListAliases");
-    assert!(aliases.aliases().is_empty());
+    assert_eq!(aliases(&sdk, &name).await, Vec::<String>::new());
     cleanup(&sdk, &[&name]).await;
 }
 
@@ -500,12 +488,6 @@ async fn the_next_sweep_undoes_what_an_interrupted_one_left() {
         "the recorded size"
     );
     assert_eq!(config(&sdk, &name).await.memory_size, Some(256), "restored");
-    let aliases = lambda
-        .list_aliases()
-        .function_name(&name)
-        .send()
-        .await
-        .expect("ListAliases");
-    assert!(aliases.aliases().is_empty(), "{:?}", aliases.aliases());
+    assert_eq!(aliases(&sdk, &name).await, Vec::<String>::new());
     cleanup(&sdk, &[&name]).await;
 }

@@ -22,23 +22,27 @@ fn run(mut cmd: Command) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line")
 }
 
-async fn effects(env: &KitEnv) -> usize {
-    let out = aws_sdk_dynamodb::Client::new(&env.sdk)
+/// The `pk`s of `env`'s table that start with `prefix`.
+async fn keys(env: &KitEnv, prefix: &str) -> Vec<String> {
+    aws_sdk_dynamodb::Client::new(&env.sdk)
         .scan()
         .table_name(&env.table)
-        .filter_expression("begins_with(pk, :e)")
+        .filter_expression("begins_with(pk, :p)")
         .expression_attribute_values(
-            ":e",
-            aws_sdk_dynamodb::types::AttributeValue::S("EFFECT#".into()),
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(prefix.into()),
         )
         .send()
         .await
-        .expect("Scan");
-    let mut ids: Vec<String> = out
+        .expect("Scan")
         .items()
         .iter()
         .filter_map(|i| i.get("pk")?.as_s().ok().cloned())
-        .collect();
+        .collect()
+}
+
+async fn effects(env: &KitEnv) -> usize {
+    let mut ids = keys(env, "EFFECT#").await;
     let all = ids.len();
     ids.sort();
     ids.dedup();
