@@ -7,6 +7,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequest
 use serde_json::json;
 
 use crate::kit::{KitEnv, test_event};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Fills the queue with `n` test events, 10 per SendMessageBatch.
 pub async fn fill(env: &KitEnv, n: usize) -> anyhow::Result<()> {
@@ -104,4 +105,29 @@ pub fn own_usage() -> (f64, u64) {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0);
     (cpu, rss)
+}
+
+/// The side effects in `env`'s table (the test worker's and the peers' `EFFECT#<event id>`
+/// counters): how many events have one, and how many effects there are in all (more than the
+/// events = some were done twice).
+pub async fn effects(env: &KitEnv) -> anyhow::Result<(u64, u64)> {
+    let mut pages = aws_sdk_dynamodb::Client::new(&env.sdk)
+        .scan()
+        .table_name(&env.table)
+        .filter_expression("begins_with(pk, :e)")
+        .expression_attribute_values(":e", AttributeValue::S("EFFECT#".into()))
+        .into_paginator()
+        .send();
+    let (mut events, mut total) = (0, 0);
+    while let Some(page) = pages.next().await {
+        for item in page?.items() {
+            events += 1;
+            total += item
+                .get("effects")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Ok((events, total))
 }

@@ -3,7 +3,7 @@
 //! stoker against its peers, in one run on the same emulator, each on fresh resources of the
 //! same design (a queue, its DLQ, a pk/sk table) filled with the same EVENTS test events:
 //! - baseline: a raw receive + delete-batch loop with no handler (the emulator's ceiling);
-//! - stoker: `peer-stoker` (long-poll driver + idempotency + a one-PutItem handler), in its own
+//! - stoker: `peer-stoker` (long-poll driver + idempotency + a one-UpdateItem handler), in its own
 //!   process, at concurrency 1 and 10;
 //! - Powertools for AWS Lambda (Python): BatchProcessor + @idempotent_function around the same
 //!   handler (`tests/peers/powertools/peer.py`), driven with the same SQS batches.
@@ -18,9 +18,8 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use stoker_it::bench::{fill, raw_loop};
+use stoker_it::bench::{effects, fill, raw_loop};
 use stoker_it::kit::KitEnv;
 
 const WORKERS: [&str; 5] = [
@@ -59,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
             .env("STOKER_CONCURRENCY", concurrency.to_string())
             .env("STOKER_BENCH_EVENTS", n.to_string());
         let figures = run_json(cmd)?;
-        let effects = effects_per_event(&env, n).await?;
+        let effects = effects(&env).await?.1 as f64 / n as f64;
         rows.push((
             format!("stoker long-poll driver + idempotency (concurrency {concurrency})"),
             figures,
@@ -75,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
         .env("TABLE", &env.table)
         .env("BENCH_EVENTS", n.to_string());
     let figures = run_json(cmd)?;
-    let effects = effects_per_event(&env, n).await?;
+    let effects = effects(&env).await?.1 as f64 / n as f64;
     rows.push((
         "Powertools (Python) BatchProcessor + idempotent_function".into(),
         figures,
@@ -149,24 +148,6 @@ fn run_json(mut cmd: Command) -> anyhow::Result<Value> {
     Ok(serde_json::from_str(
         text.lines().last().unwrap_or_default(),
     )?)
-}
-
-/// Side-effect items (`pk = EFFECT#<event id>`) per event.
-async fn effects_per_event(env: &KitEnv, n: usize) -> anyhow::Result<f64> {
-    let ddb = aws_sdk_dynamodb::Client::new(&env.sdk);
-    let mut pages = ddb
-        .scan()
-        .table_name(&env.table)
-        .filter_expression("begins_with(pk, :e)")
-        .expression_attribute_values(":e", AttributeValue::S("EFFECT#".into()))
-        .select(aws_sdk_dynamodb::types::Select::Count)
-        .into_paginator()
-        .send();
-    let mut count = 0;
-    while let Some(page) = pages.next().await {
-        count += page?.count();
-    }
-    Ok(f64::from(count) / n as f64)
 }
 
 /// Milliseconds from exec of `bin` (as a Lambda, `AWS_LAMBDA_RUNTIME_API` set) to its first

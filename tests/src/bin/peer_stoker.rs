@@ -1,5 +1,5 @@
 //! stoker's side of `./scripts/bench-peer`: the long-poll driver with the idempotent retry helper
-//! around the test worker's handler (one DynamoDB PutItem per event), in its own process, until
+//! around the test worker's handler (one DynamoDB UpdateItem per event), in its own process, until
 //! it has done `STOKER_BENCH_EVENTS` jobs. Then one JSON line: events, seconds (first poll to
 //! last job), CPU seconds, peak RSS (KiB), SQS and DynamoDB calls (the kit's and the handler's).
 //!
