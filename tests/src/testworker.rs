@@ -3,12 +3,14 @@
 //!
 //! It handles `stoker.warmup.requested` events; `targets[0].payload` picks the behaviour:
 //! `{"sleep_ms": 0, "fail_attempts": 0, "fail_deliveries": 0, "permanent": false,
-//!   "panic": false, "tag": null, "requires_fix": null}` (`requires_fix: T` fails permanently
-//!   until an item `pk = FIX#T, sk = FIX` exists in the ops table).
+//!   "panic": false, "tag": null, "requires_fix": null, "stage": false, "fail_after_effect": 0}`
+//!   (`requires_fix: T` fails permanently until an item `pk = FIX#T, sk = FIX` exists in the ops
+//!   table; `stage` stages the side effect with the completion instead of writing it at once;
+//!   `fail_after_effect: N` fails the first N attempts transiently after the side effect).
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::{Handler, JobCtx, JobError, Outcome, classify::sdk_error};
 
@@ -74,18 +76,36 @@ impl Handler for TestWorker {
             )));
         }
         // The side effect: counted per event; with a tag, the order of events is recorded too.
+        // `stage: true` commits it with the job's completion instead of writing it now.
         let id = event.meta.id.to_string();
-        self.ddb
-            .update_item()
+        let effect = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(format!("EFFECT#{id}")))
             .key("sk", AttributeValue::S("EFFECT".into()))
             .update_expression("ADD effects :one SET attempts_seen = :attempt")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":attempt", AttributeValue::N(ctx.attempt.to_string()))
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateItem (effect)", e))?;
+            .build()
+            .map_err(|e| JobError::permanent("effect", e.to_string()))?;
+        if b.get("stage").and_then(|v| v.as_bool()) == Some(true) {
+            ctx.stage(TransactWriteItem::builder().update(effect).build());
+        } else {
+            self.ddb
+                .update_item()
+                .table_name(effect.table_name())
+                .set_key(Some(effect.key().clone()))
+                .update_expression(effect.update_expression())
+                .set_expression_attribute_values(effect.expression_attribute_values().cloned())
+                .send()
+                .await
+                .map_err(|e| sdk_error("UpdateItem (effect)", e))?;
+        }
+        if u64::from(ctx.attempt) <= num("fail_after_effect") {
+            return Err(JobError::transient(format!(
+                "asked to fail attempt {} after the side effect",
+                ctx.attempt
+            )));
+        }
         if let Some(tag) = b.get("tag").and_then(|t| t.as_str()) {
             self.ddb
                 .update_item()

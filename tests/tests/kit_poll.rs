@@ -346,3 +346,112 @@ async fn reusing_an_event_id_with_a_different_payload_is_a_permanent_conflict() 
     );
     env.delete().await;
 }
+
+#[tokio::test]
+async fn a_staged_side_effect_commits_once_with_the_completion_where_a_direct_one_repeats() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "staged", 5, false)
+        .await
+        .expect("resources");
+    // Both fail their first two attempts after the side effect, then succeed.
+    let (direct, body_d) = test_event("direct", json!({ "fail_after_effect": 2 }));
+    let (staged, body_s) = test_event("staged", json!({ "fail_after_effect": 2, "stage": true }));
+    env.send(&body_d, None).await.expect("send");
+    env.send(&body_s, None).await.expect("send");
+    let p = Poller::start(&env, env.config());
+    wait_for("both completed", Duration::from_secs(30), || async {
+        let mut done = 0;
+        for id in [&direct, &staged] {
+            done += usize::from(
+                env.runs(id)
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|r| r.outcome == RunOutcome::Completed),
+            );
+        }
+        done == 2
+    })
+    .await;
+    p.stop().await;
+    assert_eq!(
+        env.effects(&direct).await.unwrap(),
+        3,
+        "written by every attempt"
+    );
+    assert_eq!(env.effects(&staged).await.unwrap(), 1, "committed once");
+    let attempt = env
+        .item(&format!("EFFECT#{staged}"), "EFFECT")
+        .await
+        .unwrap()["attempts_seen"]
+        .clone();
+    assert_eq!(
+        attempt.as_n().unwrap(),
+        "3",
+        "the successful attempt's write"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_completion_never_commits_staged_writes_twice() {
+    use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+    use stoker_kit::ops::{Claim, RunRecord};
+
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "recomplete", 5, false)
+        .await
+        .expect("resources");
+    let ops = env.ops();
+    let Claim::Acquired { claim_id } = ops
+        .claim("warmup", "k-1", "hash", "e-1", Duration::from_secs(60))
+        .await
+        .expect("claim")
+    else {
+        panic!("a fresh key is claimed");
+    };
+    let effect = TransactWriteItem::builder()
+        .update(
+            Update::builder()
+                .table_name(&env.table)
+                .key("pk", AttributeValue::S("EFFECT#e-1".into()))
+                .key("sk", AttributeValue::S("EFFECT".into()))
+                .update_expression("ADD effects :one")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .expect("update"),
+        )
+        .build();
+    let now = chrono::Utc::now();
+    let run = RunRecord {
+        worker: "warmup".into(),
+        event_id: "e-1".into(),
+        kind: "stoker.warmup.requested".into(),
+        outcome: RunOutcome::Completed,
+        attempts: 1,
+        receive_count: 1,
+        duration_ms: 1,
+        started_at: now,
+        finished_at: now,
+        error_code: None,
+        error: None,
+        requested_by: "operator:test".into(),
+    };
+    let first = ops
+        .complete(
+            "warmup",
+            "k-1",
+            &claim_id,
+            &json!({}),
+            &run,
+            std::slice::from_ref(&effect),
+        )
+        .await
+        .expect("complete");
+    // As if the first answer had been lost: the same completion again.
+    let second = ops
+        .complete("warmup", "k-1", &claim_id, &json!({}), &run, &[effect])
+        .await
+        .expect("complete again");
+    assert_eq!((first, second), (true, false));
+    assert_eq!(env.effects("e-1").await.unwrap(), 1);
+}

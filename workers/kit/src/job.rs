@@ -1,7 +1,10 @@
 //! The handler shape: a worker is a plain async function of its typed event.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use stoker_events::{Event, Worker};
 
@@ -21,11 +24,47 @@ pub struct JobCtx {
     pub receive_count: u32,
     /// The job must be done by then (from the Lambda's remaining time or the job timeout).
     pub deadline: Instant,
+    /// DynamoDB writes to commit with the job's completion ([`JobCtx::stage`]).
+    pub staged: Arc<Mutex<Vec<TransactWriteItem>>>,
 }
 
+/// At most this many writes may be staged per job (TransactWriteItems takes 100 items; the
+/// completion and its run record take two).
+pub const MAX_STAGED: usize = 98;
+
 impl JobCtx {
+    /// A context for attempt `attempt` of delivery `receive_count`.
+    pub fn new(worker: Worker, attempt: u32, receive_count: u32, deadline: Instant) -> Self {
+        JobCtx {
+            worker,
+            attempt,
+            receive_count,
+            deadline,
+            staged: Arc::default(),
+        }
+    }
+
     pub fn time_left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Stages a DynamoDB write to be committed in the same transaction as the job's completion:
+    /// it happens exactly once, or not at all when the job fails, times out, or its worker dies
+    /// before completing (the retry stages its own). A staged write whose own condition fails
+    /// cancels the completion: the job is retried after its claim expires. At most
+    /// [`MAX_STAGED`] per job.
+    pub fn stage(&self, write: TransactWriteItem) {
+        if let Ok(mut staged) = self.staged.lock() {
+            staged.push(write);
+        }
+    }
+
+    /// The staged writes, taken.
+    pub fn take_staged(&self) -> Vec<TransactWriteItem> {
+        self.staged
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
     }
 }
 

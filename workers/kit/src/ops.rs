@@ -187,6 +187,7 @@ impl OpsTable {
         claim_id: &str,
         outcome: &serde_json::Value,
         run: &RunRecord,
+        staged: &[TransactWriteItem],
     ) -> Result<bool, JobError> {
         let mut digest = outcome.to_string();
         if digest.len() > MAX_OUTCOME_BYTES {
@@ -197,16 +198,19 @@ impl OpsTable {
             .key("pk", s(Self::claim_pk(worker, key)))
             .key("sk", s("IDEM"))
             .update_expression("SET #st = :done, outcome = :outcome, completed_at = :at")
-            .condition_expression("claim_id = :mine")
+            // Still in progress: a retried completion whose first try succeeded unseen must
+            // not commit the staged writes twice.
+            .condition_expression("claim_id = :mine AND #st = :inprogress")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":done", s("COMPLETED"))
+            .expression_attribute_values(":inprogress", s("INPROGRESS"))
             .expression_attribute_values(":outcome", s(digest))
             .expression_attribute_values(":at", s(run.finished_at.to_rfc3339()))
             .expression_attribute_values(":mine", s(claim_id))
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
         let claim = TransactWriteItem::builder().update(update).build();
-        self.transact(claim, run).await
+        self.transact(claim, run, staged).await
     }
 
     /// Gives the claim up (the job failed) and records the run, in one transaction.
@@ -225,18 +229,28 @@ impl OpsTable {
             .expression_attribute_values(":mine", s(claim_id))
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
-        self.transact(TransactWriteItem::builder().delete(delete).build(), run)
-            .await
+        self.transact(
+            TransactWriteItem::builder().delete(delete).build(),
+            run,
+            &[],
+        )
+        .await
     }
 
-    async fn transact(&self, claim: TransactWriteItem, run: &RunRecord) -> Result<bool, JobError> {
+    async fn transact(
+        &self,
+        claim: TransactWriteItem,
+        run: &RunRecord,
+        staged: &[TransactWriteItem],
+    ) -> Result<bool, JobError> {
         let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
         self.stats.ddb();
+        let mut items = vec![claim, put];
+        items.extend_from_slice(staged);
         match self
             .ddb
             .transact_write_items()
-            .transact_items(claim)
-            .transact_items(put)
+            .set_transact_items(Some(items))
             .send()
             .await
         {
@@ -246,7 +260,7 @@ impl OpsTable {
                     .as_service_error()
                     .is_some_and(|e| e.is_transaction_canceled_exception()) =>
             {
-                tracing::warn!(event_id = %run.event_id, "claim was taken over while the job ran (it outlived its claim)");
+                tracing::warn!(event_id = %run.event_id, "completion refused: the claim was taken over (the job outlived it), a retried completion had already succeeded, or a staged write's condition failed");
                 self.record_run(run).await?;
                 Ok(false)
             }

@@ -16,10 +16,11 @@ use tracing::Instrument;
 use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
-use crate::job::{Handler, JobCtx, Outcome};
+use crate::job::{Handler, JobCtx, MAX_STAGED, Outcome};
 use crate::ops::{Claim, OpsTable, RunOutcome, RunRecord};
 use crate::outcome::Publisher;
 use crate::stats::Stats;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
 /// A message as the drivers received it.
 #[derive(Debug, Clone)]
@@ -56,7 +57,8 @@ pub struct Runtime<H> {
 pub type Stop = watch::Receiver<bool>;
 
 enum Ran {
-    Ok(Outcome, u32),
+    /// The outcome, the attempts, and the writes staged to commit with the completion.
+    Ok(Outcome, u32, Vec<TransactWriteItem>),
     Err(JobError, u32),
     Stopped,
 }
@@ -254,7 +256,7 @@ impl<H: Handler> Runtime<H> {
         };
 
         match self.run_handler(event, rc, t.clock + budget, stop).await {
-            Ran::Ok(outcome, attempts) => {
+            Ran::Ok(outcome, attempts, staged) => {
                 let run = t.run(
                     self.worker(),
                     Some(event),
@@ -262,7 +264,8 @@ impl<H: Handler> Runtime<H> {
                     attempts,
                     None,
                 );
-                self.finish_completed(&key, &claim_id, &outcome, &run).await;
+                self.finish_completed(&key, &claim_id, &outcome, &run, &staged)
+                    .await;
                 emf::emit(
                     self.worker(),
                     &JobMetrics {
@@ -356,19 +359,29 @@ impl<H: Handler> Runtime<H> {
         let mut attempt = 1;
         let mut stop = stop.clone();
         loop {
-            let ctx = JobCtx {
-                worker: self.config.worker,
-                attempt,
-                receive_count,
-                deadline,
-            };
+            let ctx = JobCtx::new(self.config.worker, attempt, receive_count, deadline);
             let work = AssertUnwindSafe(self.handler.handle(event, &ctx)).catch_unwind();
             let result = tokio::select! {
                 r = tokio::time::timeout(ctx.time_left(), work) => r,
                 _ = stopped(&mut stop) => return Ran::Stopped,
             };
             let err = match result {
-                Ok(Ok(Ok(outcome))) => return Ran::Ok(outcome, attempt),
+                Ok(Ok(Ok(outcome))) => {
+                    let staged = ctx.take_staged();
+                    if staged.len() <= MAX_STAGED {
+                        return Ran::Ok(outcome, attempt, staged);
+                    }
+                    return Ran::Err(
+                        JobError::permanent(
+                            "too_many_staged_writes",
+                            format!(
+                                "the handler staged {} writes; a job may stage at most {MAX_STAGED} (write the rest itself, idempotently)",
+                                staged.len()
+                            ),
+                        ),
+                        attempt,
+                    );
+                }
                 Ok(Ok(Err(e))) => e,
                 Ok(Err(panic)) => {
                     JobError::retryable(format!("the handler panicked: {}", panic_message(&panic)))
@@ -401,12 +414,13 @@ impl<H: Handler> Runtime<H> {
         claim_id: &str,
         outcome: &Outcome,
         run: &RunRecord,
+        staged: &[TransactWriteItem],
     ) {
         let mut delays = self.config.retry.delays();
         loop {
             match self
                 .ops
-                .complete(self.worker(), key, claim_id, outcome, run)
+                .complete(self.worker(), key, claim_id, outcome, run, staged)
                 .await
             {
                 Ok(_) => return,
