@@ -12,6 +12,9 @@
 pub mod awscli;
 pub mod bench;
 pub mod calls;
+pub mod chaos;
+pub mod faultproxy;
+pub mod faultrun;
 pub mod http;
 pub mod kit;
 pub mod lambda;

@@ -1,0 +1,362 @@
+//! The fault-injection run (`./scripts/bench-faults`, and its smoke version in CI): events of
+//! every job kind through the real routing (bus -> rules -> queues) of a fresh test stack, one
+//! stand-in worker process per queue ([`crate::chaos`]) talking to the emulator through the
+//! fault proxy, workers SIGKILLed and restarted, some events published twice. Then every
+//! event is accounted for: done exactly once, or in a DLQ with a reason.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sqs::types::QueueAttributeName as A;
+use stoker_events::{Kind, SOURCE_OPERATOR, Worker};
+
+use crate::Stack;
+use crate::faultproxy::{FaultProxy, Faults};
+
+/// How hard to push.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultRun {
+    pub events: usize,
+    pub faults: Faults,
+    /// SIGKILL + restart this many times, one worker at a time, every `kill_every`.
+    pub kills: usize,
+    pub kill_every: Duration,
+    /// Each job pauses up to this long (so kills land mid-job).
+    pub pause_ms: u64,
+    /// Share of events published a second time with the same id.
+    pub duplicate_share: f64,
+    /// Give up waiting for the drain after this long.
+    pub deadline: Duration,
+}
+
+/// What the run found.
+#[derive(Debug, Clone, Default)]
+pub struct FaultReport {
+    pub published: usize,
+    pub republished: usize,
+    pub per_kind: Vec<(String, usize)>,
+    pub done_once: usize,
+    pub done_twice_or_more: usize,
+    pub dead_lettered: usize,
+    pub dead_reasons: Vec<String>,
+    pub lost: usize,
+    pub replays: usize,
+    pub kills: usize,
+    pub injected_errors: u64,
+    pub forwarded: u64,
+    pub drain_seconds: f64,
+}
+
+/// Runs it on a fresh stack (deleted afterwards).
+pub async fn run(sdk: &aws_config::SdkConfig, cfg: FaultRun) -> anyhow::Result<FaultReport> {
+    let stack = Stack::deploy(
+        sdk,
+        "faults",
+        &[("SchedulesState", "DISABLED"), ("MaxReceiveCount", "8")],
+    )
+    .await?;
+    let result = run_on(sdk, &stack, cfg).await;
+    stack.delete(sdk).await;
+    result
+}
+
+async fn run_on(
+    sdk: &aws_config::SdkConfig,
+    stack: &Stack,
+    cfg: FaultRun,
+) -> anyhow::Result<FaultReport> {
+    let upstream = std::env::var("AWS_ENDPOINT_URL")?;
+    let proxy = FaultProxy::start(&upstream, cfg.faults).await?;
+    let bin = crate::workspace_bin("stoker-chaosworker");
+    let spawn = |w: Worker| -> anyhow::Result<Child> {
+        Ok(Command::new(&bin)
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .env(
+                "STOKER_QUEUE_URL",
+                stack.output(&format!("{}QueueUrl", w.stem())),
+            )
+            .env(
+                "STOKER_DLQ_URL",
+                stack.output(&format!("{}DlqUrl", w.stem())),
+            )
+            .env("STOKER_OPS_TABLE", stack.output("OpsTableName"))
+            .env("STOKER_MAX_RECEIVE_COUNT", "8")
+            .env("STOKER_CHAOS_WORKER", w.name())
+            .env("STOKER_CHAOS_PAUSE_MS", cfg.pause_ms.to_string())
+            .env("STOKER_CONCURRENCY", "8")
+            .env("STOKER_WAIT_SECS", "1")
+            .env("STOKER_VISIBILITY_SECS", "6")
+            .env("STOKER_JOB_TIMEOUT_SECS", "10")
+            .env("STOKER_REDELIVERY_BASE_SECS", "1")
+            .env("STOKER_EMF", "off")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?)
+    };
+    let mut workers: Vec<(Worker, Child)> = Worker::ALL
+        .into_iter()
+        .map(|w| spawn(w).map(|c| (w, c)))
+        .collect::<anyhow::Result<_>>()?;
+
+    let started = Instant::now();
+    let (ids, per_kind, republished) = publish(sdk, stack, &cfg).await?;
+    let mut report = FaultReport {
+        published: ids.len(),
+        republished,
+        per_kind,
+        ..Default::default()
+    };
+
+    let mut next_kill = Instant::now() + cfg.kill_every;
+    let deadline = started + cfg.deadline;
+    loop {
+        if report.kills < cfg.kills && Instant::now() >= next_kill {
+            let i = fastrand::usize(..workers.len());
+            let (w, child) = &mut workers[i];
+            let _ = child.kill(); // SIGKILL
+            let _ = child.wait();
+            *child = spawn(*w)?;
+            report.kills += 1;
+            next_kill = Instant::now() + cfg.kill_every;
+        }
+        let pending = pending(sdk, stack).await?;
+        if pending == 0 && report.kills >= cfg.kills {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "not drained after {} s: {pending} messages still queued or in flight",
+            cfg.deadline.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    report.drain_seconds = started.elapsed().as_secs_f64();
+    for (_, mut c) in workers {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    report.injected_errors = proxy.injected();
+    report.forwarded = proxy
+        .stats
+        .forwarded
+        .load(std::sync::atomic::Ordering::Relaxed);
+
+    let table = stack.output("OpsTableName");
+    let effects = effect_counts(sdk, table).await?;
+    let dead = dead_letters(sdk, stack).await?;
+    report.replays = replays(sdk, table).await?;
+    for id in &ids {
+        match (effects.get(id), dead.get(id)) {
+            (Some(1), _) => report.done_once += 1,
+            (Some(_), _) => report.done_twice_or_more += 1,
+            (None, Some(reason)) => {
+                report.dead_lettered += 1;
+                if report.dead_reasons.len() < 5 {
+                    report.dead_reasons.push(reason.clone());
+                }
+            }
+            (None, None) => report.lost += 1,
+        }
+    }
+    Ok(report)
+}
+
+/// Publishes `cfg.events` events, the job kinds in turn (payloads from `schemas/examples/`),
+/// 10 per PutEvents call straight to the emulator; then `duplicate_share` of them again.
+async fn publish(
+    sdk: &aws_config::SdkConfig,
+    stack: &Stack,
+    cfg: &FaultRun,
+) -> anyhow::Result<(HashSet<String>, Vec<(String, usize)>, usize)> {
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| k.worker().is_some())
+        .collect();
+    let examples: Vec<serde_json::Value> = kinds
+        .iter()
+        .map(|k| {
+            let path = format!(
+                "{}/../schemas/examples/{}.json",
+                env!("CARGO_MANIFEST_DIR"),
+                k.detail_type()
+            );
+            Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut entries = Vec::with_capacity(cfg.events);
+    let mut ids = HashSet::new();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for i in 0..cfg.events {
+        let k = i % kinds.len();
+        let mut e = examples[k].clone();
+        let id = uuid::Uuid::now_v7().to_string();
+        e["id"] = serde_json::json!(id);
+        e["source"] = serde_json::json!(SOURCE_OPERATOR);
+        ids.insert(id);
+        *counts.entry(kinds[k].detail_type().to_owned()).or_default() += 1;
+        entries.push((kinds[k], e.to_string()));
+    }
+    let again = (cfg.events as f64 * cfg.duplicate_share).round() as usize;
+    let repeats: Vec<_> = entries
+        .iter()
+        .step_by((cfg.events / again.max(1)).max(1))
+        .take(again)
+        .cloned()
+        .collect();
+    let republished = repeats.len();
+    entries.extend(repeats);
+    let eb = aws_sdk_eventbridge::Client::new(sdk);
+    let bus = stack.output("BusName").to_owned();
+    let calls = entries.chunks(10).map(|chunk| {
+        let eb = eb.clone();
+        let bus = bus.clone();
+        let chunk = chunk.to_vec();
+        async move {
+            let batch = chunk
+                .iter()
+                .map(|(k, detail)| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&bus)
+                        .source(SOURCE_OPERATOR)
+                        .detail_type(k.detail_type())
+                        .detail(detail)
+                        .build()
+                })
+                .collect();
+            let out = eb.put_events().set_entries(Some(batch)).send().await?;
+            anyhow::ensure!(out.failed_entry_count() == 0, "PutEvents refused entries");
+            Ok(())
+        }
+    });
+    use futures::StreamExt;
+    let results: Vec<anyhow::Result<()>> = futures::stream::iter(calls)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    results.into_iter().collect::<anyhow::Result<()>>()?;
+    let mut per_kind: Vec<(String, usize)> = counts.into_iter().collect();
+    per_kind.sort();
+    Ok((ids, per_kind, republished))
+}
+
+/// Messages visible or in flight across the five worker queues.
+async fn pending(sdk: &aws_config::SdkConfig, stack: &Stack) -> anyhow::Result<u64> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut total = 0;
+    for w in Worker::ALL {
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(stack.output(&format!("{}QueueUrl", w.stem())))
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await?;
+        let a = out.attributes().cloned().unwrap_or_default();
+        for k in [
+            A::ApproximateNumberOfMessages,
+            A::ApproximateNumberOfMessagesNotVisible,
+            A::ApproximateNumberOfMessagesDelayed,
+        ] {
+            total += a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Ok(total)
+}
+
+/// Event id -> effects.
+async fn effect_counts(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+) -> anyhow::Result<HashMap<String, u64>> {
+    let mut pages = aws_sdk_dynamodb::Client::new(sdk)
+        .scan()
+        .table_name(table)
+        .filter_expression("begins_with(pk, :e)")
+        .expression_attribute_values(":e", AttributeValue::S("EFFECT#".into()))
+        .into_paginator()
+        .send();
+    let mut out = HashMap::new();
+    while let Some(page) = pages.next().await {
+        for item in page?.items() {
+            let id = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|p| p.strip_prefix("EFFECT#"))
+                .unwrap_or_default()
+                .to_owned();
+            let n = item
+                .get("effects")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            out.insert(id, n);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs recorded as replays (duplicate deliveries caught by idempotency).
+async fn replays(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::Result<usize> {
+    let mut pages = aws_sdk_dynamodb::Client::new(sdk)
+        .scan()
+        .table_name(table)
+        .filter_expression("begins_with(pk, :r) AND outcome = :o")
+        .expression_attribute_values(":r", AttributeValue::S("RUN#".into()))
+        .expression_attribute_values(":o", AttributeValue::S("replayed".into()))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .into_paginator()
+        .send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        n += page?.count() as usize;
+    }
+    Ok(n)
+}
+
+/// Event id -> reason, for every message in the five DLQs.
+async fn dead_letters(
+    sdk: &aws_config::SdkConfig,
+    stack: &Stack,
+) -> anyhow::Result<HashMap<String, String>> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut out = HashMap::new();
+    for w in Worker::ALL {
+        let url = stack.output(&format!("{}DlqUrl", w.stem()));
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .message_attribute_names("All")
+                .send()
+                .await?;
+            let msgs = got.messages.unwrap_or_default();
+            if msgs.is_empty() {
+                break;
+            }
+            for m in msgs {
+                let body: serde_json::Value =
+                    serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
+                // The queue holds the EventBridge event; the envelope (and its id) is its detail.
+                let id = body["detail"]["id"]
+                    .as_str()
+                    .or(body["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let reason = m
+                    .message_attributes()
+                    .and_then(|a| a.get("stoker-reason"))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or("(no reason attribute)")
+                    .to_owned();
+                out.insert(id, reason);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,43 @@
+//! The smoke version of `./scripts/bench-faults` (small counts, correctness not speed): events
+//! of every job kind through a fresh stack's routing to stand-in workers behind a fault proxy
+//! (10 % errors, latency), two SIGKILLs, some events published twice; none may be lost or done
+//! twice.
+
+use std::time::Duration;
+
+use stoker_it::emulator;
+use stoker_it::faultproxy::Faults;
+use stoker_it::faultrun::{FaultRun, run};
+
+#[tokio::test]
+async fn no_event_is_lost_or_done_twice_under_faults_kills_and_duplicates() {
+    let sdk = emulator().await;
+    let r = run(
+        &sdk,
+        FaultRun {
+            events: 120,
+            faults: Faults {
+                error_rate: 0.10,
+                max_latency: Duration::from_millis(20),
+            },
+            kills: 2,
+            kill_every: Duration::from_secs(3),
+            pause_ms: 100,
+            duplicate_share: 0.05,
+            deadline: Duration::from_secs(240),
+        },
+    )
+    .await
+    .expect("the run drains");
+    eprintln!("{r:?}");
+    assert_eq!(r.published, 120);
+    assert_eq!(r.per_kind.len(), 6, "every job kind: {:?}", r.per_kind);
+    assert!(r.injected_errors > 0, "the proxy injected errors");
+    assert_eq!(r.kills, 2);
+    assert_eq!((r.lost, r.done_twice_or_more), (0, 0), "{r:?}");
+    assert_eq!(r.done_once + r.dead_lettered, 120, "{r:?}");
+    assert!(
+        r.replays >= 1,
+        "the republished events were caught as replays: {r:?}"
+    );
+}
