@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
+use stoker_events::payload::optimize::StrategyName;
 
 use crate::context::{AwsArgs, Output};
 use crate::error::CliError;
@@ -86,10 +87,11 @@ impl OptimizeArgs {
             None => json!({ "names": self.functions }),
         };
         let strategy = match self.strategy {
-            StrategyArg::Cost => "cost",
-            StrategyArg::Speed => "speed",
-            StrategyArg::Balanced => "balanced",
-        };
+            StrategyArg::Cost => StrategyName::Cost,
+            StrategyArg::Speed => StrategyName::Speed,
+            StrategyArg::Balanced => StrategyName::Balanced,
+        }
+        .as_str();
         let mut p = json!({
             "functions": functions,
             "lookback_days": self.lookback_days,

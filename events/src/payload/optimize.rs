@@ -97,6 +97,17 @@ pub enum StrategyName {
     Balanced,
 }
 
+impl StrategyName {
+    /// The name as written in events (`cost`, `speed`, `balanced`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyName::Cost => "cost",
+            StrategyName::Speed => "speed",
+            StrategyName::Balanced => "balanced",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(rename_all = "snake_case")]

@@ -2,15 +2,15 @@
 //! from the consumed capacity over the lookback. Provisioned capacity is sized for the busiest
 //! hour at the seeds' 75 % target utilization.
 
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_cloudwatch::types::Statistic;
 use aws_sdk_dynamodb::types::BillingMode;
-use aws_smithy_types::DateTime;
 use chrono::{Duration, Utc};
 use serde::Serialize;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
 
 use crate::pricing::{DynamoPricing, SECONDS_PER_MONTH};
+use crate::statistics::{Query, datapoints};
 
 /// Provisioned capacity is sized so the busiest hour uses this share of it.
 pub const TARGET_UTILIZATION: f64 = 0.75;
@@ -131,19 +131,18 @@ async fn consumed(
     let start = end - Duration::days(i64::from(days));
     // Hourly periods, wider when the lookback would exceed 1,440 datapoints.
     let period = 3600 * (days * 24).div_ceil(1440).max(1) as i32;
-    let out = cloudwatch
-        .get_metric_statistics()
-        .namespace("AWS/DynamoDB")
-        .metric_name(metric)
-        .dimensions(Dimension::builder().name("TableName").value(table).build())
-        .start_time(DateTime::from_millis(start.timestamp_millis()))
-        .end_time(DateTime::from_millis(end.timestamp_millis()))
-        .period(period)
-        .statistics(Statistic::Sum)
-        .send()
-        .await
-        .map_err(|e| sdk_error(&format!("GetMetricStatistics AWS/DynamoDB/{metric}"), e))?;
-    let sums: Vec<f64> = out.datapoints().iter().filter_map(|d| d.sum()).collect();
+    let q = Query {
+        namespace: "AWS/DynamoDB",
+        metric,
+        dimension: ("TableName", table),
+        start,
+        end,
+        period_s: period,
+        statistics: &[Statistic::Sum],
+        extended: &[],
+    };
+    let points = datapoints(cloudwatch, &q).await?;
+    let sums: Vec<f64> = points.iter().filter_map(|d| d.sum()).collect();
     let total: f64 = sums.iter().sum();
     let peak = sums.iter().copied().fold(0.0, f64::max) / f64::from(period);
     Ok((total / (f64::from(days) * 86_400.0), peak))

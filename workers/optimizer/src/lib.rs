@@ -21,6 +21,7 @@ pub mod pricing;
 pub mod recommend;
 pub mod report;
 pub mod report_line;
+pub mod statistics;
 pub mod sweep;
 pub mod tuning;
 mod worker;

@@ -2,15 +2,14 @@
 //! the service answers percentiles), Invocations, Errors and Throttles from `AWS/Lambda`; peak
 //! memory from the `REPORT` log lines, else from Lambda Insights.
 
-use aws_sdk_cloudwatch::types::{Datapoint, Dimension, Statistic};
-use aws_smithy_types::DateTime;
+use aws_sdk_cloudwatch::types::{Datapoint, Statistic};
 use chrono::{Duration, Utc};
 use stoker_kit::JobError;
-use stoker_kit::classify::sdk_error;
 
 use crate::functions::FunctionInfo;
 use crate::recommend::Observed;
 use crate::report_line;
+use crate::statistics::{Query, datapoints};
 
 /// At most this many `REPORT` lines are read per function and pass (newest pages first are
 /// not guaranteed; the peak of 10,000 invocations is taken as the function's peak).
@@ -28,13 +27,11 @@ impl Observer {
     pub async fn observe(&self, f: &FunctionInfo, days: u32) -> Result<Observed, JobError> {
         let end = Utc::now();
         let start = end - Duration::days(i64::from(days));
-        let sum = |name: &'static str| self.daily(f, "AWS/Lambda", name, start, end, false);
+        let sum = |name: &'static str| self.daily(f, name, start, end, false);
         let invocations = total(&sum("Invocations").await?);
         let errors = total(&sum("Errors").await?);
         let throttles = total(&sum("Throttles").await?);
-        let duration = self
-            .daily(f, "AWS/Lambda", "Duration", start, end, true)
-            .await?;
+        let duration = self.daily(f, "Duration", start, end, true).await?;
         let samples: f64 = duration.iter().filter_map(Datapoint::sample_count).sum();
         let sum_ms: f64 = duration.iter().filter_map(Datapoint::sum).sum();
         let max_ms = duration
@@ -69,42 +66,35 @@ impl Observer {
         })
     }
 
-    /// One metric of `f` in daily periods (Sum; with `duration`, SampleCount/Sum/Maximum/p99).
+    /// One `AWS/Lambda` metric of `f` in daily periods (Sum; with `duration`,
+    /// SampleCount/Sum/Maximum/p99).
     async fn daily(
         &self,
         f: &FunctionInfo,
-        namespace: &str,
         name: &str,
         start: chrono::DateTime<Utc>,
         end: chrono::DateTime<Utc>,
         duration: bool,
     ) -> Result<Vec<Datapoint>, JobError> {
-        let mut req = self
-            .cloudwatch
-            .get_metric_statistics()
-            .namespace(namespace)
-            .metric_name(name)
-            .dimensions(
-                Dimension::builder()
-                    .name("FunctionName")
-                    .value(&f.name)
-                    .build(),
+        let (statistics, extended): (&[Statistic], &[&str]) = if duration {
+            (
+                &[Statistic::Sum, Statistic::SampleCount, Statistic::Maximum],
+                &["p99"],
             )
-            .start_time(DateTime::from_millis(start.timestamp_millis()))
-            .end_time(DateTime::from_millis(end.timestamp_millis()))
-            .period(86_400)
-            .statistics(Statistic::Sum);
-        if duration {
-            req = req
-                .statistics(Statistic::SampleCount)
-                .statistics(Statistic::Maximum)
-                .extended_statistics("p99");
-        }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("GetMetricStatistics {namespace}/{name}"), e))?;
-        Ok(out.datapoints().to_vec())
+        } else {
+            (&[Statistic::Sum], &[])
+        };
+        let q = Query {
+            namespace: "AWS/Lambda",
+            metric: name,
+            dimension: ("FunctionName", &f.name),
+            start,
+            end,
+            period_s: 86_400,
+            statistics,
+            extended,
+        };
+        datapoints(&self.cloudwatch, &q).await
     }
 
     /// The highest `Max Memory Used` of the `REPORT` lines in the lookback; `None` when the
@@ -115,41 +105,18 @@ impl Observer {
         start: chrono::DateTime<Utc>,
         end: chrono::DateTime<Utc>,
     ) -> Result<Option<u32>, JobError> {
-        let mut pages = self
-            .logs
-            .filter_log_events()
-            .log_group_name(&f.log_group)
-            .filter_pattern("REPORT")
-            .start_time(start.timestamp_millis())
-            .end_time(end.timestamp_millis())
-            .into_paginator()
-            .send();
-        let mut peak: Option<u32> = None;
-        let mut read = 0;
-        while let Some(page) = pages.next().await {
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let not_found = e
-                        .as_service_error()
-                        .is_some_and(|s| s.is_resource_not_found_exception());
-                    if not_found {
-                        return Ok(None);
-                    }
-                    return Err(sdk_error(&format!("FilterLogEvents {}", f.log_group), e));
-                }
-            };
-            for event in page.events() {
-                let parsed = event.message().and_then(report_line::parse);
-                if let Some(used) = parsed.and_then(|r| r.max_memory_used_mb) {
-                    peak = Some(peak.map_or(used, |p| p.max(used)));
-                }
-                read += 1;
-            }
-            if read >= MAX_REPORT_LINES {
-                break;
-            }
-        }
+        let Some(lines) = report_line::read(
+            &self.logs,
+            &f.log_group,
+            start.timestamp_millis(),
+            Some(end.timestamp_millis()),
+            MAX_REPORT_LINES,
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let peak = lines.iter().filter_map(|(_, r)| r.max_memory_used_mb).max();
         // A peak of 0 MB is an emulator that did not measure: no data.
         Ok(peak.filter(|p| *p > 0))
     }
@@ -161,26 +128,18 @@ impl Observer {
         start: chrono::DateTime<Utc>,
         end: chrono::DateTime<Utc>,
     ) -> Result<Option<u32>, JobError> {
-        let out = self
-            .cloudwatch
-            .get_metric_statistics()
-            .namespace("LambdaInsights")
-            .metric_name("used_memory_max")
-            .dimensions(
-                Dimension::builder()
-                    .name("function_name")
-                    .value(&f.name)
-                    .build(),
-            )
-            .start_time(DateTime::from_millis(start.timestamp_millis()))
-            .end_time(DateTime::from_millis(end.timestamp_millis()))
-            .period(86_400)
-            .statistics(Statistic::Maximum)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetMetricStatistics LambdaInsights/used_memory_max", e))?;
-        Ok(out
-            .datapoints()
+        let q = Query {
+            namespace: "LambdaInsights",
+            metric: "used_memory_max",
+            dimension: ("function_name", &f.name),
+            start,
+            end,
+            period_s: 86_400,
+            statistics: &[Statistic::Maximum],
+            extended: &[],
+        };
+        Ok(datapoints(&self.cloudwatch, &q)
+            .await?
             .iter()
             .filter_map(Datapoint::maximum)
             .reduce(f64::max)

@@ -34,6 +34,13 @@ pub struct Observed {
     pub memory_source: Option<String>,
 }
 
+impl Observed {
+    /// The average invocation rate over the lookback.
+    pub fn invocations_per_second(&self) -> f64 {
+        self.invocations as f64 / (f64::from(self.lookback_days.max(1)) * 86_400.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
     pub finding: Finding,
@@ -45,7 +52,7 @@ pub struct Recommendation {
 }
 
 pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommendation {
-    let rate = o.invocations as f64 / (f64::from(o.lookback_days.max(1)) * 86_400.0);
+    let rate = o.invocations_per_second();
     let current_monthly_usd = pricing.monthly(o.memory_mb, o.avg_duration_ms, o.arch, rate);
     let unavailable = |reason: String| Recommendation {
         finding: Finding::Unavailable,

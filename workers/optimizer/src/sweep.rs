@@ -202,25 +202,21 @@ async fn logged_billed(
     let marker = format!("[{version}]");
     let deadline = std::time::Instant::now() + LOG_WAIT;
     loop {
-        let mut billed = Vec::new();
-        let mut pages = logs
-            .filter_log_events()
-            .log_group_name(&f.log_group)
-            .filter_pattern("REPORT")
-            .start_time(since_ms)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| sdk_error(&format!("FilterLogEvents {}", f.log_group), e))?;
-            billed.extend(
-                page.events()
-                    .iter()
-                    .filter(|e| e.log_stream_name().is_some_and(|s| s.contains(&marker)))
-                    .filter_map(|e| report_line::parse(e.message()?))
-                    .map(|r| r.billed_ms),
-            );
-        }
+        let Some(lines) = report_line::read(logs, &f.log_group, since_ms, None, usize::MAX).await?
+        else {
+            return Err(JobError::permanent(
+                "no_report_line",
+                format!(
+                    "{}:{version} has no REPORT line in its log tail, and its log group {} does not exist; does the function log to CloudWatch Logs?",
+                    f.name, f.log_group
+                ),
+            ));
+        };
+        let billed: Vec<f64> = lines
+            .iter()
+            .filter(|(stream, _)| stream.contains(&marker))
+            .map(|(_, r)| r.billed_ms)
+            .collect();
         if billed.len() >= want {
             return Ok(billed);
         }
@@ -242,9 +238,20 @@ async fn logged_billed(
     }
 }
 
+const MARKER: &str = "stoker power tuning; restore memory to ";
+
 /// The description of a sweep's alias: it records the size to restore.
 fn marker(original_mb: u32) -> String {
-    format!("stoker power tuning; restore memory to {original_mb} MB")
+    format!("{MARKER}{original_mb} MB")
+}
+
+/// The size a sweep alias's description records ([`marker`] read back).
+fn recorded_size(description: &str) -> Option<u32> {
+    description
+        .strip_prefix(MARKER)?
+        .strip_suffix(" MB")?
+        .parse()
+        .ok()
 }
 
 /// Undoes what an interrupted sweep left on `f` (a crash or a kill between measuring and
@@ -270,12 +277,7 @@ pub async fn recover(
             if !name.starts_with(ALIAS_PREFIX) {
                 continue;
             }
-            let recorded = a
-                .description()
-                .and_then(|d| d.strip_prefix("stoker power tuning; restore memory to "))
-                .and_then(|d| d.strip_suffix(" MB"))
-                .and_then(|m| m.parse::<u32>().ok());
-            original = original.or(recorded);
+            original = original.or(a.description().and_then(recorded_size));
             left.push((name.to_owned(), version.to_owned()));
         }
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest, StrategyName};
+use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest};
 use stoker_events::payload::outcome::{Finding, OptimizationRecommended};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
@@ -15,7 +15,7 @@ use crate::apply::{Applier, DEFAULT_ALIAS};
 use crate::capacity::table_advice;
 use crate::functions::{FunctionInfo, LEAVE_ALONE_TAG, resolve};
 use crate::observe::Observer;
-use crate::pricing::{DynamoPricing, Pricing, SECONDS_PER_MONTH};
+use crate::pricing::{DynamoPricing, Pricing};
 use crate::recommend::{bound_memory, recommend};
 use crate::report::{FunctionReport, OptimizeReport};
 use crate::{chart, sweep};
@@ -196,24 +196,18 @@ impl Optimizer {
             let at = |mb: u32| s.sizes.iter().find(|p| p.memory_mb == mb);
             let chosen_ms = at(chosen).map_or(0.0, |p| p.billed_ms);
             let current_ms = at(f.memory_mb).map_or(r.observed.avg_duration_ms, |p| p.billed_ms);
-            let rate =
-                r.observed.invocations as f64 / (f64::from(req.lookback_days.max(1)) * 86_400.0);
-            let month = |mb: u32, ms: f64| {
-                self.pricing.per_invocation(mb, ms, f.arch) * rate * SECONDS_PER_MONTH
-            };
+            let rate = r.observed.invocations_per_second();
+            let current_usd = self.pricing.monthly(f.memory_mb, current_ms, f.arch, rate);
+            let recommended_usd = self.pricing.monthly(memory, chosen_ms, f.arch, rate);
             let timeout = r.recommended_timeout_s.unwrap_or(f.timeout_s);
             r.finding = if memory == f.memory_mb && timeout == f.timeout_s {
                 Finding::Optimized
             } else {
                 Finding::NotOptimized
             };
-            let strategy = match req.strategy.name {
-                StrategyName::Cost => "cost",
-                StrategyName::Speed => "speed",
-                StrategyName::Balanced => "balanced",
-            };
             r.reason = format!(
-                "power tuning ({strategy} strategy): {chosen} MB measured best at {chosen_ms:.1} ms billed{}",
+                "power tuning ({} strategy): {chosen} MB measured best at {chosen_ms:.1} ms billed{}",
+                req.strategy.name.as_str(),
                 if memory == chosen {
                     String::new()
                 } else {
@@ -222,10 +216,9 @@ impl Optimizer {
             );
             r.recommended_memory_mb = Some(memory);
             r.recommended_timeout_s = Some(timeout);
-            r.current_monthly_usd = month(f.memory_mb, current_ms);
-            r.recommended_monthly_usd = Some(month(memory, chosen_ms));
-            r.estimated_monthly_savings_usd =
-                Some(month(f.memory_mb, current_ms) - month(memory, chosen_ms));
+            r.current_monthly_usd = current_usd;
+            r.recommended_monthly_usd = Some(recommended_usd);
+            r.estimated_monthly_savings_usd = Some(current_usd - recommended_usd);
         }
         r.sweep = Some(s);
     }
