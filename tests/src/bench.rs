@@ -1,6 +1,7 @@
 //! Shared by the benchmarks: filling a queue with test events, the raw SQS loop baseline, and
 //! queue depth.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
@@ -73,19 +74,38 @@ pub async fn raw_loop(env: &KitEnv, n: usize) -> anyhow::Result<(f64, f64)> {
     Ok((n as f64 / secs, calls as f64 / n as f64))
 }
 
-/// Messages visible + in flight.
-pub async fn queue_depth(env: &KitEnv) -> anyhow::Result<u64> {
+/// Messages visible, in flight and delayed in the queue at `url`.
+pub async fn pending(sdk: &aws_config::SdkConfig, url: &str) -> anyhow::Result<u64> {
     use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = aws_sdk_sqs::Client::new(&env.sdk)
+    let kinds = [
+        A::ApproximateNumberOfMessages,
+        A::ApproximateNumberOfMessagesNotVisible,
+        A::ApproximateNumberOfMessagesDelayed,
+    ];
+    let out = aws_sdk_sqs::Client::new(sdk)
         .get_queue_attributes()
-        .queue_url(&env.queue_url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .queue_url(url)
+        .set_attribute_names(Some(kinds.to_vec()))
         .send()
         .await?;
     let a = out.attributes().cloned().unwrap_or_default();
-    let n = |k: A| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Ok(n(A::ApproximateNumberOfMessages) + n(A::ApproximateNumberOfMessagesNotVisible))
+    Ok(kinds
+        .iter()
+        .filter_map(|k| a.get(k)?.parse::<u64>().ok())
+        .sum())
+}
+
+/// The peak RSS in KiB (VmHWM) of process `pid` (`self` for this one).
+pub fn peak_rss_kib(pid: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// This process's CPU seconds (user + system, from /proc/self/stat at 100 ticks/s) and peak
@@ -98,36 +118,60 @@ pub fn own_usage() -> (f64, u64) {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime and stime are fields 14 and 15: indexes 11 and 12 after the state.
     let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    (cpu, rss)
+    (cpu, peak_rss_kib("self").unwrap_or(0))
 }
 
-/// The side effects in `env`'s table (the test worker's and the peers' `EFFECT#<event id>`
-/// counters): how many events have one, and how many effects there are in all (more than the
-/// events = some were done twice).
-pub async fn effects(env: &KitEnv) -> anyhow::Result<(u64, u64)> {
-    let mut pages = aws_sdk_dynamodb::Client::new(&env.sdk)
+/// Event id -> side effects recorded in `table` (the test worker's, the stand-in worker's and
+/// the peers' `EFFECT#<event id>` counters; 2 or more = done twice).
+pub async fn effect_counts(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+) -> anyhow::Result<HashMap<String, u64>> {
+    let mut pages = aws_sdk_dynamodb::Client::new(sdk)
         .scan()
-        .table_name(&env.table)
+        .table_name(table)
         .filter_expression("begins_with(pk, :e)")
         .expression_attribute_values(":e", AttributeValue::S("EFFECT#".into()))
         .into_paginator()
         .send();
-    let (mut events, mut total) = (0, 0);
+    let mut out = HashMap::new();
     while let Some(page) = pages.next().await {
         for item in page?.items() {
-            events += 1;
-            total += item
+            let id = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|p| p.strip_prefix("EFFECT#"))
+                .unwrap_or_default()
+                .to_owned();
+            let n = item
                 .get("effects")
                 .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse::<u64>().ok())
+                .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
+            out.insert(id, n);
         }
     }
-    Ok((events, total))
+    Ok(out)
+}
+
+/// The side effects in `env`'s table: how many events have one, and how many effects there
+/// are in all (more than the events = some were done twice).
+pub async fn effects(env: &KitEnv) -> anyhow::Result<(u64, u64)> {
+    let counts = effect_counts(&env.sdk, &env.table).await?;
+    Ok((counts.len() as u64, counts.values().sum()))
+}
+
+/// Runs a peer or benchmark process to its end and reads its last stdout line as JSON.
+pub fn run_json(mut cmd: std::process::Command) -> anyhow::Result<serde_json::Value> {
+    let out = cmd.env("STOKER_EMF", "off").output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "{:?} failed: {stdout}{}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_str(
+        stdout.lines().last().unwrap_or_default(),
+    )?)
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use aws_sdk_sqs::types::QueueAttributeName as A;
 use stoker_events::{Kind, SOURCE_OPERATOR, Worker};
 
 use crate::Stack;
@@ -145,7 +144,7 @@ async fn run_on(
         .load(std::sync::atomic::Ordering::Relaxed);
 
     let table = stack.output("OpsTableName");
-    let effects = effect_counts(sdk, table).await?;
+    let effects = crate::bench::effect_counts(sdk, table).await?;
     let dead = dead_letters(sdk, stack).await?;
     report.replays = replays(sdk, table).await?;
     for id in &ids {
@@ -242,61 +241,13 @@ async fn publish(
     Ok((ids, per_kind, republished))
 }
 
-/// Messages visible or in flight across the five worker queues.
+/// Messages visible, in flight or delayed across the five worker queues.
 async fn pending(sdk: &aws_config::SdkConfig, stack: &Stack) -> anyhow::Result<u64> {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut total = 0;
     for w in Worker::ALL {
-        let out = sqs
-            .get_queue_attributes()
-            .queue_url(stack.output(&format!("{}QueueUrl", w.stem())))
-            .attribute_names(A::ApproximateNumberOfMessages)
-            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
-            .send()
-            .await?;
-        let a = out.attributes().cloned().unwrap_or_default();
-        for k in [
-            A::ApproximateNumberOfMessages,
-            A::ApproximateNumberOfMessagesNotVisible,
-            A::ApproximateNumberOfMessagesDelayed,
-        ] {
-            total += a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        }
+        total += crate::bench::pending(sdk, stack.output(&format!("{}QueueUrl", w.stem()))).await?;
     }
     Ok(total)
-}
-
-/// Event id -> effects.
-async fn effect_counts(
-    sdk: &aws_config::SdkConfig,
-    table: &str,
-) -> anyhow::Result<HashMap<String, u64>> {
-    let mut pages = aws_sdk_dynamodb::Client::new(sdk)
-        .scan()
-        .table_name(table)
-        .filter_expression("begins_with(pk, :e)")
-        .expression_attribute_values(":e", AttributeValue::S("EFFECT#".into()))
-        .into_paginator()
-        .send();
-    let mut out = HashMap::new();
-    while let Some(page) = pages.next().await {
-        for item in page?.items() {
-            let id = item
-                .get("pk")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|p| p.strip_prefix("EFFECT#"))
-                .unwrap_or_default()
-                .to_owned();
-            let n = item
-                .get("effects")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            out.insert(id, n);
-        }
-    }
-    Ok(out)
 }
 
 /// Runs recorded as replays (duplicate deliveries caught by idempotency).

@@ -4,23 +4,11 @@
 
 use std::process::Command;
 
-use serde_json::Value;
-use stoker_it::bench::{effects, fill};
+use stoker_it::bench::{effects, fill, run_json};
 use stoker_it::kit::KitEnv;
 use stoker_it::{emulator, workspace_bin};
 
 const EVENTS: usize = 30;
-
-fn run(mut cmd: Command) -> Value {
-    let out = cmd.env("STOKER_EMF", "off").output().expect("run the peer");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line")
-}
 
 /// The `pk`s of `env`'s table that start with `prefix`.
 async fn keys(env: &KitEnv, prefix: &str) -> Vec<String> {
@@ -55,7 +43,7 @@ async fn stoker_and_the_powertools_peer_each_do_every_event_once() {
     cmd.envs(env.worker_env())
         .env("STOKER_CONCURRENCY", "4")
         .env("STOKER_BENCH_EVENTS", EVENTS.to_string());
-    let s = run(cmd);
+    let s = run_json(cmd).expect("stoker's peer runs");
     assert_eq!(s["events"], EVENTS, "{s}");
     // The kit's claim + completion and the handler's write: at least 3 DynamoDB calls per event.
     assert!(
@@ -81,7 +69,7 @@ async fn stoker_and_the_powertools_peer_each_do_every_event_once() {
     .env("QUEUE_URL", &env.queue_url)
     .env("TABLE", &env.table)
     .env("BENCH_EVENTS", EVENTS.to_string());
-    let p = run(cmd);
+    let p = run_json(cmd).expect("the Powertools peer runs");
     assert_eq!(p["events"], EVENTS, "{p}");
     assert!(p["cpu_seconds"].as_f64().unwrap_or(0.0) > 0.0, "{p}");
     assert_eq!(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use stoker_events::Worker;
-use stoker_it::bench::{fill, queue_depth, raw_loop};
+use stoker_it::bench::{fill, peak_rss_kib, pending, raw_loop};
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_kit::{handler_fn, runtime};
 
@@ -154,16 +154,11 @@ async fn worker_rss(env: &KitEnv, n: usize) -> anyhow::Result<u64> {
     fill(env, n).await?;
     let bin = std::env::current_exe()?.with_file_name("stoker-testworker");
     let mut child = env.spawn_worker(bin.to_str().unwrap_or_default(), &[])?;
-    let pid = child.id();
+    let pid = child.id().to_string();
     let mut peak = 0;
     loop {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        peak = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(peak);
-        let visible = queue_depth(env).await?;
+        peak = peak_rss_kib(&pid).unwrap_or(peak);
+        let visible = pending(&env.sdk, &env.queue_url).await?;
         if visible == 0 {
             break;
         }

@@ -18,8 +18,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use stoker_it::bench::{effects, fill, raw_loop};
+use stoker_it::bench::{effects, fill, raw_loop, run_json};
 use stoker_it::kit::KitEnv;
 
 const WORKERS: [&str; 5] = [
@@ -133,21 +132,6 @@ async fn main() -> anyhow::Result<()> {
         median(py)
     );
     Ok(())
-}
-
-/// Runs a peer process to its end and reads its last stdout line as JSON.
-fn run_json(mut cmd: Command) -> anyhow::Result<Value> {
-    let out = cmd.env("STOKER_EMF", "off").output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "{:?} failed: {}",
-        cmd.get_program(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(serde_json::from_str(
-        text.lines().last().unwrap_or_default(),
-    )?)
 }
 
 /// Milliseconds from exec of `bin` (as a Lambda, `AWS_LAMBDA_RUNTIME_API` set) to its first
