@@ -78,3 +78,26 @@ pub async fn send(
         .map_err(|e| sdk_error("SQS SendMessage (DLQ)", e))?;
     Ok(())
 }
+
+impl<H: crate::job::Handler> crate::process::Runtime<H> {
+    /// Sends a message's body to this worker's DLQ with the reason; the caller deletes the
+    /// original only when this succeeded.
+    pub async fn dead_letter(
+        &self,
+        body: &str,
+        message_id: &str,
+        receive_count: u32,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), JobError> {
+        let dead = DeadLetter {
+            worker: self.config.worker.name(),
+            body,
+            message_id,
+            receive_count,
+            code,
+            reason,
+        };
+        send(&self.sqs, &self.stats, &self.config.dlq_url, &dead).await
+    }
+}

@@ -26,7 +26,9 @@ pub fn sqs_batch(data: &[u8]) {
         return;
     };
     for record in &batch.records {
-        let d = crate::lambda::delivered(record);
+        let Ok(d) = crate::message::from_lambda(record) else {
+            continue;
+        };
         let _ = decode(
             d.body,
             &Delivery {

@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use chrono::DateTime;
 use lambda_runtime::{LambdaEvent, service_fn};
 use tokio::sync::watch;
 
-use crate::dlq::{self, DeadLetter};
 use crate::job::Handler;
-use crate::process::{Delivered, Disposition, Runtime};
+use crate::message;
+use crate::process::{Disposition, Runtime};
 
 /// Time kept back from the invocation deadline for reporting.
 const SAFETY: Duration = Duration::from_millis(500);
@@ -111,31 +110,18 @@ async fn run_group<H: Handler>(
     failed
 }
 
-/// What the kit reads of an SQS record in a Lambda batch: id, body, receive count (1 when
-/// absent or unreadable) and sent time.
-pub fn delivered(record: &SqsMessage) -> Delivered<'_> {
-    let receive_count = record
-        .attributes
-        .get("ApproximateReceiveCount")
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1);
-    let sent_at = record
-        .attributes
-        .get("SentTimestamp")
-        .and_then(|t| t.parse().ok())
-        .and_then(DateTime::from_timestamp_millis);
-    Delivered {
-        message_id: record.message_id.as_deref().unwrap_or_default(),
-        body: record.body.as_deref().unwrap_or_default(),
-        receive_count,
-        sent_at,
-    }
-}
-
 /// Processes a record and carries out its disposition; `true` when SQS may delete it.
 async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> bool {
     let never = watch::channel(false).1;
-    let msg = delivered(record);
+    let msg = match message::from_lambda(record) {
+        Ok(msg) => msg,
+        Err(r) => {
+            tracing::warn!(code = r.code, reason = %r.reason, "unusable SQS record: to the DLQ");
+            let body = record.body.as_deref().unwrap_or_default();
+            let id = record.message_id.as_deref().unwrap_or_default();
+            return rt.dead_letter(body, id, 0, r.code, &r.reason).await.is_ok();
+        }
+    };
     match rt.process(&msg, budget, &never).await {
         Disposition::Done => true,
         Disposition::Retry { delay } => {
@@ -157,15 +143,10 @@ async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Durati
             false
         }
         Disposition::Dead { code, reason } => {
-            let dead = DeadLetter {
-                worker: rt.config.worker.name(),
-                body: msg.body,
-                message_id: msg.message_id,
-                receive_count: msg.receive_count,
-                code: &code,
-                reason: &reason,
-            };
-            match dlq::send(&rt.sqs, &rt.stats, &rt.config.dlq_url, &dead).await {
+            match rt
+                .dead_letter(msg.body, msg.message_id, msg.receive_count, &code, &reason)
+                .await
+            {
                 Ok(()) => true, // in the DLQ with its reason: let SQS delete the original
                 Err(e) => {
                     tracing::error!(error = %e, "could not send to the DLQ; reporting the record failed");

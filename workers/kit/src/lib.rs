@@ -21,6 +21,8 @@ pub mod error;
 pub mod fuzz_checks;
 pub mod job;
 pub mod lambda;
+pub mod lease;
+pub mod message;
 pub mod ops;
 pub mod outcome;
 pub mod poll;
@@ -28,6 +30,7 @@ pub mod process;
 pub mod progress;
 pub mod run;
 pub mod stats;
+pub mod task;
 pub mod telemetry;
 
 pub use backoff::RetryPolicy;

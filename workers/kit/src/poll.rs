@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use chrono::DateTime;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::dlq::{self, DeadLetter};
 use crate::job::Handler;
-use crate::process::{Delivered, Disposition, Runtime, Stop};
+use crate::message::{self, Delivered};
+use crate::process::{Disposition, Runtime, Stop};
+use crate::task::AbortOnDrop;
 
 /// What a poller did before it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -150,7 +150,18 @@ async fn run_group<H: Handler>(
             change_visibility(rt, &receipt, delay).await;
             continue;
         }
-        match run_one(rt, &m, &receipt, stop).await {
+        let delivered = message::from_sqs(&m);
+        let disposition = match &delivered {
+            Ok(d) => run_one(rt, d, &receipt, stop).await,
+            Err(r) => {
+                tracing::warn!(code = r.code, reason = %r.reason, "unusable SQS message: to the DLQ");
+                Disposition::Dead {
+                    code: r.code.to_owned(),
+                    reason: r.reason.clone(),
+                }
+            }
+        };
+        match disposition {
             Disposition::Done => {
                 let _ = delete_tx.send(receipt).await;
             }
@@ -164,15 +175,10 @@ async fn run_group<H: Handler>(
                 }
             }
             Disposition::Dead { code, reason } => {
-                let dead = DeadLetter {
-                    worker: rt.config.worker.name(),
-                    body: m.body().unwrap_or_default(),
-                    message_id: m.message_id().unwrap_or_default(),
-                    receive_count: receive_count(&m),
-                    code: &code,
-                    reason: &reason,
-                };
-                match dlq::send(&rt.sqs, &rt.stats, &rt.config.dlq_url, &dead).await {
+                let body = m.body().unwrap_or_default();
+                let id = m.message_id().unwrap_or_default();
+                let rc = delivered.as_ref().map_or(0, |d| d.receive_count);
+                match rt.dead_letter(body, id, rc, &code, &reason).await {
                     Ok(()) => {
                         let _ = delete_tx.send(receipt).await;
                     }
@@ -192,13 +198,13 @@ async fn run_group<H: Handler>(
 /// Processes one message while a heartbeat keeps it invisible to other pollers.
 async fn run_one<H: Handler>(
     rt: &Arc<Runtime<H>>,
-    m: &Message,
+    delivered: &Delivered<'_>,
     receipt: &str,
     stop: &Stop,
 ) -> Disposition {
-    let heartbeat = {
+    let _heartbeat = {
         let (rt, receipt) = (rt.clone(), receipt.to_owned());
-        tokio::spawn(async move {
+        AbortOnDrop::spawn(async move {
             let every = rt.config.visibility / 3;
             loop {
                 tokio::time::sleep(every).await;
@@ -206,27 +212,7 @@ async fn run_one<H: Handler>(
             }
         })
     };
-    let sent_at = m
-        .attributes()
-        .and_then(|a| a.get(&MessageSystemAttributeName::SentTimestamp))
-        .and_then(|t| t.parse().ok())
-        .and_then(DateTime::from_timestamp_millis);
-    let delivered = Delivered {
-        message_id: m.message_id().unwrap_or_default(),
-        body: m.body().unwrap_or_default(),
-        receive_count: receive_count(m),
-        sent_at,
-    };
-    let disposition = rt.process(&delivered, rt.config.job_timeout, stop).await;
-    heartbeat.abort();
-    disposition
-}
-
-fn receive_count(m: &Message) -> u32 {
-    m.attributes()
-        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1)
+    rt.process(delivered, rt.config.job_timeout, stop).await
 }
 
 async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {

@@ -17,19 +17,12 @@ use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
 use crate::job::{Handler, JobCtx, MAX_STAGED, Outcome};
-use crate::ops::{Claim, OpsTable, RunOutcome, RunRecord};
+use crate::lease::{Lease, Leases};
+pub use crate::message::Delivered;
+use crate::ops::{Claim, Completion, OpsTable, RunOutcome, RunRecord};
 use crate::outcome::Publisher;
 use crate::stats::Stats;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-
-/// A message as the drivers received it.
-#[derive(Debug, Clone)]
-pub struct Delivered<'a> {
-    pub message_id: &'a str,
-    pub body: &'a str,
-    pub receive_count: u32,
-    pub sent_at: Option<DateTime<Utc>>,
-}
 
 /// What the driver does with the message.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,7 +44,12 @@ pub struct Runtime<H> {
     pub sqs: aws_sdk_sqs::Client,
     pub publisher: Option<Publisher>,
     pub stats: Arc<Stats>,
+    /// Keeps running jobs' claims alive.
+    pub leases: Leases,
 }
+
+/// How much longer than the job's budget a claim lasts (the lease extends it while the job runs).
+const CLAIM_GRACE: Duration = Duration::from_secs(5);
 
 /// Raised to stop in-flight jobs at the end of a graceful shutdown.
 pub type Stop = watch::Receiver<bool>;
@@ -61,6 +59,8 @@ enum Ran {
     Ok(Outcome, u32, Vec<TransactWriteItem>),
     Err(JobError, u32),
     Stopped,
+    /// The claim's heartbeat found the claim someone else's: the job was stopped.
+    ClaimLost,
 }
 
 /// When and how a job started: what every run record needs besides its outcome.
@@ -192,7 +192,7 @@ impl<H: Handler> Runtime<H> {
     ) -> Disposition {
         let rc = t.msg.receive_count;
         let key = self.handler.idempotency_key(event);
-        let claim_ttl = budget + Duration::from_secs(5);
+        let claim_ttl = budget + CLAIM_GRACE;
         let claim = self
             .ops
             .claim(
@@ -207,9 +207,8 @@ impl<H: Handler> Runtime<H> {
             Ok(Claim::Acquired { claim_id }) => claim_id,
             Err(e) => {
                 tracing::warn!(error = %e, "ops table unavailable; the message will be redelivered");
-                return Disposition::Retry {
-                    delay: self.config.retry.redelivery_delay(rc),
-                };
+                let err = JobError::retryable(format!("ops table unavailable: {e}"));
+                return self.again(rc, self.config.retry.redelivery_delay(rc), &err);
             }
             Ok(Claim::Replay { .. }) => {
                 tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
@@ -232,9 +231,10 @@ impl<H: Handler> Runtime<H> {
                     "another worker holds this job's claim; looking again later"
                 );
                 let delay = remaining.min(self.config.retry.redelivery_delay(rc));
-                return Disposition::Retry {
-                    delay: delay.max(Duration::from_secs(1)),
-                };
+                let err = JobError::retryable(
+                    "another worker held the job's claim at its last delivery; it may have completed since (see `stoker status`); a redrive replays it safely",
+                );
+                return self.again(rc, delay.max(Duration::from_secs(1)), &err);
             }
             Ok(Claim::Conflict) => {
                 let err = JobError::permanent(
@@ -255,7 +255,14 @@ impl<H: Handler> Runtime<H> {
             }
         };
 
-        match self.run_handler(event, rc, t.clock + budget, stop).await {
+        // The claim lives as long as the job does, completion included.
+        let lease = self
+            .leases
+            .keep(self.worker(), key.clone(), claim_id.clone(), claim_ttl);
+        let (err, attempts, release) = match self
+            .run_handler(event, rc, t.clock + budget, stop, &lease)
+            .await
+        {
             Ran::Ok(outcome, attempts, staged) => {
                 let run = t.run(
                     self.worker(),
@@ -264,87 +271,133 @@ impl<H: Handler> Runtime<H> {
                     attempts,
                     None,
                 );
-                self.finish_completed(&key, &claim_id, &outcome, &run, &staged)
+                let completion = self
+                    .finish_completed(&key, &claim_id, &outcome, &run, &staged)
                     .await;
-                emf::emit(
-                    self.worker(),
-                    &JobMetrics {
-                        completed: true,
-                        attempts,
-                        ..t.metrics()
-                    },
-                );
-                if let Some(p) = &self.publisher {
-                    p.completed(
-                        &self.stats,
-                        self.worker(),
-                        event,
-                        attempts,
-                        run.duration_ms,
-                        &outcome,
-                    )
-                    .await;
-                }
-                Disposition::Done
-            }
-            Ran::Err(err, attempts) => {
-                let outcome = if err.is_permanent() {
-                    RunOutcome::FailedPermanent
-                } else {
-                    RunOutcome::FailedRetryable
-                };
-                self.release(
-                    &key,
-                    &claim_id,
-                    &t.run(self.worker(), Some(event), outcome, attempts, Some(&err)),
-                )
-                .await;
-                emf::emit(
-                    self.worker(),
-                    &JobMetrics {
-                        failed: true,
-                        attempts,
-                        ..t.metrics()
-                    },
-                );
-                let last = rc >= self.config.max_receive_count;
-                if !err.is_permanent() && !last {
-                    let delay = self.config.retry.redelivery_delay(rc);
-                    tracing::info!(error = %err, ?delay, "job failed; redelivery after a delay");
-                    return Disposition::Retry { delay };
-                }
-                tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
-                if let Some(p) = &self.publisher {
-                    p.failed(&self.stats, self.worker(), event, attempts, &err)
-                        .await;
-                }
-                if err.is_permanent() {
-                    dead(&err)
-                } else {
-                    Disposition::Dead {
-                        code: crate::dlq::RETRIES_EXHAUSTED.to_owned(),
-                        reason: format!("gave up after {rc} deliveries: {err}"),
+                drop(lease);
+                match completion {
+                    Ok(Completion::Committed) => {
+                        return self.completed(event, t, attempts, &run, &outcome).await;
                     }
-                }
-            }
-            Ran::Stopped => {
-                let err = JobError::retryable("stopped by shutdown before finishing");
-                self.release(
-                    &key,
-                    &claim_id,
-                    &t.run(
-                        self.worker(),
-                        Some(event),
-                        RunOutcome::FailedRetryable,
-                        0,
-                        Some(&err),
+                    Ok(Completion::TakenOver) => (
+                        JobError::retryable(
+                            "the job outlived its claim and another worker took it over: nothing was committed; a redelivery replays the other worker's outcome",
+                        ),
+                        attempts,
+                        false,
                     ),
-                )
-                .await;
-                Disposition::Retry {
-                    delay: Duration::ZERO,
+                    Ok(Completion::StagedRefused) => (
+                        JobError::retryable(
+                            "a staged write's own condition failed: nothing was committed; the job runs again",
+                        ),
+                        attempts,
+                        true,
+                    ),
+                    Err(e) => (
+                        JobError::retryable(format!(
+                            "the job's completion was not recorded ({e}); it runs again once its claim expires"
+                        )),
+                        attempts,
+                        false,
+                    ),
                 }
             }
+            Ran::Err(err, attempts) => (err, attempts, true),
+            Ran::Stopped => (
+                JobError::retryable("stopped by shutdown before finishing"),
+                0,
+                true,
+            ),
+            Ran::ClaimLost => (
+                JobError::retryable(
+                    "the job's claim was taken over while it ran: stopped, nothing committed",
+                ),
+                0,
+                false,
+            ),
+        };
+        let outcome = if err.is_permanent() {
+            RunOutcome::FailedPermanent
+        } else {
+            RunOutcome::FailedRetryable
+        };
+        let run = t.run(self.worker(), Some(event), outcome, attempts, Some(&err));
+        if release {
+            self.release(&key, &claim_id, &run).await;
+        } else {
+            self.record(&run).await;
+        }
+        let stopped = *stop.borrow();
+        if !stopped {
+            emf::emit(
+                self.worker(),
+                &JobMetrics {
+                    failed: true,
+                    attempts,
+                    ..t.metrics()
+                },
+            );
+        }
+        if !err.is_permanent() && rc < self.config.max_receive_count {
+            let delay = if stopped {
+                Duration::ZERO
+            } else {
+                self.config.retry.redelivery_delay(rc)
+            };
+            tracing::info!(error = %err, ?delay, "job failed; redelivery after a delay");
+            return Disposition::Retry { delay };
+        }
+        tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
+        if let Some(p) = &self.publisher {
+            p.failed(&self.stats, self.worker(), event, attempts, &err)
+                .await;
+        }
+        self.again(rc, Duration::ZERO, &err)
+    }
+
+    /// A committed job: its metric and its outcome event.
+    async fn completed(
+        &self,
+        event: &Event,
+        t: &Timing<'_>,
+        attempts: u32,
+        run: &RunRecord,
+        outcome: &Outcome,
+    ) -> Disposition {
+        emf::emit(
+            self.worker(),
+            &JobMetrics {
+                completed: true,
+                attempts,
+                ..t.metrics()
+            },
+        );
+        if let Some(p) = &self.publisher {
+            p.completed(
+                &self.stats,
+                self.worker(),
+                event,
+                attempts,
+                run.duration_ms,
+                outcome,
+            )
+            .await;
+        }
+        Disposition::Done
+    }
+
+    /// Leave the message for redelivery after `delay`, unless this is its last delivery: then
+    /// the kit dead-letters it itself with the reason (SQS' own redrive would move it silently).
+    fn again(&self, receive_count: u32, delay: Duration, err: &JobError) -> Disposition {
+        if err.is_permanent() {
+            return dead(err);
+        }
+        if receive_count < self.config.max_receive_count {
+            return Disposition::Retry { delay };
+        }
+        Disposition::Dead {
+            code: crate::dlq::RETRIES_EXHAUSTED.to_owned(),
+            reason: format!("gave up after {receive_count} deliveries: {err}"),
         }
     }
 
@@ -354,6 +407,7 @@ impl<H: Handler> Runtime<H> {
         receive_count: u32,
         deadline: Instant,
         stop: &Stop,
+        lease: &Lease,
     ) -> Ran {
         let mut delays = self.config.retry.delays();
         let mut attempt = 1;
@@ -364,6 +418,7 @@ impl<H: Handler> Runtime<H> {
             let result = tokio::select! {
                 r = tokio::time::timeout(ctx.time_left(), work) => r,
                 _ = stopped(&mut stop) => return Ran::Stopped,
+                _ = lease.lost() => return Ran::ClaimLost,
             };
             let err = match result {
                 Ok(Ok(Ok(outcome))) => {
@@ -399,6 +454,7 @@ impl<H: Handler> Runtime<H> {
                     tokio::select! {
                         _ = tokio::time::sleep(d) => {}
                         _ = stopped(&mut stop) => return Ran::Stopped,
+                        _ = lease.lost() => return Ran::ClaimLost,
                     }
                     attempt += 1;
                 }
@@ -407,7 +463,8 @@ impl<H: Handler> Runtime<H> {
         }
     }
 
-    /// Completing must not be lost after the side effect happened: retry it like a transient error.
+    /// Completing must not be lost after the side effect happened: transient failures are
+    /// retried (the claim's lease keeps it ours meanwhile); what the last try found is returned.
     async fn finish_completed(
         &self,
         key: &str,
@@ -415,7 +472,7 @@ impl<H: Handler> Runtime<H> {
         outcome: &Outcome,
         run: &RunRecord,
         staged: &[TransactWriteItem],
-    ) {
+    ) -> Result<Completion, JobError> {
         let mut delays = self.config.retry.delays();
         loop {
             match self
@@ -423,12 +480,17 @@ impl<H: Handler> Runtime<H> {
                 .complete(self.worker(), key, claim_id, outcome, run, staged)
                 .await
             {
-                Ok(_) => return,
+                Ok(c) => {
+                    if c != Completion::Committed {
+                        tracing::warn!(completion = ?c, "job done but its completion was refused: nothing committed");
+                    }
+                    return Ok(c);
+                }
                 Err(e) => match delays.next() {
                     Some(d) if !e.is_permanent() => tokio::time::sleep(d).await,
                     _ => {
-                        tracing::error!(error = %e, "job done but not recorded as completed; a redelivery after the claim expires may repeat it");
-                        return;
+                        tracing::error!(error = %e, "job done but not recorded as completed; it runs again once its claim expires");
+                        return Err(e);
                     }
                 },
             }

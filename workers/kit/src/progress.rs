@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::classify::sdk_error;
 use crate::error::JobError;
+use crate::task::AbortOnDrop;
 
 /// Counters a job updates as it goes.
 #[derive(Debug, Default)]
@@ -54,8 +55,9 @@ pub fn key(worker: &str, event_id: &str) -> [(&'static str, AttributeValue); 2] 
     ]
 }
 
-/// Writes `progress` to the ops table every `every` until the returned guard is dropped (and
-/// once more then), best effort: progress never fails a job.
+/// Writes `progress` to the ops table every `every` until the returned guard is dropped, best
+/// effort: progress never fails a job. Keep the guard in the job's future: when the job ends in
+/// any way (including a timeout that drops it), the reporter stops with it.
 pub fn report(
     ddb: aws_sdk_dynamodb::Client,
     table: String,
@@ -63,8 +65,8 @@ pub fn report(
     event_id: String,
     progress: Arc<Progress>,
     every: Duration,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) -> AbortOnDrop {
+    AbortOnDrop::spawn(async move {
         loop {
             let _ = write(&ddb, &table, worker, &event_id, &progress).await;
             tokio::time::sleep(every).await;

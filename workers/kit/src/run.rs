@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, WorkerConfig};
 use crate::job::Handler;
+use crate::lease::Leases;
 use crate::ops::OpsTable;
 use crate::outcome::Publisher;
 use crate::process::Runtime;
@@ -33,12 +34,14 @@ pub fn runtime<H: Handler>(
         .bus
         .clone()
         .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
+    let ops = OpsTable::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        config.ops_table.clone(),
+        stats.clone(),
+    );
     Runtime {
-        ops: OpsTable::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            config.ops_table.clone(),
-            stats.clone(),
-        ),
+        leases: Leases::start(&ops).expect("start the claim-lease thread"),
+        ops,
         sqs: aws_sdk_sqs::Client::new(sdk),
         publisher,
         stats,

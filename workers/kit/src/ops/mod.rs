@@ -14,10 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -25,12 +22,11 @@ use crate::classify::sdk_error;
 use crate::error::JobError;
 use crate::stats::Stats;
 
-/// How long a completed claim answers replays.
-const IDEMPOTENCY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+mod claim;
+pub use claim::{Claim, Completion};
+
 /// How long run records are kept.
 const RUN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Stored outcomes are cut to this size (the digest, not the whole report).
-const MAX_OUTCOME_BYTES: usize = 16 * 1024;
 
 /// The ops table.
 #[derive(Debug, Clone)]
@@ -38,19 +34,6 @@ pub struct OpsTable {
     ddb: Client,
     table: String,
     stats: Arc<Stats>,
-}
-
-/// What a claim attempt found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// We hold the claim until `expires`; run the job.
-    Acquired { claim_id: String },
-    /// The job already completed with this payload: here is its stored outcome.
-    Replay { outcome: serde_json::Value },
-    /// Someone else is running it; their claim expires in this long.
-    Busy { remaining: Duration },
-    /// The key completed with a different payload.
-    Conflict,
 }
 
 /// How a run ended, as recorded for `stoker status`.
@@ -106,165 +89,19 @@ impl OpsTable {
         &self.table
     }
 
-    fn claim_pk(worker: &str, key: &str) -> String {
-        format!("IDEM#{worker}#{key}")
-    }
-
-    /// One conditional write: take the claim if nobody holds it or the holder's claim expired.
-    pub async fn claim(
-        &self,
-        worker: &str,
-        key: &str,
-        payload_hash: &str,
-        event_id: &str,
-        ttl: Duration,
-    ) -> Result<Claim, JobError> {
-        let now = Utc::now();
-        let claim_id = uuid::Uuid::now_v7().to_string();
-        let expires_ms = now.timestamp_millis() + ttl.as_millis() as i64;
-        self.stats.ddb();
-        let res = self
+    /// The same table through a client with its own connections (for work that must not
+    /// depend on the connections of the runtime that runs the jobs).
+    pub fn with_own_connections(&self) -> OpsTable {
+        let conf = self
             .ddb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(Self::claim_pk(worker, key)))
-            .item("sk", s("IDEM"))
-            .item("status", s("INPROGRESS"))
-            .item("claim_id", s(&claim_id))
-            .item("claim_expires_ms", n(expires_ms))
-            .item("payload_hash", s(payload_hash))
-            .item("event_id", s(event_id))
-            .item("expires_at", n(epoch_s(now, IDEMPOTENCY_TTL)))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#st = :inprogress AND claim_expires_ms < :now)",
-            )
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":inprogress", s("INPROGRESS"))
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(Claim::Acquired { claim_id }),
-            Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(e)) => {
-                    let item = match e.item() {
-                        Some(item) => item.clone(),
-                        None => self.get_claim(worker, key).await?, // emulators without ReturnValuesOnConditionCheckFailure
-                    };
-                    Ok(existing_claim(&item, payload_hash, now))
-                }
-                _ => Err(sdk_error("ops table PutItem (claim)", err)),
-            },
-        }
-    }
-
-    async fn get_claim(
-        &self,
-        worker: &str,
-        key: &str,
-    ) -> Result<HashMap<String, AttributeValue>, JobError> {
-        self.stats.ddb();
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(Self::claim_pk(worker, key)))
-            .key("sk", s("IDEM"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ops table GetItem (claim)", e))?;
-        Ok(out.item.unwrap_or_default())
-    }
-
-    /// Marks the claim COMPLETED with its outcome and records the run, in one transaction.
-    /// `false` when our claim was taken over meanwhile (it expired): the run is still recorded.
-    pub async fn complete(
-        &self,
-        worker: &str,
-        key: &str,
-        claim_id: &str,
-        outcome: &serde_json::Value,
-        run: &RunRecord,
-        staged: &[TransactWriteItem],
-    ) -> Result<bool, JobError> {
-        let mut digest = outcome.to_string();
-        if digest.len() > MAX_OUTCOME_BYTES {
-            digest = serde_json::json!({ "truncated": true, "bytes": digest.len() }).to_string();
-        }
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(Self::claim_pk(worker, key)))
-            .key("sk", s("IDEM"))
-            .update_expression("SET #st = :done, outcome = :outcome, completed_at = :at")
-            // Still in progress: a retried completion whose first try succeeded unseen must
-            // not commit the staged writes twice.
-            .condition_expression("claim_id = :mine AND #st = :inprogress")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":done", s("COMPLETED"))
-            .expression_attribute_values(":inprogress", s("INPROGRESS"))
-            .expression_attribute_values(":outcome", s(digest))
-            .expression_attribute_values(":at", s(run.finished_at.to_rfc3339()))
-            .expression_attribute_values(":mine", s(claim_id))
-            .build()
-            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
-        let claim = TransactWriteItem::builder().update(update).build();
-        self.transact(claim, run, staged).await
-    }
-
-    /// Gives the claim up (the job failed) and records the run, in one transaction.
-    pub async fn release(
-        &self,
-        worker: &str,
-        key: &str,
-        claim_id: &str,
-        run: &RunRecord,
-    ) -> Result<bool, JobError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .key("pk", s(Self::claim_pk(worker, key)))
-            .key("sk", s("IDEM"))
-            .condition_expression("claim_id = :mine")
-            .expression_attribute_values(":mine", s(claim_id))
-            .build()
-            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
-        self.transact(
-            TransactWriteItem::builder().delete(delete).build(),
-            run,
-            &[],
-        )
-        .await
-    }
-
-    async fn transact(
-        &self,
-        claim: TransactWriteItem,
-        run: &RunRecord,
-        staged: &[TransactWriteItem],
-    ) -> Result<bool, JobError> {
-        let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
-        self.stats.ddb();
-        let mut items = vec![claim, put];
-        items.extend_from_slice(staged);
-        match self
-            .ddb
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                tracing::warn!(event_id = %run.event_id, "completion refused: the claim was taken over (the job outlived it), a retried completion had already succeeded, or a staged write's condition failed");
-                self.record_run(run).await?;
-                Ok(false)
-            }
-            Err(err) => Err(sdk_error("ops table TransactWriteItems", err)),
+            .config()
+            .to_builder()
+            .http_client(crate::aws::http_client())
+            .build();
+        OpsTable {
+            ddb: Client::from_conf(conf),
+            table: self.table.clone(),
+            stats: self.stats.clone(),
         }
     }
 
@@ -380,34 +217,6 @@ impl OpsTable {
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(runs),
-            }
-        }
-    }
-}
-
-fn existing_claim(
-    item: &HashMap<String, AttributeValue>,
-    payload_hash: &str,
-    now: DateTime<Utc>,
-) -> Claim {
-    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
-    match get("status") {
-        Some("COMPLETED") if get("payload_hash") == Some(payload_hash) => {
-            let outcome = get("outcome")
-                .and_then(|o| serde_json::from_str(o).ok())
-                .unwrap_or_default();
-            Claim::Replay { outcome }
-        }
-        Some("COMPLETED") => Claim::Conflict,
-        _ => {
-            let expires = item
-                .get("claim_expires_ms")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0);
-            let left = (expires - now.timestamp_millis()).max(0) as u64;
-            Claim::Busy {
-                remaining: Duration::from_millis(left),
             }
         }
     }

@@ -1,0 +1,288 @@
+//! The kit never loses or doubles work around its idempotency claim (issue #16, part 1): a
+//! completion that did not commit is not a completion, a claim never expires under a running
+//! job, a lost claim stops the job, a message missing its delivery facts is dead-lettered with
+//! the reason instead of being processed with invented values.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde_json::json;
+use stoker_events::{Event, Worker};
+use stoker_it::emulator;
+use stoker_it::kit::{KitEnv, test_event};
+use stoker_kit::ops::RunOutcome;
+use stoker_kit::process::{Delivered, Disposition, Runtime};
+use stoker_kit::{JobCtx, JobError, Outcome, handler_fn, runtime};
+use tokio::sync::watch;
+
+fn delivered<'a>(body: &'a str, message_id: &'a str) -> Delivered<'a> {
+    Delivered {
+        message_id,
+        body,
+        receive_count: 1,
+        sent_at: None,
+    }
+}
+
+/// Overwrites the claim of `event_id` with another worker's live claim (a takeover).
+async fn take_over(env: &KitEnv, event_id: &str) {
+    aws_sdk_dynamodb::Client::new(&env.sdk)
+        .update_item()
+        .table_name(&env.table)
+        .key("pk", AttributeValue::S(format!("IDEM#warmup#{event_id}")))
+        .key("sk", AttributeValue::S("IDEM".into()))
+        .update_expression("SET claim_id = :other, claim_expires_ms = :later")
+        .expression_attribute_values(":other", AttributeValue::S("someone-else".into()))
+        .expression_attribute_values(
+            ":later",
+            AttributeValue::N((chrono::Utc::now().timestamp_millis() + 600_000).to_string()),
+        )
+        .send()
+        .await
+        .expect("take the claim over");
+}
+
+fn never() -> watch::Receiver<bool> {
+    watch::channel(false).1
+}
+
+/// A runtime whose outcome events go to the default bus (counted by its stats).
+fn with_bus<H: stoker_kit::Handler>(env: &KitEnv, handler: H) -> Runtime<H> {
+    let mut cfg = env.config();
+    cfg.bus = Some("default".into());
+    runtime(handler, &env.sdk, cfg)
+}
+
+#[tokio::test]
+async fn a_completion_refused_by_a_staged_condition_is_not_a_completion() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "refused", 5, false)
+        .await
+        .expect("resources");
+    let table = env.table.clone();
+    let handler = handler_fn(Worker::Warmup, move |event: Event, ctx: JobCtx| {
+        let table = table.clone();
+        async move {
+            // A staged write whose own condition fails: the completion is cancelled.
+            let put = Put::builder()
+                .table_name(&table)
+                .item("pk", AttributeValue::S(format!("EFFECT#{}", event.meta.id)))
+                .item("sk", AttributeValue::S("EFFECT".into()))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .map_err(|e| JobError::permanent("put", e.to_string()))?;
+            ctx.stage(TransactWriteItem::builder().put(put).build());
+            Ok::<Outcome, JobError>(json!({}))
+        }
+    });
+    let rt = with_bus(&env, handler);
+    let (id, body) = test_event("refused", json!({}));
+    let d = rt
+        .process(&delivered(&body, "m-1"), Duration::from_secs(10), &never())
+        .await;
+    assert!(
+        matches!(d, Disposition::Retry { .. }),
+        "left for redelivery, not deleted: {d:?}"
+    );
+    assert_eq!(
+        rt.stats.counts().eventbridge_calls,
+        0,
+        "no stoker.job.completed was published"
+    );
+    let runs = env.runs(&id).await.expect("runs");
+    assert!(
+        runs.iter().all(|r| r.outcome != RunOutcome::Completed),
+        "no completed run recorded: {runs:?}"
+    );
+    assert!(
+        env.item(&format!("IDEM#warmup#{id}"), "IDEM")
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the claim was released so the redelivery can run the job again"
+    );
+    env.delete().await;
+}
+
+#[tokio::test]
+async fn a_job_whose_claim_was_taken_over_is_not_completed_by_it() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "takeover", 5, false)
+        .await
+        .expect("resources");
+    let env2 = env.clone();
+    let handler = handler_fn(Worker::Warmup, move |event: Event, _ctx: JobCtx| {
+        let env = env2.clone();
+        async move {
+            take_over(&env, &event.meta.id.to_string()).await;
+            Ok::<Outcome, JobError>(json!({}))
+        }
+    });
+    let rt = with_bus(&env, handler);
+    let (id, body) = test_event("takeover", json!({}));
+    let d = rt
+        .process(&delivered(&body, "m-2"), Duration::from_secs(10), &never())
+        .await;
+    assert!(matches!(d, Disposition::Retry { .. }), "not done: {d:?}");
+    assert_eq!(rt.stats.counts().eventbridge_calls, 0, "nothing published");
+    let claim = env
+        .item(&format!("IDEM#warmup#{id}"), "IDEM")
+        .await
+        .expect("claim");
+    assert_eq!(
+        claim["claim_id"].as_s().ok().map(String::as_str),
+        Some("someone-else"),
+        "the other worker's claim is left alone"
+    );
+    assert_eq!(
+        claim["status"].as_s().ok().map(String::as_str),
+        Some("INPROGRESS")
+    );
+    env.delete().await;
+}
+
+/// A handler that blocks its thread (CPU-bound work ignores the job's timeout) for longer
+/// than its claim's first expiry: the lease keeps the claim, so a second delivery of the same
+/// message meanwhile finds it busy instead of running the job a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_never_expires_under_a_running_job() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "lease", 5, false)
+        .await
+        .expect("resources");
+    let runs = Arc::new(AtomicU32::new(0));
+    let counted = runs.clone();
+    let handler = handler_fn(Worker::Warmup, move |_event: Event, _ctx: JobCtx| {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_secs(9)); // past the 1 s budget + 5 s grace
+            Ok::<Outcome, JobError>(json!({}))
+        }
+    });
+    let rt = Arc::new(runtime(handler, &sdk, env.config()));
+    let (id, body) = test_event("lease", json!({}));
+    let first = {
+        let (rt, body) = (rt.clone(), body.clone());
+        tokio::spawn(async move {
+            rt.process(&delivered(&body, "m-3"), Duration::from_secs(1), &never())
+                .await
+        })
+    };
+    // The claim's first expiry is 1 s + 5 s away; look again after it.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let second = rt
+        .process(&delivered(&body, "m-3"), Duration::from_secs(1), &never())
+        .await;
+    assert!(
+        matches!(second, Disposition::Retry { .. }),
+        "the second delivery found the job busy: {second:?}"
+    );
+    assert_eq!(first.await.expect("first"), Disposition::Done);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the job ran once");
+    let done: Vec<_> = env
+        .runs(&id)
+        .await
+        .expect("runs")
+        .into_iter()
+        .filter(|r| r.outcome == RunOutcome::Completed)
+        .collect();
+    assert_eq!(done.len(), 1);
+    env.delete().await;
+}
+
+#[tokio::test]
+async fn a_job_that_loses_its_claim_stops_before_finishing() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "lost", 5, false)
+        .await
+        .expect("resources");
+    let finished = Arc::new(AtomicU32::new(0));
+    let counted = finished.clone();
+    let handler = handler_fn(Worker::Warmup, move |_event: Event, _ctx: JobCtx| {
+        let counted = counted.clone();
+        async move {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok::<Outcome, JobError>(json!({}))
+        }
+    });
+    let rt = Arc::new(runtime(handler, &sdk, env.config()));
+    let (id, body) = test_event("lost", json!({}));
+    let started = Instant::now();
+    let job = {
+        let (rt, body) = (rt.clone(), body.clone());
+        tokio::spawn(async move {
+            rt.process(&delivered(&body, "m-4"), Duration::from_secs(13), &never())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    take_over(&env, &id).await;
+    let d = job.await.expect("job");
+    assert!(matches!(d, Disposition::Retry { .. }), "not done: {d:?}");
+    assert_eq!(
+        finished.load(Ordering::SeqCst),
+        0,
+        "the handler was stopped"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "stopped at the lease's next heartbeat (every 6 s), not after the 12 s job: {:?}",
+        started.elapsed()
+    );
+    env.delete().await;
+}
+
+#[tokio::test]
+async fn a_record_without_message_id_or_receive_count_is_dead_lettered_not_run() {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "nofacts", 5, false)
+        .await
+        .expect("resources");
+    let handler = stoker_it::testworker::TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&sdk),
+        table: env.table.clone(),
+    };
+    let rt = Arc::new(runtime(handler, &sdk, env.config()));
+    let (no_id, body1) = test_event("no-id", json!({}));
+    let (no_count, body2) = test_event("no-count", json!({}));
+    let mut a = SqsMessage::default();
+    a.body = Some(body1);
+    a.attributes
+        .insert("ApproximateReceiveCount".into(), "1".into());
+    let mut b = SqsMessage::default();
+    b.message_id = Some("m-5".into());
+    b.body = Some(body2);
+    let mut batch = SqsEvent::default();
+    batch.records = vec![a, b];
+    let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+    let response = stoker_kit::lambda::handle_batch(rt, batch, deadline).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "both are in the DLQ: {:?}",
+        response.batch_item_failures
+    );
+    for id in [&no_id, &no_count] {
+        assert_eq!(env.effects(id).await.unwrap(), 0, "{id} was not run");
+    }
+    let dead = env
+        .dead_letters(2, Duration::from_secs(10))
+        .await
+        .expect("DLQ");
+    let mut codes: Vec<String> = dead
+        .iter()
+        .filter_map(|m| {
+            m.message_attributes()?
+                .get(stoker_kit::dlq::ATTR_CODE)?
+                .string_value()
+                .map(str::to_owned)
+        })
+        .collect();
+    codes.sort();
+    assert_eq!(codes, ["missing_message_id", "missing_receive_count"]);
+    env.delete().await;
+}

@@ -1,0 +1,359 @@
+//! Idempotency claims: take one, keep it alive while the job runs, complete it (with the
+//! job's staged writes) or release it.
+//!
+//! Every call here may be sent twice by the SDK when an answer is lost after the write
+//! happened; each is written so that the second send finds its own first one and says so:
+//! a claim that finds its own claim id has it, a completion that finds its own claim
+//! COMPLETED has committed.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+
+use super::{OpsTable, RunRecord, epoch_s, n, s};
+use crate::classify::sdk_error;
+use crate::error::JobError;
+
+/// How long a completed claim answers replays.
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Stored outcomes are cut to this size (the digest, not the whole report).
+const MAX_OUTCOME_BYTES: usize = 16 * 1024;
+
+/// What a claim attempt found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// We hold the claim; run the job.
+    Acquired { claim_id: String },
+    /// The job already completed with this payload: here is its stored outcome.
+    Replay { outcome: serde_json::Value },
+    /// Someone else is running it; their claim expires in this long.
+    Busy { remaining: Duration },
+    /// The key completed with a different payload.
+    Conflict,
+}
+
+/// What a completion did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The claim is COMPLETED under our claim id and the staged writes are committed (by this
+    /// call, or by an earlier send of it whose answer was lost).
+    Committed,
+    /// Our claim is gone or another worker's: the job outlived its claim and was taken over.
+    /// Nothing was committed.
+    TakenOver,
+    /// Our claim is still in progress: a staged write's own condition failed. Nothing was
+    /// committed.
+    StagedRefused,
+}
+
+impl OpsTable {
+    fn claim_pk(worker: &str, key: &str) -> String {
+        format!("IDEM#{worker}#{key}")
+    }
+
+    fn claim_key(&self, worker: &str, key: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            ("pk".to_owned(), s(Self::claim_pk(worker, key))),
+            ("sk".to_owned(), s("IDEM")),
+        ])
+    }
+
+    /// One conditional write: take the claim if nobody holds it or the holder's claim expired.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        key: &str,
+        payload_hash: &str,
+        event_id: &str,
+        ttl: Duration,
+    ) -> Result<Claim, JobError> {
+        let now = Utc::now();
+        let claim_id = uuid::Uuid::now_v7().to_string();
+        let expires_ms = now.timestamp_millis() + ttl.as_millis() as i64;
+        self.stats.ddb();
+        let res = self
+            .ddb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.claim_key(worker, key)))
+            .item("status", s("INPROGRESS"))
+            .item("claim_id", s(&claim_id))
+            .item("claim_expires_ms", n(expires_ms))
+            .item("payload_hash", s(payload_hash))
+            .item("event_id", s(event_id))
+            .item("expires_at", n(epoch_s(now, IDEMPOTENCY_TTL)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#st = :inprogress AND claim_expires_ms < :now)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Claim::Acquired { claim_id }),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e)) => {
+                    let item = match e.item() {
+                        Some(item) => item.clone(),
+                        None => self.get_claim(worker, key).await?, // emulators without ReturnValuesOnConditionCheckFailure
+                    };
+                    Ok(existing_claim(&item, &claim_id, payload_hash, now))
+                }
+                _ => Err(sdk_error("ops table PutItem (claim)", err)),
+            },
+        }
+    }
+
+    /// The claim item as stored (empty when there is none).
+    pub(super) async fn get_claim(
+        &self,
+        worker: &str,
+        key: &str,
+    ) -> Result<HashMap<String, AttributeValue>, JobError> {
+        self.stats.ddb();
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.claim_key(worker, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ops table GetItem (claim)", e))?;
+        Ok(out.item.unwrap_or_default())
+    }
+
+    /// Keeps our claim for `ttl` more (the heartbeat of a running job). `false` when the claim
+    /// is no longer ours or no longer in progress: the job must stop.
+    pub async fn extend(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, JobError> {
+        let expires_ms = Utc::now().timestamp_millis() + ttl.as_millis() as i64;
+        self.stats.ddb();
+        let res = self
+            .ddb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.claim_key(worker, key)))
+            .update_expression("SET claim_expires_ms = :exp")
+            .condition_expression("claim_id = :mine AND #st = :inprogress")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":exp", n(expires_ms))
+            .expression_attribute_values(":mine", s(claim_id))
+            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_error("ops table UpdateItem (extend claim)", err)),
+        }
+    }
+
+    /// Marks the claim COMPLETED with its outcome, records the run and commits the staged
+    /// writes, in one transaction conditioned on our claim still being in progress.
+    pub async fn complete(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        outcome: &serde_json::Value,
+        run: &RunRecord,
+        staged: &[TransactWriteItem],
+    ) -> Result<Completion, JobError> {
+        let mut digest = outcome.to_string();
+        if digest.len() > MAX_OUTCOME_BYTES {
+            digest = serde_json::json!({ "truncated": true, "bytes": digest.len() }).to_string();
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.claim_key(worker, key)))
+            .update_expression("SET #st = :done, outcome = :outcome, completed_at = :at")
+            // Still in progress: a retried completion whose first try succeeded unseen must
+            // not commit the staged writes twice.
+            .condition_expression("claim_id = :mine AND #st = :inprogress")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":done", s("COMPLETED"))
+            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .expression_attribute_values(":outcome", s(digest))
+            .expression_attribute_values(":at", s(run.finished_at.to_rfc3339()))
+            .expression_attribute_values(":mine", s(claim_id))
+            .build()
+            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
+        let claim = TransactWriteItem::builder().update(update).build();
+        if self.transact(claim, run, staged).await? {
+            return Ok(Completion::Committed);
+        }
+        // Refused: find out whether it was our own earlier send, a takeover or a staged write.
+        let item = self.get_claim(worker, key).await?;
+        let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
+        Ok(match (get("claim_id"), get("status")) {
+            (Some(id), Some("COMPLETED")) if id == claim_id => Completion::Committed,
+            (Some(id), Some("INPROGRESS")) if id == claim_id => Completion::StagedRefused,
+            _ => Completion::TakenOver,
+        })
+    }
+
+    /// Gives the claim up (the job failed) and records the run, in one transaction. `false`
+    /// when the claim was no longer ours (the run is then recorded on its own).
+    pub async fn release(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        run: &RunRecord,
+    ) -> Result<bool, JobError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.claim_key(worker, key)))
+            .condition_expression("claim_id = :mine")
+            .expression_attribute_values(":mine", s(claim_id))
+            .build()
+            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
+        let released = self
+            .transact(
+                TransactWriteItem::builder().delete(delete).build(),
+                run,
+                &[],
+            )
+            .await?;
+        if !released {
+            self.record_run(run).await?;
+        }
+        Ok(released)
+    }
+
+    /// The claim write, the run record and the staged writes in one transaction; `false` when
+    /// a condition refused it.
+    async fn transact(
+        &self,
+        claim: TransactWriteItem,
+        run: &RunRecord,
+        staged: &[TransactWriteItem],
+    ) -> Result<bool, JobError> {
+        let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
+        self.stats.ddb();
+        let mut items = vec![claim, put];
+        items.extend_from_slice(staged);
+        match self
+            .ddb
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_error("ops table TransactWriteItems", err)),
+        }
+    }
+}
+
+/// What a refused claim found: our own earlier send (its answer was lost), a replay, a
+/// conflict, or a live claim of someone else's.
+fn existing_claim(
+    item: &HashMap<String, AttributeValue>,
+    claim_id: &str,
+    payload_hash: &str,
+    now: DateTime<Utc>,
+) -> Claim {
+    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
+    match get("status") {
+        Some("INPROGRESS") if get("claim_id") == Some(claim_id) => Claim::Acquired {
+            claim_id: claim_id.to_owned(),
+        },
+        Some("COMPLETED") if get("payload_hash") == Some(payload_hash) => {
+            let outcome = get("outcome")
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or_default();
+            Claim::Replay { outcome }
+        }
+        Some("COMPLETED") => Claim::Conflict,
+        _ => {
+            let expires = item
+                .get("claim_expires_ms")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            let left = (expires - now.timestamp_millis()).max(0) as u64;
+            Claim::Busy {
+                remaining: Duration::from_millis(left),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), s(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn a_claim_that_finds_its_own_id_holds_it() {
+        // The first PutItem wrote; its answer was lost; the SDK's resend is refused by the
+        // condition and sees our own claim id.
+        let mine = item(&[("status", "INPROGRESS"), ("claim_id", "c-1")]);
+        assert_eq!(
+            existing_claim(&mine, "c-1", "h", Utc::now()),
+            Claim::Acquired {
+                claim_id: "c-1".into()
+            }
+        );
+        let theirs = item(&[("status", "INPROGRESS"), ("claim_id", "c-2")]);
+        assert!(matches!(
+            existing_claim(&theirs, "c-1", "h", Utc::now()),
+            Claim::Busy { .. }
+        ));
+    }
+
+    #[test]
+    fn completed_claims_replay_or_conflict_by_payload_hash() {
+        let done = item(&[
+            ("status", "COMPLETED"),
+            ("claim_id", "c-2"),
+            ("payload_hash", "h"),
+            ("outcome", "{\"n\":1}"),
+        ]);
+        assert_eq!(
+            existing_claim(&done, "c-1", "h", Utc::now()),
+            Claim::Replay {
+                outcome: serde_json::json!({"n": 1})
+            }
+        );
+        assert_eq!(
+            existing_claim(&done, "c-1", "other", Utc::now()),
+            Claim::Conflict
+        );
+    }
+}
