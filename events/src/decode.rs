@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::SOURCE_WORKER;
 use crate::body::{Body, path_of};
 use crate::envelope::{Event, MAX_EVENT_BYTES, Meta, SCHEMA_VERSION, Shape};
 use crate::error::DecodeError;
@@ -105,6 +106,7 @@ fn decode_eventbridge(obj: Map<String, Value>) -> Result<Event, DecodeError> {
         .detail_type
         .parse()
         .map_err(|_| DecodeError::UnknownKind(raw.detail_type.clone()))?;
+    check_source(kind, &raw.source)?;
     let Value::Object(detail) = raw.detail else {
         return Err(DecodeError::Malformed {
             kind: Some(kind),
@@ -117,6 +119,7 @@ fn decode_eventbridge(obj: Map<String, Value>) -> Result<Event, DecodeError> {
             id: raw.id,
             time: raw.time,
             detail_type: raw.detail_type,
+            source: raw.source,
         };
         return decode_envelope(detail, &Delivery::default(), Some(outer));
     }
@@ -139,6 +142,21 @@ struct Outer {
     id: Uuid,
     time: DateTime<Utc>,
     detail_type: String,
+    /// Set by whoever called PutEvents, under IAM's `events:source` condition: it is the
+    /// source that counts, whatever the envelope inside claims.
+    source: String,
+}
+
+/// Workers may publish outcome events only: a job kind from a worker's source is refused, so
+/// a worker (or anyone holding its role) cannot use the bus to start other jobs.
+fn check_source(kind: Kind, source: &str) -> Result<(), DecodeError> {
+    if kind.worker().is_some() && source == SOURCE_WORKER {
+        return Err(DecodeError::ForbiddenSource {
+            kind,
+            from: source.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn decode_envelope(
@@ -166,6 +184,7 @@ fn decode_envelope(
         });
     }
     check_meta(kind, &raw)?;
+    check_source(kind, &raw.source)?;
     let (id, time, shape) = match (raw.id, raw.time, &outer) {
         (Some(id), Some(time), Some(_)) => (id, time, Shape::EventBridgeEnvelope),
         (Some(id), Some(time), None) => (id, time, Shape::Envelope),
@@ -199,7 +218,7 @@ fn decode_envelope(
         requested_by: raw
             .requested_by
             .unwrap_or_else(|| format!("unknown:{}", raw.source)),
-        source: raw.source,
+        source: outer.map_or(raw.source, |o| o.source),
         time,
         shape,
     };

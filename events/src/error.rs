@@ -50,6 +50,10 @@ pub enum DecodeError {
     Invalid { kind: Kind, errors: Vec<FieldError> },
     #[error("a schedule input carries no id; decode it with the SQS message id of its delivery")]
     MissingDeliveryId,
+    #[error(
+        "{kind} may not come from source `{from}`: workers publish outcome events only; jobs are requested by operators (`stoker.operator`) and schedules (`stoker.schedule`)"
+    )]
+    ForbiddenSource { kind: Kind, from: String },
 }
 
 impl DecodeError {
@@ -72,6 +76,7 @@ impl DecodeError {
             DecodeError::Malformed { .. } => "malformed",
             DecodeError::Invalid { .. } => "invalid",
             DecodeError::MissingDeliveryId => "missing_delivery_id",
+            DecodeError::ForbiddenSource { .. } => "forbidden_source",
         }
     }
 }

@@ -404,7 +404,61 @@ fn cases() -> Vec<(&'static str, String, &'static str, String)> {
             "unknown_kind",
             "Object Created".into(),
         ),
+        // Workers publish outcome events only: a job kind from a worker's source is refused,
+        // whichever shape it comes in, and the EventBridge source is the one that counts.
+        (
+            "job kind from a worker (envelope)",
+            s(with(
+                warmup(json!([ok_target.clone()])),
+                "/source",
+                json!("stoker.worker"),
+            )),
+            "forbidden_source",
+            "may not come from source `stoker.worker`".into(),
+        ),
+        (
+            "job kind from a worker (eventbridge payload)",
+            s(with(
+                eventbridge(
+                    "stoker.optimize.requested",
+                    json!({ "functions": { "names": ["api"] }, "mode": "apply" }),
+                ),
+                "/source",
+                json!("stoker.worker"),
+            )),
+            "forbidden_source",
+            "workers publish outcome events only".into(),
+        ),
+        (
+            "job kind from a worker posing as an operator inside",
+            s(with(
+                eventbridge(
+                    "stoker.backup.requested",
+                    envelope("stoker.backup.requested", json!({ "table": "orders" })),
+                ),
+                "/source",
+                json!("stoker.worker"),
+            )),
+            "forbidden_source",
+            "stoker.backup.requested may not come from source".into(),
+        ),
     ]
+}
+
+#[test]
+fn outcome_kinds_from_workers_decode() {
+    let completed = json!({
+        "worker": "warmup", "job_id": "019a9c3e-5b7a-7cc1-9a43-6f2d8b1e4a01",
+        "job_kind": "stoker.warmup.requested", "attempts": 1, "duration_ms": 5, "report": {},
+    });
+    let event = with(
+        eventbridge("stoker.job.completed", completed),
+        "/source",
+        json!("stoker.worker"),
+    );
+    let decoded =
+        decode(&event.to_string(), &Delivery::default()).expect("an outcome from a worker");
+    assert_eq!(decoded.meta.source, "stoker.worker");
 }
 
 #[test]
