@@ -4,6 +4,7 @@ Run through ./localstack/deploy (it sets the emulator environment). Prints the o
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -24,10 +25,19 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=180)
     args = ap.parse_args()
 
-    cfn = boto3.client("cloudformation", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-    body = open(args.template, encoding="utf-8").read()
-    # The emulators' own addresses (ports can be moved with STOKER_*_PORT).
     endpoint = os.environ["AWS_ENDPOINT_URL"]
+    cfn = boto3.client("cloudformation", endpoint_url=endpoint)
+    body = open(args.template, encoding="utf-8").read()
+    # Templates over CloudFormation's 51,200-byte TemplateBody limit deploy from S3, as on AWS.
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    bucket = "stoker-templates"
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError:
+        pass  # already there
+    key = f"template-{hashlib.sha256(body.encode()).hexdigest()}.yaml"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    url = f"{endpoint.rstrip('/')}/{bucket}/{key}"
     params = [
         {"ParameterKey": "DeployFunctions", "ParameterValue": "false"},
         {"ParameterKey": "RedisUrl", "ParameterValue": os.environ.get("STOKER_REDIS_URL", "redis://127.0.0.1:6390")},
@@ -42,11 +52,11 @@ def main() -> int:
         exists = False
     try:
         if exists:
-            cfn.update_stack(StackName=args.stack, TemplateBody=body, Parameters=params,
+            cfn.update_stack(StackName=args.stack, TemplateURL=url, Parameters=params,
                              Capabilities=["CAPABILITY_NAMED_IAM"])
             action = "updating"
         else:
-            cfn.create_stack(StackName=args.stack, TemplateBody=body, Parameters=params,
+            cfn.create_stack(StackName=args.stack, TemplateURL=url, Parameters=params,
                              Capabilities=["CAPABILITY_NAMED_IAM"])
             action = "creating"
     except ClientError as e:

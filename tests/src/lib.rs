@@ -12,6 +12,7 @@
 pub mod awscli;
 pub mod bench;
 pub mod calls;
+pub mod cfn;
 pub mod chaos;
 pub mod faultproxy;
 pub mod faultrun;

@@ -30,7 +30,7 @@ impl Stack {
         let mut req = cfn
             .create_stack()
             .stack_name(&name)
-            .template_body(TEMPLATE)
+            .template_url(template_url(sdk).await?)
             .capabilities(Capability::CapabilityNamedIam)
             .parameters(param("DeployFunctions", "false"));
         for (k, v) in params {
@@ -123,4 +123,33 @@ async fn wait_complete(
             _ => tokio::time::sleep(Duration::from_millis(300)).await,
         }
     }
+}
+
+/// The bucket the template is uploaded to before a deploy: templates over CloudFormation's
+/// 51,200-byte TemplateBody limit must be deployed from S3, as on AWS.
+pub const TEMPLATE_BUCKET: &str = "stoker-templates";
+
+/// Uploads `infra/template.yaml` (under its content hash) and returns its URL.
+pub async fn template_url(sdk: &SdkConfig) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let s3 = stoker_backup::export::s3_client(sdk);
+    // Created once; "already exists/owned" answers are fine.
+    let _ = s3.create_bucket().bucket(TEMPLATE_BUCKET).send().await;
+    let key: String = Sha256::digest(TEMPLATE.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let key = format!("template-{key}.yaml");
+    s3.put_object()
+        .bucket(TEMPLATE_BUCKET)
+        .key(&key)
+        .body(TEMPLATE.as_bytes().to_vec().into())
+        .send()
+        .await
+        .context("upload the template to the emulator's S3")?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").context("AWS_ENDPOINT_URL")?;
+    Ok(format!(
+        "{}/{TEMPLATE_BUCKET}/{key}",
+        endpoint.trim_end_matches('/')
+    ))
 }

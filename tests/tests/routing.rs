@@ -1,12 +1,12 @@
 //! An event of each kind put on the bus arrives on its own worker's queue and on no other;
-//! outcome events reach no worker queue.
+//! outcome events reach no worker queue; job kinds from a worker's source reach none.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use serde_json::{Value, json};
-use stoker_events::{Kind, SOURCE_OPERATOR, Worker};
+use stoker_events::{Kind, SOURCE_OPERATOR, SOURCE_SCHEDULE, SOURCE_WORKER, Worker};
 use stoker_it::{Deadline, emulator, receive_all, with_stack};
 
 #[tokio::test]
@@ -37,6 +37,28 @@ async fn each_kind_reaches_its_own_queue_and_no_other() {
                     .send()
                     .await?;
                 assert_eq!(out.failed_entry_count(), 0, "PutEvents refused {kind}");
+            }
+            // The same job kinds from a worker's source (or a schedule's, which never comes
+            // through the bus): no rule may route them, so no worker can request a job.
+            for kind in Kind::ALL.into_iter().filter(|k| k.worker().is_some()) {
+                for source in [SOURCE_WORKER, SOURCE_SCHEDULE] {
+                    let out = eb
+                        .put_events()
+                        .entries(
+                            PutEventsRequestEntry::builder()
+                                .event_bus_name(stack.output("BusName"))
+                                .source(source)
+                                .detail_type(kind.detail_type())
+                                .detail(
+                                    json!({ "marker": format!("{source}-{}", marker(kind)) })
+                                        .to_string(),
+                                )
+                                .build(),
+                        )
+                        .send()
+                        .await?;
+                    assert_eq!(out.failed_entry_count(), 0, "PutEvents refused {kind}");
+                }
             }
 
             // What each queue must get: the markers of the kinds its worker owns.

@@ -5,51 +5,7 @@ use serde_json::Value as Json;
 use serde_norway::{Mapping, Value};
 use stoker_events::{Delivery, Kind, Shape, Worker, decode};
 use stoker_it::TEMPLATE;
-
-fn template() -> Value {
-    serde_norway::from_str(TEMPLATE).expect("infra/template.yaml is valid YAML")
-}
-
-fn resources(t: &Value) -> &Mapping {
-    t["Resources"].as_mapping().expect("Resources")
-}
-
-/// Strips a CloudFormation short-form tag (`!Sub`, `!GetAtt`, ...) if present.
-fn untag(v: &Value) -> &Value {
-    match v {
-        Value::Tagged(t) => &t.value,
-        other => other,
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    match untag(v) {
-        Value::String(s) => vec![s.clone()],
-        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
-        _ => vec![],
-    }
-}
-
-/// Every IAM statement in the template: inline role policies and managed policies.
-fn statements(t: &Value) -> Vec<(String, Value)> {
-    let mut out = Vec::new();
-    for (id, res) in resources(t) {
-        let id = id.as_str().unwrap_or_default().to_owned();
-        let props = &res["Properties"];
-        let mut docs: Vec<&Value> = props["Policies"]
-            .as_sequence()
-            .map(|ps| ps.iter().map(|p| &p["PolicyDocument"]).collect())
-            .unwrap_or_default();
-        docs.push(&props["PolicyDocument"]);
-        docs.push(&props["AssumeRolePolicyDocument"]);
-        for doc in docs {
-            for s in doc["Statement"].as_sequence().into_iter().flatten() {
-                out.push((id.clone(), s.clone()));
-            }
-        }
-    }
-    out
-}
+use stoker_it::cfn::{resources, statements, strings, template, untag};
 
 #[test]
 fn no_iam_statement_grants_a_wildcard_action() {
