@@ -17,6 +17,7 @@ pub mod chaos;
 pub mod faultproxy;
 pub mod faultrun;
 pub mod http;
+pub mod iam;
 pub mod kit;
 pub mod lambda;
 pub mod optimizer;
