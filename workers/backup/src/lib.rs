@@ -168,6 +168,7 @@ impl Backup {
                 .map(|b| Kept {
                     id: b.arn.clone(),
                     created: b.created,
+                    available: b.available,
                 })
                 .collect();
             for arn in to_prune(kept, &req.retention, now) {
@@ -179,7 +180,11 @@ impl Backup {
             let all = self.exporter.list(&req.table).await?;
             let kept: Vec<Kept> = all
                 .into_iter()
-                .map(|(id, created)| Kept { id, created })
+                .map(|(id, created)| Kept {
+                    id,
+                    created,
+                    available: true,
+                })
                 .collect();
             for id in to_prune(kept, &req.retention, now) {
                 self.exporter.delete(&req.table, &id).await?;

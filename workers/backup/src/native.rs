@@ -24,6 +24,9 @@ pub struct NativeBackup {
     pub created: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<i64>,
+    /// AVAILABLE: usable for a restore, counted by retention.
+    #[serde(skip)]
+    pub available: bool,
 }
 
 /// Creates a backup and waits until it is AVAILABLE (or `within` passes).
@@ -84,6 +87,7 @@ pub async fn create(
         name,
         created: Utc::now(),
         size_bytes,
+        available: true,
     })
 }
 
@@ -119,6 +123,7 @@ pub async fn list(
                         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
                         .unwrap_or_default(),
                     size_bytes: b.backup_size_bytes(),
+                    available: b.backup_status() == Some(&BackupStatus::Available),
                 });
             }
         }
