@@ -1,6 +1,7 @@
 //! The backup worker: native backups, pruning across pages and restore on ministack (LocalStack
 //! has no native backups without Docker); exports, restores and drills on LocalStack (DynamoDB
-//! + S3); an interrupted export; a missing table; the binary on a real queue.
+//! + S3); an interrupted export; a missing table; the binary on a real queue (a table outside
+//! its prefix dead-lettered).
 
 use std::time::Duration;
 
@@ -312,6 +313,11 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
     bad["id"] = json!(uuid::Uuid::now_v7());
     bad["payload"]["retention"] = json!({ "keep_last": 1, "min_keep": 3 });
     env.send(&bad.to_string(), None).await.expect("send");
+    // A table outside STOKER_BACKUP_TABLE_PREFIX: refused, to the DLQ with the prefix named.
+    let mut outside = serde_json::to_value(&good).expect("json");
+    outside["id"] = json!(uuid::Uuid::now_v7());
+    outside["payload"]["table"] = json!(unique("payroll"));
+    env.send(&outside.to_string(), None).await.expect("send");
     let report = env
         .wait_outcome("backup", &good.id.to_string(), Duration::from_secs(90))
         .await;
@@ -330,7 +336,16 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
         1,
         "the export's metadata is recorded in the ops table"
     );
-    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
-    assert!(reason.contains("retention.min_keep"), "reason: {reason}");
+    let reasons = env.dead_reasons(2, Duration::from_secs(30)).await;
+    assert!(
+        reasons.iter().any(|r| r.contains("retention.min_keep")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("outside this stack's backup scope") && r.contains("`it-bk-q-`")),
+        "{reasons:?}"
+    );
     env.delete().await;
 }

@@ -126,13 +126,12 @@ async fn backups(s: &Setup) -> usize {
 async fn a_drill_whose_describe_table_fails_leaves_no_scratch_table_and_prunes_nothing() {
     let s = setup("bkd-desc").await;
     earlier_backups(&s, 2).await;
-    s.inject.add(Rule {
-        action: "DescribeTable",
-        table: s.table.clone(),
-        status: 500,
-        code: "InternalServerError",
-        times: None,
-    });
+    s.inject.add(Rule::error(
+        "DescribeTable",
+        &s.table,
+        500,
+        "InternalServerError",
+    ));
     let err = s
         .worker
         .run(&request(&s.table, 1, true), &job())
@@ -157,19 +156,15 @@ async fn a_restore_that_never_becomes_active_times_out_and_its_scratch_table_is_
     let scratch = s.worker.scope.drill_prefix();
     // The restored table never answers ACTIVE, and (as DynamoDB does while a table is still
     // being created) its first two deletes are refused.
+    s.inject.add(Rule::error(
+        "DescribeTable",
+        &scratch,
+        400,
+        "ResourceNotFoundException",
+    ));
     s.inject.add(Rule {
-        action: "DescribeTable",
-        table: scratch.clone(),
-        status: 400,
-        code: "ResourceNotFoundException",
-        times: None,
-    });
-    s.inject.add(Rule {
-        action: "DeleteTable",
-        table: scratch.clone(),
-        status: 400,
-        code: "ResourceInUseException",
         times: Some(2),
+        ..Rule::error("DeleteTable", &scratch, 400, "ResourceInUseException")
     });
     let err = s
         .worker
@@ -196,13 +191,12 @@ async fn a_drill_cut_off_by_the_job_timeout_still_deletes_its_scratch_table() {
     let mut s = setup("bkd-cut").await;
     s.worker.backup_wait = Duration::from_secs(120);
     let scratch = s.worker.scope.drill_prefix();
-    s.inject.add(Rule {
-        action: "DescribeTable",
-        table: scratch.clone(),
-        status: 400,
-        code: "ResourceNotFoundException",
-        times: None,
-    });
+    s.inject.add(Rule::error(
+        "DescribeTable",
+        &scratch,
+        400,
+        "ResourceNotFoundException",
+    ));
     let (worker, req) = (s.worker.clone(), request(&s.table, 1, true));
     let running = tokio::spawn(async move { worker.run(&req, &job()).await });
     let created = poll(

@@ -1,7 +1,8 @@
 //! A one-off fault injector for the backup tests: an HTTP proxy in front of a DynamoDB endpoint
 //! that answers chosen operations (by `X-Amz-Target`, optionally only for one table or table
-//! prefix) with an error instead of forwarding them, and forwards everything else. Rules can be
-//! added and cleared while it runs; every matched call is counted.
+//! prefix) with an error instead of forwarding them, or forwards them and rewrites the answer
+//! (a backup still CREATING); everything else is forwarded unchanged. Rules can be added and
+//! cleared while it runs; every call is counted.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -17,14 +18,36 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// Answer `action` calls (e.g. `DescribeTable`) whose `TableName` starts with `table` (any
-/// table when empty) with `status` and error `code`, at most `times` times (`None`: always).
+/// table when empty) with `answer`, at most `times` times (`None`: always).
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub action: &'static str,
     pub table: String,
-    pub status: u16,
-    pub code: &'static str,
+    pub answer: Answer,
     pub times: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// This HTTP status and error code, without forwarding.
+    Error { status: u16, code: &'static str },
+    /// Forwarded; every `from` in the answer's body replaced by `to`.
+    Rewrite {
+        from: &'static str,
+        to: &'static str,
+    },
+}
+
+impl Rule {
+    /// `action` on tables starting with `table` fails with `status` and `code`, always.
+    pub fn error(action: &'static str, table: &str, status: u16, code: &'static str) -> Rule {
+        Rule {
+            action,
+            table: table.to_owned(),
+            answer: Answer::Error { status, code },
+            times: None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -141,16 +164,18 @@ async fn handle(
             .find(|r| r.action == action && table.starts_with(&r.table) && r.times != Some(0));
         let fault = hit.map(|r| {
             r.times = r.times.map(|n| n - 1);
-            (r.status, r.code)
+            r.answer.clone()
         });
         if fault.is_some() {
             *s.injected.entry(action.clone()).or_default() += 1;
         }
         fault
     };
-    if let Some((status, code)) = fault {
-        return error(status, code);
-    }
+    let rewrite = match fault {
+        Some(Answer::Error { status, code }) => return error(status, code),
+        Some(Answer::Rewrite { from, to }) => Some((from, to)),
+        None => None,
+    };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut out = client.request(parts.method, format!("{upstream}{path}"));
     for (k, v) in &parts.headers {
@@ -162,11 +187,18 @@ async fn handle(
         Ok(answer) => {
             let mut r = Response::builder().status(answer.status());
             for (k, v) in answer.headers() {
-                if k != "content-length" && k != "transfer-encoding" && k != "connection" {
+                // A rewritten body no longer matches DynamoDB's CRC32 of it.
+                let stale = rewrite.is_some() && k == "x-amz-crc32";
+                if k != "content-length" && k != "transfer-encoding" && k != "connection" && !stale
+                {
                     r = r.header(k, v);
                 }
             }
-            let bytes = answer.bytes().await.unwrap_or_default();
+            let mut bytes = answer.bytes().await.unwrap_or_default();
+            if let Some((from, to)) = rewrite {
+                let text = String::from_utf8_lossy(&bytes).replace(from, to);
+                bytes = Bytes::from(text);
+            }
             r.body(Full::new(bytes)).expect("response")
         }
         Err(e) => {
