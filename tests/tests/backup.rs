@@ -1,7 +1,7 @@
 //! The backup worker: native backups, pruning across pages and restore on ministack (LocalStack
 //! has no native backups without Docker); exports, restores and drills on LocalStack (DynamoDB
-//! + S3); an interrupted export; a missing table; the binary on a real queue (a table outside
-//! its prefix dead-lettered).
+//! and S3); an interrupted export; a missing table; the binary on a real queue (a table outside
+//! its prefix dead-lettered) and without a prefix (it does not start).
 
 use std::time::Duration;
 
@@ -348,4 +348,20 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
         "{reasons:?}"
     );
     env.delete().await;
+}
+
+#[test]
+fn the_worker_binary_refuses_to_start_without_a_table_prefix() {
+    let out = std::process::Command::new(workspace_bin("stoker-backup"))
+        .env("STOKER_STACK", "stoker")
+        .env_remove("STOKER_BACKUP_TABLE_PREFIX")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("run stoker-backup");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("STOKER_BACKUP_TABLE_PREFIX") && err.contains("every table"),
+        "{err}"
+    );
 }
