@@ -55,7 +55,12 @@ impl RunArgs {
                 }
                 Worker::Backup => {
                     let bucket = ctx.output("ExportBucketName")?.to_owned();
-                    let h = stoker_backup::Backup::new(&sdk, &bucket, &cfg.ops_table);
+                    let h = stoker_backup::Backup::new(
+                        &sdk,
+                        &bucket,
+                        &cfg.ops_table,
+                        backup_scope(&ctx)?,
+                    );
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Rollup => {
@@ -129,6 +134,20 @@ impl RunArgs {
         cfg.concurrency = self.concurrency.max(1);
         Ok(cfg)
     }
+}
+
+/// The backup worker's scope: this stack, and the table prefix from
+/// `STOKER_BACKUP_TABLE_PREFIX` or else the stack output `BackupTablePrefix`.
+fn backup_scope(ctx: &Ctx) -> Result<stoker_backup::Scope, CliError> {
+    let prefix = match std::env::var(stoker_backup::scope::TABLE_PREFIX_VAR) {
+        Ok(p) if !p.is_empty() => p,
+        _ => ctx.output("BackupTablePrefix")?.to_owned(),
+    };
+    stoker_backup::Scope::new(&ctx.stack, &prefix).map_err(|e| {
+        CliError::new(format!("the backup worker cannot start: {e}")).fix(
+            "set STOKER_BACKUP_TABLE_PREFIX to the prefix of the tables it may back up, or leave it out with --workers",
+        )
+    })
 }
 
 fn names_fix() -> String {

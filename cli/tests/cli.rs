@@ -401,6 +401,7 @@ async fn backup_follows_an_export_and_drill_with_progress_and_prints_the_report(
             let mut run = std::process::Command::new(STOKER)
                 .args(["--stack", &stack.name, "run", "--workers", "backup"])
                 .env("STOKER_EMF", "off")
+                .env("STOKER_BACKUP_TABLE_PREFIX", "it-cli-bk-")
                 .stderr(std::process::Stdio::null())
                 .spawn()?;
             let out = stoker(

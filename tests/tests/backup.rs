@@ -1,13 +1,14 @@
 //! The backup worker: native backups, pruning across pages and restore on ministack (LocalStack
 //! has no native backups without Docker); exports, restores and drills on LocalStack (DynamoDB
-//! + S3); an interrupted export; a missing table; the binary on a real queue.
+//! and S3); an interrupted export; a missing table; the binary on a real queue (a table outside
+//! its prefix dead-lettered) and without a prefix (it does not start).
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use stoker_backup::drill::{DrillReport, compare};
-use stoker_backup::{Backup, native};
+use stoker_backup::{Backup, JobTag, Scope, native};
 use stoker_events::payload::backup::{BackupMode, BackupRequest, Retention};
 use stoker_events::{Envelope, SOURCE_OPERATOR};
 use stoker_it::kit::{KitEnv, fill_on, table_with_items};
@@ -44,6 +45,17 @@ fn request(
     }
 }
 
+/// A worker for `table` (its scope: a fresh stack name, the table's own name as the prefix).
+fn worker(sdk: &aws_config::SdkConfig, bucket: &str, table: &str) -> Backup {
+    let scope = Scope::new(&unique("st"), table).expect("scope");
+    Backup::new(sdk, bucket, "", scope)
+}
+
+/// The first attempt of a new job.
+fn job() -> JobTag {
+    JobTag::new(&uuid::Uuid::new_v4().simple().to_string(), 1, 1)
+}
+
 async fn bucket(sdk: &aws_config::SdkConfig, name: &str) {
     let s3 = stoker_backup::export::s3_client(sdk);
     s3.create_bucket()
@@ -66,12 +78,12 @@ async fn native_backups_are_pruned_across_pages_never_below_min_keep_and_restore
         .send()
         .await
         .expect("CreateBackup");
-    let mut worker = Backup::new(&sdk, "", "");
+    let mut worker = worker(&sdk, "", &table);
     worker.exporter.ddb = ddb.clone();
     worker.page_size = 2; // ListBackups pages of 2: pruning must read them all
     for _ in 0..4 {
         worker
-            .run(&request(&table, BackupMode::Native, 3, 2, false), "x")
+            .run(&request(&table, BackupMode::Native, 3, 2, false), &job())
             .await
             .expect("backup");
         tokio::time::sleep(Duration::from_millis(1100)).await; // distinct creation seconds
@@ -87,7 +99,7 @@ async fn native_backups_are_pruned_across_pages_never_below_min_keep_and_restore
 
     // keep_last 1 with min_keep 1 leaves exactly one; a drill restores it and compares.
     let r = worker
-        .run(&request(&table, BackupMode::Native, 1, 1, true), "x")
+        .run(&request(&table, BackupMode::Native, 1, 1, true), &job())
         .await
         .expect("backup + drill");
     assert_eq!(r.pruned_backups.len(), 3, "{r:?}");
@@ -124,10 +136,10 @@ async fn an_export_restores_in_a_drill_with_checksummed_parts() {
     let name = unique("bk-export");
     table_with_items(&sdk, &name, 300).await;
     bucket(&sdk, &name).await;
-    let worker = Backup::new(&sdk, &name, "");
+    let worker = worker(&sdk, &name, &name);
     let mut req = request(&name, BackupMode::Export, 7, 1, true);
     req.ensure_pitr = true;
-    let r = worker.run(&req, "e1").await.expect("export + drill");
+    let r = worker.run(&req, &job()).await.expect("export + drill");
     assert_eq!(
         r.pitr_was_enabled,
         Some(false),
@@ -147,6 +159,7 @@ async fn an_export_restores_in_a_drill_with_checksummed_parts() {
     assert_eq!(status.as_deref(), Some("ENABLED"));
     let e = r.export.expect("export");
     assert_eq!((e.items, e.parts), (300, 4));
+    let export_id = e.export_id;
     let drill = r.drill.expect("drill");
     assert!(drill.passed, "{drill:?}");
     assert_eq!(
@@ -155,7 +168,7 @@ async fn an_export_restores_in_a_drill_with_checksummed_parts() {
     );
     let m = worker
         .exporter
-        .manifest(&name, "e1")
+        .manifest(&name, &export_id)
         .await
         .expect("manifest");
     assert_eq!(
@@ -175,7 +188,7 @@ async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete
     let name = unique("bk-crash");
     table_with_items(&sdk, &name, 60).await;
     bucket(&sdk, &name).await;
-    let worker = Backup::new(&sdk, &name, "");
+    let worker = worker(&sdk, &name, &name);
     let crashed = worker
         .exporter
         .export(&name, "attempt-1", Some(2), &Default::default())
@@ -186,17 +199,16 @@ async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete
         "no manifest, no export"
     );
     let r = worker
-        .run(
-            &request(&name, BackupMode::Export, 1, 1, false),
-            "attempt-2",
-        )
+        .run(&request(&name, BackupMode::Export, 1, 1, false), &job())
         .await
         .expect("retry");
-    assert_eq!(r.export.as_ref().expect("export").items, 60);
+    let first = r.export.as_ref().expect("export");
+    assert_eq!(first.items, 60);
+    let first = first.export_id.clone();
     let complete = worker.exporter.list(&name).await.expect("list");
     assert_eq!(
         complete.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
-        ["attempt-2"]
+        [first.as_str()]
     );
     assert!(
         r.pruned_exports.is_empty(),
@@ -204,18 +216,17 @@ async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete
     );
     // Exports are pruned by the same rule: a second complete export with keep_last 1 prunes the
     // first; the half one is left alone (it does not count).
+    tokio::time::sleep(Duration::from_millis(1100)).await; // S3 keeps whole seconds
     let again = worker
-        .run(
-            &request(&name, BackupMode::Export, 1, 1, false),
-            "attempt-3",
-        )
+        .run(&request(&name, BackupMode::Export, 1, 1, false), &job())
         .await
         .expect("second export");
-    assert_eq!(again.pruned_exports, ["attempt-2"]);
+    assert_eq!(again.pruned_exports, [first]);
+    let second = again.export.expect("export").export_id;
     let complete = worker.exporter.list(&name).await.expect("list");
     assert_eq!(
         complete.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
-        ["attempt-3"]
+        [second.as_str()]
     );
 }
 
@@ -264,8 +275,8 @@ async fn a_missing_table_is_a_permanent_error() {
     let sdk = emulator().await;
     let name = unique("bk-none");
     bucket(&sdk, &name).await;
-    let err = Backup::new(&sdk, &name, "")
-        .run(&request(&name, BackupMode::Export, 7, 1, false), "x")
+    let err = worker(&sdk, &name, &name)
+        .run(&request(&name, BackupMode::Export, 7, 1, false), &job())
         .await
         .expect_err("no such table");
     assert!(err.is_permanent(), "{err:?}");
@@ -283,7 +294,11 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
     let _worker = env
         .spawn_worker(
             workspace_bin("stoker-backup").to_str().expect("path"),
-            &[("STOKER_EXPORT_BUCKET", &name)],
+            &[
+                ("STOKER_EXPORT_BUCKET", &name),
+                ("STOKER_STACK", &env.name),
+                ("STOKER_BACKUP_TABLE_PREFIX", "it-bk-q-"),
+            ],
         )
         .expect("spawn the worker");
     let good = Envelope::new(
@@ -298,6 +313,11 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
     bad["id"] = json!(uuid::Uuid::now_v7());
     bad["payload"]["retention"] = json!({ "keep_last": 1, "min_keep": 3 });
     env.send(&bad.to_string(), None).await.expect("send");
+    // A table outside STOKER_BACKUP_TABLE_PREFIX: refused, to the DLQ with the prefix named.
+    let mut outside = serde_json::to_value(&good).expect("json");
+    outside["id"] = json!(uuid::Uuid::now_v7());
+    outside["payload"]["table"] = json!(unique("payroll"));
+    env.send(&outside.to_string(), None).await.expect("send");
     let report = env
         .wait_outcome("backup", &good.id.to_string(), Duration::from_secs(90))
         .await;
@@ -316,7 +336,32 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
         1,
         "the export's metadata is recorded in the ops table"
     );
-    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
-    assert!(reason.contains("retention.min_keep"), "reason: {reason}");
+    let reasons = env.dead_reasons(2, Duration::from_secs(30)).await;
+    assert!(
+        reasons.iter().any(|r| r.contains("retention.min_keep")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("outside this stack's backup scope") && r.contains("`it-bk-q-`")),
+        "{reasons:?}"
+    );
     env.delete().await;
+}
+
+#[test]
+fn the_worker_binary_refuses_to_start_without_a_table_prefix() {
+    let out = std::process::Command::new(workspace_bin("stoker-backup"))
+        .env("STOKER_STACK", "stoker")
+        .env_remove("STOKER_BACKUP_TABLE_PREFIX")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("run stoker-backup");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("STOKER_BACKUP_TABLE_PREFIX") && err.contains("every table"),
+        "{err}"
+    );
 }

@@ -49,7 +49,8 @@ async fn main() -> anyhow::Result<()> {
 
     let s3 = stoker_backup::export::s3_client(&sdk);
     s3.create_bucket().bucket(&name).send().await?;
-    let worker = Backup::new(&sdk, &name, "");
+    let scope = stoker_backup::Scope::new("bench", &name)?;
+    let worker = Backup::new(&sdk, &name, "", scope);
 
     // Baseline: the same parallel segmented Scan, reading only.
     let t = Instant::now();

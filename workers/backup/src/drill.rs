@@ -1,14 +1,23 @@
-//! Restore drills: restore the newest backup into a scratch table, compare it with the source
-//! (item count, and a sample of items by key and digest), delete the scratch table.
+//! Restore drills: restore the job's backup into a scratch table (`<stack>-drill-<job>-<attempt>`),
+//! compare it with the source (item count, and a sample of items by key and digest), delete the
+//! scratch table on every path ([`ScratchTable`]).
 
 use std::time::Instant;
 
 use aws_sdk_dynamodb::types::Select;
 use serde::Serialize;
+use stoker_events::Worker;
+use stoker_events::payload::backup::BackupRequest;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::progress::Progress;
 
 use crate::attr::{Item, digest};
+use crate::export::Manifest;
+use crate::native::{self, NativeBackup};
+use crate::scratch::ScratchTable;
+use crate::{Backup, BackupReport, JobTag};
 
 /// What a drill found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -22,7 +31,125 @@ pub struct DrillReport {
     pub sampled: u64,
     pub mismatched: u64,
     pub passed: bool,
+    /// The scratch table was deleted when the drill ended (else the guard or the next job's
+    /// sweep deletes it).
+    pub scratch_deleted: bool,
     pub duration_ms: u64,
+}
+
+impl Backup {
+    /// Runs the drill within the drill timeout; a drill that did not pass fails the job.
+    pub(crate) async fn checked_drill(
+        &self,
+        req: &BackupRequest,
+        job: &JobTag,
+        report: &mut BackupReport,
+        manifest: Option<&Manifest>,
+        progress: &Progress,
+    ) -> Result<(), JobError> {
+        let drill = self.drill(&req.table, job, report.native.as_ref(), manifest, progress);
+        let d = tokio::time::timeout(self.drill_timeout, drill)
+            .await
+            .map_err(|_| {
+                JobError::retryable(format!(
+                    "the restore drill of {} did not finish within {:?} (STOKER_DRILL_TIMEOUT_SECS); its scratch table is deleted, nothing was pruned",
+                    req.table, self.drill_timeout
+                ))
+            })??;
+        emit_metrics(
+            Worker::Backup.name(),
+            &[Metric::count(
+                "BackupDrillFailed",
+                f64::from(u8::from(!d.passed)),
+            )],
+        );
+        report.drill = Some(d.clone());
+        if d.passed {
+            return Ok(());
+        }
+        Err(JobError::permanent(
+            "drill_failed",
+            format!(
+                "restore drill of {} failed: {} items in the source, {} restored, {} of {} sampled items differ; the backup is kept and nothing was pruned, investigate before relying on it",
+                req.table, d.source_items, d.restored_items, d.mismatched, d.sampled
+            ),
+        ))
+    }
+
+    /// Restores this job's backup (native when there is one, else the export) into a scratch
+    /// table and compares it with the source. The scratch table is deleted on every path: here
+    /// when the drill ends, by its guard when the drill is dropped (a timeout) or panics.
+    pub async fn drill(
+        &self,
+        table: &str,
+        job: &JobTag,
+        native: Option<&NativeBackup>,
+        manifest: Option<&Manifest>,
+        progress: &Progress,
+    ) -> Result<DrillReport, JobError> {
+        let started = Instant::now();
+        if native.is_none() && manifest.is_none() {
+            return Err(JobError::permanent(
+                "nothing_to_drill",
+                "restore_drill needs a backup: mode native, export or both",
+            ));
+        }
+        let ddb = self.exporter.ddb.clone();
+        // The source's key schema first: nothing is created when the source cannot be read.
+        let keys: Vec<String> = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?
+            .table()
+            .map(|t| {
+                t.key_schema()
+                    .iter()
+                    .map(|k| k.attribute_name().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut scratch = ScratchTable::new(ddb.clone(), self.scope.drill_table(job));
+        let mut report = DrillReport {
+            scratch_table: scratch.name().to_owned(),
+            ..Default::default()
+        };
+        let restored = match (native, manifest) {
+            (Some(b), _) => {
+                report.from = "native".into();
+                report.backup = b.name.clone();
+                progress.phase("restoring (native)", 0);
+                native::restore(&ddb, &b.arn, scratch.name(), self.backup_wait).await
+            }
+            (None, m) => {
+                let m = m.ok_or_else(|| JobError::permanent("nothing_to_drill", "no backup"))?;
+                report.from = "export".into();
+                report.backup = m.export_id.clone();
+                self.exporter
+                    .restore(m, scratch.name(), progress)
+                    .await
+                    .map(|_| ())
+            }
+        };
+        let compared = match restored {
+            Ok(()) => {
+                let name = scratch.name().to_owned();
+                compare(&ddb, table, &name, &keys, self.drill_sample, &mut report).await
+            }
+            Err(e) => Err(e),
+        };
+        report.scratch_deleted = match scratch.delete().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(table = %scratch.name(), error = %e, "scratch table not deleted yet; its guard keeps trying, then the next job's sweep");
+                false
+            }
+        };
+        compared?;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
 }
 
 /// Counts the items of `table` (Scan with Select COUNT, every page).

@@ -1,30 +1,36 @@
 //! The backup worker.
 //!
-//! - Native backups ([`native`]): `CreateBackup` named `stoker-<table>-<UTC time>`, tagged,
-//!   waited on until AVAILABLE; optional point-in-time recovery check/enable.
+//! - Scope ([`scope`]): only tables whose name starts with a required, non-empty prefix
+//!   (`STOKER_BACKUP_TABLE_PREFIX`); scratch tables are named `<stack>-drill-<job>-<attempt>`.
+//! - Native backups ([`native`]): `CreateBackup` named `stoker-<table>-<UTC time>-<job id>`,
+//!   tagged, waited on until AVAILABLE; optional point-in-time recovery check/enable.
 //! - Portable exports ([`export`]): parallel segmented Scan to gzip'd JSON Lines parts in S3 and a
 //!   manifest written last; restore with BatchWriteItem, unprocessed items retried.
-//! - Retention ([`retention`]): keep-last N and max age, never below min-keep, every page of
+//! - One backup per job: a retried job (a failed drill or prune, a crash, a timeout) reuses the
+//!   backup or complete export an earlier attempt made, found by the job id in its name.
+//! - Restore drills ([`drill`]): the new backup restored into a scratch table and compared with
+//!   the source; a failed drill fails the job (a `stoker.job.failed` event and the
+//!   `BackupDrillFailed` metric). Scratch tables are deleted on every path ([`scratch`]).
+//! - Retention ([`retention`]): only after the new backup is AVAILABLE and its drill (if any)
+//!   passed; keep-last N and max age, never below min-keep AVAILABLE backups, every page of
 //!   ListBackups, only stoker-made backups; exports pruned the same way.
-//! - Restore drills ([`drill`]): the newest backup restored into a scratch table and compared
-//!   with the source; a failed drill fails the job (a `stoker.job.failed` event and the
-//!   `BackupDrillFailed` metric).
 
 pub mod attr;
 pub mod drill;
 pub mod export;
 pub mod native;
 pub mod retention;
+pub mod scope;
+pub mod scratch;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stoker_events::payload::backup::{BackupMode, BackupRequest};
 use stoker_events::{Body, Event, Worker};
-use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::progress::Progress;
 use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
 
@@ -32,6 +38,7 @@ use crate::drill::DrillReport;
 use crate::export::{Exporter, Manifest};
 use crate::native::NativeBackup;
 use crate::retention::{Kept, to_prune};
+pub use crate::scope::{JobTag, Scope, ScopeError};
 
 /// The backup worker's handler.
 #[derive(Debug, Clone)]
@@ -39,12 +46,17 @@ pub struct Backup {
     pub exporter: Exporter,
     /// Where backup metadata is recorded (`STOKER_OPS_TABLE`).
     pub ops_table: String,
-    /// How long a native backup may take to become AVAILABLE.
+    /// How long a native backup may take to become AVAILABLE, and a restored table ACTIVE.
     pub backup_wait: Duration,
+    /// A drill is cut after this (its scratch table deleted); scratch tables older than this
+    /// are leftovers, deleted by the sweep at the start of each job (`STOKER_DRILL_TIMEOUT_SECS`).
+    pub drill_timeout: Duration,
     /// ListBackups page size (smaller pages are for tests of pagination).
     pub page_size: i32,
     /// Items sampled by a restore drill.
     pub drill_sample: i32,
+    /// The tables it may back up and its scratch tables' names.
+    pub scope: Scope,
 }
 
 /// What a backup job did.
@@ -61,6 +73,9 @@ pub struct BackupReport {
     pub pruned_exports: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillReport>,
+    /// Leftover scratch tables of earlier drills that this job deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub swept_scratch_tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,18 +85,34 @@ pub struct ExportSummary {
     pub parts: usize,
     pub bytes: u64,
     pub duration_ms: u64,
+    /// Made by an earlier attempt of this job and reused.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
 impl Backup {
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
-        Self::new(
+    /// From `STOKER_EXPORT_BUCKET`, `STOKER_OPS_TABLE`, `STOKER_DRILL_TIMEOUT_SECS` and the
+    /// required `STOKER_STACK` and `STOKER_BACKUP_TABLE_PREFIX` ([`Scope`]).
+    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ScopeError> {
+        let get = |k: &str| std::env::var(k).ok();
+        let mut b = Self::new(
             sdk,
-            &std::env::var("STOKER_EXPORT_BUCKET").unwrap_or_default(),
-            &std::env::var("STOKER_OPS_TABLE").unwrap_or_default(),
-        )
+            &get("STOKER_EXPORT_BUCKET").unwrap_or_default(),
+            &get("STOKER_OPS_TABLE").unwrap_or_default(),
+            Scope::from_lookup(get)?,
+        );
+        if let Some(v) = get("STOKER_DRILL_TIMEOUT_SECS") {
+            let secs: u64 = v.parse().map_err(|_| ScopeError {
+                var: "STOKER_DRILL_TIMEOUT_SECS",
+                problem: format!("`{v}` is not a whole number of seconds"),
+                fix: "Set it to how long a restore drill may take (default 600), or unset it",
+            })?;
+            b.drill_timeout = Duration::from_secs(secs.max(1));
+        }
+        Ok(b)
     }
 
-    pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, ops_table: &str) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, ops_table: &str, scope: Scope) -> Self {
         let s3 = export::s3_client(sdk);
         Backup {
             exporter: Exporter {
@@ -93,8 +124,10 @@ impl Backup {
             },
             ops_table: ops_table.to_owned(),
             backup_wait: Duration::from_secs(300),
+            drill_timeout: Duration::from_secs(600),
             page_size: 100,
             drill_sample: 50,
+            scope,
         }
     }
 
@@ -102,64 +135,127 @@ impl Backup {
         &self.exporter.ddb
     }
 
-    /// Runs one backup request; `export_id` names its export (unique per attempt).
-    pub async fn run(
-        &self,
-        req: &BackupRequest,
-        export_id: &str,
-    ) -> Result<BackupReport, JobError> {
-        self.run_with(req, export_id, &Progress::default()).await
+    /// Runs one attempt of one backup job.
+    pub async fn run(&self, req: &BackupRequest, job: &JobTag) -> Result<BackupReport, JobError> {
+        self.run_with(req, job, &Progress::default()).await
     }
 
     /// [`run`](Self::run), counting items exported and restored in `progress`.
     pub async fn run_with(
         &self,
         req: &BackupRequest,
-        export_id: &str,
+        job: &JobTag,
         progress: &Progress,
     ) -> Result<BackupReport, JobError> {
+        self.scope.check_table(&req.table)?;
         let mut report = BackupReport {
             table: req.table.clone(),
             ..Default::default()
         };
+        report.swept_scratch_tables = self.sweep().await;
         if req.ensure_pitr {
             report.pitr_was_enabled = Some(native::ensure_pitr(self.ddb(), &req.table).await?);
         }
         let native_on = matches!(req.mode, BackupMode::Native | BackupMode::Both);
         let export_on = matches!(req.mode, BackupMode::Export | BackupMode::Both);
         if native_on {
-            let b = native::create(self.ddb(), &req.table, &req.tags, self.backup_wait).await?;
-            self.record(&req.table, "native", &b.name, &b.arn).await?;
+            let b = native::ensure(
+                self.ddb(),
+                &req.table,
+                &job.id,
+                &req.tags,
+                self.backup_wait,
+                self.page_size,
+            )
+            .await?;
+            self.record(&req.table, "native", &b.name, &b.arn, b.created)
+                .await?;
             report.native = Some(b);
         }
         let mut manifest: Option<Manifest> = None;
         if export_on {
-            let started = Instant::now();
-            self.require_bucket()?;
-            let m = self
-                .exporter
-                .export(&req.table, export_id, None, progress)
-                .await?;
-            self.record(
-                &req.table,
-                "export",
-                &m.export_id,
-                &format!(
-                    "s3://{}/{}",
-                    self.exporter.bucket,
-                    export::prefix(&req.table)
-                ),
-            )
-            .await?;
-            report.export = Some(ExportSummary {
-                export_id: m.export_id.clone(),
-                items: m.item_count,
-                parts: m.parts.len(),
-                bytes: m.parts.iter().map(|p| p.bytes).sum(),
-                duration_ms: started.elapsed().as_millis() as u64,
-            });
+            let (m, summary) = self.export_once(&req.table, job, progress).await?;
+            report.export = Some(summary);
             manifest = Some(m);
         }
+        // Nothing is pruned before the new backup is AVAILABLE (above) and its drill passed.
+        if req.restore_drill {
+            self.checked_drill(req, job, &mut report, manifest.as_ref(), progress)
+                .await?;
+        }
+        self.prune(req, native_on, export_on, &mut report).await?;
+        Ok(report)
+    }
+
+    /// Deletes this stack's leftover scratch tables; a failure is logged, never fails the job.
+    async fn sweep(&self) -> Vec<String> {
+        let prefix = self.scope.drill_prefix();
+        match scratch::sweep(self.ddb(), &prefix, self.drill_timeout, Utc::now()).await {
+            Ok(swept) => swept,
+            Err(e) => {
+                tracing::warn!(error = %e, prefix, "leftover scratch tables not swept; the next job tries again");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The export of this job: a complete one an earlier attempt made, or a new one (a fresh
+    /// export id per attempt, so a crashed attempt's parts are never mixed into this one).
+    async fn export_once(
+        &self,
+        table: &str,
+        job: &JobTag,
+        progress: &Progress,
+    ) -> Result<(Manifest, ExportSummary), JobError> {
+        let started = Instant::now();
+        self.require_bucket()?;
+        let mine = format!("-{}-", job.id);
+        let earlier = self
+            .exporter
+            .list(table)
+            .await?
+            .into_iter()
+            .find(|(id, _)| id.contains(&mine));
+        let (m, reused) = match earlier {
+            Some((id, _)) => {
+                tracing::info!(export = %id, "reusing the export an earlier attempt of this job made");
+                (self.exporter.manifest(table, &id).await?, true)
+            }
+            None => {
+                let id = format!(
+                    "{}-{}-{}",
+                    Utc::now().format("%Y%m%dT%H%M%SZ"),
+                    job.id,
+                    job.attempt
+                );
+                (
+                    self.exporter.export(table, &id, None, progress).await?,
+                    false,
+                )
+            }
+        };
+        let location = format!("s3://{}/{}", self.exporter.bucket, export::prefix(table));
+        self.record(table, "export", &m.export_id, &location, m.created_at)
+            .await?;
+        let summary = ExportSummary {
+            export_id: m.export_id.clone(),
+            items: m.item_count,
+            parts: m.parts.len(),
+            bytes: m.parts.iter().map(|p| p.bytes).sum(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            reused,
+        };
+        Ok((m, summary))
+    }
+
+    /// Applies the retention to the table's native backups and exports.
+    async fn prune(
+        &self,
+        req: &BackupRequest,
+        native_on: bool,
+        export_on: bool,
+        report: &mut BackupReport,
+    ) -> Result<(), JobError> {
         let now = Utc::now();
         if native_on {
             let all = native::list(self.ddb(), &req.table, self.page_size, false).await?;
@@ -168,6 +264,7 @@ impl Backup {
                 .map(|b| Kept {
                     id: b.arn.clone(),
                     created: b.created,
+                    available: b.is_available(),
                 })
                 .collect();
             for arn in to_prune(kept, &req.retention, now) {
@@ -179,112 +276,18 @@ impl Backup {
             let all = self.exporter.list(&req.table).await?;
             let kept: Vec<Kept> = all
                 .into_iter()
-                .map(|(id, created)| Kept { id, created })
+                .map(|(id, created)| Kept {
+                    id,
+                    created,
+                    available: true,
+                })
                 .collect();
             for id in to_prune(kept, &req.retention, now) {
                 self.exporter.delete(&req.table, &id).await?;
                 report.pruned_exports.push(id);
             }
         }
-        if req.restore_drill {
-            let d = self
-                .drill(
-                    &req.table,
-                    report.native.as_ref(),
-                    manifest.as_ref(),
-                    progress,
-                )
-                .await?;
-            emit_metrics(
-                Worker::Backup.name(),
-                &[Metric::count(
-                    "BackupDrillFailed",
-                    f64::from(u8::from(!d.passed)),
-                )],
-            );
-            let passed = d.passed;
-            report.drill = Some(d.clone());
-            if !passed {
-                return Err(JobError::permanent(
-                    "drill_failed",
-                    format!(
-                        "restore drill of {} failed: {} items in the source, {} restored, {} of {} sampled items differ; the backup is kept, investigate before relying on it",
-                        req.table, d.source_items, d.restored_items, d.mismatched, d.sampled
-                    ),
-                ));
-            }
-        }
-        Ok(report)
-    }
-
-    /// Restores the newest backup (native when there is one, else the export) into a scratch
-    /// table, compares, and deletes the scratch table whatever happened.
-    pub async fn drill(
-        &self,
-        table: &str,
-        native: Option<&NativeBackup>,
-        manifest: Option<&Manifest>,
-        progress: &Progress,
-    ) -> Result<DrillReport, JobError> {
-        let started = Instant::now();
-        // Scratch tables are named so that the role may create and delete only them.
-        let scratch = format!("stoker-drill-{table}-{}", Utc::now().format("%Y%m%d%H%M%S"));
-        let mut report = DrillReport {
-            scratch_table: scratch.clone(),
-            ..Default::default()
-        };
-        let restored = match (native, manifest) {
-            (Some(b), _) => {
-                report.from = "native".into();
-                report.backup = b.name.clone();
-                progress.phase("restoring (native)", 0);
-                native::restore(self.ddb(), &b.arn, &scratch, self.backup_wait).await
-            }
-            (None, Some(m)) => {
-                report.from = "export".into();
-                report.backup = m.export_id.clone();
-                self.exporter
-                    .restore(m, &scratch, progress)
-                    .await
-                    .map(|_| ())
-            }
-            (None, None) => {
-                return Err(JobError::permanent(
-                    "nothing_to_drill",
-                    "restore_drill needs a backup: mode native, export or both",
-                ));
-            }
-        };
-        let keys: Vec<String> = match self.ddb().describe_table().table_name(table).send().await {
-            Ok(d) => d
-                .table()
-                .map(|t| {
-                    t.key_schema()
-                        .iter()
-                        .map(|k| k.attribute_name().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Err(e) => return Err(stoker_kit::classify::sdk_error("DescribeTable", e)),
-        };
-        let compared = match restored {
-            Ok(()) => {
-                drill::compare(
-                    self.ddb(),
-                    table,
-                    &scratch,
-                    &keys,
-                    self.drill_sample,
-                    &mut report,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        };
-        let _ = self.ddb().delete_table().table_name(&scratch).send().await;
-        compared?;
-        report.duration_ms = started.elapsed().as_millis() as u64;
-        Ok(report)
+        Ok(())
     }
 
     fn require_bucket(&self) -> Result<(), JobError> {
@@ -297,30 +300,32 @@ impl Backup {
         Ok(())
     }
 
-    /// Records a backup's metadata in the ops table (`BACKUP#<table>`, newest last).
+    /// Records a backup's metadata in the ops table (`BACKUP#<table>`, sorted by creation
+    /// time). Keyed by the backup's own creation time: a retry that reuses it rewrites the
+    /// same row.
     async fn record(
         &self,
         table: &str,
         kind: &str,
         name: &str,
         location: &str,
+        created: DateTime<Utc>,
     ) -> Result<(), JobError> {
         if self.ops_table.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
         let s = |v: &str| AttributeValue::S(v.to_owned());
         self.ddb()
             .put_item()
             .table_name(&self.ops_table)
             .item("pk", s(&format!("BACKUP#{table}")))
-            .item("sk", s(&format!("{}#{kind}#{name}", now.to_rfc3339())))
+            .item("sk", s(&format!("{}#{kind}#{name}", created.to_rfc3339())))
             .item("kind", s(kind))
             .item("name", s(name))
             .item("location", s(location))
             .item(
                 "expires_at",
-                AttributeValue::N((now.timestamp() + 400 * 86_400).to_string()),
+                AttributeValue::N((Utc::now().timestamp() + 400 * 86_400).to_string()),
             )
             .send()
             .await
@@ -344,13 +349,12 @@ impl Handler for Backup {
                 ),
             ));
         };
-        // A fresh export id per attempt: a crashed attempt's parts are never mixed into this one.
-        let export_id = format!(
-            "{}-{}-{}-{}",
-            Utc::now().format("%Y%m%dT%H%M%SZ"),
-            event.meta.id.simple(),
+        // The job id names what this job makes (found again by a retry); the attempt names
+        // what must never be shared between attempts (scratch tables, export parts).
+        let job = JobTag::new(
+            &event.meta.id.simple().to_string(),
             ctx.receive_count,
-            ctx.attempt
+            ctx.attempt,
         );
         // Progress (items exported / restored) goes to the ops table for `stoker backup`.
         let progress = Arc::new(Progress::default());
@@ -364,7 +368,7 @@ impl Handler for Backup {
                 Duration::from_millis(500),
             )
         });
-        let result = self.run_with(req, &export_id, &progress).await;
+        let result = self.run_with(req, &job, &progress).await;
         if let Some(r) = reporter {
             r.abort();
             progress.phase("done", 0);
@@ -379,5 +383,44 @@ impl Handler for Backup {
         }
         let report = result?;
         serde_json::to_value(report).map_err(|e| JobError::permanent("report", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stoker_events::payload::backup::Retention;
+
+    /// A worker whose clients point at a closed port: any AWS call fails.
+    fn offline(prefix: &str) -> Backup {
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Backup::new(
+            &sdk,
+            "bucket",
+            "",
+            Scope::new("stoker", prefix).expect("scope"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_table_outside_the_prefix_is_refused_before_any_aws_call() {
+        let req = BackupRequest {
+            table: "payroll".into(),
+            mode: BackupMode::Both,
+            retention: Retention::default(),
+            restore_drill: true,
+            ensure_pitr: true,
+            tags: Default::default(),
+        };
+        let err = offline("app-")
+            .run(&req, &JobTag::new("0198a5f27c1e70008000000000000001", 1, 1))
+            .await
+            .expect_err("out of scope");
+        assert_eq!(err.code(), "table_out_of_scope", "{err:?}");
+        assert!(err.to_string().contains("`app-`"), "{err}");
     }
 }

@@ -11,9 +11,10 @@ use serde::Serialize;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
 
-/// A stoker-made backup's name: `stoker-<table>-<UTC timestamp>`.
-pub fn backup_name(table: &str, at: DateTime<Utc>) -> String {
-    format!("stoker-{table}-{}", at.format("%Y%m%dT%H%M%SZ"))
+/// A stoker-made backup's name: `stoker-<table>-<UTC timestamp>-<job id>`. The job id lets a
+/// retried job find the backup an earlier attempt made instead of making a second one.
+pub fn backup_name(table: &str, at: DateTime<Utc>, job_id: &str) -> String {
+    format!("stoker-{table}-{}-{job_id}", at.format("%Y%m%dT%H%M%SZ"))
 }
 
 /// A native backup.
@@ -24,46 +25,59 @@ pub struct NativeBackup {
     pub created: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size_bytes: Option<i64>,
+    /// Only AVAILABLE backups are usable for a restore and counted by retention.
+    #[serde(skip)]
+    pub status: BackupStatus,
+    /// Made by an earlier attempt of this job and reused.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
 }
 
-/// Creates a backup and waits until it is AVAILABLE (or `within` passes).
-pub async fn create(
+impl NativeBackup {
+    pub fn is_available(&self) -> bool {
+        self.status == BackupStatus::Available
+    }
+}
+
+/// The backup of job `job_id`: the one an earlier attempt made (CREATING or AVAILABLE) if
+/// there is one, else a new one; then waits until it is AVAILABLE (or `within` passes) and
+/// tags it.
+pub async fn ensure(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
+    job_id: &str,
     tags: &BTreeMap<String, String>,
     within: Duration,
+    page_size: i32,
 ) -> Result<NativeBackup, JobError> {
-    let name = backup_name(table, Utc::now());
-    let out = ddb
-        .create_backup()
-        .table_name(table)
-        .backup_name(&name)
-        .send()
-        .await
-        .map_err(|e| sdk_error(&format!("CreateBackup {table}"), e))?;
-    let arn = out
-        .backup_details()
-        .map(|d| d.backup_arn().to_owned())
-        .ok_or_else(|| JobError::retryable("CreateBackup answered without a backup ARN"))?;
-    let deadline = Instant::now() + within;
-    let size_bytes = loop {
-        let d = ddb
-            .describe_backup()
-            .backup_arn(&arn)
-            .send()
-            .await
-            .map_err(|e| sdk_error("DescribeBackup", e))?;
-        let details = d.backup_description().and_then(|b| b.backup_details());
-        if details.map(|b| b.backup_status()) == Some(&BackupStatus::Available) {
-            break details.and_then(|b| b.backup_size_bytes());
+    let suffix = format!("-{job_id}");
+    let earlier = list(ddb, table, page_size, false)
+        .await?
+        .into_iter()
+        .find(|b| b.name.ends_with(&suffix) && b.status != BackupStatus::Deleted);
+    let (arn, name, reused) = match earlier {
+        Some(b) => {
+            tracing::info!(backup = %b.name, "reusing the backup an earlier attempt of this job made");
+            (b.arn, b.name, true)
         }
-        if Instant::now() > deadline {
-            return Err(JobError::retryable(format!(
-                "backup {name} was not AVAILABLE within {within:?}"
-            )));
+        None => {
+            let name = backup_name(table, Utc::now(), job_id);
+            let out = ddb
+                .create_backup()
+                .table_name(table)
+                .backup_name(&name)
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("CreateBackup {table}"), e))?;
+            let arn = out
+                .backup_details()
+                .map(|d| d.backup_arn().to_owned())
+                .ok_or_else(|| JobError::retryable("CreateBackup answered without a backup ARN"))?;
+            (arn, name, false)
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     };
+    let mut b = wait_available(ddb, &arn, &name, within).await?;
+    b.reused = reused;
     if !tags.is_empty() {
         let tags: Vec<Tag> = tags
             .iter()
@@ -79,12 +93,48 @@ pub async fn create(
             tracing::warn!(error = %e, backup = %name, "tags not applied to the backup");
         }
     }
-    Ok(NativeBackup {
-        arn,
-        name,
-        created: Utc::now(),
-        size_bytes,
-    })
+    Ok(b)
+}
+
+/// Waits until backup `arn` is AVAILABLE; its creation time is the one DynamoDB reports.
+async fn wait_available(
+    ddb: &aws_sdk_dynamodb::Client,
+    arn: &str,
+    name: &str,
+    within: Duration,
+) -> Result<NativeBackup, JobError> {
+    let deadline = Instant::now() + within;
+    loop {
+        let d = ddb
+            .describe_backup()
+            .backup_arn(arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeBackup", e))?;
+        let details = d.backup_description().and_then(|b| b.backup_details());
+        if let Some(b) = details
+            && b.backup_status() == &BackupStatus::Available
+        {
+            return Ok(NativeBackup {
+                arn: arn.to_owned(),
+                name: name.to_owned(),
+                created: to_utc(b.backup_creation_date_time()).unwrap_or_else(Utc::now),
+                size_bytes: b.backup_size_bytes(),
+                reused: false,
+                status: BackupStatus::Available,
+            });
+        }
+        if Instant::now() > deadline {
+            return Err(JobError::retryable(format!(
+                "backup {name} was not AVAILABLE within {within:?}; a retry of this job waits for the same backup"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 /// Every backup of `table` (all pages, `page_size` per call); only stoker-made ones unless
@@ -116,9 +166,11 @@ pub async fn list(
                     name: name.to_owned(),
                     created: b
                         .backup_creation_date_time()
-                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+                        .and_then(to_utc)
                         .unwrap_or_default(),
                     size_bytes: b.backup_size_bytes(),
+                    reused: false,
+                    status: b.backup_status().cloned().unwrap_or(BackupStatus::Deleted),
                 });
             }
         }
@@ -212,6 +264,9 @@ mod tests {
     #[test]
     fn names_carry_the_table_and_a_sortable_utc_time() {
         let at = DateTime::from_timestamp(1_795_400_000, 0).unwrap();
-        assert_eq!(backup_name("orders", at), "stoker-orders-20261123T021320Z");
+        assert_eq!(
+            backup_name("orders", at, "0198a5f27c1e70008000000000000001"),
+            "stoker-orders-20261123T021320Z-0198a5f27c1e70008000000000000001"
+        );
     }
 }

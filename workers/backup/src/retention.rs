@@ -1,5 +1,7 @@
 //! Which backups to delete: beyond the newest `keep_last`, or older than `max_age_days`, but
-//! never below `min_keep` (the newest `min_keep` always stay).
+//! never below `min_keep` (the newest `min_keep` always stay). Only AVAILABLE backups (complete
+//! exports) count and only they are pruned: one still being created (or stuck) is neither a
+//! backup to rely on nor one to delete.
 
 use chrono::{DateTime, Duration, Utc};
 use stoker_events::payload::backup::Retention;
@@ -9,15 +11,18 @@ use stoker_events::payload::backup::Retention;
 pub struct Kept {
     pub id: String,
     pub created: DateTime<Utc>,
+    /// AVAILABLE (a native backup) or complete (an export, its manifest written).
+    pub available: bool,
 }
 
 /// The ids to delete, oldest first.
-pub fn to_prune(mut backups: Vec<Kept>, r: &Retention, now: DateTime<Utc>) -> Vec<String> {
+pub fn to_prune(backups: Vec<Kept>, r: &Retention, now: DateTime<Utc>) -> Vec<String> {
+    let mut usable: Vec<Kept> = backups.into_iter().filter(|b| b.available).collect();
     // Newest first; equal times (S3 keeps seconds) are ordered by id, which starts with the
     // creation time for both exports and backup ARNs.
-    backups.sort_by_key(|b| std::cmp::Reverse((b.created, b.id.clone())));
+    usable.sort_by_key(|b| std::cmp::Reverse((b.created, b.id.clone())));
     let cutoff = r.max_age_days.map(|d| now - Duration::days(d.into()));
-    let mut out: Vec<String> = backups
+    let mut out: Vec<String> = usable
         .iter()
         .enumerate()
         .filter(|(i, b)| {
@@ -40,6 +45,7 @@ mod tests {
             .map(|(id, d)| Kept {
                 id: (*id).into(),
                 created: now - Duration::days(*d),
+                available: true,
             })
             .collect()
     }
@@ -80,6 +86,21 @@ mod tests {
         let now = Utc::now();
         let b = days_ago(&[("20261123T1-b", 0), ("20261123T1-a", 0)], now);
         assert_eq!(to_prune(b, &r(1, None, 1), now), ["20261123T1-a"]);
+    }
+
+    #[test]
+    fn a_backup_that_is_not_available_is_neither_counted_nor_pruned() {
+        let now = Utc::now();
+        let mut b = days_ago(&[("creating", 0), ("a", 1), ("b", 2), ("c", 3)], now);
+        b[0].available = false;
+        // keep_last 2, min_keep 2: the two newest AVAILABLE ones stay, whatever is CREATING.
+        assert_eq!(to_prune(b.clone(), &r(2, None, 2), now), ["c"]);
+        // max_age prunes everything old, but min_keep counts only AVAILABLE backups.
+        assert_eq!(to_prune(b.clone(), &r(7, Some(1), 2), now), ["c"]);
+        // A backup that is not AVAILABLE is never pruned, however old.
+        let mut old = days_ago(&[("a", 1), ("stuck", 90)], now);
+        old[1].available = false;
+        assert!(to_prune(old, &r(1, Some(30), 1), now).is_empty());
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! Restore-drill scratch tables never outlive their drill: a guard deletes the table on every
+//! path (an error, a timeout that drops the job, a panic), and each backup job first sweeps
+//! this stack's scratch tables older than the drill timeout (what a killed process or a frozen
+//! Lambda left behind).
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use chrono::{DateTime, Utc};
+use stoker_kit::JobError;
+use stoker_kit::classify::sdk_error;
+
+/// How long a delete keeps trying while the table is still being created (DynamoDB refuses to
+/// delete a table that is CREATING); past it, the next job's sweep deletes the table.
+pub const DELETE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// A scratch table that is deleted when the guard goes, unless [`ScratchTable::delete`]
+/// already deleted it. Armed before the table is created: a create whose answer is lost is
+/// covered too.
+#[derive(Debug)]
+pub struct ScratchTable {
+    ddb: aws_sdk_dynamodb::Client,
+    name: String,
+    armed: bool,
+}
+
+impl ScratchTable {
+    pub fn new(ddb: aws_sdk_dynamodb::Client, name: String) -> ScratchTable {
+        ScratchTable {
+            ddb,
+            name,
+            armed: true,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Deletes the table (waiting while it is still being created, up to [`DELETE_PATIENCE`])
+    /// and disarms the guard. If this future is dropped half-way, the guard stays armed.
+    pub async fn delete(&mut self) -> Result<(), JobError> {
+        delete_table(&self.ddb, &self.name, DELETE_PATIENCE).await?;
+        self.armed = false;
+        Ok(())
+    }
+}
+
+impl Drop for ScratchTable {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (ddb, name) = (self.ddb.clone(), std::mem::take(&mut self.name));
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                tracing::warn!(table = %name, "drill ended early: deleting its scratch table");
+                rt.spawn(async move {
+                    if let Err(e) = delete_table(&ddb, &name, DELETE_PATIENCE).await {
+                        tracing::warn!(table = %name, error = %e, "scratch table not deleted; the next backup job's sweep deletes it");
+                    }
+                });
+            }
+            Err(_) => {
+                tracing::warn!(table = %name, "no runtime to delete the scratch table; the next backup job's sweep deletes it");
+            }
+        }
+    }
+}
+
+/// Deletes `table`; gone already counts as deleted. While DynamoDB answers that the table is in
+/// use (still CREATING or UPDATING) or fails transiently, tries again until `patience` passes.
+pub async fn delete_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    patience: Duration,
+) -> Result<(), JobError> {
+    let deadline = Instant::now() + patience;
+    let mut wait = Duration::from_millis(250);
+    loop {
+        let err = match ddb.delete_table().table_name(table).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let code = err.code().unwrap_or_default().to_owned();
+        if code == "ResourceNotFoundException" {
+            return Ok(());
+        }
+        let err = sdk_error(&format!("DeleteTable {table}"), err);
+        let in_use = code == "ResourceInUseException";
+        if !(in_use || err.is_transient()) || Instant::now() + wait > deadline {
+            return Err(err);
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Deletes the tables named `<prefix>...` created more than `older_than` before `now`; returns
+/// their names. A table that cannot be deleted yet (still CREATING) is left for the next sweep.
+pub async fn sweep(
+    ddb: &aws_sdk_dynamodb::Client,
+    prefix: &str,
+    older_than: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, JobError> {
+    let mut names = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let page = ddb
+            .list_tables()
+            .set_exclusive_start_table_name(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error("ListTables", e))?;
+        names.extend(
+            page.table_names()
+                .iter()
+                .filter(|n| n.starts_with(prefix))
+                .cloned(),
+        );
+        start = page.last_evaluated_table_name().map(str::to_owned);
+        if start.is_none() {
+            break;
+        }
+    }
+    let cutoff = now - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+    let mut swept = Vec::new();
+    for name in names {
+        let created = match ddb.describe_table().table_name(&name).send().await {
+            Ok(d) => d
+                .table()
+                .and_then(|t| t.creation_date_time())
+                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            Err(e) => {
+                tracing::warn!(table = %name, error = %sdk_error("DescribeTable", e), "scratch table not examined");
+                continue;
+            }
+        };
+        // A table of unknown age is left alone: it may belong to a drill still running.
+        if created.is_none_or(|c| c >= cutoff) {
+            continue;
+        }
+        match delete_table(ddb, &name, Duration::ZERO).await {
+            Ok(()) => swept.push(name),
+            Err(e) => {
+                tracing::warn!(table = %name, error = %e, "leftover scratch table not deleted yet")
+            }
+        }
+    }
+    Ok(swept)
+}
