@@ -37,11 +37,9 @@ async fn source() -> TestServer {
 
 fn warmer(sdk: &aws_config::SdkConfig, redis: &str) -> CacheWarmer {
     let config = CacheConfig {
-        redis_url: redis.into(),
-        allowed_hosts: vec!["127.0.0.1".into()],
+        allow_private_networks: true, // the test's sources and Redis are on loopback
         max_value_bytes: 2048,
-        ttl_overrides: Default::default(),
-        pipeline: 500,
+        ..CacheConfig::new(redis, &["127.0.0.1"])
     };
     CacheWarmer::new(sdk, config).expect("warmer")
 }
