@@ -53,7 +53,7 @@ where
     }
     for a in &addrs {
         if let Some(why) = address::refusal(a.ip(), allow_private) {
-            return Err(AddressRefused(format!("{host} resolves to {why}")).into());
+            return Err(AddressRefused(format!("{host} resolves to a refused address: {why}")).into());
         }
     }
     Ok(addrs)
