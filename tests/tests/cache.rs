@@ -145,8 +145,14 @@ async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
         .expect("the 5xx source failed");
     assert!(down.retryable, "{down:?}");
     // The body is read no further than the limit: the target fails, permanently.
-    let big = report.targets[1].error.as_ref().expect("the large value failed");
-    assert_eq!((big.code.as_str(), big.retryable), ("value_too_large", false));
+    let big = report.targets[1]
+        .error
+        .as_ref()
+        .expect("the large value failed");
+    assert_eq!(
+        (big.code.as_str(), big.retryable),
+        ("value_too_large", false)
+    );
     assert!(big.message.contains("over the limit of 2048"), "{big:?}");
     assert!(
         report.targets[2]

@@ -70,9 +70,15 @@ async fn the_runtime_api_on_loopback_is_refused_without_the_opt_in() {
     // A name that resolves to loopback: refused by the resolver at connect time.
     let named = request(json!({ "targets": [
         { "type": "http", "url": "http://localhost:9001/2018-06-01/runtime/invocation/next" } ]}));
-    let report = w.warm(&named).await.expect("the job completes, the target fails");
+    let report = w
+        .warm(&named)
+        .await
+        .expect("the job completes, the target fails");
     let failure = report.targets[0].error.as_ref().expect("refused");
-    assert_eq!((failure.code.as_str(), failure.retryable), ("address_refused", false));
+    assert_eq!(
+        (failure.code.as_str(), failure.retryable),
+        ("address_refused", false)
+    );
     assert!(
         failure.message.starts_with("GET http://localhost:9001/2018-06-01/runtime/invocation/next: localhost resolves to a refused address: ")
             && failure.message.contains(" is loopback"),
@@ -102,12 +108,18 @@ async fn the_keys_of_a_job_are_bounded_and_host_is_refused_before_any_fetch() {
           "expand": { "source": { "type": "http", "url": src.url("/ids") }, "max_keys": 10 } } ]}));
     let err = w.warm(&too_many).await.expect_err("refused");
     assert_eq!(err.code(), "too_many_keys", "{err}");
-    assert!(err.to_string().contains("over the limit of 5 per job"), "{err}");
+    assert!(
+        err.to_string().contains("over the limit of 5 per job"),
+        "{err}"
+    );
     let host = request(json!({ "targets": [
         { "type": "http", "url": src.url("/ok"), "headers": { "Host": "169.254.169.254" } } ]}));
     let err = w.warm(&host).await.expect_err("refused");
     assert_eq!(err.code(), "bad_header", "{err}");
-    assert!(err.to_string().starts_with("targets[0].headers.Host: "), "{err}");
+    assert!(
+        err.to_string().starts_with("targets[0].headers.Host: "),
+        "{err}"
+    );
     assert_eq!(src.hits("/ids") + src.hits("/ok"), 0, "nothing was fetched");
 }
 
@@ -115,7 +127,10 @@ async fn the_keys_of_a_job_are_bounded_and_host_is_refused_before_any_fetch() {
 async fn ids_with_reserved_characters_stay_in_their_segment_and_key() {
     let sdk = emulator().await;
     let src = TestServer::start(|path| match path {
-        "/ids" => (200, json!(["a/b", "c?d", "e#f", "..", "g@h", "i j"]).to_string()),
+        "/ids" => (
+            200,
+            json!(["a/b", "c?d", "e#f", "..", "g@h", "i j"]).to_string(),
+        ),
         p if p.starts_with("/guild/") => (200, json!({ "path": p }).to_string()),
         _ => (404, "{}".into()),
     })
@@ -125,22 +140,44 @@ async fn ids_with_reserved_characters_stay_in_their_segment_and_key() {
         { "type": "redis", "key": format!("{p}:guild:{{id}}"), "ttl_seconds": 60,
           "source": { "type": "http", "url": src.url("/guild/{id}/top?v=1") },
           "expand": { "source": { "type": "http", "url": src.url("/ids") } } } ]}));
-    let report = warmer(&sdk, true, &["127.0.0.1"]).warm(&req).await.expect("warm");
+    let report = warmer(&sdk, true, &["127.0.0.1"])
+        .warm(&req)
+        .await
+        .expect("warm");
     assert_eq!((report.keys_warmed, report.failed), (5, 1), "{report:?}");
     let dots = report.targets[0].error.as_ref().expect("'..' refused");
-    assert!(dots.message.contains("\"..\" cannot be placed in a URL"), "{dots:?}");
+    assert!(
+        dots.message.contains("\"..\" cannot be placed in a URL"),
+        "{dots:?}"
+    );
     let mut c = redis::Client::open(redis_url())
         .expect("url")
         .get_multiplexed_async_connection()
         .await
         .expect("redis");
-    for (id, encoded) in [("a/b", "a%2Fb"), ("c?d", "c%3Fd"), ("e#f", "e%23f"), ("g@h", "g%40h"), ("i j", "i%20j")] {
+    for (id, encoded) in [
+        ("a/b", "a%2Fb"),
+        ("c?d", "c%3Fd"),
+        ("e#f", "e%23f"),
+        ("g@h", "g%40h"),
+        ("i j", "i%20j"),
+    ] {
         let path = format!("/guild/{encoded}/top?v=1");
         assert_eq!(src.hits(&path), 1, "{id} was requested as {path}");
-        let v: String = c.get(format!("{p}:guild:{encoded}")).await.expect("the key");
-        assert_eq!(serde_json::from_str::<Value>(&v).expect("json")["path"], path.as_str());
+        let v: String = c
+            .get(format!("{p}:guild:{encoded}"))
+            .await
+            .expect("the key");
+        assert_eq!(
+            serde_json::from_str::<Value>(&v).expect("json")["path"],
+            path.as_str()
+        );
     }
-    assert_eq!(src.hits("/top?v=1") + src.hits("/guild/top?v=1"), 0, "'..' never left its segment");
+    assert_eq!(
+        src.hits("/top?v=1") + src.hits("/guild/top?v=1"),
+        0,
+        "'..' never left its segment"
+    );
 }
 
 #[tokio::test]
@@ -151,8 +188,10 @@ async fn the_job_byte_budget_cuts_the_targets_that_pass_it() {
     w.config.max_job_bytes = 10_000;
     let p = unique("cachebudget");
     let targets: Vec<Value> = (0..5)
-        .map(|i| json!({ "type": "redis", "key": format!("{p}:{i}"), "ttl_seconds": 60,
-            "source": { "type": "http", "url": src.url(&format!("/v/{i}")) } }))
+        .map(|i| {
+            json!({ "type": "redis", "key": format!("{p}:{i}"), "ttl_seconds": 60,
+            "source": { "type": "http", "url": src.url(&format!("/v/{i}")) } })
+        })
         .collect();
     let report = w
         .warm(&request(json!({ "targets": targets, "concurrency": 1 })))
@@ -161,7 +200,10 @@ async fn the_job_byte_budget_cuts_the_targets_that_pass_it() {
     assert_eq!((report.keys_warmed, report.failed), (3, 2), "{report:?}");
     let over = report.targets[3].error.as_ref().expect("over budget");
     assert_eq!(over.code, "job_bytes_exceeded");
-    assert!(over.message.contains("STOKER_CACHE_MAX_JOB_BYTES"), "{over:?}");
+    assert!(
+        over.message.contains("STOKER_CACHE_MAX_JOB_BYTES"),
+        "{over:?}"
+    );
 }
 
 /// A source that streams 1 GiB (chunked at `/chunked`, with its length declared at
@@ -188,7 +230,9 @@ async fn flood() -> Flood {
                 let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
                 if path == "/ok" {
                     let _ = sock
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+                        )
                         .await;
                     return;
                 }
@@ -225,7 +269,9 @@ async fn flood() -> Flood {
 async fn a_1_gib_body_is_cut_and_the_worker_binary_stays_small() {
     let sdk = emulator().await;
     let src = flood().await;
-    let env = KitEnv::create(&sdk, "cacheflood", 3, false).await.expect("resources");
+    let env = KitEnv::create(&sdk, "cacheflood", 3, false)
+        .await
+        .expect("resources");
     let redis = redis_url();
     let worker = env
         .spawn_worker(
@@ -250,7 +296,11 @@ async fn a_1_gib_body_is_cut_and_the_worker_binary_stays_small() {
         .await
         .expect("send");
     let done = env
-        .wait_outcome("cache-warmer", &event.id.to_string(), Duration::from_secs(90))
+        .wait_outcome(
+            "cache-warmer",
+            &event.id.to_string(),
+            Duration::from_secs(90),
+        )
         .await;
     let peak_kib = stoker_it::bench::peak_rss_kib(&worker.id().to_string()).expect("VmHWM");
     let sent = src.sent.load(Ordering::Relaxed);
@@ -259,7 +309,10 @@ async fn a_1_gib_body_is_cut_and_the_worker_binary_stays_small() {
         let e = &done["targets"][i]["error"];
         assert_eq!(e["code"], "value_too_large", "target {i}: {done}");
         assert!(
-            e["message"].as_str().unwrap_or_default().contains("over the limit of 1048576 bytes"),
+            e["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("over the limit of 1048576 bytes"),
             "{e}"
         );
     }

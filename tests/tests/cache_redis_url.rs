@@ -43,7 +43,10 @@ async fn send_job(env: &KitEnv, src: &TestServer) -> (String, String) {
 
 /// `redis-cli` against a server; its output.
 fn redis_cli(args: &[&str]) -> String {
-    let out = Command::new("redis-cli").args(args).output().expect("redis-cli");
+    let out = Command::new("redis-cli")
+        .args(args)
+        .output()
+        .expect("redis-cli");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -63,15 +66,27 @@ async fn the_redis_url_is_read_from_an_ssm_secure_string_parameter() {
         .await
         .expect("PutParameter");
     let src = source().await;
-    let env = KitEnv::create(&sdk, "cachessm", 1, false).await.expect("resources");
+    let env = KitEnv::create(&sdk, "cachessm", 1, false)
+        .await
+        .expect("resources");
     let mut vars = BASE_VARS.to_vec();
     vars.push(("STOKER_REDIS_URL_PARAMETER", &name));
     let mut worker = LoggedWorker::spawn(&env, &vars, &["STOKER_REDIS_URL"]);
     let (id, key) = send_job(&env, &src).await;
-    let done = env.wait_outcome("cache-warmer", &id, Duration::from_secs(60)).await;
+    let done = env
+        .wait_outcome("cache-warmer", &id, Duration::from_secs(60))
+        .await;
     assert_eq!(done["keys_warmed"], 1, "{done}");
     let port = redis.port.to_string();
-    let got = redis_cli(&["-p", &port, "--no-auth-warning", "-a", password, "GET", &key]);
+    let got = redis_cli(&[
+        "-p",
+        &port,
+        "--no-auth-warning",
+        "-a",
+        password,
+        "GET",
+        &key,
+    ]);
     assert_eq!(got, r#"{"menu":["soup"]}"#);
     worker.stop();
     assert!(!worker.output().contains(password), "{}", worker.output());
@@ -100,7 +115,12 @@ async fn the_redis_url_is_read_from_an_ssm_secure_string_parameter() {
     let mut absent = LoggedWorker::spawn(&env, &vars, &["STOKER_REDIS_URL"]);
     assert!(!absent.exit(Duration::from_secs(30)).await.success());
     let said = absent.output();
-    assert!(said.contains(&format!("could not be read from the SSM parameter {missing}")), "{said}");
+    assert!(
+        said.contains(&format!(
+            "could not be read from the SSM parameter {missing}"
+        )),
+        "{said}"
+    );
     for n in [&name, &plain] {
         let _ = ssm.delete_parameter().name(n).send().await;
     }
@@ -115,12 +135,77 @@ fn certificates(dir: &Path) {
             .current_dir(dir)
             .output()
             .expect("openssl (the openssl package)");
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
-    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("san");
-    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=stoker test CA"]);
-    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-    run(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "san.cnf"]);
+    std::fs::write(
+        dir.join("san.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .expect("san");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=stoker test CA",
+    ]);
+    // Another CA, which did not sign the server's certificate.
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "other.key",
+        "-out",
+        "other.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=some other CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.cnf",
+    ]);
 }
 
 #[tokio::test]
@@ -135,41 +220,92 @@ async fn rediss_warms_over_tls_and_refuses_an_untrusted_certificate() {
     let redis = PrivateRedis::start(
         port,
         &[
-            "--port", "0", "--tls-port", &port.to_string(),
-            "--tls-cert-file", &file("server.pem"), "--tls-key-file", &file("server.key"),
-            "--tls-ca-cert-file", &file("ca.pem"), "--tls-auth-clients", "no",
-            "--requirepass", password,
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &file("server.pem"),
+            "--tls-key-file",
+            &file("server.key"),
+            "--tls-ca-cert-file",
+            &file("ca.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
         ],
     )
     .await;
     let url = format!("rediss://:{password}@127.0.0.1:{}/0", redis.port);
     let src = source().await;
-    let env = KitEnv::create(&sdk, "cachetls", 1, false).await.expect("resources");
+    let env = KitEnv::create(&sdk, "cachetls", 1, false)
+        .await
+        .expect("resources");
 
     // Trusting the test CA (rustls reads the system roots, which SSL_CERT_FILE replaces).
     let ca = file("ca.pem");
     let mut vars = BASE_VARS.to_vec();
-    vars.extend([("STOKER_REDIS_URL", url.as_str()), ("SSL_CERT_FILE", ca.as_str())]);
+    vars.extend([
+        ("STOKER_REDIS_URL", url.as_str()),
+        ("SSL_CERT_FILE", ca.as_str()),
+    ]);
     let mut trusted = LoggedWorker::spawn(&env, &vars, &["STOKER_REDIS_URL_PARAMETER"]);
     let (id, key) = send_job(&env, &src).await;
-    let done = env.wait_outcome("cache-warmer", &id, Duration::from_secs(60)).await;
+    let done = env
+        .wait_outcome("cache-warmer", &id, Duration::from_secs(60))
+        .await;
     assert_eq!(done["keys_warmed"], 1, "{done}");
-    assert!(done["hit_rate_after"].is_number() || done["redis_round_trips"] == 1, "{done}");
+    assert!(
+        done["hit_rate_after"].is_number() || done["redis_round_trips"] == 1,
+        "{done}"
+    );
     let p = port.to_string();
-    let got = redis_cli(&["--tls", "--cacert", &ca, "-p", &p, "--no-auth-warning", "-a", password, "GET", &key]);
+    let got = redis_cli(&[
+        "--tls",
+        "--cacert",
+        &ca,
+        "-p",
+        &p,
+        "--no-auth-warning",
+        "-a",
+        password,
+        "GET",
+        &key,
+    ]);
     assert_eq!(got, r#"{"menu":["soup"]}"#, "written over TLS");
     trusted.stop();
 
-    // Not trusting it: the connection is refused, the job fails; the password stays out.
+    // Trusting another CA only: the connection is refused, the job fails; the password
+    // stays out.
+    let other = file("other.pem");
     let mut vars = BASE_VARS.to_vec();
-    vars.extend([("STOKER_REDIS_URL", url.as_str()), ("SSL_CERT_FILE", "/dev/null")]);
-    let mut untrusted = LoggedWorker::spawn(&env, &vars, &["STOKER_REDIS_URL_PARAMETER", "SSL_CERT_DIR"]);
-    send_job(&env, &src).await;
-    let reason = &env.dead_reasons(1, Duration::from_secs(60)).await[0];
-    assert!(reason.contains("Redis at 127.0.0.1:") && reason.contains("is unreachable"), "{reason}");
-    assert!(reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer"), "{reason}");
+    vars.extend([
+        ("STOKER_REDIS_URL", url.as_str()),
+        ("SSL_CERT_FILE", other.as_str()),
+    ]);
+    // A queue of its own: LocalStack hands a message to the long poll of a killed worker.
+    let second = KitEnv::create(&sdk, "cachetls", 1, false)
+        .await
+        .expect("resources");
+    let mut untrusted = LoggedWorker::spawn(
+        &second,
+        &vars,
+        &["STOKER_REDIS_URL_PARAMETER", "SSL_CERT_DIR"],
+    );
+    send_job(&second, &src).await;
+    let reason = &second.dead_reasons(1, Duration::from_secs(60)).await[0];
+    assert!(
+        reason.contains("Redis at 127.0.0.1:") && reason.contains("is unreachable"),
+        "{reason}"
+    );
+    assert!(
+        reason.to_lowercase().contains("certificate") || reason.contains("UnknownIssuer"),
+        "{reason}"
+    );
     assert!(!reason.contains(password) && !untrusted.output().contains(password));
     untrusted.stop();
     env.delete().await;
+    second.delete().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

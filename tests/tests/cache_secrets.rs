@@ -1,7 +1,7 @@
 //! Secrets stay secret: the cache-warmer binary, given Redis URLs with passwords and source
-//! URLs with tokens in their query and their user info, is driven into every error path
-//! (unreachable Redis, wrong password, a bad URL at start, 5xx source, unreachable source,
-//! refused host); none of the secrets appears in its stdout/stderr, the ops table, the DLQ's
+//! URLs with tokens in their query (and credentials, which the decoder refuses), is driven
+//! into every error path (unreachable Redis, wrong password, a bad URL at start, 5xx source,
+//! unreachable source, refused host); none of the secrets appears in its stdout/stderr, the ops table, the DLQ's
 //! reasons or the outcome events.
 
 mod cache_support;
@@ -32,7 +32,12 @@ async fn outcome_queue(sdk: &aws_config::SdkConfig) -> (String, String) {
     let eb = aws_sdk_eventbridge::Client::new(sdk);
     eb.create_event_bus().name(&name).send().await.expect("bus");
     let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue = sqs.create_queue().queue_name(&name).send().await.expect("queue");
+    let queue = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .expect("queue");
     let arn = format!("arn:aws:sqs:us-east-1:000000000000:{name}");
     eb.put_rule()
         .name(&name)
@@ -56,7 +61,11 @@ fn request(v: Value) -> CacheWarmRequest {
 }
 
 async fn send(env: &KitEnv, targets: Value) -> String {
-    let event = Envelope::new(request(json!({ "targets": targets })), SOURCE_OPERATOR, "operator:test");
+    let event = Envelope::new(
+        request(json!({ "targets": targets })),
+        SOURCE_OPERATOR,
+        "operator:test",
+    );
     env.send(&serde_json::to_string(&event).expect("json"), None)
         .await
         .expect("send");
@@ -65,14 +74,27 @@ async fn send(env: &KitEnv, targets: Value) -> String {
 
 /// At least `n` new dead letters (received with their attributes, hidden for a minute).
 async fn dead_letters(env: &KitEnv, n: usize) -> Vec<aws_sdk_sqs::types::Message> {
-    let dead = env.dead_letters(n, Duration::from_secs(60)).await.expect("DLQ");
+    let dead = env
+        .dead_letters(n, Duration::from_secs(60))
+        .await
+        .expect("DLQ");
     assert!(dead.len() >= n, "{} dead letters, expected {n}", dead.len());
     dead
 }
 
 fn assert_clean(place: &str, text: &str) {
-    for secret in [TOKEN, USERINFO_PW, RIGHT_PW, WRONG_PW, UNREACHABLE_PW, BAD_URL_PW] {
-        assert!(!text.contains(secret), "{place} contains the secret {secret}:\n{text}");
+    for secret in [
+        TOKEN,
+        USERINFO_PW,
+        RIGHT_PW,
+        WRONG_PW,
+        UNREACHABLE_PW,
+        BAD_URL_PW,
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{place} contains the secret {secret}:\n{text}"
+        );
     }
 }
 
@@ -85,7 +107,9 @@ async fn passwords_and_url_tokens_never_leave_the_worker() {
     })
     .await;
     let redis = PrivateRedis::with_password(RIGHT_PW).await;
-    let env = KitEnv::create(&sdk, "cachesecret", 1, false).await.expect("resources");
+    let env = KitEnv::create(&sdk, "cachesecret", 1, false)
+        .await
+        .expect("resources");
     let (bus, outcomes) = outcome_queue(&sdk).await;
     let port = src.base.rsplit(':').next().expect("port").to_owned();
     let with_token = |path: &str| format!("{}{path}?token={TOKEN}", src.base);
@@ -96,48 +120,80 @@ async fn passwords_and_url_tokens_never_leave_the_worker() {
         ("STOKER_BUS", bus.as_str()),
         ("RUST_LOG", "debug"),
     ];
-    let run = |redis_url: String| {
+    // One queue per worker: LocalStack hands a message to the long poll of a killed worker.
+    let (second, third) = (
+        KitEnv::create(&sdk, "cachesecret", 1, false)
+            .await
+            .expect("resources"),
+        KitEnv::create(&sdk, "cachesecret", 1, false)
+            .await
+            .expect("resources"),
+    );
+    let run = |env: &KitEnv, redis_url: String| {
         let mut vars = common.to_vec();
         vars.push(("STOKER_REDIS_URL", redis_url.leak()));
-        LoggedWorker::spawn(&env, &vars, &["STOKER_REDIS_URL_PARAMETER"])
+        LoggedWorker::spawn(env, &vars, &["STOKER_REDIS_URL_PARAMETER"])
     };
     let key = |k: &str| format!("{}:{k}", env.name);
 
     // 1. The right password: failing sources (5xx, unreachable, refused) with tokens.
     let right = format!("redis://:{RIGHT_PW}@127.0.0.1:{}/0", redis.port);
-    let mut worker = run(right);
+    let mut worker = run(&env, right);
     let failing = send(&env, json!([
         { "type": "redis", "key": key("5xx"), "ttl_seconds": 60, "source": { "type": "http", "url": with_token("/fail") } },
         { "type": "http", "url": format!("http://127.0.0.1:9/down?token={TOKEN}") } ])).await;
     let mixed = send(&env, json!([
         { "type": "redis", "key": key("ok"), "ttl_seconds": 60,
-          "source": { "type": "http", "url": format!("http://app:{USERINFO_PW}@127.0.0.1:{port}/ok?token={TOKEN}") } },
+          "source": { "type": "http", "url": with_token("/ok") } },
         { "type": "http", "url": with_token("/fail") },
         { "type": "redis", "key": key("down"), "ttl_seconds": 60, "source": { "type": "http", "url": format!("http://127.0.0.1:9/down?token={TOKEN}") } } ])).await;
-    let refused = send(&env, json!([
-        { "type": "http", "url": format!("https://evil.example.org/x?token={TOKEN}") } ])).await;
-    let report = env.wait_outcome("cache-warmer", &mixed, Duration::from_secs(60)).await;
+    let refused = send(
+        &env,
+        json!([
+        { "type": "http", "url": format!("https://evil.example.org/x?token={TOKEN}") } ]),
+    )
+    .await;
+    // Credentials in a URL are refused by the decoder (to the DLQ, without them).
+    send(&env, json!([
+        { "type": "http", "url": format!("http://app:{USERINFO_PW}@127.0.0.1:{port}/ok?token={TOKEN}") } ])).await;
+    let report = env
+        .wait_outcome("cache-warmer", &mixed, Duration::from_secs(60))
+        .await;
     assert_eq!(report["keys_warmed"], 1, "{report}");
     assert_eq!(report["targets"][0]["name"], key("ok"));
     assert_eq!(report["targets"][1]["name"], format!("{}/fail", src.base));
-    let down = report["targets"][2]["error"]["message"].as_str().unwrap_or_default();
-    assert!(down.starts_with("GET http://127.0.0.1:9/down: could not connect"), "{report}");
-    let mut dead = dead_letters(&env, 2).await;
+    let down = report["targets"][2]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        down.starts_with("GET http://127.0.0.1:9/down: could not connect"),
+        "{report}"
+    );
+    let mut dead = dead_letters(&env, 3).await;
     worker.stop();
     let first = worker.output();
 
     // 2. The wrong password, 3. an unreachable Redis: the job fails, to the DLQ.
-    let mut wrong = run(format!("redis://:{WRONG_PW}@127.0.0.1:{}/0", redis.port));
-    send(&env, json!([{ "type": "redis", "key": key("w"), "ttl_seconds": 60, "source": { "type": "http", "url": with_token("/ok") } }])).await;
-    dead.extend(dead_letters(&env, 1).await);
+    let mut wrong = run(
+        &second,
+        format!("redis://:{WRONG_PW}@127.0.0.1:{}/0", redis.port),
+    );
+    send(&second, json!([{ "type": "redis", "key": key("w"), "ttl_seconds": 60, "source": { "type": "http", "url": with_token("/ok") } }])).await;
+    dead.extend(dead_letters(&second, 1).await);
     wrong.stop();
-    let mut unreachable = run(format!("redis://app:{UNREACHABLE_PW}@127.0.0.1:9/0"));
-    send(&env, json!([{ "type": "redis", "key": key("u"), "ttl_seconds": 60, "source": { "type": "http", "url": with_token("/ok") } }])).await;
-    dead.extend(dead_letters(&env, 1).await);
+    let mut unreachable = run(
+        &third,
+        format!("redis://app:{UNREACHABLE_PW}@127.0.0.1:9/0"),
+    );
+    send(&third, json!([{ "type": "redis", "key": key("u"), "ttl_seconds": 60, "source": { "type": "http", "url": with_token("/ok") } }])).await;
+    dead.extend(dead_letters(&third, 1).await);
     unreachable.stop();
 
     // 4. A Redis URL that does not parse: the worker stops at start.
-    let mut bad = run(format!("redis://app:{BAD_URL_PW}@127.0.0.1:notaport/0"));
+    let mut bad = run(
+        &third,
+        format!("redis://app:{BAD_URL_PW}@127.0.0.1:notaport/0"),
+    );
     assert!(!bad.exit(Duration::from_secs(30)).await.success());
 
     // Every path was taken, and said so without its secrets.
@@ -152,13 +208,14 @@ async fn passwords_and_url_tokens_never_leave_the_worker() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(reasons.len(), 4, "{reasons:?}");
+    assert_eq!(reasons.len(), 5, "{reasons:?}");
     let all_reasons = reasons.join("\n");
     for said in [
         "/fail: 503 Service Unavailable",
         "refused the credentials",
         "Redis at 127.0.0.1:9 is unreachable",
         "host evil.example.org is not on the cache-warmer's allow-list",
+        "URLs must not carry credentials",
     ] {
         assert!(all_reasons.contains(said), "no {said:?} in {all_reasons}");
     }
@@ -170,24 +227,36 @@ async fn passwords_and_url_tokens_never_leave_the_worker() {
         .collect();
     assert_clean("the DLQ attributes", &attributes.join("\n"));
     assert_clean("the worker's stdout/stderr", &logs);
-    let items = aws_sdk_dynamodb::Client::new(&sdk)
-        .scan()
-        .table_name(&env.table)
-        .send()
-        .await
-        .expect("Scan");
-    assert!(items.count() >= 5, "runs and outcomes recorded: {items:?}");
-    assert_clean("the ops table", &format!("{:?}", items.items()));
+    let mut items = Vec::new();
+    for e in [&env, &second, &third] {
+        let out = aws_sdk_dynamodb::Client::new(&sdk)
+            .scan()
+            .table_name(&e.table)
+            .send()
+            .await
+            .expect("Scan");
+        items.extend(out.items.unwrap_or_default());
+    }
+    assert!(items.len() >= 6, "runs and outcomes recorded: {items:?}");
+    assert_clean("the ops table", &format!("{items:?}"));
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let mut bodies = Vec::new();
     let deadline = stoker_it::Deadline::after(Duration::from_secs(30), Duration::from_millis(200));
     while bodies.len() < 5 && deadline.tick().await {
-        let got = receive_all(&sqs, &outcomes, 1).await.expect("outcome events");
+        let got = receive_all(&sqs, &outcomes, 1)
+            .await
+            .expect("outcome events");
         bodies.extend(got.iter().filter_map(|m| m.body().map(str::to_owned)));
     }
-    assert_eq!(bodies.len(), 5, "a completed and four failed events: {bodies:?}");
+    assert_eq!(
+        bodies.len(),
+        5,
+        "a completed and four failed events: {bodies:?}"
+    );
     assert_clean("the outcome events", &bodies.join("\n"));
-    env.delete().await;
+    for e in [&env, &second, &third] {
+        e.delete().await;
+    }
 }
 
 #[test]

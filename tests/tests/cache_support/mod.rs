@@ -40,14 +40,21 @@ impl PrivateRedis {
             async move { tokio::net::TcpStream::connect(addr).await.ok().map(|_| ()) }
         })
         .await;
-        assert!(up.is_some(), "redis-server did not listen on {addr} within 5 s");
+        assert!(
+            up.is_some(),
+            "redis-server did not listen on {addr} within 5 s"
+        );
         PrivateRedis { port, child }
     }
 
     /// A plain redis-server on a free port that requires `password`.
     pub async fn with_password(password: &str) -> PrivateRedis {
         let port = free_port();
-        Self::start(port, &["--port", &port.to_string(), "--requirepass", password]).await
+        Self::start(
+            port,
+            &["--port", &port.to_string(), "--requirepass", password],
+        )
+        .await
     }
 }
 

@@ -53,7 +53,9 @@ where
     }
     for a in &addrs {
         if let Some(why) = address::refusal(a.ip(), allow_private) {
-            return Err(AddressRefused(format!("{host} resolves to a refused address: {why}")).into());
+            return Err(
+                AddressRefused(format!("{host} resolves to a refused address: {why}")).into(),
+            );
         }
     }
     Ok(addrs)
