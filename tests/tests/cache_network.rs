@@ -304,6 +304,7 @@ async fn a_1_gib_body_is_cut_and_the_worker_binary_stays_small() {
         .await;
     let peak_kib = stoker_it::bench::peak_rss_kib(&worker.id().to_string()).expect("VmHWM");
     let sent = src.sent.load(Ordering::Relaxed);
+    eprintln!("the worker peaked at {peak_kib} KiB; the source sent {sent} bytes");
     env.delete().await;
     for i in 0..3 {
         let e = &done["targets"][i]["error"];

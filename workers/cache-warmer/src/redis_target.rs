@@ -72,10 +72,12 @@ pub async fn load(
                 }
                 // HTTP bodies were counted as they were read; DynamoDB values count here.
                 let from_http = matches!(t.source, ValueSource::Http { .. });
-                if let Err(e) = (!from_http)
-                    .then(|| budget.take(value.len() as u64))
-                    .unwrap_or(Ok(()))
-                {
+                let counted = if from_http {
+                    Ok(())
+                } else {
+                    budget.take(value.len() as u64)
+                };
+                if let Err(e) = counted {
                     report.fail(&e);
                     continue;
                 }
