@@ -116,7 +116,9 @@ mod tests {
         .unwrap_err();
         let refused = refused_in(got.as_ref()).expect("AddressRefused");
         assert!(
-            refused.0.contains("api.example.com resolves to 10.0.0.7"),
+            refused
+                .0
+                .contains("api.example.com resolves to a refused address: 10.0.0.7 is private"),
             "{refused}"
         );
         let ok = resolve_with("api.example.com", false, |_| async {
