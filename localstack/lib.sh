@@ -93,6 +93,8 @@ export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=$MINISTACK_URL
 export STOKER_MINISTACK_URL=$MINISTACK_URL
 export STOKER_REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export STOKER_CACHE_ALLOWED_HOSTS=\${STOKER_CACHE_ALLOWED_HOSTS:-127.0.0.1}
+# The emulators and test sources live on loopback: local development only, never in infra/.
+export STOKER_CACHE_ALLOW_PRIVATE_NETWORKS=true
 export STOKER_AWS_CLI=$LS_VENV/bin/aws
 export AWS_REGION=\${AWS_REGION:-us-east-1}
 export AWS_DEFAULT_REGION=\${AWS_DEFAULT_REGION:-us-east-1}

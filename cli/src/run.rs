@@ -47,9 +47,9 @@ impl RunArgs {
                     tasks.spawn(poll(stoker_warmup::Warmup::from_env(&sdk), sdk, cfg, stop));
                 }
                 Worker::CacheWarmer => {
-                    let h = stoker_cache_warmer::CacheWarmer::from_env(&sdk).map_err(|e| {
+                    let h = stoker_cache_warmer::CacheWarmer::from_env(&sdk).await.map_err(|e| {
                         CliError::new(format!("the cache-warmer cannot start: {e}"))
-                            .fix("set STOKER_REDIS_URL and STOKER_CACHE_ALLOWED_HOSTS (eval \"$(./localstack/env)\" sets both for the emulator), or leave it out with --workers")
+                            .fix("set STOKER_REDIS_URL_PARAMETER (or STOKER_REDIS_URL) and STOKER_CACHE_ALLOWED_HOSTS (eval \"$(./localstack/env)\" sets both for the emulator), or leave it out with --workers")
                     })?;
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }

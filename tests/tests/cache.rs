@@ -37,11 +37,9 @@ async fn source() -> TestServer {
 
 fn warmer(sdk: &aws_config::SdkConfig, redis: &str) -> CacheWarmer {
     let config = CacheConfig {
-        redis_url: redis.into(),
-        allowed_hosts: vec!["127.0.0.1".into()],
+        allow_private_networks: true, // the test's sources and Redis are on loopback
         max_value_bytes: 2048,
-        ttl_overrides: Default::default(),
-        pipeline: 500,
+        ..CacheConfig::new(redis, &["127.0.0.1"])
     };
     CacheWarmer::new(sdk, config).expect("warmer")
 }
@@ -146,12 +144,16 @@ async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
         .as_ref()
         .expect("the 5xx source failed");
     assert!(down.retryable, "{down:?}");
-    assert_eq!(report.targets[1].skipped, 1);
-    assert!(
-        report.targets[1].skip_reasons[0].contains("over the limit of 2048"),
-        "{:?}",
-        report.targets[1]
+    // The body is read no further than the limit: the target fails, permanently.
+    let big = report.targets[1]
+        .error
+        .as_ref()
+        .expect("the large value failed");
+    assert_eq!(
+        (big.code.as_str(), big.retryable),
+        ("value_too_large", false)
     );
+    assert!(big.message.contains("over the limit of 2048"), "{big:?}");
     assert!(
         report.targets[2]
             .error
@@ -222,7 +224,7 @@ async fn a_url_off_the_allow_list_or_at_the_metadata_service_is_permanent_with_i
         ("http://10.1.2.3/x", "not on the cache-warmer's allow-list"),
         (
             "http://169.254.169.254/latest/meta-data/",
-            "link-local or metadata",
+            "the instance metadata address: never fetched",
         ),
     ] {
         let req = request(json!({ "targets": [
@@ -252,6 +254,7 @@ async fn the_worker_binary_replays_a_redelivered_event_without_a_second_write() 
             &[
                 ("STOKER_REDIS_URL", &redis),
                 ("STOKER_CACHE_ALLOWED_HOSTS", "127.0.0.1"),
+                ("STOKER_CACHE_ALLOW_PRIVATE_NETWORKS", "true"),
             ],
         )
         .expect("spawn the worker");

@@ -67,11 +67,9 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for pipeline in [500, 1] {
         let config = CacheConfig {
-            redis_url: redis.url.clone(),
-            allowed_hosts: vec!["127.0.0.1".into()],
-            max_value_bytes: 512 * 1024,
-            ttl_overrides: Default::default(),
+            allow_private_networks: true, // the source and Redis are on loopback
             pipeline,
+            ..CacheConfig::new(redis.url.as_str(), &["127.0.0.1"])
         };
         let w = CacheWarmer::new(&sdk, config).map_err(anyhow::Error::msg)?;
         let t = Instant::now();

@@ -1,4 +1,5 @@
-//! Warming an HTTP endpoint (API Gateway, CDN): one request, the expected status, the bytes.
+//! Warming an HTTP endpoint (API Gateway, CDN): one request, the expected status, the bytes
+//! (read as a stream, counted, not kept).
 
 use std::time::{Duration, Instant};
 
@@ -6,16 +7,13 @@ use reqwest::Method;
 use stoker_events::payload::cache::{HttpMethod, HttpTarget};
 use stoker_kit::JobError;
 
-use crate::policy;
+use crate::body::{self, Budget, Keep};
 use crate::report::TargetReport;
+use crate::source::Sources;
+use crate::{http_error, policy, redact};
 
-pub async fn warm(
-    http: &reqwest::Client,
-    t: &HttpTarget,
-    allowed: &[String],
-    report: &mut TargetReport,
-) {
-    match fetch(http, t, allowed).await {
+pub async fn warm(sources: &Sources, t: &HttpTarget, budget: &Budget, report: &mut TargetReport) {
+    match fetch(sources, t, budget).await {
         Ok((status, bytes, ms)) => {
             report.status = Some(status);
             report.latency_ms = ms;
@@ -27,20 +25,19 @@ pub async fn warm(
 }
 
 async fn fetch(
-    http: &reqwest::Client,
+    sources: &Sources,
     t: &HttpTarget,
-    allowed: &[String],
+    budget: &Budget,
 ) -> Result<(u16, u64, u64), JobError> {
-    let url =
-        policy::check(&t.url, allowed).map_err(|e| JobError::permanent("url_not_allowed", e))?;
-    policy::check_resolved(&url)
-        .await
+    let shown = redact::url(&t.url);
+    let url = policy::check(&t.url, &sources.allowed_hosts, sources.allow_private)
         .map_err(|e| JobError::permanent("url_not_allowed", e))?;
-    let method = match t.method {
-        HttpMethod::Get => Method::GET,
-        HttpMethod::Head => Method::HEAD,
+    let (method, name) = match t.method {
+        HttpMethod::Get => (Method::GET, "GET"),
+        HttpMethod::Head => (Method::HEAD, "HEAD"),
     };
-    let mut req = http
+    let mut req = sources
+        .http
         .request(method, url)
         .timeout(Duration::from_millis(t.timeout_ms.into()));
     for (k, v) in &t.headers {
@@ -50,17 +47,12 @@ async fn fetch(
     let resp = req
         .send()
         .await
-        .map_err(|e| JobError::transient(format!("{} {}: {e}", t.method_name(), t.url)))?;
+        .map_err(|e| http_error::job_error(name, &shown, &e))?;
     let status = resp.status().as_u16();
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| JobError::transient(format!("{}: reading the body: {e}", t.url)))?;
-    let ms = started.elapsed().as_millis() as u64;
     if status != t.expected_status {
         let msg = format!(
-            "{} answered {status}, expected {}",
-            t.url, t.expected_status
+            "{name} {shown} answered {status}, expected {}",
+            t.expected_status
         );
         return Err(if status >= 500 || status == 429 {
             JobError::transient(msg)
@@ -68,18 +60,15 @@ async fn fetch(
             JobError::permanent("unexpected_status", msg)
         });
     }
-    Ok((status, body.len() as u64, ms))
-}
-
-trait MethodName {
-    fn method_name(&self) -> &'static str;
-}
-
-impl MethodName for HttpTarget {
-    fn method_name(&self) -> &'static str {
-        match self.method {
-            HttpMethod::Get => "GET",
-            HttpMethod::Head => "HEAD",
+    let bytes = match t.method {
+        HttpMethod::Head => 0,
+        HttpMethod::Get => {
+            let what = format!("{name} {shown}");
+            body::read(resp, sources.max_value_bytes, budget, Keep::Count, &what)
+                .await?
+                .1
         }
-    }
+    };
+    let ms = started.elapsed().as_millis() as u64;
+    Ok((status, bytes, ms))
 }

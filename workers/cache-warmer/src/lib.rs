@@ -6,29 +6,45 @@
 //!   JSON endpoint, a DynamoDB item or query), optionally one key per id of a list, size-checked,
 //!   then all written with pipelined `SET key value EX ttl` ([`redis_io`]), the TTL explicit or by
 //!   data class ([`config`]).
-//! - Only allow-listed hosts are fetched, never link-local or metadata addresses ([`policy`]).
+//! - Only allow-listed hosts are fetched, and never loopback, private, link-local or metadata
+//!   addresses ([`address`]): IP-literal URLs are judged before the request ([`policy`]), host
+//!   names at connect time by the client's resolver ([`resolver`]). No proxy is used.
+//! - Bodies are read as streams, cut at `max_value_bytes` and at the job's byte budget
+//!   ([`body`]); a request's keys are counted, headers checked, before any fetch ([`checks`]).
+//! - The Redis URL comes from an SSM SecureString parameter ([`redis_url`]); no error, log or
+//!   report shows a password or a URL's query ([`redact`]).
 //! - A failing target never stops the others; Redis unreachable fails the job (retryable), and
 //!   nothing half-written is reported as done. The report carries Redis' own hit rate before
 //!   and after the run, also published as the CloudWatch metric `Stoker/RedisHitRate`.
 
+pub mod address;
+pub mod body;
+pub mod checks;
 pub mod config;
+pub mod http_error;
 pub mod http_target;
+pub mod placeholder;
 pub mod policy;
+pub mod redact;
 pub mod redis_io;
 pub mod redis_target;
+pub mod redis_url;
 pub mod report;
+pub mod resolver;
 pub mod source;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use stoker_events::payload::cache::{CacheTarget, CacheWarmRequest, ValueSource};
+use stoker_events::payload::cache::{CacheTarget, CacheWarmRequest};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::{Handler, JobCtx, JobError, Outcome, RunError};
 use tokio::sync::Semaphore;
 
-pub use config::CacheConfig;
+use body::Budget;
+pub use config::{CacheConfig, RedisUrlFrom};
+use redis_io::Redis;
 use report::{Report, TargetReport};
 use source::Sources;
 
@@ -36,22 +52,25 @@ use source::Sources;
 #[derive(Debug, Clone)]
 pub struct CacheWarmer {
     pub sources: Sources,
-    pub redis: redis::Client,
+    pub redis: Redis,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub config: CacheConfig,
 }
 
 impl CacheWarmer {
     pub fn new(sdk: &aws_config::SdkConfig, config: CacheConfig) -> Result<Self, String> {
-        let redis = redis::Client::open(config.redis_url.as_str()).map_err(|e| {
-            format!(
-                "STOKER_REDIS_URL={:?} is not a Redis URL ({e}): use redis://host:port",
-                config.redis_url
-            )
-        })?;
+        let redis = Redis {
+            client: redis_url::client(&config.redis_url)?,
+            url: config.redis_url.clone(),
+        };
         let http = reqwest::Client::builder()
             .user_agent("stoker-cache-warmer")
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve and connect on our behalf, past the resolver's checks.
+            .no_proxy()
+            .dns_resolver(Arc::new(resolver::GuardedResolver {
+                allow_private: config.allow_private_networks,
+            }))
             .build()
             .map_err(|e| format!("the HTTP client could not be built: {e}"))?;
         Ok(CacheWarmer {
@@ -59,7 +78,9 @@ impl CacheWarmer {
                 http,
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
                 allowed_hosts: config.allowed_hosts.clone(),
+                allow_private: config.allow_private_networks,
                 timeout: Duration::from_secs(10),
+                max_value_bytes: config.max_value_bytes,
             },
             redis,
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
@@ -67,8 +88,15 @@ impl CacheWarmer {
         })
     }
 
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, RunError> {
-        CacheConfig::from_env()
+    /// From the environment ([`CacheConfig`]), reading the Redis URL from SSM when
+    /// `STOKER_REDIS_URL_PARAMETER` names a parameter.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, RunError> {
+        let get = |k: &str| std::env::var(k).ok();
+        let from = RedisUrlFrom::from_lookup(get).map_err(RunError::Setup)?;
+        let url = redis_url::read(from, &aws_sdk_ssm::Client::new(sdk))
+            .await
+            .map_err(RunError::Setup)?;
+        CacheConfig::from_lookup(get, url)
             .and_then(|c| Self::new(sdk, c))
             .map_err(RunError::Setup)
     }
@@ -76,7 +104,7 @@ impl CacheWarmer {
     /// Warms every target of `req`.
     pub async fn warm(&self, req: &CacheWarmRequest) -> Result<Report, JobError> {
         let started = Instant::now();
-        self.check_urls(req)?;
+        checks::request(req, &self.config)?;
         let has_redis = req
             .targets
             .iter()
@@ -90,9 +118,10 @@ impl CacheWarmer {
             None => None,
         };
         let limit = Arc::new(Semaphore::new(req.concurrency as usize));
+        let budget = Budget::new(self.config.max_job_bytes);
         let jobs = req.targets.iter().enumerate().map(|(i, t)| {
-            let limit = limit.clone();
-            async move { self.target(i, t, limit).await }
+            let (limit, budget) = (limit.clone(), &budget);
+            async move { self.target(i, t, limit, budget).await }
         });
         let results = futures::future::join_all(jobs).await;
         let mut report = Report::default();
@@ -141,6 +170,7 @@ impl CacheWarmer {
         i: usize,
         t: &CacheTarget,
         limit: Arc<Semaphore>,
+        budget: &Budget,
     ) -> (TargetReport, Vec<redis_io::Write>) {
         let mut r = TargetReport {
             target: format!("targets[{i}]"),
@@ -149,45 +179,19 @@ impl CacheWarmer {
         match t {
             CacheTarget::Http(h) => {
                 r.kind = "http";
-                r.name = h.url.clone();
+                r.name = redact::url(&h.url);
                 let _permit = limit.acquire_owned().await;
-                http_target::warm(&self.sources.http, h, &self.config.allowed_hosts, &mut r).await;
+                http_target::warm(&self.sources, h, budget, &mut r).await;
                 (r, vec![])
             }
             CacheTarget::Redis(rt) => {
                 r.kind = "redis";
                 r.name = rt.key.clone();
-                let w = redis_target::load(&self.sources, &self.config, rt, limit, &mut r).await;
+                let w = redis_target::load(&self.sources, &self.config, rt, limit, budget, &mut r)
+                    .await;
                 (r, w)
             }
         }
-    }
-
-    /// Every URL of the request against the allow-list, before any side effect.
-    fn check_urls(&self, req: &CacheWarmRequest) -> Result<(), JobError> {
-        let check = |path: String, url: &str| {
-            policy::check(url, &self.config.allowed_hosts)
-                .map(|_| ())
-                .map_err(|e| JobError::permanent("url_not_allowed", format!("{path}: {e}")))
-        };
-        let source_url = |s: &ValueSource| match s {
-            ValueSource::Http { url, .. } => Some(url.replace("{id}", "id")),
-            _ => None,
-        };
-        for (i, t) in req.targets.iter().enumerate() {
-            match t {
-                CacheTarget::Http(h) => check(format!("targets[{i}].url"), &h.url)?,
-                CacheTarget::Redis(r) => {
-                    if let Some(u) = source_url(&r.source) {
-                        check(format!("targets[{i}].source.url"), &u)?;
-                    }
-                    if let Some(u) = r.expand.as_ref().and_then(|e| source_url(&e.source)) {
-                        check(format!("targets[{i}].expand.source.url"), &u)?;
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The hit rate and keys warmed as CloudWatch metrics (namespace `Stoker`); a failure to

@@ -1,10 +1,11 @@
 //! `stoker-cache-warmer`: the cache-warmer as a Lambda (SQS event source) or a long-poll process.
-//! Run: `STOKER_QUEUE_URL=... STOKER_DLQ_URL=... STOKER_OPS_TABLE=... STOKER_REDIS_URL=redis://... \
-//!       STOKER_CACHE_ALLOWED_HOSTS=api.example.com stoker-cache-warmer`
+//! Run: `STOKER_QUEUE_URL=... STOKER_DLQ_URL=... STOKER_OPS_TABLE=... \
+//!       STOKER_REDIS_URL_PARAMETER=/stoker/redis-url STOKER_CACHE_ALLOWED_HOSTS=api.example.com \
+//!       stoker-cache-warmer` (locally: `STOKER_REDIS_URL=redis://...` instead of the parameter)
 
 #[tokio::main]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let sdk = stoker_kit::aws::sdk_config().await;
-    let warmer = stoker_cache_warmer::CacheWarmer::from_env(&sdk)?;
+    let warmer = stoker_cache_warmer::CacheWarmer::from_env(&sdk).await?;
     stoker_kit::run_with(warmer, &sdk).await
 }

@@ -1,29 +1,34 @@
-//! Which URLs the cache-warmer may fetch: http(s) only, a host on the allow-list, and never an
-//! address that is link-local (169.254.0.0/16, fe80::/10) or the EC2 metadata service
-//! (fd00:ec2::254), checked on the resolved addresses too, so a published event cannot turn
-//! the worker into a proxy into the network.
-
-use std::net::IpAddr;
+//! Which URLs the cache-warmer may fetch: http(s) only, a host on the allow-list, and an
+//! address that [`crate::address`] accepts. A URL naming an IP address is judged here (it is
+//! never resolved); a URL naming a host is judged again at connect time, on every address the
+//! name resolves to ([`crate::resolver`]), so a published event cannot turn the worker into a
+//! proxy into its own network.
 
 use reqwest::Url;
+use url::Host;
+
+use crate::address;
+use crate::redact;
 
 /// Why a URL is refused (permanent: the event must change).
-pub fn check(url: &str, allowed: &[String]) -> Result<Url, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+pub fn check(url: &str, allowed: &[String], allow_private: bool) -> Result<Url, String> {
+    let shown = redact::url(url);
+    let parsed = Url::parse(url).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("{url:?}: only http and https URLs are fetched"));
+        return Err(format!("{shown:?}: only http and https URLs are fetched"));
     }
-    let host = parsed
-        .host_str()
-        .unwrap_or_default()
-        .trim_matches(['[', ']'])
-        .to_ascii_lowercase();
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        forbidden_ip(ip).map_or(Ok(()), Err)?;
-    }
-    let on_list = allowed.iter().any(|a| match a.strip_prefix('.') {
-        Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
-        None => host == *a,
+    let host = match parsed.host() {
+        None => return Err(format!("{shown:?} has no host")),
+        Some(Host::Ipv4(ip)) => address_ok(ip.into(), allow_private)?.to_string(),
+        Some(Host::Ipv6(ip)) => address_ok(ip.into(), allow_private)?.to_string(),
+        Some(Host::Domain(d)) => d.to_ascii_lowercase(),
+    };
+    let on_list = allowed.iter().any(|a| {
+        let a = a.trim_matches(['[', ']']);
+        match a.strip_prefix('.') {
+            Some(domain) => host == domain || host.ends_with(&format!(".{domain}")),
+            None => host == a,
+        }
     });
     if !on_list {
         return Err(format!(
@@ -38,36 +43,8 @@ pub fn check(url: &str, allowed: &[String]) -> Result<Url, String> {
     Ok(parsed)
 }
 
-/// Refuses a host whose name resolves to a forbidden address.
-pub async fn check_resolved(url: &Url) -> Result<(), String> {
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let port = url.port_or_known_default().unwrap_or(80);
-    // An unresolvable host is left to the request itself (a retryable failure).
-    if let Ok(addrs) = tokio::net::lookup_host((host.as_str(), port)).await {
-        for a in addrs {
-            forbidden_ip(a.ip()).map_or(Ok(()), Err)?;
-        }
-    }
-    Ok(())
-}
-
-fn forbidden_ip(ip: IpAddr) -> Option<String> {
-    let bad = match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    == "fd00:ec2::254"
-                        .parse::<std::net::Ipv6Addr>()
-                        .unwrap_or(std::net::Ipv6Addr::UNSPECIFIED)
-                || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
-        }
-    };
-    bad.then(|| format!("{ip} is a link-local or metadata address: never fetched"))
+fn address_ok(ip: std::net::IpAddr, allow_private: bool) -> Result<std::net::IpAddr, String> {
+    address::refusal(ip, allow_private).map_or(Ok(ip), Err)
 }
 
 #[cfg(test)]
@@ -79,36 +56,74 @@ mod tests {
             "api.example.com".into(),
             ".cdn.example.com".into(),
             "127.0.0.1".into(),
+            "[::1]".into(),
         ]
     }
 
     #[test]
     fn allow_list_hosts_and_domains() {
-        assert!(check("https://api.example.com/menu", &allowed()).is_ok());
-        assert!(check("https://img.cdn.example.com/x", &allowed()).is_ok());
-        assert!(check("http://127.0.0.1:8080/x", &allowed()).is_ok());
-        let e = check("https://evil.example.org/", &allowed()).unwrap_err();
+        assert!(check("https://api.example.com/menu", &allowed(), false).is_ok());
+        assert!(check("https://img.cdn.example.com/x", &allowed(), false).is_ok());
+        assert!(check("HTTPS://API.EXAMPLE.COM/x", &allowed(), false).is_ok());
+        let e = check("https://evil.example.org/", &allowed(), false).unwrap_err();
         assert!(e.contains("not on the cache-warmer's allow-list"), "{e}");
-        assert!(check("https://xapi.example.com/", &allowed()).is_err());
-        assert!(check("ftp://api.example.com/", &allowed()).is_err());
-        assert!(check("not a url", &allowed()).is_err());
+        assert!(check("https://xapi.example.com/", &allowed(), false).is_err());
+        assert!(check("ftp://api.example.com/", &allowed(), false).is_err());
+        assert!(check("not a url", &allowed(), false).is_err());
     }
 
     #[test]
-    fn metadata_and_link_local_are_refused_even_when_listed() {
-        let listed = vec![
-            "169.254.169.254".into(),
-            "[fd00:ec2::254]".into(),
-            "fd00:ec2::254".into(),
-        ];
+    fn loopback_literals_in_any_spelling_are_refused_even_when_listed() {
+        // The Lambda Runtime API, and the spellings a URL parser turns into 127.0.0.1 or ::1.
+        for u in [
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "http://2130706433:9001/",
+            "http://0x7f.1:9001/",
+            "http://127.1:9001/",
+            "http://0177.0.0.1/",
+            "http://[::1]:9001/",
+            "http://[::ffff:127.0.0.1]:9001/",
+            "http://[::ffff:7f00:1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+        ] {
+            let e = check(u, &allowed(), false).unwrap_err();
+            assert!(
+                e.contains("STOKER_CACHE_ALLOW_PRIVATE_NETWORKS"),
+                "{u}: {e}"
+            );
+        }
+        assert!(check("http://127.0.0.1:9001/", &allowed(), true).is_ok());
+        assert!(check("http://[::1]:9001/", &allowed(), true).is_ok());
+    }
+
+    #[test]
+    fn metadata_and_link_local_are_refused_whatever_the_settings() {
+        let listed = vec!["169.254.169.254".into(), "[fd00:ec2::254]".into()];
         for u in [
             "http://169.254.169.254/latest/meta-data/",
+            "http://2852039166/latest/meta-data/",
+            "http://0xa9.0xfe.0xa9.0xfe/",
             "http://[fd00:ec2::254]/",
             "http://[fe80::1]/",
-            "http://[::ffff:169.254.1.1]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://0.0.0.0:9001/",
         ] {
-            let e = check(u, &listed).unwrap_err();
-            assert!(e.contains("link-local or metadata"), "{u}: {e}");
+            let e = check(u, &listed, true).unwrap_err();
+            assert!(e.contains("never fetched"), "{u}: {e}");
         }
+    }
+
+    #[test]
+    fn refusals_do_not_quote_tokens() {
+        let e = check("https://evil.example.org/x?token=s3cret", &allowed(), false).unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
+        let e = check(
+            "ftp://u:s3cret@api.example.com/?token=s3cret",
+            &allowed(),
+            false,
+        )
+        .unwrap_err();
+        assert!(!e.contains("s3cret"), "{e}");
     }
 }

@@ -3,6 +3,21 @@
 use redis::aio::MultiplexedConnection;
 use stoker_kit::JobError;
 
+use crate::redact::Secret;
+
+/// The Redis client and its URL (for messages: scrubbed of the password).
+#[derive(Clone)]
+pub struct Redis {
+    pub client: redis::Client,
+    pub url: Secret,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis").field("url", &self.url).finish()
+    }
+}
+
 /// A key to write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Write {
@@ -12,24 +27,33 @@ pub struct Write {
 }
 
 /// Connects (retryable when Redis does not answer).
-pub async fn connect(client: &redis::Client) -> Result<MultiplexedConnection, JobError> {
-    let conn = client
+pub async fn connect(redis: &Redis) -> Result<MultiplexedConnection, JobError> {
+    let conn = redis
+        .client
         .get_multiplexed_async_connection()
         .await
-        .map_err(|e| unreachable(client, &e))?;
+        .map_err(|e| unreachable(redis, &e))?;
     Ok(conn)
 }
 
-fn unreachable(client: &redis::Client, e: &redis::RedisError) -> JobError {
-    let addr = client.get_connection_info().addr().to_string();
+fn unreachable(redis: &Redis, e: &redis::RedisError) -> JobError {
+    let addr = redis.client.get_connection_info().addr().to_string();
+    let why = match e.kind() {
+        redis::ErrorKind::AuthenticationFailed => {
+            "refused the credentials: check the user and password of the Redis URL"
+        }
+        _ => "is unreachable",
+    };
     JobError::retryable(format!(
-        "Redis at {addr} is unreachable ({e}); nothing was reported as warmed, the job will be retried"
+        "Redis at {} {why} ({}); nothing was reported as warmed, the job will be retried",
+        redis.url.scrub(&addr),
+        redis.url.scrub(&e.to_string())
     ))
 }
 
 /// Writes `writes` in pipelines of `batch` commands; returns the round trips made.
 pub async fn set_all(
-    client: &redis::Client,
+    redis: &Redis,
     conn: &mut MultiplexedConnection,
     writes: &[Write],
     batch: usize,
@@ -47,7 +71,7 @@ pub async fn set_all(
         }
         pipe.query_async::<()>(conn)
             .await
-            .map_err(|e| unreachable(client, &e))?;
+            .map_err(|e| unreachable(redis, &e))?;
         trips += 1;
     }
     Ok(trips)
@@ -55,14 +79,14 @@ pub async fn set_all(
 
 /// The server's cumulative (keyspace_hits, keyspace_misses) from `INFO stats`.
 pub async fn hits_misses(
-    client: &redis::Client,
+    redis: &Redis,
     conn: &mut MultiplexedConnection,
 ) -> Result<(u64, u64), JobError> {
     let info: String = redis::cmd("INFO")
         .arg("stats")
         .query_async(conn)
         .await
-        .map_err(|e| unreachable(client, &e))?;
+        .map_err(|e| unreachable(redis, &e))?;
     Ok(parse_stats(&info))
 }
 

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use stoker_events::payload::cache::RedisTarget;
+use stoker_events::payload::cache::{RedisTarget, ValueSource};
 use tokio::sync::Semaphore;
 
+use crate::body::Budget;
 use crate::config::CacheConfig;
+use crate::placeholder;
 use crate::redis_io::Write;
 use crate::report::TargetReport;
 use crate::source::{Sources, ids};
@@ -18,6 +20,7 @@ pub async fn load(
     config: &CacheConfig,
     t: &RedisTarget,
     limit: Arc<Semaphore>,
+    budget: &Budget,
     report: &mut TargetReport,
 ) -> Vec<Write> {
     let ttl = match (t.ttl_seconds, t.ttl_class) {
@@ -28,7 +31,7 @@ pub async fn load(
     let keys: Vec<(String, Option<String>)> = match &t.expand {
         None => vec![(t.key.clone(), None)],
         Some(e) => {
-            let list = match sources.load(&e.source, None).await {
+            let list = match sources.load(&e.source, None, budget).await {
                 Ok(v) => v,
                 Err(err) => {
                     report.fail(&err);
@@ -38,7 +41,7 @@ pub async fn load(
             match ids(&list, e.field.as_deref(), e.max_keys as usize) {
                 Ok(ids) => ids
                     .into_iter()
-                    .map(|id| (t.key.replace("{id}", &id), Some(id)))
+                    .map(|id| (placeholder::in_key(&t.key, &id), Some(id)))
                     .collect(),
                 Err(msg) => {
                     report.fail(&stoker_kit::JobError::permanent("expansion", msg));
@@ -51,7 +54,7 @@ pub async fn load(
         let limit = limit.clone();
         async move {
             let _permit = limit.acquire_owned().await;
-            (key, sources.load(&t.source, id.as_deref()).await)
+            (key, sources.load(&t.source, id.as_deref(), budget).await)
         }
     });
     let mut writes = Vec::new();
@@ -65,6 +68,17 @@ pub async fn load(
                 };
                 if value.len() > config.max_value_bytes {
                     report.skip(format!("{key}: value is {} bytes, over the limit of {} (STOKER_CACHE_MAX_VALUE_BYTES)", value.len(), config.max_value_bytes));
+                    continue;
+                }
+                // HTTP bodies were counted as they were read; DynamoDB values count here.
+                let from_http = matches!(t.source, ValueSource::Http { .. });
+                let counted = if from_http {
+                    Ok(())
+                } else {
+                    budget.take(value.len() as u64)
+                };
+                if let Err(e) = counted {
+                    report.fail(&e);
                     continue;
                 }
                 report.bytes += value.len() as u64;

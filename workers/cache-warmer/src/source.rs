@@ -10,7 +10,8 @@ use stoker_events::payload::cache::ValueSource;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
 
-use crate::policy;
+use crate::body::{self, Budget, Keep};
+use crate::{http_error, placeholder, policy, redact};
 
 /// Clients and limits for loading values.
 #[derive(Debug, Clone)]
@@ -18,12 +19,20 @@ pub struct Sources {
     pub http: reqwest::Client,
     pub ddb: aws_sdk_dynamodb::Client,
     pub allowed_hosts: Vec<String>,
+    pub allow_private: bool,
     pub timeout: Duration,
+    pub max_value_bytes: usize,
 }
 
 impl Sources {
-    /// The JSON value of `source`, with `{id}` replaced by `id` where given.
-    pub async fn load(&self, source: &ValueSource, id: Option<&str>) -> Result<Value, JobError> {
+    /// The JSON value of `source`, with `{id}` replaced by `id` where given (percent-encoded
+    /// in URLs, as is in DynamoDB key values); HTTP bodies count against `budget`.
+    pub async fn load(
+        &self,
+        source: &ValueSource,
+        id: Option<&str>,
+        budget: &Budget,
+    ) -> Result<Value, JobError> {
         let sub = |s: &str| id.map_or_else(|| s.to_owned(), |id| s.replace("{id}", id));
         let sub_value = |v: &Value| match v {
             Value::String(s) => Value::String(sub(s)),
@@ -31,13 +40,17 @@ impl Sources {
         };
         match source {
             ValueSource::Http { url, pointer } => {
-                let body = self.get_json(&sub(url)).await?;
+                let url = match id {
+                    Some(id) => placeholder::in_url(url, id)?,
+                    None => url.clone(),
+                };
+                let body = self.get_json(&url, budget).await?;
                 match pointer.as_deref().filter(|p| !p.is_empty()) {
                     None => Ok(body),
                     Some(p) => body.pointer(p).cloned().ok_or_else(|| {
                         JobError::permanent(
                             "pointer_not_found",
-                            format!("{} has nothing at {p}", sub(url)),
+                            format!("{} has nothing at {p}", redact::url(&url)),
                         )
                     }),
                 }
@@ -83,11 +96,9 @@ impl Sources {
         }
     }
 
-    async fn get_json(&self, url: &str) -> Result<Value, JobError> {
-        let parsed = policy::check(url, &self.allowed_hosts)
-            .map_err(|e| JobError::permanent("url_not_allowed", e))?;
-        policy::check_resolved(&parsed)
-            .await
+    async fn get_json(&self, url: &str, budget: &Budget) -> Result<Value, JobError> {
+        let shown = redact::url(url);
+        let parsed = policy::check(url, &self.allowed_hosts, self.allow_private)
             .map_err(|e| JobError::permanent("url_not_allowed", e))?;
         let resp = self
             .http
@@ -95,25 +106,24 @@ impl Sources {
             .timeout(self.timeout)
             .send()
             .await
-            .map_err(|e| JobError::transient(format!("GET {url}: {e}")))?;
+            .map_err(|e| http_error::job_error("GET", &shown, &e))?;
         let status = resp.status();
         if status.is_server_error() || status.as_u16() == 429 {
-            return Err(JobError::transient(format!("GET {url}: {status}")));
+            return Err(JobError::transient(format!("GET {shown}: {status}")));
         }
         if !status.is_success() {
             return Err(JobError::permanent(
                 "source_status",
-                format!("GET {url}: {status}"),
+                format!("GET {shown}: {status}"),
             ));
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| JobError::transient(format!("GET {url}: {e}")))?;
+        let shown_get = format!("GET {shown}");
+        let (bytes, _) =
+            body::read(resp, self.max_value_bytes, budget, Keep::All, &shown_get).await?;
         serde_json::from_slice(&bytes).map_err(|e| {
             JobError::permanent(
                 "source_not_json",
-                format!("GET {url}: the answer is not JSON ({e})"),
+                format!("GET {shown}: the answer is not JSON ({e})"),
             )
         })
     }
