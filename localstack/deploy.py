@@ -38,9 +38,14 @@ def main() -> int:
     key = f"template-{hashlib.sha256(body.encode()).hexdigest()}.yaml"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
     url = f"{endpoint.rstrip('/')}/{bucket}/{key}"
+    # The Redis URL lives in an SSM SecureString, as on AWS; the stack only names it.
+    redis_parameter = f"/{args.stack}/redis-url"
+    boto3.client("ssm", endpoint_url=endpoint).put_parameter(
+        Name=redis_parameter, Type="SecureString", Overwrite=True,
+        Value=os.environ.get("STOKER_REDIS_URL", "redis://127.0.0.1:6390"))
     params = [
         {"ParameterKey": "DeployFunctions", "ParameterValue": "false"},
-        {"ParameterKey": "RedisUrl", "ParameterValue": os.environ.get("STOKER_REDIS_URL", "redis://127.0.0.1:6390")},
+        {"ParameterKey": "RedisUrlParameterName", "ParameterValue": redis_parameter},
         {"ParameterKey": "CacheTargetsJson",
          "ParameterValue": json.dumps([{"type": "http", "url": endpoint + "/_localstack/health"}])},
     ]

@@ -99,7 +99,7 @@ impl Backup {
             sdk,
             &get("STOKER_EXPORT_BUCKET").unwrap_or_default(),
             &get("STOKER_OPS_TABLE").unwrap_or_default(),
-            Scope::from_lookup(get)?,
+            Scope::from_lookup(get)?.with_own_table(&get("STOKER_OPS_TABLE").unwrap_or_default()),
         );
         if let Some(v) = get("STOKER_DRILL_TIMEOUT_SECS") {
             let secs: u64 = v.parse().map_err(|_| ScopeError {

@@ -15,6 +15,8 @@ pub const STACK_VAR: &str = "STOKER_STACK";
 pub struct Scope {
     stack: String,
     table_prefix: String,
+    /// The stack's own ops table, in scope whatever its name (the daily backup protects it).
+    own_table: Option<String>,
 }
 
 /// A missing or unusable scope setting, naming the variable and how to fix it.
@@ -52,7 +54,14 @@ impl Scope {
         Ok(Scope {
             stack: stack.to_owned(),
             table_prefix: table_prefix.to_owned(),
+            own_table: None,
         })
+    }
+
+    /// Also allows the stack's own ops table (the role grants it by name).
+    pub fn with_own_table(mut self, ops_table: &str) -> Scope {
+        self.own_table = (!ops_table.is_empty()).then(|| ops_table.to_owned());
+        self
     }
 
     /// [`Scope::new`] from `STOKER_STACK` and `STOKER_BACKUP_TABLE_PREFIX` through `get`.
@@ -73,7 +82,7 @@ impl Scope {
 
     /// Refuses a table outside the prefix: a permanent error that names the prefix.
     pub fn check_table(&self, table: &str) -> Result<(), JobError> {
-        if table.starts_with(&self.table_prefix) {
+        if table.starts_with(&self.table_prefix) || self.own_table.as_deref() == Some(table) {
             return Ok(());
         }
         Err(JobError::permanent(
@@ -134,6 +143,16 @@ mod tests {
         let from_env = Scope::from_lookup(|k| (k == STACK_VAR).then(|| "stoker".to_owned()));
         assert_eq!(from_env.expect_err("no prefix").var, TABLE_PREFIX_VAR);
         assert!(Scope::new("stoker", "app-").is_ok());
+    }
+
+    #[test]
+    fn the_stacks_own_ops_table_is_in_scope_by_name_only() {
+        let scope = Scope::new("stoker", "app-")
+            .expect("scope")
+            .with_own_table("stoker-ops");
+        assert!(scope.check_table("stoker-ops").is_ok());
+        assert!(scope.check_table("stoker-ops-copy").is_err());
+        assert!(scope.check_table("app-orders").is_ok());
     }
 
     #[test]
