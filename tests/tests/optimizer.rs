@@ -77,7 +77,7 @@ async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
     let u = find(rs, &under);
     assert_eq!(
         (u.finding, u.recommended_memory_mb, u.recommended_timeout_s),
-        (Finding::NotOptimized, Some(768), Some(3)),
+        (Finding::NotOptimized, Some(768), Some(15)),
         "{u:?}"
     );
     assert_eq!(u.observed.invocations, 1000);
@@ -219,7 +219,7 @@ async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     let change = report.functions[0].applied.clone().expect("applied");
     assert_eq!((change.previous_memory_mb, change.memory_mb), (1024, 768));
     let c = config(&sdk, &name).await;
-    assert_eq!((c.memory_size, c.timeout), (Some(768), Some(3)));
+    assert_eq!((c.memory_size, c.timeout), (Some(768), Some(15)));
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let live = lambda
         .get_alias()

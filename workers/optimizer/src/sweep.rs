@@ -61,13 +61,24 @@ pub async fn sweep(
     tuning: &PowerTuning,
     strategy: &Strategy,
     pricing: &Pricing,
+    halt: &crate::halt::Halt,
 ) -> Result<SweepReport, JobError> {
     let mut sizes: Vec<u32> = tuning.memory_sizes.clone();
     sizes.sort_unstable();
     sizes.dedup();
     let mut created: Vec<(String, String)> = Vec::new();
     let mut results = Vec::new();
-    let outcome = measure_all(c, f, tuning, pricing, &sizes, &mut created, &mut results).await;
+    let outcome = measure_all(
+        c,
+        f,
+        tuning,
+        pricing,
+        &sizes,
+        &mut created,
+        &mut results,
+        halt,
+    )
+    .await;
     let cleaned = cleanup(c.lambda, f, &created).await;
     outcome?;
     if let Err(e) = cleaned {
@@ -101,10 +112,12 @@ async fn measure_all(
     sizes: &[u32],
     created: &mut Vec<(String, String)>,
     results: &mut Vec<SizeResult>,
+    halt: &crate::halt::Halt,
 ) -> Result<(), JobError> {
     let lambda = c.lambda;
     for &memory in sizes {
         configure(lambda, &f.name, memory, None).await?;
+        halt.check(crate::halt::Step::Configured).await;
         let version = publish(lambda, &f.name, &format!("stoker power tuning {memory} MB")).await?;
         let alias = format!("{ALIAS_PREFIX}{memory}");
         created.push((alias.clone(), version.clone()));

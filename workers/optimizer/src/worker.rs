@@ -12,11 +12,12 @@ use stoker_kit::outcome::Publisher;
 use stoker_kit::{Handler, JobCtx, JobError, Outcome};
 
 use crate::apply::{Applier, DEFAULT_ALIAS};
+use crate::bounds::bound_memory;
 use crate::capacity::table_advice;
 use crate::functions::{FunctionInfo, LEAVE_ALONE_TAG, resolve};
 use crate::observe::Observer;
 use crate::pricing::{DynamoPricing, Pricing};
-use crate::recommend::{bound_memory, recommend};
+use crate::recommend::recommend;
 use crate::report::{FunctionReport, OptimizeReport};
 use crate::{chart, sweep};
 
@@ -33,6 +34,8 @@ pub struct Optimizer {
     pub events: Option<Publisher>,
     /// No second change of a function within this time of the last one.
     pub cooldown: Duration,
+    /// A test seam: where a sweep stops dead (never set in production).
+    pub halt: crate::halt::Halt,
 }
 
 impl Optimizer {
@@ -77,6 +80,7 @@ impl Optimizer {
             dynamo_pricing: DynamoPricing::default(),
             events: bus.map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
             cooldown: Duration::from_secs(24 * 3600),
+            halt: crate::halt::Halt::default(),
         }
     }
 
@@ -160,6 +164,7 @@ impl Optimizer {
                     tuning,
                     &req.strategy,
                     &self.pricing,
+                    &self.halt,
                 )
                 .await
                 {
@@ -192,7 +197,8 @@ impl Optimizer {
     ) {
         r.chart_svg = Some(chart::svg(&f.name, &s.sizes, s.chosen_memory_mb));
         if let Some(chosen) = s.chosen_memory_mb {
-            let memory = bound_memory(f.memory_mb, f64::from(chosen), &req.bounds);
+            let memory =
+                bound_memory(f.memory_mb, f64::from(chosen), &req.bounds).unwrap_or(f.memory_mb);
             let at = |mb: u32| s.sizes.iter().find(|p| p.memory_mb == mb);
             let chosen_ms = at(chosen).map_or(0.0, |p| p.billed_ms);
             let current_ms = at(f.memory_mb).map_or(r.observed.avg_duration_ms, |p| p.billed_ms);
@@ -265,6 +271,7 @@ impl Optimizer {
                 return Ok(());
             }
         }
+        self.halt.check(crate::halt::Step::Applying).await;
         let change = self
             .applier
             .apply(
