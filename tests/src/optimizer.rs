@@ -26,7 +26,7 @@ pub async fn function(
         .await
         .expect("CreateFunction");
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    configure(&lambda, &name, memory, Some(timeout))
+    configure(&lambda, &name, memory, Some(timeout), None)
         .await
         .expect("configure");
     if !tags.is_empty() {

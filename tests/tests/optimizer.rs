@@ -453,7 +453,7 @@ async fn the_next_sweep_undoes_what_an_interrupted_one_left() {
     let name = function(&sdk, "opt-left", 256, 30, &[]).await;
     // What a sweep killed mid-way leaves: $LATEST at 1024 MB and a tuning alias recording 256.
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    configure(&lambda, &name, 1024, None)
+    configure(&lambda, &name, 1024, None, None)
         .await
         .expect("configure");
     let v = lambda

@@ -148,3 +148,45 @@ async fn a_sweep_killed_before_its_alias_is_created_is_undone_by_the_next_pass()
     cleanup(&sdk, &[&name]).await;
     drop_table(&sdk, &ops).await;
 }
+
+#[tokio::test]
+async fn a_sweep_never_deletes_a_version_it_did_not_publish() {
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-keep", 256, 30, &[OPT_IN]).await;
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    // The owner's version of the current configuration, live behind an alias.
+    let v = lambda
+        .publish_version()
+        .function_name(&name)
+        .description("the owner's release")
+        .send()
+        .await
+        .expect("PublishVersion");
+    let mine = v.version().expect("a version").to_owned();
+    lambda
+        .create_alias()
+        .function_name(&name)
+        .name("prod")
+        .function_version(&mine)
+        .send()
+        .await
+        .expect("CreateAlias");
+    let mut req = request(&name, OptimizeMode::Recommend);
+    req.power_tuning = Some(tuning(&[256, 512]));
+    let report = Optimizer::new(&sdk, &ops, None)
+        .optimize(&req, "e-keep")
+        .await
+        .expect("a pass");
+    let r = &report.functions[0];
+    let sweep = r.sweep.as_ref().unwrap_or_else(|| panic!("a sweep: {r:?}"));
+    assert_eq!(sweep.sizes.len(), 2, "{sweep:?}");
+    // At 256 MB `$LATEST` is unchanged since the owner published: PublishVersion answers the
+    // owner's version. It is measured, never deleted.
+    assert!(!sweep.versions.contains(&mine), "{sweep:?}");
+    assert_eq!(versions(&sdk, &name).await, ["$LATEST", mine.as_str()]);
+    assert_eq!(aliases(&sdk, &name).await, ["prod"]);
+    assert_eq!(config(&sdk, &name).await.memory_size, Some(256));
+    cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
+}

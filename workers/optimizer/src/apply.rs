@@ -75,13 +75,15 @@ impl Applier {
             event_id: event_id.to_owned(),
         };
         self.record(&change).await?;
-        configure(&self.lambda, function, memory_mb, Some(timeout_s)).await?;
+        configure(&self.lambda, function, memory_mb, Some(timeout_s), None).await?;
         let version = publish(
             &self.lambda,
             function,
             &format!("stoker optimizer: {memory_mb} MB, {timeout_s} s"),
+            None,
         )
-        .await?;
+        .await?
+        .version;
         point_alias(
             &self.lambda,
             function,
@@ -121,11 +123,16 @@ impl Applier {
             function,
             change.previous_memory_mb,
             Some(change.previous_timeout_s),
+            None,
         )
         .await?;
         let target = match &change.previous_alias_version {
             Some(v) => v.clone(),
-            None => publish(&self.lambda, function, "stoker optimizer: rollback").await?,
+            None => {
+                publish(&self.lambda, function, "stoker optimizer: rollback", None)
+                    .await?
+                    .version
+            }
         };
         point_alias(
             &self.lambda,

@@ -116,9 +116,16 @@ async fn measure_all(
 ) -> Result<(), JobError> {
     let lambda = c.lambda;
     for &memory in sizes {
-        configure(lambda, &f.name, memory, None).await?;
+        configure(lambda, &f.name, memory, None, None).await?;
         halt.check(crate::halt::Step::Configured).await;
-        let version = publish(lambda, &f.name, &format!("stoker power tuning {memory} MB")).await?;
+        let version = publish(
+            lambda,
+            &f.name,
+            &format!("stoker power tuning {memory} MB"),
+            None,
+        )
+        .await?
+        .version;
         let alias = format!("{ALIAS_PREFIX}{memory}");
         created.push((alias.clone(), version.clone()));
         // The original size rides on the alias, for a sweep interrupted before its clean-up.
@@ -314,7 +321,7 @@ async fn cleanup(
     created: &[(String, String)],
 ) -> Result<(), JobError> {
     let mut first: Option<JobError> = None;
-    if let Err(e) = configure(lambda, &f.name, f.memory_mb, None).await {
+    if let Err(e) = configure(lambda, &f.name, f.memory_mb, None, None).await {
         first.get_or_insert(e);
     }
     for (alias, version) in created {
