@@ -1,5 +1,6 @@
 //! The Lambda configuration steps a sweep, an apply and a rollback share: change memory and
-//! timeout and wait for the update to finish, publish a version, point an alias.
+//! timeout (passing the RevisionId read) and wait for the update to finish, publish a version,
+//! point or create an alias.
 
 use std::time::{Duration, Instant};
 
@@ -201,15 +202,28 @@ pub async fn point_alias(
             .await
             .map_err(|e| sdk_error(&format!("UpdateAlias {function}:{alias}"), e))?;
     } else {
-        lambda
-            .create_alias()
-            .function_name(function)
-            .name(alias)
-            .function_version(version)
-            .description(description)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("CreateAlias {function}:{alias}"), e))?;
+        create_alias(lambda, function, alias, version, description).await?;
     }
+    Ok(())
+}
+
+/// Creates `alias` on `version`; an alias of that name that exists already is an error, never
+/// taken over.
+pub async fn create_alias(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    alias: &str,
+    version: &str,
+    description: &str,
+) -> Result<(), JobError> {
+    lambda
+        .create_alias()
+        .function_name(function)
+        .name(alias)
+        .function_version(version)
+        .description(description)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("CreateAlias {function}:{alias}"), e))?;
     Ok(())
 }

@@ -8,6 +8,7 @@ use stoker_events::payload::optimize::Bounds;
 pub use stoker_events::payload::outcome::Finding;
 
 use crate::bounds::{bound_memory, bound_timeout};
+use crate::functions::FunctionInfo;
 use crate::pricing::{Arch, Pricing};
 
 pub const MIN_INVOCATIONS: u64 = 50;
@@ -37,6 +38,24 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Nothing read of `f` over `days` (a pass that left it alone).
+    pub fn unread(f: &FunctionInfo, days: u32) -> Self {
+        Observed {
+            memory_mb: f.memory_mb,
+            timeout_s: f.timeout_s,
+            arch: f.arch,
+            invocations: 0,
+            errors: 0,
+            throttles: 0,
+            lookback_days: days,
+            avg_duration_ms: 0.0,
+            max_duration_ms: 0.0,
+            p99_duration_ms: None,
+            max_memory_used_mb: None,
+            memory_source: None,
+        }
+    }
+
     /// The average invocation rate over the lookback.
     pub fn invocations_per_second(&self) -> f64 {
         self.invocations as f64 / (f64::from(self.lookback_days.max(1)) * 86_400.0)
@@ -51,8 +70,24 @@ pub struct Recommendation {
     pub timeout_s: Option<u32>,
     pub current_monthly_usd: f64,
     pub recommended_monthly_usd: Option<f64>,
-    /// Why the bounds cannot be met in the recommended direction (then nothing is applied).
-    pub bounds_unmet: Option<String>,
+    /// Why the bounds leave no memory size in the recommended direction (then nothing is
+    /// applied).
+    pub memory_unmet: Option<String>,
+    /// Why they leave no timeout in the recommended direction.
+    pub timeout_unmet: Option<String>,
+}
+
+impl Recommendation {
+    /// Why the bounds cannot be met, if they cannot.
+    pub fn bounds_unmet(&self) -> Option<String> {
+        unmet(self.memory_unmet.as_deref(), self.timeout_unmet.as_deref())
+    }
+}
+
+/// The reasons the bounds cannot be met, joined.
+pub fn unmet(memory: Option<&str>, timeout: Option<&str>) -> Option<String> {
+    let all: Vec<&str> = [memory, timeout].into_iter().flatten().collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommendation {
@@ -65,7 +100,8 @@ pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommenda
         timeout_s: None,
         current_monthly_usd,
         recommended_monthly_usd: None,
-        bounds_unmet: None,
+        memory_unmet: None,
+        timeout_unmet: None,
     };
     if o.invocations < MIN_INVOCATIONS {
         return unavailable(format!(
@@ -109,25 +145,24 @@ pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommenda
     };
     let memory = bound_memory(o.memory_mb, target, bounds);
     let timeout = bound_timeout(o.timeout_s, o.max_duration_ms, bounds);
-    let unmet = [&memory, &timeout]
-        .into_iter()
-        .filter_map(|r| r.as_ref().err().cloned())
-        .collect::<Vec<_>>();
+    let (memory_unmet, timeout_unmet) = (memory.clone().err(), timeout.clone().err());
     let (memory_mb, timeout_s) = (memory.ok(), timeout.ok());
-    let finding =
-        if unmet.is_empty() && memory_mb == Some(o.memory_mb) && timeout_s == Some(o.timeout_s) {
-            Finding::Optimized
-        } else {
-            Finding::NotOptimized
-        };
+    let finding = if memory_unmet.is_none()
+        && timeout_unmet.is_none()
+        && memory_mb == Some(o.memory_mb)
+        && timeout_s == Some(o.timeout_s)
+    {
+        Finding::Optimized
+    } else {
+        Finding::NotOptimized
+    };
     // Same billed duration at the new size: the saving of a smaller size is a floor (a CPU-bound
     // function gets slower with less memory; a power-tuning sweep measures that).
     let recommended_monthly_usd =
         memory_mb.map(|m| pricing.monthly(m, o.avg_duration_ms, o.arch, rate));
-    let bounds_unmet = (!unmet.is_empty()).then(|| unmet.join("; "));
     Recommendation {
         finding,
-        reason: match &bounds_unmet {
+        reason: match unmet(memory_unmet.as_deref(), timeout_unmet.as_deref()) {
             Some(u) => format!("{why}; {u}"),
             None => why,
         },
@@ -135,7 +170,8 @@ pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommenda
         timeout_s,
         current_monthly_usd,
         recommended_monthly_usd,
-        bounds_unmet,
+        memory_unmet,
+        timeout_unmet,
     }
 }
 
@@ -211,7 +247,7 @@ mod tests {
         };
         let fits = recommend(&big(3000), &b, &p);
         assert_eq!(
-            (fits.finding, fits.memory_mb, fits.bounds_unmet.as_deref()),
+            (fits.finding, fits.memory_mb, fits.bounds_unmet()),
             (Finding::Optimized, Some(4096), None),
             "a 4096 MB function that fits keeps its 4096 MB"
         );
@@ -220,7 +256,7 @@ mod tests {
             (over.finding, over.memory_mb),
             (Finding::NotOptimized, None)
         );
-        let why = over.bounds_unmet.expect("the reason");
+        let why = over.bounds_unmet().expect("the reason");
         assert!(over.reason.contains(&why), "{}", over.reason);
         assert!(why.contains("max_memory_mb 128..3008"), "{why}");
     }
