@@ -452,7 +452,8 @@ async fn optimize_sweeps_applies_and_charts_then_rollback_restores_the_function(
         "opt",
         &[("SchedulesState", "DISABLED")],
         move |stack| async move {
-            let f = stoker_it::optimizer::function(&sdk2, "cli-opt", 1024, 30, &[]).await;
+            let opt_in = [stoker_it::optimizer::OPT_IN];
+            let f = stoker_it::optimizer::function(&sdk2, "cli-opt", 1024, 30, &opt_in).await;
             stoker_it::optimizer::seed(&sdk2, &f, 1000.0, 120.0, 2000.0, 200).await;
             let mut run = std::process::Command::new(STOKER)
                 .args(["--stack", &stack.name, "run", "--workers", "optimizer"])
@@ -483,25 +484,26 @@ async fn optimize_sweeps_applies_and_charts_then_rollback_restores_the_function(
             let _ = run.kill();
             let shown = text(&out.stdout);
             assert!(out.status.success(), "{shown}{}", text(&out.stderr));
-            // The sweep picks 128 MB; one pass halves 1024 MB at most (max_change_pct 50).
+            // The sweep picks 128 MB; one pass halves 1024 MB at most (max_change_pct 50), and
+            // the timeout too (1.5 x the 2 s longest run would be 3 s).
             let row = shown
                 .lines()
                 .find(|l| l.starts_with(&f))
                 .unwrap_or_else(|| panic!("no row for {f}: {shown}"));
             assert!(
-                row.contains("1024 -> 512") && row.contains("30 -> 3"),
+                row.contains("1024 -> 512") && row.contains("30 -> 15"),
                 "{row}"
             );
             assert!(row.contains(" yes "), "applied: {row}");
             let svg = std::fs::read_to_string(charts.join(format!("{f}.svg")))?;
             assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
             let c = stoker_it::optimizer::config(&sdk2, &f).await;
-            assert_eq!((c.memory_size, c.timeout), (Some(512), Some(3)));
+            assert_eq!((c.memory_size, c.timeout), (Some(512), Some(15)));
 
             let back = stoker(&stack.name, &["rollback", &f]);
             assert!(back.status.success(), "{}", text(&back.stderr));
             assert!(
-                text(&back.stdout).contains("back to 1024 MB / 30 s (from 512 MB / 3 s)"),
+                text(&back.stdout).contains("back to 1024 MB / 30 s (from 512 MB / 15 s)"),
                 "{}",
                 text(&back.stdout)
             );

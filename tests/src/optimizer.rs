@@ -26,7 +26,7 @@ pub async fn function(
         .await
         .expect("CreateFunction");
     let lambda = aws_sdk_lambda::Client::new(sdk);
-    configure(&lambda, &name, memory, Some(timeout))
+    configure(&lambda, &name, memory, Some(timeout), None)
         .await
         .expect("configure");
     if !tags.is_empty() {
@@ -154,4 +154,52 @@ pub async fn aliases(sdk: &aws_config::SdkConfig, function: &str) -> Vec<String>
         .iter()
         .filter_map(|a| a.name().map(str::to_owned))
         .collect()
+}
+
+/// The tag a function carries to let the optimizer change it.
+pub const OPT_IN: (&str, &str) = ("stoker:optimize", "true");
+
+/// The version numbers of `function` (`$LATEST` first).
+pub async fn versions(sdk: &aws_config::SdkConfig, function: &str) -> Vec<String> {
+    aws_sdk_lambda::Client::new(sdk)
+        .list_versions_by_function()
+        .function_name(function)
+        .send()
+        .await
+        .expect("ListVersionsByFunction")
+        .versions()
+        .iter()
+        .filter_map(|v| v.version().map(str::to_owned))
+        .collect()
+}
+
+/// Moves the pass lock of `function` in `ops` into the past, as if its holder's time was up.
+pub async fn expire_lock(sdk: &aws_config::SdkConfig, ops: &str, function: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let _ = aws_sdk_dynamodb::Client::new(sdk)
+        .update_item()
+        .table_name(ops)
+        .key("pk", AttributeValue::S(format!("OPTIMIZER#{function}")))
+        .key("sk", AttributeValue::S("LOCK".into()))
+        .update_expression("SET #until = :past")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_names("#until", "until")
+        .expression_attribute_values(":past", AttributeValue::N("0".into()))
+        .send()
+        .await;
+}
+
+/// An ops table for one test (deleted with [`drop_table`]).
+pub async fn ops_table(sdk: &aws_config::SdkConfig) -> String {
+    let ops = unique("opt-ops");
+    create_ops_table(sdk, &ops).await.expect("ops table");
+    ops
+}
+
+pub async fn drop_table(sdk: &aws_config::SdkConfig, table: &str) {
+    let _ = aws_sdk_dynamodb::Client::new(sdk)
+        .delete_table()
+        .table_name(table)
+        .send()
+        .await;
 }

@@ -14,10 +14,11 @@ use stoker_events::payload::optimize::{
 use stoker_events::payload::outcome::Finding;
 use stoker_events::{Envelope, SOURCE_OPERATOR};
 use stoker_it::kit::{KitEnv, create_ops_table};
-use stoker_it::optimizer::{ago, aliases, cleanup, config, function, seed};
+use stoker_it::optimizer::{
+    OPT_IN, ago, aliases, cleanup, config, drop_table, function, ops_table, seed,
+};
 use stoker_it::{emulator, unique, workspace_bin};
 use stoker_optimizer::Optimizer;
-use stoker_optimizer::lambda_config::configure;
 use stoker_optimizer::report::FunctionReport;
 
 fn request(functions: FunctionSelector, mode: OptimizeMode) -> OptimizeRequest {
@@ -77,7 +78,7 @@ async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
     let u = find(rs, &under);
     assert_eq!(
         (u.finding, u.recommended_memory_mb, u.recommended_timeout_s),
-        (Finding::NotOptimized, Some(768), Some(3)),
+        (Finding::NotOptimized, Some(768), Some(15)),
         "{u:?}"
     );
     assert_eq!(u.observed.invocations, 1000);
@@ -119,7 +120,8 @@ async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
 #[tokio::test]
 async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_change() {
     let sdk = emulator().await;
-    let name = function(&sdk, "opt-sweep", 256, 30, &[]).await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-sweep", 256, 30, &[OPT_IN]).await;
     let mut req = request(names(&[&name]), OptimizeMode::Recommend);
     req.strategy = Strategy {
         name: StrategyName::Cost,
@@ -132,7 +134,7 @@ async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_chang
         sleep_ms: 0,
         payload: Some(json!({ "name": "tune", "work_ms": 20 })),
     });
-    let report = Optimizer::new(&sdk, "", None)
+    let report = Optimizer::new(&sdk, &ops, None)
         .optimize(&req, "e-sweep")
         .await
         .expect("a pass");
@@ -176,12 +178,14 @@ async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_chang
         "memory restored"
     );
     cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
 }
 
 #[tokio::test]
 async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
     let sdk = emulator().await;
-    let name = function(&sdk, "opt-fail", 256, 30, &[]).await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-fail", 256, 30, &[OPT_IN]).await;
     let mut req = request(names(&[&name]), OptimizeMode::Apply);
     req.power_tuning = Some(PowerTuning {
         memory_sizes: vec![128, 512],
@@ -191,7 +195,7 @@ async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
         // No `name`: the handler fails on every invocation.
         payload: Some(json!({ "nobody": true })),
     });
-    let report = Optimizer::new(&sdk, "", None)
+    let report = Optimizer::new(&sdk, &ops, None)
         .optimize(&req, "e-fail")
         .await
         .expect("a pass");
@@ -203,14 +207,14 @@ async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
     assert_eq!(config(&sdk, &name).await.memory_size, Some(256));
     assert_eq!(aliases(&sdk, &name).await, Vec::<String>::new());
     cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
 }
 
 #[tokio::test]
 async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     let sdk = emulator().await;
-    let ops = unique("opt-ops");
-    create_ops_table(&sdk, &ops).await.expect("ops table");
-    let name = function(&sdk, "opt-apply", 1024, 30, &[]).await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-apply", 1024, 30, &[OPT_IN]).await;
     seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
     let worker = Optimizer::new(&sdk, &ops, None);
     let req = request(names(&[&name]), OptimizeMode::Apply);
@@ -219,7 +223,7 @@ async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     let change = report.functions[0].applied.clone().expect("applied");
     assert_eq!((change.previous_memory_mb, change.memory_mb), (1024, 768));
     let c = config(&sdk, &name).await;
-    assert_eq!((c.memory_size, c.timeout), (Some(768), Some(3)));
+    assert_eq!((c.memory_size, c.timeout), (Some(768), Some(15)));
     let lambda = aws_sdk_lambda::Client::new(&sdk);
     let live = lambda
         .get_alias()
@@ -269,27 +273,22 @@ async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     let twice = worker.applier.rollback(&name).await.expect_err("once only");
     assert_eq!(twice.code(), "already_rolled_back");
     cleanup(&sdk, &[&name]).await;
-    let _ = aws_sdk_dynamodb::Client::new(&sdk)
-        .delete_table()
-        .table_name(&ops)
-        .send()
-        .await;
+    drop_table(&sdk, &ops).await;
 }
 
 #[tokio::test]
 async fn apply_keeps_to_the_bounds_and_never_touches_a_function_left_alone() {
     let sdk = emulator().await;
-    let ops = unique("opt-ops");
-    create_ops_table(&sdk, &ops).await.expect("ops table");
+    let ops = ops_table(&sdk).await;
     let alone = function(
         &sdk,
         "opt-alone",
         1024,
         30,
-        &[("stoker:leave-alone", "true")],
+        &[OPT_IN, ("stoker:leave-alone", "true")],
     )
     .await;
-    let bounded = function(&sdk, "opt-bound", 512, 30, &[]).await;
+    let bounded = function(&sdk, "opt-bound", 512, 30, &[OPT_IN]).await;
     seed(&sdk, &alone, 1000.0, 120.0, 2000.0, 200).await;
     seed(&sdk, &bounded, 1000.0, 120.0, 2000.0, 500).await;
     let mut req = request(
@@ -329,11 +328,7 @@ async fn apply_keeps_to_the_bounds_and_never_touches_a_function_left_alone() {
         report.missing
     );
     cleanup(&sdk, &[&alone, &bounded]).await;
-    let _ = aws_sdk_dynamodb::Client::new(&sdk)
-        .delete_table()
-        .table_name(&ops)
-        .send()
-        .await;
+    drop_table(&sdk, &ops).await;
 }
 
 /// Seeds `per_hour` consumed read (and a fifth as many write) units for each of `hours`.
@@ -444,50 +439,5 @@ async fn the_worker_binary_reviews_a_queued_request_and_dead_letters_a_bad_one()
     let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
     assert!(reason.contains("bounds.min_memory_mb"), "reason: {reason}");
     env.delete().await;
-    cleanup(&sdk, &[&name]).await;
-}
-
-#[tokio::test]
-async fn the_next_sweep_undoes_what_an_interrupted_one_left() {
-    let sdk = emulator().await;
-    let name = function(&sdk, "opt-left", 256, 30, &[]).await;
-    // What a sweep killed mid-way leaves: $LATEST at 1024 MB and a tuning alias recording 256.
-    let lambda = aws_sdk_lambda::Client::new(&sdk);
-    configure(&lambda, &name, 1024, None)
-        .await
-        .expect("configure");
-    let v = lambda
-        .publish_version()
-        .function_name(&name)
-        .send()
-        .await
-        .expect("PublishVersion");
-    lambda
-        .create_alias()
-        .function_name(&name)
-        .name("stoker-tune-1024")
-        .function_version(v.version().expect("version"))
-        .description("stoker power tuning; restore memory to 256 MB")
-        .send()
-        .await
-        .expect("CreateAlias");
-    let mut req = request(names(&[&name]), OptimizeMode::Recommend);
-    req.power_tuning = Some(PowerTuning {
-        memory_sizes: vec![128],
-        invocations: 1,
-        parallel: false,
-        sleep_ms: 0,
-        payload: Some(json!({ "name": "tune" })),
-    });
-    let report = Optimizer::new(&sdk, "", None)
-        .optimize(&req, "e-left")
-        .await
-        .expect("a pass");
-    assert_eq!(
-        report.functions[0].current_memory_mb, 256,
-        "the recorded size"
-    );
-    assert_eq!(config(&sdk, &name).await.memory_size, Some(256), "restored");
-    assert_eq!(aliases(&sdk, &name).await, Vec::<String>::new());
     cleanup(&sdk, &[&name]).await;
 }

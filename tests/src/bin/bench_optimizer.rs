@@ -56,7 +56,8 @@ async fn main() -> anyhow::Result<()> {
             .interceptor(counter.clone())
             .build(),
     );
-    let mut worker = Optimizer::new(&sdk, "", None);
+    // The hits table doubles as the ops table (the sweep records what it changes there).
+    let mut worker = Optimizer::new(&sdk, &name, None);
     worker.lambda = lambda.clone();
     worker.observer.cloudwatch = cloudwatch.clone();
     worker.observer.logs = logs.clone();
@@ -92,6 +93,21 @@ async fn main() -> anyhow::Result<()> {
     let sizes = vec![128, 256, 512];
     let payload = json!({ "name": "bench", "work_ms": 20 });
     let target = &functions[0];
+    // Only a function that opted in may be swept.
+    let arn = lambda
+        .get_function_configuration()
+        .function_name(target)
+        .send()
+        .await?
+        .function_arn
+        .unwrap_or_default();
+    let (key, value) = stoker_it::optimizer::OPT_IN;
+    lambda
+        .tag_resource()
+        .resource(arn)
+        .tags(key, value)
+        .send()
+        .await?;
     let total = invocations * sizes.len() as u32;
     let t = Instant::now();
     for _ in 0..total {

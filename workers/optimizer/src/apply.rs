@@ -5,14 +5,22 @@
 //! (`pk = OPTIMIZER#<function>`, `sk = LATEST`, and a history item per change), so a rollback
 //! is always possible: it restores the recorded memory and timeout and points the alias back
 //! at the version it had (or at a new version of the restored configuration).
+//!
+//! The cooldown is a conditional write: the first record of an apply is refused while the
+//! last change of the function is younger than the cooldown (unless it is this very pass's).
+//! The update passes the RevisionId the pass read, so a function changed since is left alone.
+
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
 
+use crate::functions::FunctionInfo;
 use crate::lambda_config::{alias_version, configure, point_alias, publish};
+use crate::lock::GRACE;
 
 /// The alias an apply moves, unless `STOKER_OPTIMIZER_ALIAS` names another.
 pub const DEFAULT_ALIAS: &str = "live";
@@ -45,26 +53,37 @@ pub struct Applier {
     pub alias: String,
 }
 
+/// What became of an apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// The change is made.
+    Changed(Change),
+    /// Refused: the function's last change (as recorded) is within the cooldown.
+    Cooling(Option<Change>),
+}
+
 impl Applier {
-    /// Applies `memory_mb`/`timeout_s` to `function` (currently `previous`).
+    /// Applies `memory_mb`/`timeout_s` to `f` (as the pass read it, RevisionId included),
+    /// unless its last change is younger than `cooldown`.
     pub async fn apply(
         &self,
-        function: &str,
-        previous: (u32, u32),
+        f: &FunctionInfo,
         memory_mb: u32,
         timeout_s: u32,
         event_id: &str,
-    ) -> Result<Change, JobError> {
+        cooldown: Duration,
+    ) -> Result<Applied, JobError> {
         if self.ops_table.is_empty() {
             return Err(JobError::permanent(
                 "no_ops_table",
                 "mode apply records the previous configuration first: set STOKER_OPS_TABLE (the stack output OpsTableName)",
             ));
         }
+        let function = f.name.as_str();
         let mut change = Change {
             function: function.to_owned(),
-            previous_memory_mb: previous.0,
-            previous_timeout_s: previous.1,
+            previous_memory_mb: f.memory_mb,
+            previous_timeout_s: f.timeout_s,
             memory_mb,
             timeout_s,
             alias: self.alias.clone(),
@@ -74,14 +93,25 @@ impl Applier {
             at: Utc::now().to_rfc3339(),
             event_id: event_id.to_owned(),
         };
-        self.record(&change).await?;
-        configure(&self.lambda, function, memory_mb, Some(timeout_s)).await?;
+        if !self.record(&change, Some(cooldown)).await? {
+            return Ok(Applied::Cooling(self.last(function).await?));
+        }
+        let revision = configure(
+            &self.lambda,
+            function,
+            memory_mb,
+            Some(timeout_s),
+            Some(&f.revision),
+        )
+        .await?;
         let version = publish(
             &self.lambda,
             function,
             &format!("stoker optimizer: {memory_mb} MB, {timeout_s} s"),
+            Some(&revision),
         )
-        .await?;
+        .await?
+        .version;
         point_alias(
             &self.lambda,
             function,
@@ -92,12 +122,23 @@ impl Applier {
         .await?;
         change.version = Some(version);
         change.status = "applied".into();
-        self.record(&change).await?;
-        Ok(change)
+        self.record(&change, None).await?;
+        Ok(Applied::Changed(change))
     }
 
     /// Undoes the last recorded change of `function`.
     pub async fn rollback(&self, function: &str) -> Result<Change, JobError> {
+        let owner = format!("rollback {}", Utc::now().to_rfc3339());
+        let until = Utc::now() + ROLLBACK_LOCK + GRACE;
+        if let Some(holder) = self.lock(function, &owner, until).await? {
+            return Err(JobError::permanent("locked", holder.report(function)));
+        }
+        let done = self.rollback_locked(function).await;
+        self.unlock(function, &owner).await?;
+        done
+    }
+
+    async fn rollback_locked(&self, function: &str) -> Result<Change, JobError> {
         let Some(mut change) = self.last(function).await? else {
             return Err(JobError::permanent(
                 "nothing_to_roll_back",
@@ -121,11 +162,16 @@ impl Applier {
             function,
             change.previous_memory_mb,
             Some(change.previous_timeout_s),
+            None,
         )
         .await?;
         let target = match &change.previous_alias_version {
             Some(v) => v.clone(),
-            None => publish(&self.lambda, function, "stoker optimizer: rollback").await?,
+            None => {
+                publish(&self.lambda, function, "stoker optimizer: rollback", None)
+                    .await?
+                    .version
+            }
         };
         point_alias(
             &self.lambda,
@@ -137,7 +183,7 @@ impl Applier {
         .await?;
         change.status = "rolled_back".into();
         change.at = Utc::now().to_rfc3339();
-        self.record(&change).await?;
+        self.record(&change, None).await?;
         Ok(change)
     }
 
@@ -164,31 +210,63 @@ impl Applier {
         })
     }
 
-    /// Writes `change` as the function's latest and as a history item.
-    async fn record(&self, change: &Change) -> Result<(), JobError> {
+    /// Writes `change` as the function's latest and as a history item. With `cooldown`, the
+    /// latest is written only if the last change is older than that or is this pass's own;
+    /// `false` when it is not.
+    async fn record(&self, change: &Change, cooldown: Option<Duration>) -> Result<bool, JobError> {
         let json = serde_json::to_string(change)
             .map_err(|e| JobError::permanent("serialize", e.to_string()))?;
         let expires = (Utc::now().timestamp() + 400 * 86_400).to_string();
+        let at = DateTime::parse_from_rfc3339(&change.at)
+            .map(|t| t.timestamp())
+            .unwrap_or_else(|_| Utc::now().timestamp());
         for sk in [
             "LATEST".to_owned(),
             format!("CHANGE#{}#{}", change.at, change.status),
         ] {
-            self.ddb
+            let latest = sk == "LATEST";
+            let mut put = self
+                .ddb
                 .put_item()
                 .table_name(&self.ops_table)
                 .item("pk", AttributeValue::S(pk(&change.function)))
                 .item("sk", AttributeValue::S(sk))
                 .item("change", AttributeValue::S(json.clone()))
                 .item("status", AttributeValue::S(change.status.clone()))
-                .item("expires_at", AttributeValue::N(expires.clone()))
-                .send()
-                .await
-                .map_err(|e| sdk_error("PutItem (optimizer change)", e))?;
+                .item("changed_at", AttributeValue::N(at.to_string()))
+                .item("event_id", AttributeValue::S(change.event_id.clone()))
+                .item("expires_at", AttributeValue::N(expires.clone()));
+            if let Some(cooldown) = cooldown.filter(|_| latest) {
+                let cutoff = Utc::now().timestamp() - cooldown.as_secs() as i64;
+                put = put
+                    .condition_expression(
+                        "attribute_not_exists(pk) OR attribute_not_exists(changed_at) OR changed_at < :cutoff OR event_id = :event",
+                    )
+                    .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
+                    .expression_attribute_values(
+                        ":event",
+                        AttributeValue::S(change.event_id.clone()),
+                    );
+            }
+            match put.send().await {
+                Ok(_) => {}
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    return Ok(false);
+                }
+                Err(e) => return Err(sdk_error("PutItem (optimizer change)", e)),
+            }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
-fn pk(function: &str) -> String {
+/// How long a rollback holds the function's lock at most.
+const ROLLBACK_LOCK: Duration = Duration::from_secs(300);
+
+/// The ops table's partition of `function`'s optimizer items.
+pub(crate) fn pk(function: &str) -> String {
     format!("OPTIMIZER#{function}")
 }

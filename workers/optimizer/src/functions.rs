@@ -1,5 +1,11 @@
 //! The functions of a pass: named ones, or every function carrying a tag; their configuration
 //! and tags.
+//!
+//! Only a function that opted in ([`OPT_IN_TAG`] = `true`) may be changed: swept, applied to,
+//! or put back after an interrupted sweep. Any other function, named or matched by a tag
+//! filter, gets a read-only review (its metrics and logs), and a request to change it is
+//! refused with the tag to add. Selecting by `stoker:optimize` = `true` selects only
+//! functions that opted in. The stack's IAM holds the optimizer to the same tag.
 
 use std::collections::HashMap;
 
@@ -13,6 +19,9 @@ use crate::pricing::Arch;
 
 /// Functions tagged with this key (any value but `false`) are never changed by `apply`.
 pub const LEAVE_ALONE_TAG: &str = "stoker:leave-alone";
+/// A function lets the optimizer change it with this tag set to [`OPT_IN_VALUE`].
+pub const OPT_IN_TAG: &str = "stoker:optimize";
+pub const OPT_IN_VALUE: &str = "true";
 
 /// One function's configuration as the pass found it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,6 +33,10 @@ pub struct FunctionInfo {
     pub arch: Arch,
     /// Where its logs go (`/aws/lambda/<name>` unless its logging config says otherwise).
     pub log_group: String,
+    /// `$LATEST`'s RevisionId as read: an update passes it, so a function changed since is
+    /// never overwritten.
+    #[serde(skip)]
+    pub revision: String,
     #[serde(skip)]
     pub tags: HashMap<String, String>,
 }
@@ -34,6 +47,20 @@ impl FunctionInfo {
         self.tags
             .get(LEAVE_ALONE_TAG)
             .is_some_and(|v| !v.eq_ignore_ascii_case("false"))
+    }
+
+    /// Whether the function opted in to changes ([`OPT_IN_TAG`] = [`OPT_IN_VALUE`], exactly,
+    /// as the IAM condition compares it).
+    pub fn opted_in(&self) -> bool {
+        self.tags.get(OPT_IN_TAG).map(String::as_str) == Some(OPT_IN_VALUE)
+    }
+
+    /// Why a change of this function is refused when it has not opted in.
+    pub fn not_opted_in(&self) -> String {
+        format!(
+            "not changed: {} has not opted in to changes by the optimizer (this pass only read its metrics); tag it {OPT_IN_TAG}={OPT_IN_VALUE} to let a pass sweep or apply",
+            self.name
+        )
     }
 }
 
@@ -75,15 +102,18 @@ pub async fn resolve(
                     };
                     let tags = tags(lambda, arn).await?;
                     if tags.get(&filter.key) == Some(&filter.value) {
-                        found.push(from_config(
-                            f.function_name().unwrap_or_default(),
-                            arn,
-                            f.memory_size(),
-                            f.timeout(),
-                            f.architectures(),
-                            f.logging_config().and_then(|l| l.log_group()),
-                            tags,
-                        ));
+                        found.push(FunctionInfo {
+                            revision: f.revision_id().unwrap_or_default().to_owned(),
+                            ..from_config(
+                                f.function_name().unwrap_or_default(),
+                                arn,
+                                f.memory_size(),
+                                f.timeout(),
+                                f.architectures(),
+                                f.logging_config().and_then(|l| l.log_group()),
+                                tags,
+                            )
+                        });
                     }
                 }
             }
@@ -105,15 +135,18 @@ pub async fn describe(
         .map_err(|e| sdk_error(&format!("GetFunctionConfiguration {name}"), e))?;
     let arn = c.function_arn().unwrap_or_default().to_owned();
     let tags = tags(lambda, &arn).await?;
-    Ok(from_config(
-        c.function_name().unwrap_or(name),
-        &arn,
-        c.memory_size(),
-        c.timeout(),
-        c.architectures(),
-        c.logging_config().and_then(|l| l.log_group()),
-        tags,
-    ))
+    Ok(FunctionInfo {
+        revision: c.revision_id().unwrap_or_default().to_owned(),
+        ..from_config(
+            c.function_name().unwrap_or(name),
+            &arn,
+            c.memory_size(),
+            c.timeout(),
+            c.architectures(),
+            c.logging_config().and_then(|l| l.log_group()),
+            tags,
+        )
+    })
 }
 
 async fn tags(
@@ -144,6 +177,7 @@ fn from_config(
             .map_or_else(|| format!("/aws/lambda/{name}"), str::to_owned),
         name: name.to_owned(),
         arn: arn.to_owned(),
+        revision: String::new(),
         memory_mb: memory.unwrap_or(128).max(128) as u32,
         timeout_s: timeout.unwrap_or(3).max(1) as u32,
         arch: if archs.contains(&Architecture::Arm64) {

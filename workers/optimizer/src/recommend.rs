@@ -1,11 +1,14 @@
 //! Passive recommendations: Compute Optimizer's data-sufficiency gate (at least 50 invocations
 //! in the lookback) and findings, the seeds' rules (memory -25 % when under-utilized, +50 %
-//! when over-utilized; timeout = max duration x 1.5), bounded by the request's guardrails.
+//! when over-utilized; timeout = max duration x 1.5), bounded by the request's guardrails
+//! ([`crate::bounds`]: never turned around, and nothing to apply when they cannot be met).
 
 use serde::Serialize;
 use stoker_events::payload::optimize::Bounds;
 pub use stoker_events::payload::outcome::Finding;
 
+use crate::bounds::{bound_memory, bound_timeout};
+use crate::functions::FunctionInfo;
 use crate::pricing::{Arch, Pricing};
 
 pub const MIN_INVOCATIONS: u64 = 50;
@@ -35,6 +38,24 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// Nothing read of `f` over `days` (a pass that left it alone).
+    pub fn unread(f: &FunctionInfo, days: u32) -> Self {
+        Observed {
+            memory_mb: f.memory_mb,
+            timeout_s: f.timeout_s,
+            arch: f.arch,
+            invocations: 0,
+            errors: 0,
+            throttles: 0,
+            lookback_days: days,
+            avg_duration_ms: 0.0,
+            max_duration_ms: 0.0,
+            p99_duration_ms: None,
+            max_memory_used_mb: None,
+            memory_source: None,
+        }
+    }
+
     /// The average invocation rate over the lookback.
     pub fn invocations_per_second(&self) -> f64 {
         self.invocations as f64 / (f64::from(self.lookback_days.max(1)) * 86_400.0)
@@ -49,6 +70,24 @@ pub struct Recommendation {
     pub timeout_s: Option<u32>,
     pub current_monthly_usd: f64,
     pub recommended_monthly_usd: Option<f64>,
+    /// Why the bounds leave no memory size in the recommended direction (then nothing is
+    /// applied).
+    pub memory_unmet: Option<String>,
+    /// Why they leave no timeout in the recommended direction.
+    pub timeout_unmet: Option<String>,
+}
+
+impl Recommendation {
+    /// Why the bounds cannot be met, if they cannot.
+    pub fn bounds_unmet(&self) -> Option<String> {
+        unmet(self.memory_unmet.as_deref(), self.timeout_unmet.as_deref())
+    }
+}
+
+/// The reasons the bounds cannot be met, joined.
+pub fn unmet(memory: Option<&str>, timeout: Option<&str>) -> Option<String> {
+    let all: Vec<&str> = [memory, timeout].into_iter().flatten().collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommendation {
@@ -61,6 +100,8 @@ pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommenda
         timeout_s: None,
         current_monthly_usd,
         recommended_monthly_usd: None,
+        memory_unmet: None,
+        timeout_unmet: None,
     };
     if o.invocations < MIN_INVOCATIONS {
         return unavailable(format!(
@@ -102,34 +143,36 @@ pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommenda
             ),
         )
     };
-    let memory_mb = bound_memory(o.memory_mb, target, bounds);
-    let timeout_s =
-        ((o.max_duration_ms * 1.5 / 1000.0).ceil() as u32).clamp(1, bounds.max_timeout_s);
-    let finding = if memory_mb == o.memory_mb && timeout_s == o.timeout_s {
+    let memory = bound_memory(o.memory_mb, target, bounds);
+    let timeout = bound_timeout(o.timeout_s, o.max_duration_ms, bounds);
+    let (memory_unmet, timeout_unmet) = (memory.clone().err(), timeout.clone().err());
+    let (memory_mb, timeout_s) = (memory.ok(), timeout.ok());
+    let finding = if memory_unmet.is_none()
+        && timeout_unmet.is_none()
+        && memory_mb == Some(o.memory_mb)
+        && timeout_s == Some(o.timeout_s)
+    {
         Finding::Optimized
     } else {
         Finding::NotOptimized
     };
     // Same billed duration at the new size: the saving of a smaller size is a floor (a CPU-bound
     // function gets slower with less memory; a power-tuning sweep measures that).
-    let recommended_monthly_usd = Some(pricing.monthly(memory_mb, o.avg_duration_ms, o.arch, rate));
+    let recommended_monthly_usd =
+        memory_mb.map(|m| pricing.monthly(m, o.avg_duration_ms, o.arch, rate));
     Recommendation {
         finding,
-        reason: why,
-        memory_mb: Some(memory_mb),
-        timeout_s: Some(timeout_s),
+        reason: match unmet(memory_unmet.as_deref(), timeout_unmet.as_deref()) {
+            Some(u) => format!("{why}; {u}"),
+            None => why,
+        },
+        memory_mb,
+        timeout_s,
         current_monthly_usd,
         recommended_monthly_usd,
+        memory_unmet,
+        timeout_unmet,
     }
-}
-
-/// `target` held within [min, max], within `max_change_pct` of `current` and never below half
-/// of it (at most a 2x change either way), in whole MB.
-pub fn bound_memory(current: u32, target: f64, b: &Bounds) -> u32 {
-    let now = f64::from(current);
-    let step = now * f64::from(b.max_change_pct) / 100.0;
-    let limited = target.clamp((now - step).max(now / 2.0), now + step);
-    (limited.round() as u32).clamp(b.min_memory_mb, b.max_memory_mb)
 }
 
 #[cfg(test)]
@@ -160,7 +203,7 @@ mod tests {
         let under = recommend(&observed(Some(200), 10_000), &b, &p);
         assert_eq!(
             (under.finding, under.memory_mb, under.timeout_s),
-            (Finding::NotOptimized, Some(768), Some(3))
+            (Finding::NotOptimized, Some(768), Some(15))
         );
         assert!(under.recommended_monthly_usd.unwrap() < under.current_monthly_usd);
         let over = recommend(&observed(Some(1000), 10_000), &b, &p);
@@ -194,21 +237,27 @@ mod tests {
     }
 
     #[test]
-    fn bounds_hold_memory_and_the_change_per_pass() {
-        let b = Bounds {
-            min_memory_mb: 256,
-            max_memory_mb: 2048,
-            max_timeout_s: 60,
-            max_change_pct: 20,
+    fn unmet_bounds_are_said_and_leave_nothing_to_apply() {
+        let b = Bounds::default();
+        let p = Pricing::default();
+        let big = |used| Observed {
+            memory_mb: 4096,
+            timeout_s: 3,
+            ..observed(Some(used), 10_000)
         };
-        assert_eq!(bound_memory(1024, 1536.0, &b), 1229, "at most +20 %");
-        assert_eq!(bound_memory(300, 150.0, &b), 256, "never under min");
-        assert_eq!(bound_memory(2000, 3000.0, &b), 2048, "never over max");
-        let wide = Bounds {
-            max_change_pct: 100,
-            ..Bounds::default()
-        };
-        assert_eq!(bound_memory(1024, 128.0, &wide), 512, "never below half");
-        assert_eq!(bound_memory(512, 3008.0, &wide), 1024, "never above double");
+        let fits = recommend(&big(3000), &b, &p);
+        assert_eq!(
+            (fits.finding, fits.memory_mb, fits.bounds_unmet()),
+            (Finding::Optimized, Some(4096), None),
+            "a 4096 MB function that fits keeps its 4096 MB"
+        );
+        let over = recommend(&big(4000), &b, &p);
+        assert_eq!(
+            (over.finding, over.memory_mb),
+            (Finding::NotOptimized, None)
+        );
+        let why = over.bounds_unmet().expect("the reason");
+        assert!(over.reason.contains(&why), "{}", over.reason);
+        assert!(why.contains("max_memory_mb 128..3008"), "{why}");
     }
 }

@@ -35,6 +35,9 @@ pub struct FunctionReport {
     pub chart_svg: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub applied: Option<Change>,
+    /// Why the bounds cannot be met in the recommended direction: nothing is applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounds_unmet: Option<String>,
     /// Why a change was not applied in mode `apply`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_applied: Option<String>,

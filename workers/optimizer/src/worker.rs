@@ -1,10 +1,9 @@
-//! The optimizer's handler: review each function of the pass, sweep where asked, apply within
-//! the guardrails, advise on tables, and announce each recommendation.
+//! The optimizer's handler: review each function of the pass ([`crate::review`]), advise on
+//! tables, and announce each recommendation.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest};
+use stoker_events::payload::optimize::OptimizeRequest;
 use stoker_events::payload::outcome::{Finding, OptimizationRecommended};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
@@ -13,12 +12,11 @@ use stoker_kit::{Handler, JobCtx, JobError, Outcome};
 
 use crate::apply::{Applier, DEFAULT_ALIAS};
 use crate::capacity::table_advice;
-use crate::functions::{FunctionInfo, LEAVE_ALONE_TAG, resolve};
+use crate::functions::resolve;
+use crate::halt::Halt;
 use crate::observe::Observer;
 use crate::pricing::{DynamoPricing, Pricing};
-use crate::recommend::{bound_memory, recommend};
 use crate::report::{FunctionReport, OptimizeReport};
-use crate::{chart, sweep};
 
 /// The optimizer worker's handler.
 #[derive(Debug, Clone)]
@@ -33,10 +31,15 @@ pub struct Optimizer {
     pub events: Option<Publisher>,
     /// No second change of a function within this time of the last one.
     pub cooldown: Duration,
+    /// The job's time (`STOKER_JOB_TIMEOUT_SECS`, else the kit's default for the optimizer):
+    /// [`Optimizer::optimize`] ends by then, and a sweep must fit in it.
+    pub job_timeout: Duration,
+    /// A test seam: where a pass stops (never set in production).
+    pub halt: Halt,
 }
 
 impl Optimizer {
-    /// From the kit's environment (`STOKER_OPS_TABLE`, `STOKER_BUS`), prices from
+    /// From the kit's environment (`STOKER_OPS_TABLE`, `STOKER_BUS`, `STOKER_JOB_TIMEOUT_SECS`), prices from
     /// `STOKER_PRICE_*`, the alias from `STOKER_OPTIMIZER_ALIAS` (default `live`) and the
     /// cooldown from `STOKER_OPTIMIZER_COOLDOWN_HOURS` (default 24).
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
@@ -53,6 +56,9 @@ impl Optimizer {
         if let Some(h) = env("STOKER_OPTIMIZER_COOLDOWN_HOURS").and_then(|h| h.parse::<u64>().ok())
         {
             o.cooldown = Duration::from_secs(h * 3600);
+        }
+        if let Some(s) = env("STOKER_JOB_TIMEOUT_SECS").and_then(|s| s.parse::<u64>().ok()) {
+            o.job_timeout = Duration::from_secs(s.max(1));
         }
         o
     }
@@ -77,14 +83,28 @@ impl Optimizer {
             dynamo_pricing: DynamoPricing::default(),
             events: bus.map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
             cooldown: Duration::from_secs(24 * 3600),
+            job_timeout: stoker_kit::config::default_timeout(Worker::Optimizer),
+            halt: Halt::default(),
         }
     }
 
-    /// One optimization pass; `event_id` marks the changes it applies.
+    /// One optimization pass; `event_id` marks the changes it applies. It must end within
+    /// [`Optimizer::job_timeout`].
     pub async fn optimize(
         &self,
         req: &OptimizeRequest,
         event_id: &str,
+    ) -> Result<OptimizeReport, JobError> {
+        self.optimize_by(req, event_id, Instant::now() + self.job_timeout)
+            .await
+    }
+
+    /// One optimization pass that must end by `deadline` (the job's).
+    pub async fn optimize_by(
+        &self,
+        req: &OptimizeRequest,
+        event_id: &str,
+        deadline: Instant,
     ) -> Result<OptimizeReport, JobError> {
         let (functions, missing) = resolve(&self.lambda, &req.functions).await?;
         let mut report = OptimizeReport {
@@ -92,7 +112,7 @@ impl Optimizer {
             ..Default::default()
         };
         for f in &functions {
-            let r = self.review(f, req, event_id).await?;
+            let r = self.review(f, req, event_id, deadline).await?;
             report.not_optimized += usize::from(r.finding == Finding::NotOptimized);
             report.applied += usize::from(r.applied.is_some());
             report.estimated_monthly_savings_usd += r.estimated_monthly_savings_usd.unwrap_or(0.0);
@@ -110,173 +130,6 @@ impl Optimizer {
             report.tables.push(advice);
         }
         Ok(report)
-    }
-
-    /// One function: passive recommendation, the sweep if asked, the apply if allowed.
-    async fn review(
-        &self,
-        f: &FunctionInfo,
-        req: &OptimizeRequest,
-        event_id: &str,
-    ) -> Result<FunctionReport, JobError> {
-        let recovered;
-        let f = if req.power_tuning.is_some() && !f.left_alone() {
-            recovered = sweep::recover(&self.lambda, f).await?;
-            &recovered
-        } else {
-            f
-        };
-        let observed = self.observer.observe(f, req.lookback_days).await?;
-        let passive = recommend(&observed, &req.bounds, &self.pricing);
-        let mut r = FunctionReport {
-            function: f.name.clone(),
-            finding: passive.finding,
-            reason: passive.reason,
-            current_memory_mb: f.memory_mb,
-            current_timeout_s: f.timeout_s,
-            recommended_memory_mb: passive.memory_mb,
-            recommended_timeout_s: passive.timeout_s,
-            current_monthly_usd: passive.current_monthly_usd,
-            recommended_monthly_usd: passive.recommended_monthly_usd,
-            estimated_monthly_savings_usd: passive
-                .recommended_monthly_usd
-                .map(|n| passive.current_monthly_usd - n),
-            observed,
-            sweep: None,
-            chart_svg: None,
-            applied: None,
-            not_applied: None,
-            error: None,
-        };
-        if let Some(tuning) = &req.power_tuning {
-            if f.left_alone() {
-                r.error = Some(format!(
-                    "no sweep: the function is tagged {LEAVE_ALONE_TAG}, and a sweep changes its memory for a while"
-                ));
-            } else {
-                match sweep::sweep(
-                    self.sweep_clients(),
-                    f,
-                    tuning,
-                    &req.strategy,
-                    &self.pricing,
-                )
-                .await
-                {
-                    Ok(s) => self.take_sweep(&mut r, f, req, s),
-                    Err(e) if e.is_permanent() => r.error = Some(e.to_string()),
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        if req.mode == OptimizeMode::Apply && r.finding == Finding::NotOptimized {
-            self.guarded_apply(&mut r, f, event_id).await?;
-        }
-        Ok(r)
-    }
-
-    fn sweep_clients(&self) -> sweep::Clients<'_> {
-        sweep::Clients {
-            lambda: &self.lambda,
-            logs: &self.observer.logs,
-        }
-    }
-
-    /// The sweep's choice replaces the passive memory recommendation (bounded the same way).
-    fn take_sweep(
-        &self,
-        r: &mut FunctionReport,
-        f: &FunctionInfo,
-        req: &OptimizeRequest,
-        s: sweep::SweepReport,
-    ) {
-        r.chart_svg = Some(chart::svg(&f.name, &s.sizes, s.chosen_memory_mb));
-        if let Some(chosen) = s.chosen_memory_mb {
-            let memory = bound_memory(f.memory_mb, f64::from(chosen), &req.bounds);
-            let at = |mb: u32| s.sizes.iter().find(|p| p.memory_mb == mb);
-            let chosen_ms = at(chosen).map_or(0.0, |p| p.billed_ms);
-            let current_ms = at(f.memory_mb).map_or(r.observed.avg_duration_ms, |p| p.billed_ms);
-            let rate = r.observed.invocations_per_second();
-            let current_usd = self.pricing.monthly(f.memory_mb, current_ms, f.arch, rate);
-            let recommended_usd = self.pricing.monthly(memory, chosen_ms, f.arch, rate);
-            let timeout = r.recommended_timeout_s.unwrap_or(f.timeout_s);
-            r.finding = if memory == f.memory_mb && timeout == f.timeout_s {
-                Finding::Optimized
-            } else {
-                Finding::NotOptimized
-            };
-            r.reason = format!(
-                "power tuning ({} strategy): {chosen} MB measured best at {chosen_ms:.1} ms billed{}",
-                req.strategy.name.as_str(),
-                if memory == chosen {
-                    String::new()
-                } else {
-                    format!(", bounded to {memory} MB this pass")
-                }
-            );
-            r.recommended_memory_mb = Some(memory);
-            r.recommended_timeout_s = Some(timeout);
-            r.current_monthly_usd = current_usd;
-            r.recommended_monthly_usd = Some(recommended_usd);
-            r.estimated_monthly_savings_usd = Some(current_usd - recommended_usd);
-        }
-        r.sweep = Some(s);
-    }
-
-    /// Applies `r`'s recommendation unless a guardrail says no (the reason is reported).
-    async fn guarded_apply(
-        &self,
-        r: &mut FunctionReport,
-        f: &FunctionInfo,
-        event_id: &str,
-    ) -> Result<(), JobError> {
-        let Some(memory) = r.recommended_memory_mb else {
-            return Ok(());
-        };
-        let timeout = r.recommended_timeout_s.unwrap_or(f.timeout_s);
-        if f.left_alone() {
-            r.not_applied = Some(format!(
-                "left alone: the function is tagged {LEAVE_ALONE_TAG}"
-            ));
-            return Ok(());
-        }
-        if memory > f.memory_mb.saturating_mul(2) || memory.saturating_mul(2) < f.memory_mb {
-            r.not_applied = Some(format!(
-                "{} MB -> {memory} MB is more than a 2x change in one pass",
-                f.memory_mb
-            ));
-            return Ok(());
-        }
-        if let Some(last) = self.applier.last(&f.name).await? {
-            if last.event_id == event_id && last.status == "applied" {
-                // A retry of this very pass: the change is already made.
-                r.applied = Some(last);
-                return Ok(());
-            }
-            let at = DateTime::parse_from_rfc3339(&last.at).map(|t| t.with_timezone(&Utc));
-            let age = at.map(|t| Utc::now() - t).unwrap_or_default();
-            if age.to_std().unwrap_or_default() < self.cooldown {
-                r.not_applied = Some(format!(
-                    "changed {} min ago ({}): the next change waits {} h so that metrics reflect the last one",
-                    age.num_minutes(),
-                    last.status,
-                    self.cooldown.as_secs() / 3600
-                ));
-                return Ok(());
-            }
-        }
-        let change = self
-            .applier
-            .apply(
-                &f.name,
-                (f.memory_mb, f.timeout_s),
-                memory,
-                timeout,
-                event_id,
-            )
-            .await?;
-        r.applied = Some(change);
-        Ok(())
     }
 
     /// The outcome event of one function's review.
@@ -300,7 +153,7 @@ impl Handler for Optimizer {
         Worker::Optimizer
     }
 
-    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
+    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
         let Body::Optimize(req) = &event.body else {
             return Err(JobError::permanent(
                 "wrong_kind",
@@ -310,7 +163,9 @@ impl Handler for Optimizer {
                 ),
             ));
         };
-        let report = self.optimize(req, &event.meta.id.to_string()).await?;
+        let report = self
+            .optimize_by(req, &event.meta.id.to_string(), ctx.deadline)
+            .await?;
         let count = |f: Finding| report.functions.iter().filter(|r| r.finding == f).count() as f64;
         emit_metrics(
             Worker::Optimizer.name(),
