@@ -43,7 +43,15 @@ pub fn decode_bytes(body: &[u8], delivery: &Delivery) -> Result<Event, DecodeErr
 /// Decodes an SQS body or EventBridge event into a validated [`Event`].
 pub fn decode(body: &str, delivery: &Delivery) -> Result<Event, DecodeError> {
     check_size(body.len())?;
-    let value: Value = serde_json::from_str(body).map_err(|e| DecodeError::InvalidJson {
+    if body.starts_with('\u{feff}') {
+        return Err(DecodeError::InvalidJson {
+            line: 1,
+            column: 1,
+            message: "the body starts with a byte-order mark (U+FEFF); send JSON without one"
+                .into(),
+        });
+    }
+    let value: Value = crate::strict_json::parse(body).map_err(|e| DecodeError::InvalidJson {
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
@@ -107,6 +115,7 @@ fn decode_eventbridge(obj: Map<String, Value>) -> Result<Event, DecodeError> {
         .parse()
         .map_err(|_| DecodeError::UnknownKind(raw.detail_type.clone()))?;
     check_source(kind, &raw.source)?;
+    check_id_time(Some(raw.id), Some(raw.time), "")?;
     let Value::Object(detail) = raw.detail else {
         return Err(DecodeError::Malformed {
             kind: Some(kind),
@@ -147,6 +156,49 @@ struct Outer {
     source: String,
 }
 
+/// How far ahead of the worker's clock an event's `time` may be (clock skew).
+const MAX_AHEAD: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Ids and times a publisher could not have meant: the nil UUID (an unset id: every such
+/// event would share one idempotency key), a time more than [`MAX_AHEAD`] in the future, or
+/// one before 2000 (an unset or garbage clock). Any other past time is accepted: a redrive
+/// from a DLQ legitimately carries a job's original time, whatever its age.
+fn check_id_time(
+    id: Option<Uuid>,
+    time: Option<DateTime<Utc>>,
+    at: &str,
+) -> Result<(), DecodeError> {
+    let bad = |path: &str, message: String| DecodeError::Malformed {
+        kind: None,
+        path: format!("{at}{path}"),
+        message,
+    };
+    if id.is_some_and(|id| id.is_nil()) {
+        return Err(bad(
+            "id",
+            "is the nil UUID; give every event its own id (UUID v7)".into(),
+        ));
+    }
+    if let Some(t) = time {
+        let now = Utc::now();
+        if t > now + MAX_AHEAD {
+            return Err(bad(
+                "time",
+                format!(
+                    "{t} is more than 1 h ahead of the worker's clock ({now}); publish with the current time"
+                ),
+            ));
+        }
+        if t.timestamp() < 946_684_800 {
+            return Err(bad(
+                "time",
+                format!("{t} is before 2000: an unset clock? publish with the current time"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Workers may publish outcome events only: a job kind from a worker's source is refused, so
 /// a worker (or anyone holding its role) cannot use the bus to start other jobs.
 fn check_source(kind: Kind, source: &str) -> Result<(), DecodeError> {
@@ -185,6 +237,7 @@ fn decode_envelope(
     }
     check_meta(kind, &raw)?;
     check_source(kind, &raw.source)?;
+    check_id_time(raw.id, raw.time, "")?;
     let (id, time, shape) = match (raw.id, raw.time, &outer) {
         (Some(id), Some(time), Some(_)) => (id, time, Shape::EventBridgeEnvelope),
         (Some(id), Some(time), None) => (id, time, Shape::Envelope),

@@ -40,6 +40,7 @@ mod kind;
 pub mod names;
 pub mod payload;
 pub mod schema;
+mod strict_json;
 pub mod validate;
 
 #[cfg(test)]

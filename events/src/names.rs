@@ -107,6 +107,75 @@ pub fn http_url(s: &str) -> Result<(), String> {
             "`{s}` is not a valid URL (at most 2048 characters, no spaces)"
         ));
     }
+    // Parsers disagree on these, and an allow-list is checked by one of them: refuse them.
+    if s.contains('\\') {
+        return Err(format!(
+            "`{s}` holds a backslash, which some parsers read as `/`; use `/`"
+        ));
+    }
+    if !authority.is_ascii() {
+        return Err(format!(
+            "`{s}` has a non-ASCII host; write internationalized names in punycode (xn--...)"
+        ));
+    }
+    if let Some(inside) = authority.strip_prefix('[') {
+        let Some((literal, after)) = inside.split_once(']') else {
+            return Err(format!("`{s}` has an unclosed IPv6 literal (`[`)"));
+        };
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!(
+                "`{s}` has `[{literal}]`, which is not an IPv6 address (zone ids are not allowed)"
+            ));
+        }
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return Err(format!(
+                "`{s}` has something other than a port after its IPv6 literal"
+            ));
+        }
+    } else if authority.contains(['[', ']']) {
+        return Err(format!("`{s}` has a bracket outside an IPv6 literal"));
+    } else if let Some((_, port)) = authority.rsplit_once(':')
+        && !is_port(port)
+    {
+        return Err(format!("`{s}` has `{port}`, which is not a port (1-65535)"));
+    }
+    Ok(())
+}
+
+fn is_port(p: &str) -> bool {
+    p.parse::<u16>().is_ok_and(|n| n > 0) && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An HTTP header a request may set: a token name that is neither `Host` nor one that frames
+/// the message, and a value without control characters (no CR/LF: no header injection).
+pub fn http_header(name: &str, value: &str) -> Result<(), String> {
+    const REFUSED: [&str; 9] = [
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+    ];
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || name.len() > 128 || !name.chars().all(token) {
+        return Err(format!(
+            "`{name}` is not a header name (1-128 token characters)"
+        ));
+    }
+    if REFUSED.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!(
+            "`{name}` may not be set: the worker sets the host and the message framing itself"
+        ));
+    }
+    if value.len() > 4096 || value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!(
+            "the value of `{name}` holds a control character (CR, LF, ...) or passes 4096 bytes"
+        ));
+    }
     Ok(())
 }
 

@@ -404,6 +404,146 @@ fn cases() -> Vec<(&'static str, String, &'static str, String)> {
             "unknown_kind",
             "Object Created".into(),
         ),
+        // Issue #16's classes: duplicate keys, a BOM, numbers and nulls of the wrong kind, the
+        // nil UUID, times ahead of the clock or before 2000, URL forms parsers disagree on,
+        // header injection, requests valid field by field but too big as a whole.
+        (
+            "duplicate envelope key",
+            r#"{"kind": "stoker.warmup.requested", "kind": "stoker.backup.requested", "version": 1, "source": "stoker.operator", "payload": {}}"#.into(),
+            "invalid_json",
+            "duplicate key `kind`".into(),
+        ),
+        (
+            "duplicate payload key",
+            s(warmup(json!([ok_target.clone()]))).replacen(
+                r#""concurrency":1"#,
+                r#""concurrency":1,"concurrency":50"#,
+                1,
+            ),
+            "invalid_json",
+            "duplicate key `concurrency`".into(),
+        ),
+        (
+            "byte-order mark",
+            format!("\u{feff}{}", s(warmup(json!([ok_target.clone()])))),
+            "invalid_json",
+            "byte-order mark".into(),
+        ),
+        (
+            "float for an integer",
+            s(warmup(json!([{ "function": "api", "concurrency": 3.0 }]))),
+            "malformed",
+            "floating point".into(),
+        ),
+        (
+            "exponent for an integer",
+            s(warmup(json!([{ "function": "api" }]))).replacen(
+                r#""function":"api""#,
+                r#""function":"api","concurrency":3e0"#,
+                1,
+            ),
+            "malformed",
+            "floating point".into(),
+        ),
+        (
+            "null for a required field",
+            s(warmup(json!([{ "function": null }]))),
+            "malformed",
+            "invalid type: null".into(),
+        ),
+        (
+            "null payload",
+            s(with(warmup(json!([])), "/payload", Value::Null)),
+            "malformed",
+            "null".into(),
+        ),
+        (
+            "nil UUID",
+            s(with(
+                warmup(json!([ok_target.clone()])),
+                "/id",
+                json!("00000000-0000-0000-0000-000000000000"),
+            )),
+            "malformed",
+            "nil UUID".into(),
+        ),
+        (
+            "time far in the future",
+            s(with(
+                warmup(json!([ok_target.clone()])),
+                "/time",
+                json!("2099-01-01T00:00:00Z"),
+            )),
+            "malformed",
+            "ahead of the worker's clock".into(),
+        ),
+        (
+            "time far in the past",
+            s(with(
+                warmup(json!([ok_target.clone()])),
+                "/time",
+                json!("1970-01-01T00:00:00Z"),
+            )),
+            "malformed",
+            "before 2000".into(),
+        ),
+        (
+            "IPv6 zone id",
+            s(cache(json!({ "type": "http", "url": "http://[fe80::1%25eth0]/" }))),
+            "invalid",
+            "zone ids are not allowed".into(),
+        ),
+        (
+            "unclosed IPv6 literal",
+            s(cache(json!({ "type": "http", "url": "http://[::1/x" }))),
+            "invalid",
+            "unclosed IPv6 literal".into(),
+        ),
+        (
+            "internationalized host",
+            s(cache(json!({ "type": "http", "url": "https://exämple.com/" }))),
+            "invalid",
+            "punycode".into(),
+        ),
+        (
+            "backslash in a URL",
+            s(cache(json!({ "type": "http", "url": "https://evil.test\\.a.example.com/" }))),
+            "invalid",
+            "backslash".into(),
+        ),
+        (
+            "CRLF in a header value",
+            s(cache(json!({ "type": "http", "url": "https://a.example.com/", "headers": { "X-Trace": "1\r\nHost: 169.254.169.254" } }))),
+            "invalid",
+            "control character".into(),
+        ),
+        (
+            "Host header",
+            s(cache(json!({ "type": "http", "url": "https://a.example.com/", "headers": { "host": "169.254.169.254" } }))),
+            "invalid",
+            "may not be set".into(),
+        ),
+        (
+            "500 targets x 10,000 keys",
+            s(envelope(
+                "stoker.cache-warm.requested",
+                json!({ "targets": vec![json!({ "type": "redis", "key": "k:{id}", "ttl_seconds": 60,
+                    "source": { "type": "http", "url": "https://a.example.com/{id}" },
+                    "expand": { "source": { "type": "http", "url": "https://a.example.com/ids" }, "max_keys": 10_000 } }); 500] }),
+            )),
+            "invalid",
+            "may warm up to 5000000 keys".into(),
+        ),
+        (
+            "sweep beyond the optimizer's job",
+            s(envelope(
+                "stoker.optimize.requested",
+                json!({ "functions": { "names": ["api"] },
+                    "power_tuning": { "memory_sizes": [128, 256, 512, 1024, 2048, 3008, 4096, 6144, 8192, 10240], "invocations": 100 } }),
+            )),
+            "invalid",
+            "beyond the optimizer's 900 s job".into(),
+        ),
         // Workers publish outcome events only: a job kind from a worker's source is refused,
         // whichever shape it comes in, and the EventBridge source is the one that counts.
         (

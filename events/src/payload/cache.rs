@@ -186,6 +186,10 @@ pub struct KeyExpansion {
     pub max_keys: u32,
 }
 
+/// The most keys one cache-warming job may warm (the sum over its targets of their expansions'
+/// `max_keys`, 1 per target without one).
+pub const MAX_KEYS_PER_JOB: u64 = 10_000;
+
 fn default_max_keys() -> u32 {
     1000
 }
@@ -195,6 +199,22 @@ impl Validate for CacheWarmRequest {
         v.count("targets", self.targets.len(), 1, 500);
         v.each("targets", &self.targets);
         v.range("concurrency", self.concurrency.into(), 1, 64);
+        let keys: u64 = self
+            .targets
+            .iter()
+            .map(|t| match t {
+                CacheTarget::Http(_) => 1,
+                CacheTarget::Redis(r) => r.expand.as_ref().map_or(1, |e| u64::from(e.max_keys)),
+            })
+            .sum();
+        if keys > MAX_KEYS_PER_JOB {
+            v.fail(
+                "targets",
+                format!(
+                    "may warm up to {keys} keys (each expand counts its max_keys); a job warms at most {MAX_KEYS_PER_JOB}: split it into several requests or lower max_keys"
+                ),
+            );
+        }
     }
 }
 
@@ -213,6 +233,13 @@ impl Validate for HttpTarget {
         v.range("expected_status", self.expected_status.into(), 100, 599);
         v.range("timeout_ms", self.timeout_ms.into(), 100, 60_000);
         v.count("headers", self.headers.len(), 0, 32);
+        v.at("headers", |v| {
+            for (name, value) in &self.headers {
+                if let Err(why) = names::http_header(name, value) {
+                    v.fail(name, why);
+                }
+            }
+        });
     }
 }
 

@@ -246,7 +246,47 @@ impl Validate for OptimizeRequest {
                 });
                 v.range("invocations", p.invocations.into(), 1, 100);
                 v.range("sleep_ms", p.sleep_ms.into(), 0, 10_000);
+                if let Err(why) = p.fits_the_job() {
+                    v.fail("", why);
+                }
             });
         }
+    }
+}
+
+/// The optimizer's job timeout (its function's Timeout in infra/), which a sweep must fit.
+pub const OPTIMIZER_JOB_S: u64 = 900;
+/// One size's work besides its invocations: update, version, alias, the wait for REPORT lines.
+pub const SWEEP_PER_SIZE_S: u64 = 35;
+/// Putting the function back and deleting the sweep's aliases and versions.
+pub const SWEEP_CLEAN_UP_S: u64 = 30;
+
+impl PowerTuning {
+    /// Refuses a sweep that cannot finish within the optimizer's job even if every invocation
+    /// took Lambda's shortest timeout (1 s), with the arithmetic. (The worker checks again with
+    /// the function's own timeout.)
+    pub fn fits_the_job(&self) -> Result<(), String> {
+        let mut sizes = self.memory_sizes.clone();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let n = sizes.len() as u64;
+        let (rounds, pauses) = if self.parallel {
+            (1, 0)
+        } else {
+            (
+                u64::from(self.invocations),
+                u64::from(self.invocations.saturating_sub(1)),
+            )
+        };
+        let per_size_ms =
+            rounds * 1000 + pauses * u64::from(self.sleep_ms) + SWEEP_PER_SIZE_S * 1000;
+        let least_s = (n * per_size_ms).div_ceil(1000) + SWEEP_CLEAN_UP_S;
+        if least_s <= OPTIMIZER_JOB_S {
+            return Ok(());
+        }
+        Err(format!(
+            "{n} sizes x ({rounds} invocation round(s) x at least 1 s + {pauses} pause(s) x {} ms + {SWEEP_PER_SIZE_S} s per size) + {SWEEP_CLEAN_UP_S} s clean-up = {least_s} s at the least, beyond the optimizer's {OPTIMIZER_JOB_S} s job; sweep fewer sizes or invocations, or run them in parallel",
+            self.sleep_ms
+        ))
     }
 }

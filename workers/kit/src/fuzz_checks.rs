@@ -38,3 +38,45 @@ pub fn sqs_batch(data: &[u8]) {
         );
     }
 }
+
+/// A message as the long-poll driver receives it from ReceiveMessage (id, body, system
+/// attributes), from any JSON object: reading its delivery facts never panics, and what is
+/// accepted has an id and a receive count from 1; its body then goes to the decoder.
+pub fn sqs_message(data: &[u8]) {
+    use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Raw {
+        message_id: Option<String>,
+        body: Option<String>,
+        #[serde(default)]
+        attributes: std::collections::HashMap<String, String>,
+    }
+    let Ok(raw) = serde_json::from_slice::<Raw>(data) else {
+        return;
+    };
+    let mut b = Message::builder()
+        .set_message_id(raw.message_id)
+        .set_body(raw.body);
+    for (k, v) in raw.attributes {
+        b = b.attributes(MessageSystemAttributeName::from(k.as_str()), v);
+    }
+    let m = b.build();
+    if let Ok(d) = crate::message::from_sqs(&m) {
+        assert!(
+            !d.message_id.trim().is_empty(),
+            "an accepted message has an id"
+        );
+        assert!(
+            d.receive_count >= 1,
+            "an accepted message has a receive count from 1"
+        );
+        let _ = decode(
+            d.body,
+            &Delivery {
+                message_id: Some(d.message_id),
+                sent_at: d.sent_at,
+            },
+        );
+    }
+}

@@ -39,3 +39,8 @@ fn the_decoder_holds_on_every_kept_input() {
 fn sqs_batches_hold_on_every_kept_input() {
     check("sqs_batch", stoker_kit::fuzz_checks::sqs_batch);
 }
+
+#[test]
+fn long_poll_messages_hold_on_every_kept_input() {
+    check("sqs_message", stoker_kit::fuzz_checks::sqs_message);
+}

@@ -9,13 +9,13 @@
 
 use std::time::Duration;
 
-use stoker_events::payload::optimize::PowerTuning;
+use stoker_events::payload::optimize::{self, PowerTuning};
 
 /// One size's work besides its invocations: the update, the version, the alias, and the wait
 /// for REPORT lines that a log tail does not carry ([`crate::measure::LOG_WAIT`]).
-pub const PER_SIZE: Duration = Duration::from_secs(35);
+pub const PER_SIZE: Duration = Duration::from_secs(optimize::SWEEP_PER_SIZE_S);
 /// Putting the function back and deleting the sweep's aliases and versions.
-pub const CLEAN_UP: Duration = Duration::from_secs(30);
+pub const CLEAN_UP: Duration = Duration::from_secs(optimize::SWEEP_CLEAN_UP_S);
 
 /// The worst-case time of one size's invocations with a `timeout_s` function.
 pub fn one_size(t: &PowerTuning, timeout_s: u32) -> Duration {
