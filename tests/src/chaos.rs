@@ -1,6 +1,7 @@
 //! The stand-in worker of the fault-injection run: on any worker's queue, for any job kind, one
 //! counted side effect per event (`pk = EFFECT#<event id>`, `ADD effects 1`), staged to commit
 //! with the job's completion, after a random pause of up to `pause_ms` (so kills land mid-job).
+//! A poisoned event ([`crate::faultrun::POISON`]) fails for good instead.
 
 use std::time::Duration;
 
@@ -23,6 +24,12 @@ impl Handler for ChaosWorker {
     async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
         if self.pause_ms > 0 {
             tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=self.pause_ms))).await;
+        }
+        if event.meta.requested_by == crate::faultrun::POISON {
+            return Err(JobError::permanent(
+                "poison",
+                "a poisoned event of the fault run: it must reach the DLQ with this reason",
+            ));
         }
         let id = event.meta.id.to_string();
         let effect = Update::builder()

@@ -1,12 +1,14 @@
 //! A fault-injecting HTTP proxy between the workers and the emulator: every request waits a
 //! random latency, then a share of them is answered with an error the AWS SDKs retry (half
 //! `503 ServiceUnavailable`, half `400 ThrottlingException`) without reaching the emulator;
-//! the rest are forwarded unchanged.
+//! another share is forwarded and then its answer is lost (half a `500 InternalServerError`,
+//! half a dropped connection): the write happened, the caller cannot know; the rest are
+//! forwarded unchanged.
 
-use std::convert::Infallible;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,8 +23,13 @@ use tokio::net::TcpListener;
 /// What to inject.
 #[derive(Debug, Clone, Copy)]
 pub struct Faults {
-    /// Share of requests answered with an error (0-1).
+    /// Share of requests answered with an error without reaching the emulator (0-1).
     pub error_rate: f64,
+    /// Share of requests forwarded whose answer is then lost (0-1).
+    pub lost_rate: f64,
+    /// The first this many answers of every operation are lost too (so that rare calls, such
+    /// as a DLQ send, are covered in a short run).
+    pub lose_first: u64,
     /// Each request waits a uniform 0..max_latency first.
     pub max_latency: Duration,
 }
@@ -33,7 +40,42 @@ pub struct ProxyStats {
     pub forwarded: AtomicU64,
     pub unavailable: AtomicU64,
     pub throttled: AtomicU64,
+    /// Forwarded, then answered 500.
+    pub lost_500: AtomicU64,
+    /// Forwarded, then the connection dropped.
+    pub lost_dropped: AtomicU64,
+    /// Lost answers per operation (`X-Amz-Target`, e.g. `DynamoDB_20120810.PutItem`).
+    pub lost_by_operation: Mutex<BTreeMap<String, u64>>,
+    /// Requests forwarded per operation.
+    pub seen_by_operation: Mutex<BTreeMap<String, u64>>,
 }
+
+impl ProxyStats {
+    /// Lost answers of one operation (`PutItem`, `TransactWriteItems`, `SendMessage`, ...).
+    pub fn lost(&self, operation: &str) -> u64 {
+        self.lost_by_operation
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| k.rsplit('.').next() == Some(operation))
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// The connection was dropped on purpose (the answer is lost).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("answer dropped by the fault proxy")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 /// A running proxy; it stops when dropped.
 #[derive(Debug)]
@@ -74,7 +116,7 @@ impl FaultProxy {
                         let state = state.clone();
                         async move {
                             let (upstream, faults, stats, client) = &*state;
-                            Ok::<_, Infallible>(handle(req, upstream, *faults, stats, client).await)
+                            handle(req, upstream, *faults, stats, client).await
                         }
                     });
                     let _ = http1::Builder::new()
@@ -90,10 +132,16 @@ impl FaultProxy {
         })
     }
 
-    /// Errors injected so far.
+    /// Errors injected so far (instead of forwarding).
     pub fn injected(&self) -> u64 {
         self.stats.unavailable.load(Ordering::Relaxed)
             + self.stats.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Answers lost so far (after forwarding).
+    pub fn lost(&self) -> u64 {
+        self.stats.lost_500.load(Ordering::Relaxed)
+            + self.stats.lost_dropped.load(Ordering::Relaxed)
     }
 }
 
@@ -103,27 +151,59 @@ async fn handle(
     faults: Faults,
     stats: &ProxyStats,
     client: &reqwest::Client,
-) -> Response<Full<Bytes>> {
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let wait = faults.max_latency.mul_f64(fastrand::f64());
     tokio::time::sleep(wait).await;
     let roll = fastrand::f64();
     if roll < faults.error_rate / 2.0 {
         stats.unavailable.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable");
+        return Ok(error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"));
     }
     if roll < faults.error_rate {
         stats.throttled.fetch_add(1, Ordering::Relaxed);
-        return error(StatusCode::BAD_REQUEST, "ThrottlingException");
+        return Ok(error(StatusCode::BAD_REQUEST, "ThrottlingException"));
     }
+    let operation = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
     stats.forwarded.fetch_add(1, Ordering::Relaxed);
-    match forward(req, upstream, client).await {
+    let answer = match forward(req, upstream, client).await {
         Ok(r) => r,
         Err(e) => {
             let mut r = Response::new(Full::new(Bytes::from(e.to_string())));
             *r.status_mut() = StatusCode::BAD_GATEWAY;
             r
         }
+    };
+    // The request reached the emulator and did its work; now lose the answer.
+    let seen = stats
+        .seen_by_operation
+        .lock()
+        .map(|mut m| {
+            let n = m.entry(operation.clone()).or_default();
+            *n += 1;
+            *n
+        })
+        .unwrap_or(u64::MAX);
+    let lost = roll - faults.error_rate;
+    if seen <= faults.lose_first || (lost >= 0.0 && lost < faults.lost_rate) {
+        if let Ok(mut m) = stats.lost_by_operation.lock() {
+            *m.entry(operation).or_default() += 1;
+        }
+        if fastrand::bool() {
+            stats.lost_500.fetch_add(1, Ordering::Relaxed);
+            return Ok(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+            ));
+        }
+        stats.lost_dropped.fetch_add(1, Ordering::Relaxed);
+        return Err(Dropped);
     }
+    Ok(answer)
 }
 
 fn error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {

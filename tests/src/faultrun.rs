@@ -1,10 +1,12 @@
 //! The fault-injection run (`./scripts/bench-faults`, and its smoke version in CI): events of
 //! every job kind through the real routing (bus -> rules -> queues) of a fresh test stack, one
 //! stand-in worker process per queue ([`crate::chaos`]) talking to the emulator through the
-//! fault proxy, workers SIGKILLed and restarted, some events published twice. Then every
-//! event is accounted for: done exactly once, or in a DLQ with a reason.
+//! fault proxy (errors instead of answers, and answers lost after the work was done), workers
+//! SIGKILLed and restarted, some events published twice, some poisoned (their job fails for
+//! good). Then every event is accounted for: done exactly once, or (poisoned) in a DLQ with a
+//! reason and never done; a dead letter without its reason attribute is counted as a failure.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,8 @@ pub struct FaultRun {
     pub pause_ms: u64,
     /// Share of events published a second time with the same id.
     pub duplicate_share: f64,
+    /// Share of events whose job fails for good (they must reach a DLQ with their reason).
+    pub poison_share: f64,
     /// Give up waiting for the drain after this long.
     pub deadline: Duration,
 }
@@ -37,17 +41,39 @@ pub struct FaultReport {
     pub published: usize,
     pub republished: usize,
     pub per_kind: Vec<(String, usize)>,
+    pub poisoned: usize,
     pub done_once: usize,
     pub done_twice_or_more: usize,
+    /// Poisoned events in a DLQ with their reason (and never done).
     pub dead_lettered: usize,
+    /// Events in a DLQ that were not poisoned, or poisoned ones that were done.
+    pub wrongly_dead_or_done: usize,
+    /// Dead letters without the `stoker-reason` attribute.
+    pub dead_without_reason: usize,
     pub dead_reasons: Vec<String>,
     pub lost: usize,
     pub replays: usize,
     pub kills: usize,
     pub injected_errors: u64,
+    pub lost_answers: u64,
+    pub lost_by_operation: BTreeMap<String, u64>,
     pub forwarded: u64,
     pub drain_seconds: f64,
 }
+
+impl FaultReport {
+    /// Every event done once or (poisoned) dead-lettered with its reason; nothing else.
+    pub fn clean(&self) -> bool {
+        self.lost == 0
+            && self.done_twice_or_more == 0
+            && self.wrongly_dead_or_done == 0
+            && self.dead_without_reason == 0
+            && self.done_once + self.dead_lettered == self.published
+    }
+}
+
+/// The `requested_by` that makes the stand-in worker fail a job for good.
+pub const POISON: &str = "operator:poison";
 
 /// Runs it on a fresh stack (deleted afterwards).
 pub async fn run(sdk: &aws_config::SdkConfig, cfg: FaultRun) -> anyhow::Result<FaultReport> {
@@ -101,9 +127,10 @@ async fn run_on(
         .collect::<anyhow::Result<_>>()?;
 
     let started = Instant::now();
-    let (ids, per_kind, republished) = publish(sdk, stack, &cfg).await?;
+    let (ids, poisoned, per_kind, republished) = publish(sdk, stack, &cfg).await?;
     let mut report = FaultReport {
         published: ids.len(),
+        poisoned: poisoned.len(),
         republished,
         per_kind,
         ..Default::default()
@@ -138,6 +165,13 @@ async fn run_on(
         let _ = c.wait();
     }
     report.injected_errors = proxy.injected();
+    report.lost_answers = proxy.lost();
+    report.lost_by_operation = proxy
+        .stats
+        .lost_by_operation
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
     report.forwarded = proxy
         .stats
         .forwarded
@@ -147,17 +181,24 @@ async fn run_on(
     let effects = crate::bench::effect_counts(sdk, table).await?;
     let dead = dead_letters(sdk, stack).await?;
     report.replays = replays(sdk, table).await?;
+    report.dead_without_reason = dead.values().filter(|r| r.is_none()).count();
     for id in &ids {
-        match (effects.get(id), dead.get(id)) {
-            (Some(1), _) => report.done_once += 1,
-            (Some(_), _) => report.done_twice_or_more += 1,
-            (None, Some(reason)) => {
+        let reason = dead.get(id);
+        match (poisoned.contains(id), effects.get(id), reason) {
+            (false, Some(1), None) => report.done_once += 1,
+            (false, Some(_), None) => report.done_twice_or_more += 1,
+            (true, None, Some(reason)) => {
                 report.dead_lettered += 1;
                 if report.dead_reasons.len() < 5 {
-                    report.dead_reasons.push(reason.clone());
+                    report.dead_reasons.push(
+                        reason
+                            .clone()
+                            .unwrap_or_else(|| "(no reason attribute)".into()),
+                    );
                 }
             }
-            (None, None) => report.lost += 1,
+            (_, None, None) => report.lost += 1,
+            _ => report.wrongly_dead_or_done += 1,
         }
     }
     Ok(report)
@@ -165,11 +206,17 @@ async fn run_on(
 
 /// Publishes `cfg.events` events, the job kinds in turn (payloads from `schemas/examples/`),
 /// 10 per PutEvents call straight to the emulator; then `duplicate_share` of them again.
+/// Returns the ids, the poisoned ids, the count per kind and how many were published twice.
 async fn publish(
     sdk: &aws_config::SdkConfig,
     stack: &Stack,
     cfg: &FaultRun,
-) -> anyhow::Result<(HashSet<String>, Vec<(String, usize)>, usize)> {
+) -> anyhow::Result<(
+    HashSet<String>,
+    HashSet<String>,
+    Vec<(String, usize)>,
+    usize,
+)> {
     let kinds: Vec<Kind> = Kind::ALL
         .into_iter()
         .filter(|k| k.worker().is_some())
@@ -187,6 +234,12 @@ async fn publish(
         .collect::<anyhow::Result<_>>()?;
     let mut entries = Vec::with_capacity(cfg.events);
     let mut ids = HashSet::new();
+    let mut poisoned = HashSet::new();
+    let poison_every = if cfg.poison_share > 0.0 {
+        (1.0 / cfg.poison_share).round().max(1.0) as usize
+    } else {
+        usize::MAX
+    };
     let mut counts: HashMap<String, usize> = HashMap::new();
     for i in 0..cfg.events {
         let k = i % kinds.len();
@@ -194,6 +247,10 @@ async fn publish(
         let id = uuid::Uuid::now_v7().to_string();
         e["id"] = serde_json::json!(id);
         e["source"] = serde_json::json!(SOURCE_OPERATOR);
+        if i % poison_every == poison_every / 2 {
+            e["requested_by"] = serde_json::json!(POISON);
+            poisoned.insert(id.clone());
+        }
         ids.insert(id);
         *counts.entry(kinds[k].detail_type().to_owned()).or_default() += 1;
         entries.push((kinds[k], e.to_string()));
@@ -238,7 +295,7 @@ async fn publish(
     results.into_iter().collect::<anyhow::Result<()>>()?;
     let mut per_kind: Vec<(String, usize)> = counts.into_iter().collect();
     per_kind.sort();
-    Ok((ids, per_kind, republished))
+    Ok((ids, poisoned, per_kind, republished))
 }
 
 /// Messages visible, in flight or delayed across the five worker queues.
@@ -268,11 +325,12 @@ async fn replays(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::Result<usi
     Ok(n)
 }
 
-/// Event id -> reason, for every message in the five DLQs.
+/// Event id -> its reason (`None` when the attribute is missing), for every message in the
+/// five DLQs.
 async fn dead_letters(
     sdk: &aws_config::SdkConfig,
     stack: &Stack,
-) -> anyhow::Result<HashMap<String, String>> {
+) -> anyhow::Result<HashMap<String, Option<String>>> {
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let mut out = HashMap::new();
     for w in Worker::ALL {
@@ -301,10 +359,9 @@ async fn dead_letters(
                     .to_owned();
                 let reason = m
                     .message_attributes()
-                    .and_then(|a| a.get("stoker-reason"))
+                    .and_then(|a| a.get(stoker_kit::dlq::ATTR_REASON))
                     .and_then(|v| v.string_value())
-                    .unwrap_or("(no reason attribute)")
-                    .to_owned();
+                    .map(str::to_owned);
                 out.insert(id, reason);
             }
         }
