@@ -286,3 +286,63 @@ async fn a_record_without_message_id_or_receive_count_is_dead_lettered_not_run()
     assert_eq!(codes, ["missing_message_id", "missing_receive_count"]);
     env.delete().await;
 }
+
+/// A job that times out stops writing its progress: the reporter is tied to the job's future.
+#[tokio::test]
+async fn progress_reporting_stops_when_its_job_times_out() {
+    use stoker_kit::progress::{self, Progress};
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "progress", 5, false)
+        .await
+        .expect("resources");
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let work = Arc::new(Progress::default());
+    work.phase("exporting", 1_000);
+    // The work counter keeps moving after the job is given up (as a blocking task would).
+    let ticker = {
+        let work = work.clone();
+        tokio::spawn(async move {
+            loop {
+                work.add(1);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let job = {
+        let (ddb, table, work) = (ddb.clone(), env.table.clone(), work.clone());
+        async move {
+            let _reporter = progress::report(
+                ddb,
+                table,
+                "backup",
+                "e-progress".into(),
+                work,
+                Duration::from_millis(100),
+            );
+            std::future::pending::<()>().await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), job)
+            .await
+            .is_err(),
+        "the job timed out"
+    );
+    let done = || async {
+        progress::read(&ddb, &env.table, "backup", "e-progress")
+            .await
+            .map(|(_, done, _)| done)
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await; // a write in flight lands
+    let at_timeout = done()
+        .await
+        .expect("progress was written while the job ran");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        done().await,
+        Some(at_timeout),
+        "no progress written after the job ended"
+    );
+    ticker.abort();
+    env.delete().await;
+}
