@@ -146,27 +146,30 @@ fn is_port(p: &str) -> bool {
     p.parse::<u16>().is_ok_and(|n| n > 0) && p.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Headers a request may not set (lower case): the target host and the message framing
+/// belong to the worker.
+pub const REFUSED_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+];
+
 /// An HTTP header a request may set: a token name that is neither `Host` nor one that frames
 /// the message, and a value without control characters (no CR/LF: no header injection).
 pub fn http_header(name: &str, value: &str) -> Result<(), String> {
-    const REFUSED: [&str; 9] = [
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "upgrade",
-        "te",
-        "trailer",
-        "proxy-connection",
-    ];
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || name.len() > 128 || !name.chars().all(token) {
         return Err(format!(
             "`{name}` is not a header name (1-128 token characters)"
         ));
     }
-    if REFUSED.contains(&name.to_ascii_lowercase().as_str()) {
+    if REFUSED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
         return Err(format!(
             "`{name}` may not be set: the worker sets the host and the message framing itself"
         ));

@@ -11,18 +11,8 @@ use crate::config::CacheConfig;
 use crate::policy;
 
 /// Headers a request may not set: the target host and the message framing belong to the
-/// worker.
-const FORBIDDEN_HEADERS: [&str; 9] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-connection",
-];
+/// worker (the decoder refuses them too).
+use stoker_events::names::REFUSED_HEADERS as FORBIDDEN_HEADERS;
 
 /// Refuses `req` (permanently, naming the field) when any check fails.
 pub fn request(req: &CacheWarmRequest, config: &CacheConfig) -> Result<(), JobError> {
