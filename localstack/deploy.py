@@ -46,6 +46,9 @@ def main() -> int:
     params = [
         {"ParameterKey": "DeployFunctions", "ParameterValue": "false"},
         {"ParameterKey": "RedisUrlParameterName", "ParameterValue": redis_parameter},
+        # The roles' required scopes (the emulator's functions and the pipeline's demo tables).
+        {"ParameterKey": "WarmableFunctionPrefix", "ParameterValue": "stoker-"},
+        {"ParameterKey": "BackupTablePrefix", "ParameterValue": "stoker-demo-"},
         {"ParameterKey": "CacheTargetsJson",
          "ParameterValue": json.dumps([{"type": "http", "url": endpoint + "/_localstack/health"}])},
     ]

@@ -87,14 +87,17 @@ pub fn cloudwatch_name(s: &str) -> Result<(), String> {
 }
 
 /// An absolute http(s) URL with a host; no credentials in it.
-pub fn http_url(s: &str) -> Result<(), String> {
+pub fn http_url(url: &str) -> Result<(), String> {
+    let s = url;
+    // Errors quote the URL without its query, fragment or credentials (they may hold tokens).
+    let shown = shown_url(url);
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| format!("`{s}` is not an http:// or https:// URL"))?;
+        .ok_or_else(|| format!("`{shown}` is not an http:// or https:// URL"))?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() {
-        return Err(format!("`{s}` has no host"));
+        return Err(format!("`{shown}` has no host"));
     }
     if authority.contains('@') {
         return Err(
@@ -104,42 +107,57 @@ pub fn http_url(s: &str) -> Result<(), String> {
     }
     if s.len() > 2048 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(format!(
-            "`{s}` is not a valid URL (at most 2048 characters, no spaces)"
+            "`{shown}` is not a valid URL (at most 2048 characters, no spaces)"
         ));
     }
     // Parsers disagree on these, and an allow-list is checked by one of them: refuse them.
     if s.contains('\\') {
         return Err(format!(
-            "`{s}` holds a backslash, which some parsers read as `/`; use `/`"
+            "`{shown}` holds a backslash, which some parsers read as `/`; use `/`"
         ));
     }
     if !authority.is_ascii() {
         return Err(format!(
-            "`{s}` has a non-ASCII host; write internationalized names in punycode (xn--...)"
+            "`{shown}` has a non-ASCII host; write internationalized names in punycode (xn--...)"
         ));
     }
     if let Some(inside) = authority.strip_prefix('[') {
         let Some((literal, after)) = inside.split_once(']') else {
-            return Err(format!("`{s}` has an unclosed IPv6 literal (`[`)"));
+            return Err(format!("`{shown}` has an unclosed IPv6 literal (`[`)"));
         };
         if literal.parse::<std::net::Ipv6Addr>().is_err() {
             return Err(format!(
-                "`{s}` has `[{literal}]`, which is not an IPv6 address (zone ids are not allowed)"
+                "`{shown}` has `[{literal}]`, which is not an IPv6 address (zone ids are not allowed)"
             ));
         }
         if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
             return Err(format!(
-                "`{s}` has something other than a port after its IPv6 literal"
+                "`{shown}` has something other than a port after its IPv6 literal"
             ));
         }
     } else if authority.contains(['[', ']']) {
-        return Err(format!("`{s}` has a bracket outside an IPv6 literal"));
+        return Err(format!("`{shown}` has a bracket outside an IPv6 literal"));
     } else if let Some((_, port)) = authority.rsplit_once(':')
         && !is_port(port)
     {
-        return Err(format!("`{s}` has `{port}`, which is not a port (1-65535)"));
+        return Err(format!(
+            "`{shown}` has `{port}`, which is not a port (1-65535)"
+        ));
     }
     Ok(())
+}
+
+/// A URL as error messages may quote it: without its query and fragment (tokens live there)
+/// and with any `user:password@` masked.
+pub fn shown_url(url: &str) -> String {
+    let cut = url.find(['?', '#']).unwrap_or(url.len());
+    let url = &url[..cut.min(200)];
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 fn is_port(p: &str) -> bool {

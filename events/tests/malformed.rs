@@ -647,3 +647,25 @@ fn validation_reports_every_broken_rule_not_just_the_first() {
         "{err}"
     );
 }
+
+/// Errors about a URL never quote its query (tokens live there) or its credentials: they reach
+/// the DLQ's reason attribute, run records and logs.
+#[test]
+fn url_errors_never_quote_a_token() {
+    for url in [
+        "https://evil.test\\.a.example.com/x?token=SECRET123",
+        "https://exämple.com/?token=SECRET123",
+        "https://a.example.com:99999/?token=SECRET123",
+        "ftp://a.example.com/?token=SECRET123",
+        "https://[::1/?token=SECRET123",
+    ] {
+        let body = envelope(
+            "stoker.cache-warm.requested",
+            json!({ "targets": [{ "type": "http", "url": url }] }),
+        );
+        let err = decode(&body.to_string(), &Delivery::default()).expect_err(url);
+        let text = err.to_string();
+        assert!(!text.contains("SECRET123"), "{text}");
+        assert!(text.contains("targets[0].url"), "{text}");
+    }
+}

@@ -27,10 +27,13 @@ pub struct KitEnv {
     pub queue_url: String,
     pub dlq_url: String,
     pub table: String,
+    /// The worker's limit; the queue redrives two deliveries later, as infra/ does.
+    pub max_receive_count: u32,
 }
 
 impl KitEnv {
-    /// Creates the resources; `fifo` makes FIFO queues.
+    /// Creates the resources; `fifo` makes FIFO queues. Workers get `max_receive_count`
+    /// deliveries; the queue's redrive is two later (the margin infra/ keeps).
     pub async fn create(
         sdk: &SdkConfig,
         prefix: &str,
@@ -55,7 +58,7 @@ impl KitEnv {
             .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
             .context("dlq arn")?;
         let redrive =
-            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count })
+            json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count + 2 })
                 .to_string();
         let mut q = sqs
             .create_queue()
@@ -76,6 +79,7 @@ impl KitEnv {
             queue_url,
             dlq_url,
             table,
+            max_receive_count,
         })
     }
 
@@ -88,12 +92,15 @@ impl KitEnv {
         cfg.visibility = Duration::from_secs(6);
         cfg.shutdown_grace = Duration::from_secs(5);
         cfg.retry.redelivery_base = Duration::from_secs(1);
+        cfg.max_receive_count = self.max_receive_count;
         cfg
     }
 
     /// The environment `stoker-testworker` reads (see [`WorkerConfig::from_env`]).
     pub fn worker_env(&self) -> Vec<(String, String)> {
+        let max = self.max_receive_count.to_string();
         [
+            ("STOKER_MAX_RECEIVE_COUNT", max.as_str()),
             ("STOKER_QUEUE_URL", self.queue_url.as_str()),
             ("STOKER_DLQ_URL", &self.dlq_url),
             ("STOKER_OPS_TABLE", &self.table),

@@ -32,7 +32,10 @@ impl Stack {
             .stack_name(&name)
             .template_url(template_url(sdk).await?)
             .capabilities(Capability::CapabilityNamedIam)
-            .parameters(param("DeployFunctions", "false"));
+            .parameters(param("DeployFunctions", "false"))
+            // The roles' required scopes: test functions and tables are named `it-...`.
+            .parameters(param("WarmableFunctionPrefix", "it-"))
+            .parameters(param("BackupTablePrefix", "it-"));
         for (k, v) in params {
             req = req.parameters(param(k, v));
         }

@@ -1,4 +1,6 @@
-//! A message that fails `maxReceiveCount` deliveries lands in its worker's DLQ, for every worker.
+//! A message that fails the queue's `maxReceiveCount` deliveries lands in its worker's DLQ, for
+//! every worker. (Workers dead-letter a job themselves, with its reason, at `MaxReceiveCount`;
+//! the queue's own redrive is two deliveries later, for workers that crash there.)
 
 use std::time::Duration;
 
@@ -6,7 +8,8 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use stoker_events::Worker;
 use stoker_it::{emulator, poll, receive_all, with_stack};
 
-const MAX_RECEIVES: i32 = 2;
+/// The stack's `MaxReceiveCount` (the workers' limit) is 2; its queues redrive at 2 + 2.
+const MAX_RECEIVES: i32 = 4;
 
 #[tokio::test]
 async fn a_message_failing_max_receive_count_lands_in_the_dlq() {

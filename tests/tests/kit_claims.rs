@@ -346,3 +346,81 @@ async fn progress_reporting_stops_when_its_job_times_out() {
     ticker.abort();
     env.delete().await;
 }
+
+/// A message delivered past the worker's limit (its worker crashed or lost its answer at the
+/// last delivery; the queue redrives two deliveries later) is dead-lettered with a reason by
+/// the kit, not run, and not left for SQS to move without one.
+#[tokio::test]
+async fn a_delivery_past_the_limit_is_dead_lettered_with_its_reason_not_run() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "limit", 3, false)
+        .await
+        .expect("resources");
+    let handler = stoker_it::testworker::TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&sdk),
+        table: env.table.clone(),
+    };
+    let rt = runtime(handler, &sdk, env.config());
+    let (id, body) = test_event("limit", json!({}));
+    let mut msg = delivered(&body, "m-limit");
+    msg.receive_count = 4;
+    let d = rt.process(&msg, Duration::from_secs(10), &never()).await;
+    match d {
+        Disposition::Dead { code, reason } => {
+            assert_eq!(code, stoker_kit::process::DELIVERY_LIMIT);
+            assert!(reason.contains("delivered 4 times"), "{reason}");
+        }
+        other => panic!("dead-lettered, not {other:?}"),
+    }
+    assert_eq!(env.effects(&id).await.unwrap(), 0, "not run");
+    assert!(
+        env.item(&format!("IDEM#warmup#{id}"), "IDEM")
+            .await
+            .expect("claim")
+            .is_empty(),
+        "its claim was released"
+    );
+    env.delete().await;
+}
+
+/// A claim held by another worker is not a failure: the message comes back when the claim
+/// would expire, even at the worker's last delivery, instead of being dead-lettered while the
+/// job is running.
+#[tokio::test]
+async fn a_busy_claim_waits_for_its_expiry_even_at_the_last_delivery() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "busy", 3, false)
+        .await
+        .expect("resources");
+    let handler = stoker_it::testworker::TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&sdk),
+        table: env.table.clone(),
+    };
+    let rt = runtime(handler, &sdk, env.config());
+    let (id, body) = test_event("busy", json!({}));
+    // Another worker holds the claim for 10 minutes (a long backup, its lease alive).
+    let event = stoker_events::decode(&body, &stoker_events::Delivery::default()).expect("event");
+    let held = env
+        .ops()
+        .claim(
+            "warmup",
+            &id,
+            &stoker_kit::process::payload_hash(&event),
+            &id,
+            Duration::from_secs(600),
+        )
+        .await
+        .expect("claim");
+    assert!(matches!(held, stoker_kit::ops::Claim::Acquired { .. }));
+    let mut msg = delivered(&body, "m-busy");
+    msg.receive_count = 3; // the worker's last delivery
+    match rt.process(&msg, Duration::from_secs(10), &never()).await {
+        Disposition::Retry { delay } => assert!(
+            delay > Duration::from_secs(590),
+            "looks again when the claim would expire: {delay:?}"
+        ),
+        other => panic!("left for later, not {other:?}"),
+    }
+    assert_eq!(env.effects(&id).await.unwrap(), 0);
+    env.delete().await;
+}

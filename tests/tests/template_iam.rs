@@ -190,14 +190,88 @@ fn every_prefix_that_bounds_a_role_refuses_the_empty_string() {
             "{name} accepts \"\": the role would reach everything"
         );
         assert!(!re.is_match("*"), "{name} accepts a wildcard");
-        let default = p["Default"].as_str().unwrap_or_default();
-        assert!(
-            re.is_match(default),
-            "{name}'s default {default:?} fails its own pattern"
-        );
+        if let Some(default) = p["Default"].as_str() {
+            assert!(
+                re.is_match(default),
+                "{name}'s default {default:?} fails its own pattern"
+            );
+        }
     }
     assert!(
         seen >= 3,
         "the function, cache-source and backup-table prefixes: {seen}"
     );
+}
+
+/// Warm-up and the optimizer reach functions by prefix; whatever the prefix, the stack's own
+/// workers are out of reach (a forged SQS batch sent to a worker would bypass the bus's rules).
+#[test]
+fn no_role_can_invoke_or_change_the_stacks_own_functions() {
+    let t = template();
+    for role in ["WarmupRole", "OptimizerRole"] {
+        let denied: Vec<String> = statements(&t)
+            .into_iter()
+            .filter(|(id, s)| id == role && s["Effect"].as_str() == Some("Deny"))
+            .filter(|(_, s)| {
+                resource_patterns(&t, &s["Resource"])
+                    .iter()
+                    .any(|r| r.ends_with(":function:stack-*"))
+            })
+            .flat_map(|(_, s)| strings(&s["Action"]))
+            .collect();
+        let allowed: Vec<String> = statements(&t)
+            .into_iter()
+            .filter(|(id, s)| id == role && s["Effect"].as_str() == Some("Allow"))
+            .flat_map(|(_, s)| strings(&s["Action"]))
+            .filter(|a| {
+                a.starts_with("lambda:")
+                    && !a.starts_with("lambda:Get")
+                    && !a.starts_with("lambda:List")
+            })
+            .collect();
+        assert!(!allowed.is_empty(), "{role} changes or invokes functions");
+        for a in allowed {
+            assert!(
+                denied.contains(&a),
+                "{role} may {a} the stack's own functions"
+            );
+        }
+    }
+}
+
+/// Each worker role reaches only its own items of the shared ops table (its claims, runs,
+/// progress and records), so it cannot complete, release or forge another worker's.
+#[test]
+fn each_role_reaches_only_its_own_ops_table_items() {
+    let t = template();
+    let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+    for w in stoker_events::Worker::ALL {
+        let role = format!("{}Role", w.stem());
+        let keys: Vec<String> = statements(&t)
+            .into_iter()
+            .filter(|(id, s)| {
+                *id == role && strings(&s["Resource"]).iter().any(|r| r == "OpsTable.Arn")
+            })
+            .flat_map(|(_, s)| {
+                strings(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+            })
+            .collect();
+        assert!(
+            keys.contains(&format!("IDEM#{}#*", w.name())),
+            "{role} is not limited to its own claims: {keys:?}"
+        );
+        for (other, theirs) in &seen {
+            for k in &keys {
+                let stem = k.trim_end_matches('*');
+                assert!(
+                    !theirs
+                        .iter()
+                        .any(|o| o.trim_end_matches('*').starts_with(stem)
+                            || stem.starts_with(o.trim_end_matches('*'))),
+                    "{role} and {other} share ops-table items ({k})"
+                );
+            }
+        }
+        seen.push((role, keys));
+    }
 }

@@ -14,6 +14,9 @@ pub fn url(raw: &str) -> String {
             u.set_fragment(None);
             if u.password().is_some() {
                 let _ = u.set_password(Some("***"));
+            } else if !u.username().is_empty() {
+                // A lone user part is often the token itself (`redis://TOKEN@host`).
+                let _ = u.set_username("***");
             }
             u.to_string()
         }
@@ -115,6 +118,7 @@ mod tests {
                 "rediss://:***@cache.example.com:6380",
             ),
             ("redis://cache:6379", "redis://cache:6379"),
+            ("redis://s3cret@cache:6379", "redis://***@cache:6379"),
             (
                 "https://api.example.com/menu?token=s3cret#x",
                 "https://api.example.com/menu",

@@ -38,8 +38,6 @@ pub async fn handle_batch<H: Handler>(
     batch: SqsEvent,
     deadline_ms: i64,
 ) -> SqsBatchResponse {
-    let left_ms = (deadline_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64;
-    let budget = Duration::from_millis(left_ms).saturating_sub(SAFETY);
     let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
     let mut tasks = Vec::new();
     for (i, record) in batch.records.into_iter().enumerate() {
@@ -53,9 +51,9 @@ pub async fn handle_batch<H: Handler>(
     }
     for (_, records) in groups {
         let rt = rt.clone();
-        tasks.push(tokio::spawn(
-            async move { run_group(rt, records, budget).await },
-        ));
+        tasks.push(tokio::spawn(async move {
+            run_group(rt, records, deadline_ms).await
+        }));
     }
     let mut failures = Vec::new();
     for t in tasks {
@@ -80,7 +78,7 @@ pub async fn handle_batch<H: Handler>(
 async fn run_group<H: Handler>(
     rt: Arc<Runtime<H>>,
     records: Vec<SqsMessage>,
-    budget: Duration,
+    deadline_ms: i64,
 ) -> Vec<String> {
     let mut failed = Vec::new();
     let mut blocked = false;
@@ -93,6 +91,8 @@ async fn run_group<H: Handler>(
         // Each record on its own task: a panic fails this record only.
         let task = {
             let rt = rt.clone();
+            // The time left now: a FIFO group's later records get what the earlier ones left.
+            let budget = budget_until(deadline_ms);
             tokio::spawn(async move { settle(&rt, &record, budget).await })
         };
         let ok = match task.await {
@@ -108,6 +108,12 @@ async fn run_group<H: Handler>(
         }
     }
     failed
+}
+
+/// The time left until the invocation's deadline, less what reporting needs.
+fn budget_until(deadline_ms: i64) -> Duration {
+    let left_ms = (deadline_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64;
+    Duration::from_millis(left_ms).saturating_sub(SAFETY)
 }
 
 /// Processes a record and carries out its disposition; `true` when SQS may delete it.

@@ -13,6 +13,9 @@ use tokio::sync::{oneshot, watch};
 use crate::ops::OpsTable;
 use crate::task::AbortOnDrop;
 
+/// How soon a failed extension is tried again.
+const RETRY: Duration = Duration::from_secs(1);
+
 /// The lease keeper of one worker runtime. Its thread ends when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Leases {
@@ -54,17 +57,31 @@ impl Leases {
         let every = (ttl / 3).max(Duration::from_secs(1));
         let ops = self.ops.clone();
         let task = AbortOnDrop::spawn_on(&self.keeper, async move {
+            let mut extended = tokio::time::Instant::now(); // the claim was just taken
+            let mut wait = every;
             loop {
-                tokio::time::sleep(every).await;
+                tokio::time::sleep(wait).await;
                 match ops.extend(worker, &key, &claim_id, ttl).await {
-                    Ok(true) => {}
+                    Ok(true) => {
+                        extended = tokio::time::Instant::now();
+                        wait = every;
+                    }
                     Ok(false) => {
                         tracing::warn!(key, "the job's claim is no longer ours: stopping the job");
                         let _ = tx.send(true);
                         break;
                     }
-                    // Keep trying: the claim still has until its current expiry.
-                    Err(e) => tracing::warn!(error = %e, "claim not extended; trying again"),
+                    // Try again soon; once the claim may have expired, stop the job: another
+                    // worker may take it over.
+                    Err(e) if extended.elapsed() + RETRY < ttl => {
+                        tracing::warn!(error = %e, "claim not extended; trying again in 1 s");
+                        wait = RETRY;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, key, "claim not extended before it could expire: stopping the job");
+                        let _ = tx.send(true);
+                        break;
+                    }
                 }
             }
             // Keep the sender (and the raised flag) until the job drops the lease.

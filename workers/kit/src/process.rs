@@ -50,6 +50,10 @@ pub struct Runtime<H> {
 
 /// How much longer than the job's budget a claim lasts (the lease extends it while the job runs).
 const CLAIM_GRACE: Duration = Duration::from_secs(5);
+/// SQS' longest visibility timeout.
+const MAX_VISIBILITY_DELAY: Duration = Duration::from_secs(12 * 3600);
+/// The code of a message delivered more often than the kit's limit.
+pub const DELIVERY_LIMIT: &str = "delivery_limit";
 
 /// Raised to stop in-flight jobs at the end of a graceful shutdown.
 pub type Stop = watch::Receiver<bool>;
@@ -204,6 +208,17 @@ impl<H: Handler> Runtime<H> {
             )
             .await;
         let claim_id = match claim {
+            Ok(Claim::Acquired { claim_id }) if rc > self.config.max_receive_count => {
+                let run = t.run(
+                    self.worker(),
+                    Some(event),
+                    RunOutcome::FailedRetryable,
+                    0,
+                    None,
+                );
+                self.release(&key, &claim_id, &run).await;
+                return self.past_the_limit(rc);
+            }
             Ok(Claim::Acquired { claim_id }) => claim_id,
             Err(e) => {
                 tracing::warn!(error = %e, "ops table unavailable; the message will be redelivered");
@@ -223,18 +238,20 @@ impl<H: Handler> Runtime<H> {
                 );
                 return Disposition::Done;
             }
-            Ok(Claim::Busy { remaining }) => {
-                // The holder usually finishes soon: look again after the usual redelivery
-                // delay, and at the latest when its claim expires.
+            Ok(Claim::Busy { remaining }) if rc <= self.config.max_receive_count => {
+                // Someone is running it (its lease keeps the claim alive) or died holding it:
+                // look again once the claim would have expired. A busy claim is not a failure,
+                // and this delivery does not count against the job's own retries.
                 tracing::info!(
                     ?remaining,
-                    "another worker holds this job's claim; looking again later"
+                    "another worker holds this job's claim; looking again when it would expire"
                 );
-                let delay = remaining.min(self.config.retry.redelivery_delay(rc));
-                let err = JobError::retryable(
-                    "another worker held the job's claim at its last delivery; it may have completed since (see `stoker status`); a redrive replays it safely",
-                );
-                return self.again(rc, delay.max(Duration::from_secs(1)), &err);
+                return Disposition::Retry {
+                    delay: (remaining + Duration::from_secs(1)).min(MAX_VISIBILITY_DELAY),
+                };
+            }
+            Ok(Claim::Busy { .. }) => {
+                return self.past_the_limit(rc);
             }
             Ok(Claim::Conflict) => {
                 let err = JobError::permanent(
@@ -293,13 +310,14 @@ impl<H: Handler> Runtime<H> {
                         attempts,
                         true,
                     ),
-                    Err(e) => (
-                        JobError::retryable(format!(
-                            "the job's completion was not recorded ({e}); it runs again once its claim expires"
-                        )),
-                        attempts,
-                        false,
-                    ),
+                    Err(e) => {
+                        // It may have committed (an answer lost for good): not a failure. The
+                        // next delivery replays it, or runs it once the claim expires.
+                        tracing::warn!(error = %e, "completion not confirmed; the next delivery finds out");
+                        return Disposition::Retry {
+                            delay: claim_ttl.min(MAX_VISIBILITY_DELAY),
+                        };
+                    }
                 }
             }
             Ran::Err(err, attempts) => (err, attempts, true),
@@ -384,6 +402,20 @@ impl<H: Handler> Runtime<H> {
             .await;
         }
         Disposition::Done
+    }
+
+    /// A message delivered more times than the kit's limit: its worker crashed, was cut off or
+    /// lost its answer at the last delivery the kit counts (the queue's redrive allows a margin
+    /// above it so that this is seen here, with a reason, instead of moved by SQS without one).
+    fn past_the_limit(&self, receive_count: u32) -> Disposition {
+        tracing::warn!(receive_count, "delivered past the kit's limit: to the DLQ");
+        Disposition::Dead {
+            code: DELIVERY_LIMIT.to_owned(),
+            reason: format!(
+                "delivered {receive_count} times, more than the worker's limit of {}: a worker crashed, timed out or lost its answer at the last delivery; see `stoker status` and the worker's logs, then redrive",
+                self.config.max_receive_count
+            ),
+        }
     }
 
     /// Leave the message for redelivery after `delay`, unless this is its last delivery: then

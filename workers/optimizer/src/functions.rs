@@ -100,7 +100,16 @@ pub async fn resolve(
                     let Some(arn) = f.function_arn() else {
                         continue;
                     };
-                    let tags = tags(lambda, arn).await?;
+                    // A function the role may not read (outside WarmableFunctionPrefix: IAM
+                    // denies ListTags) cannot have opted in here: skip it, do not fail the pass.
+                    let tags = match tags(lambda, arn).await {
+                        Ok(t) => t,
+                        Err(e) if e.is_permanent() => {
+                            tracing::debug!(arn, error = %e, "tags not readable: not selected");
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     if tags.get(&filter.key) == Some(&filter.value) {
                         found.push(FunctionInfo {
                             revision: f.revision_id().unwrap_or_default().to_owned(),

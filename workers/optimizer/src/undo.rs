@@ -141,6 +141,16 @@ pub async fn recover(
     let Some(r) = ops.sweep_record(function).await? else {
         return Ok(false);
     };
+    // A record no sweep could have written is not obeyed (Lambda's own limits).
+    if !(128..=10_240).contains(&r.memory_mb) || !(1..=900).contains(&r.timeout_s) {
+        tracing::error!(
+            function,
+            memory_mb = r.memory_mb,
+            timeout_s = r.timeout_s,
+            "a sweep record outside Lambda's limits: not restoring it; inspect the ops table"
+        );
+        return Ok(false);
+    }
     tracing::warn!(function, token = %r.token, memory_mb = r.memory_mb, event = %r.event_id, "an unfinished sweep is recorded: putting the function back");
     undo(lambda, function, &r).await?;
     ops.end_sweep(function).await?;

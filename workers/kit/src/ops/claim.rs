@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -200,15 +201,31 @@ impl OpsTable {
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
         let claim = TransactWriteItem::builder().update(update).build();
-        if self.transact(claim, run, staged).await? {
+        let Some(reasons) = self.transact(claim, run, staged).await? else {
             return Ok(Completion::Committed);
-        }
+        };
+        // A staged write's own condition (items 2.. of the transaction; 0 is the claim).
+        let staged_refused = reasons
+            .iter()
+            .skip(2)
+            .any(|r| r.as_deref() == Some(CONDITION_FAILED));
         // Refused: find out whether it was our own earlier send, a takeover or a staged write.
         let item = self.get_claim(worker, key).await?;
         let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
         Ok(match (get("claim_id"), get("status")) {
             (Some(id), Some("COMPLETED")) if id == claim_id => Completion::Committed,
-            (Some(id), Some("INPROGRESS")) if id == claim_id => Completion::StagedRefused,
+            (Some(id), Some("INPROGRESS")) if id == claim_id && staged_refused => {
+                Completion::StagedRefused
+            }
+            // Still ours but no staged condition failed (an emulator that gives no reasons).
+            (Some(id), Some("INPROGRESS")) if id == claim_id && reasons.is_empty() => {
+                Completion::StagedRefused
+            }
+            (Some(id), Some("INPROGRESS")) if id == claim_id => {
+                return Err(JobError::transient(format!(
+                    "the completion transaction was cancelled ({reasons:?}) with the claim still ours; trying again"
+                )));
+            }
             _ => Completion::TakenOver,
         })
     }
@@ -229,27 +246,29 @@ impl OpsTable {
             .expression_attribute_values(":mine", s(claim_id))
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
-        let released = self
+        let refused = self
             .transact(
                 TransactWriteItem::builder().delete(delete).build(),
                 run,
                 &[],
             )
             .await?;
-        if !released {
+        if refused.is_some() {
             self.record_run(run).await?;
         }
-        Ok(released)
+        Ok(refused.is_none())
     }
 
-    /// The claim write, the run record and the staged writes in one transaction; `false` when
-    /// a condition refused it.
+    /// The claim write, the run record and the staged writes in one transaction. `None` when
+    /// it committed; the cancellation reason code of each item (in order, `None` for items
+    /// that were fine) when a condition refused it. A cancellation for throttling or a
+    /// conflicting transaction is a transient error, not a refusal.
     async fn transact(
         &self,
         claim: TransactWriteItem,
         run: &RunRecord,
         staged: &[TransactWriteItem],
-    ) -> Result<bool, JobError> {
+    ) -> Result<Option<Vec<Option<String>>>, JobError> {
         let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
         self.stats.ddb();
         let mut items = vec![claim, put];
@@ -261,18 +280,40 @@ impl OpsTable {
             .send()
             .await
         {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(sdk_error("ops table TransactWriteItems", err)),
+            Ok(_) => Ok(None),
+            Err(err) => match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    let reasons: Vec<Option<String>> = e
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                        .collect();
+                    if let Some(code) = reasons
+                        .iter()
+                        .flatten()
+                        .find(|c| TRANSIENT_CANCELLATIONS.contains(&c.as_str()))
+                    {
+                        return Err(JobError::transient(format!(
+                            "ops table TransactWriteItems cancelled ({code}); trying again"
+                        )));
+                    }
+                    Ok(Some(reasons))
+                }
+                _ => Err(sdk_error("ops table TransactWriteItems", err)),
+            },
         }
     }
 }
+
+/// The cancellation reason of an item whose condition failed.
+const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+/// Cancellation reasons that say "not now" rather than "no".
+const TRANSIENT_CANCELLATIONS: [&str; 4] = [
+    "ThrottlingError",
+    "TransactionConflict",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
 
 /// What a refused claim found: our own earlier send (its answer was lost), a replay, a
 /// conflict, or a live claim of someone else's.
