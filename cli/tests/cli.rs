@@ -39,6 +39,7 @@ fn warmup_env(sdk: &aws_config::SdkConfig, stack: &Stack) -> KitEnv {
         queue_url: stack.output("WarmupQueueUrl").to_owned(),
         dlq_url: stack.output("WarmupDlqUrl").to_owned(),
         table: stack.output("OpsTableName").to_owned(),
+        max_receive_count: 5, // the stack's MaxReceiveCount default
     }
 }
 
