@@ -239,15 +239,23 @@ impl<H: Handler> Runtime<H> {
                 return Disposition::Done;
             }
             Ok(Claim::Busy { remaining }) if rc <= self.config.max_receive_count => {
-                // Someone is running it (its lease keeps the claim alive) or died holding it:
-                // look again once the claim would have expired. A busy claim is not a failure,
-                // and this delivery does not count against the job's own retries.
+                // Someone is running it (its lease keeps the claim alive) or died holding it.
+                // A busy claim is not a failure: look again after the usual redelivery delay
+                // (a duplicate of a short job replays soon), and from the last delivery on only
+                // once the claim would have expired, so a long job's duplicate is never
+                // dead-lettered while the job runs.
+                let wait = if rc < self.config.max_receive_count {
+                    remaining.min(self.config.retry.redelivery_delay(rc))
+                } else {
+                    remaining
+                };
                 tracing::info!(
                     ?remaining,
-                    "another worker holds this job's claim; looking again when it would expire"
+                    ?wait,
+                    "another worker holds this job's claim; looking again later"
                 );
                 return Disposition::Retry {
-                    delay: (remaining + Duration::from_secs(1)).min(MAX_VISIBILITY_DELAY),
+                    delay: (wait + Duration::from_secs(1)).min(MAX_VISIBILITY_DELAY),
                 };
             }
             Ok(Claim::Busy { .. }) => {
