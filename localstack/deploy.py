@@ -51,6 +51,12 @@ def main() -> int:
         {"ParameterKey": "BackupTablePrefix", "ParameterValue": "stoker-demo-"},
         {"ParameterKey": "CacheTargetsJson",
          "ParameterValue": json.dumps([{"type": "http", "url": endpoint + "/_localstack/health"}])},
+        {"ParameterKey": "CacheAllowedHosts", "ParameterValue": "127.0.0.1"},
+        # The example function the pipeline deploys on ministack is the emulator's warm-up target.
+        {"ParameterKey": "WarmupTargetsJson",
+         "ParameterValue": json.dumps([{"function": "stoker-example-warmed", "concurrency": 3}])},
+        {"ParameterKey": "WarmupBaselineTargetsJson",
+         "ParameterValue": json.dumps([{"function": "stoker-example-warmed", "concurrency": 1}])},
     ]
     start = time.monotonic()
     try:
@@ -58,19 +64,28 @@ def main() -> int:
         exists = True
     except ClientError:
         exists = False
-    try:
-        if exists:
+    action = None
+    if exists:
+        try:
             cfn.update_stack(StackName=args.stack, TemplateURL=url, Parameters=params,
                              Capabilities=["CAPABILITY_NAMED_IAM"])
             action = "updating"
-        else:
+        except ClientError as e:
+            if "No updates are to be performed" in str(e):
+                action = "unchanged"
+            else:
+                # LocalStack cannot update every template change (resources that became
+                # conditional, for one); the emulator's stack holds nothing to keep: recreate it.
+                print(f"[stoker] the emulator could not update stack {args.stack} ({e}); recreating it",
+                      file=sys.stderr)
+                if not delete(cfn, args.stack, start, args.timeout):
+                    return 1
+    if action is None:
+        try:
             cfn.create_stack(StackName=args.stack, TemplateURL=url, Parameters=params,
                              Capabilities=["CAPABILITY_NAMED_IAM"])
             action = "creating"
-    except ClientError as e:
-        if "No updates are to be performed" in str(e):
-            action = "unchanged"
-        else:
+        except ClientError as e:
             print(f"[stoker] error: CloudFormation refused the template: {e}", file=sys.stderr)
             print("  fix: run `cfn-lint infra/template.yaml` and correct what it reports", file=sys.stderr)
             return 1
@@ -102,6 +117,22 @@ def main() -> int:
     print(f"[stoker] stack {args.stack} {status} in {time.monotonic() - start:.1f}s; outputs in {path}",
           file=sys.stderr)
     return 0
+
+
+def delete(cfn, stack: str, start: float, timeout: float) -> bool:
+    """Deletes `stack` and waits until it is gone; False after `timeout`."""
+    cfn.delete_stack(StackName=stack)
+    while True:
+        try:
+            status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        except ClientError:
+            return True
+        if status == "DELETE_COMPLETE":
+            return True
+        if time.monotonic() - start > timeout:
+            print(f"[stoker] error: stack {stack} not deleted after {timeout:.0f}s", file=sys.stderr)
+            return False
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

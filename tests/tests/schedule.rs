@@ -19,6 +19,15 @@ async fn schedules_deliver_their_typed_input_within_a_deadline() {
         ("BackupSchedule", every_minute),
         ("RollupSchedule", every_minute),
         ("OptimizeSchedule", every_minute),
+        // Schedules without targets are left out of the stack.
+        (
+            "WarmupTargetsJson",
+            r#"[{"function": "it-sched-fn", "concurrency": 2}]"#,
+        ),
+        (
+            "CacheTargetsJson",
+            r#"[{"type": "http", "url": "https://a.example.com/"}]"#,
+        ),
     ];
     with_stack(&sdk, "sched", &params, move |stack| async move {
         let sqs = aws_sdk_sqs::Client::new(&sdk2);

@@ -72,7 +72,19 @@ fn every_worker_is_fully_wired() {
             "{w}: function must be conditional"
         );
         assert_eq!(f["Properties"]["Runtime"].as_str(), Some("provided.al2023"));
-        assert_eq!(strings(&f["Properties"]["Architectures"]), ["arm64"]);
+        assert_eq!(
+            strings(&f["Properties"]["Architectures"]),
+            ["Architecture"],
+            "{w}: the Architecture parameter"
+        );
+        // Its log group is declared (retention; the EMF metrics the alarms read need it).
+        let logs = &r[format!("{s}LogGroup").as_str()];
+        assert_eq!(strings(&f["DependsOn"]), [format!("{s}LogGroup")], "{w}");
+        assert_eq!(
+            strings(&logs["Properties"]["RetentionInDays"]),
+            ["LogRetentionDays"],
+            "{w}"
+        );
         // The kit's configuration (WorkerConfig::from_env) points at this worker's own queues.
         let vars = &f["Properties"]["Environment"]["Variables"];
         assert_eq!(
@@ -173,9 +185,12 @@ fn schedule_inputs_are_typed_requests_for_the_worker_of_their_queue() {
             other => panic!("{name}: unexpected Input {other:?}"),
         };
         // Decoded by the real decoder, as the worker will on delivery. Sub variables that are
-        // not parameters (e.g. the backup's `${Table}`) become a plausible resource name.
-        let input = substitute(&text, params, |name| {
-            format!("stoker-{}", name.to_lowercase())
+        // not parameters (e.g. the backup's `${Table}`) become a plausible resource name;
+        // target lists, empty by default (no schedule), an example.
+        let input = substitute(&text, params, |name| match name {
+            "CacheTargetsJson" => r#"[{"type": "http", "url": "https://a.example.com/"}]"#.into(),
+            n if n.ends_with("TargetsJson") => r#"[{"function": "api", "concurrency": 2}]"#.into(),
+            n => format!("stoker-{}", n.to_lowercase()),
         });
         let delivery = Delivery {
             message_id: Some("0b6c7f1e-7c43-4b4f-9d0e-2f5a3b1c9d8e"),
@@ -254,7 +269,11 @@ fn substitute(text: &str, params: &Mapping, unknown: impl Fn(&str) -> String) ->
         out.push_str(&rest[..i]);
         let end = rest[i..].find('}').expect("closing brace") + i;
         let name = &rest[i + 2..end];
-        match params.get(name).and_then(|p| p["Default"].as_str()) {
+        match params
+            .get(name)
+            .and_then(|p| p["Default"].as_str())
+            .filter(|d| !d.is_empty())
+        {
             Some(d) => out.push_str(d),
             None => out.push_str(&unknown(name)),
         }

@@ -2,7 +2,7 @@
 //! (it adds 1 to `hits` of item `pk = EXAMPLE#<name>, sk = HITS` in table `EXAMPLE_TABLE`),
 //! wrapped by the warm-up guard in one line, so warm-up pings never count as hits.
 //!
-//! Build the `provided.al2023` zip: `./scripts/build-lambda stoker-warmed-example warmed-example`
+//! Build the `provided.al2023` zip: `./scripts/build-lambda warmed-example`
 //! Invoke: `{"name": "alice"}` (optionally `"work_ms": 50` to burn CPU, for power tuning).
 
 use std::time::{Duration, Instant};
