@@ -1,6 +1,8 @@
-"""Create or update a CloudFormation stack from infra/template.yaml and wait for it.
+"""Create or update a CloudFormation stack from infra/template.yaml on an emulator and wait for it.
 
-Run through ./localstack/deploy (it sets the emulator environment). Prints the outputs.
+Run through ./localstack/deploy (it sets the emulator environment): the emulator's own stack, with
+the functions left out and the emulator's settings. ./scripts/deploy --endpoint-url uses it too,
+with --param for every parameter and --no-emulator-settings (the functions on ministack).
 """
 
 import argparse
@@ -17,29 +19,10 @@ DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 FAILED_SUFFIXES = ("_FAILED", "ROLLBACK_COMPLETE")
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--template", required=True)
-    ap.add_argument("--stack", required=True)
-    ap.add_argument("--outputs-dir", required=True)
-    ap.add_argument("--timeout", type=float, default=180)
-    args = ap.parse_args()
-
-    endpoint = os.environ["AWS_ENDPOINT_URL"]
-    cfn = boto3.client("cloudformation", endpoint_url=endpoint)
-    body = open(args.template, encoding="utf-8").read()
-    # Templates over CloudFormation's 51,200-byte TemplateBody limit deploy from S3, as on AWS.
-    s3 = boto3.client("s3", endpoint_url=endpoint)
-    bucket = "stoker-templates"
-    try:
-        s3.create_bucket(Bucket=bucket)
-    except ClientError:
-        pass  # already there
-    key = f"template-{hashlib.sha256(body.encode()).hexdigest()}.yaml"
-    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
-    url = f"{endpoint.rstrip('/')}/{bucket}/{key}"
+def emulator_settings(stack: str, endpoint: str) -> list:
+    """The emulator's own stack: functions off (workers run as processes), its Redis, targets, scopes."""
     # The Redis URL lives in an SSM SecureString, as on AWS; the stack only names it.
-    redis_parameter = f"/{args.stack}/redis-url"
+    redis_parameter = f"/{stack}/redis-url"
     boto3.client("ssm", endpoint_url=endpoint).put_parameter(
         Name=redis_parameter, Type="SecureString", Overwrite=True,
         Value=os.environ.get("STOKER_REDIS_URL", "redis://127.0.0.1:6390"))
@@ -58,6 +41,39 @@ def main() -> int:
         {"ParameterKey": "WarmupBaselineTargetsJson",
          "ParameterValue": json.dumps([{"function": "stoker-example-warmed", "concurrency": 1}])},
     ]
+    return params
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--template", required=True)
+    ap.add_argument("--stack", required=True)
+    ap.add_argument("--outputs-dir", required=True)
+    ap.add_argument("--timeout", type=float, default=180)
+    ap.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
+    ap.add_argument("--bucket", default="stoker-templates", help="where the template is uploaded")
+    ap.add_argument("--param", action="append", default=[], help="KEY=VALUE, repeatable")
+    ap.add_argument("--no-emulator-settings", action="store_true",
+                    help="only the --param values (no functions-off, targets or Redis parameter of the emulator's own stack)")
+    args = ap.parse_args()
+
+    endpoint = args.endpoint
+    cfn = boto3.client("cloudformation", endpoint_url=endpoint)
+    body = open(args.template, encoding="utf-8").read()
+    # Templates over CloudFormation's 51,200-byte TemplateBody limit deploy from S3, as on AWS.
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    bucket = args.bucket
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError:
+        pass  # already there
+    key = f"template-{hashlib.sha256(body.encode()).hexdigest()}.yaml"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode())
+    url = f"{endpoint.rstrip('/')}/{bucket}/{key}"
+    params = [] if args.no_emulator_settings else emulator_settings(args.stack, endpoint)
+    for kv in args.param:
+        k, _, v = kv.partition("=")
+        params = [p for p in params if p["ParameterKey"] != k] + [{"ParameterKey": k, "ParameterValue": v}]
     start = time.monotonic()
     try:
         cfn.describe_stacks(StackName=args.stack)
