@@ -282,3 +282,20 @@ fn substitute(text: &str, params: &Mapping, unknown: impl Fn(&str) -> String) ->
     out.push_str(rest);
     out
 }
+
+/// The template is generated from infra/src/ (the per-worker block written once) and committed:
+/// it must be what the generator makes of its sources.
+#[test]
+fn the_template_is_what_infra_generate_makes_of_infra_src() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new("python3")
+        .arg(root.join("infra/generate.py"))
+        .arg("--check")
+        .output()
+        .expect("run python3 infra/generate.py --check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
