@@ -27,6 +27,8 @@ pub struct Req<'a> {
     pub target: Option<&'a str>,
     /// `x-amz-copy-source` (S3 CopyObject).
     pub copy_source: Option<&'a str>,
+    /// `content-encoding`: the SDK gzips large bodies (CloudWatch PutMetricData).
+    pub content_encoding: Option<&'a str>,
     pub body: &'a [u8],
 }
 
@@ -54,11 +56,18 @@ pub fn describe(req: &Req<'_>) -> Call {
         account: String::new(),
     };
     let uri = rest::Uri::parse(req.uri);
-    let json = || serde_json::from_slice::<Value>(req.body).unwrap_or(Value::Null);
+    let gunzipped;
+    let body = if req.content_encoding == Some("gzip") {
+        gunzipped = gunzip(req.body);
+        &gunzipped[..]
+    } else {
+        req.body
+    };
+    let json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);
     let mut call = match (scope.service.as_str(), req.target) {
         ("lambda", _) => rest::lambda(&scope, req.method, &uri),
         ("s3", _) => rest::s3(&scope, req, &uri),
-        ("monitoring", None) => cloudwatch(&uri, req.body),
+        ("monitoring", None) => cloudwatch(&uri, body),
         (_, Some(target)) => {
             let op = target.rsplit('.').next().unwrap_or(target).to_owned();
             json_call(&scope, op, &json())
@@ -67,6 +76,15 @@ pub fn describe(req: &Req<'_>) -> Call {
     };
     call.service = scope.service;
     call
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match flate2::read::GzDecoder::new(body).read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(_) => Vec::new(),
+    }
 }
 
 fn unknown(method: &str, uri: &rest::Uri<'_>) -> Call {

@@ -230,6 +230,7 @@ impl Recorder {
             authorization: header("authorization"),
             target: header("x-amz-target"),
             copy_source: header("x-amz-copy-source"),
+            content_encoding: header("content-encoding"),
             body: request.body().bytes().unwrap_or_default(),
         };
         self.write(&Record {

@@ -18,8 +18,8 @@ fn json_req(service: &str, target: &str, body: &serde_json::Value) -> Call {
         uri: "http://localhost:4566/",
         authorization: Some(&auth),
         target: Some(target),
-        copy_source: None,
         body: body.as_bytes(),
+        ..Req::default()
     })
 }
 
