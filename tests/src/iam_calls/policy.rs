@@ -226,14 +226,24 @@ pub fn decide(statements: &[Statement], req: &Request, names: &Names<'_>) -> (De
                 })
         })
         .or_else(|| {
+            // A statement of the same service on this resource, else any of the service.
+            let of_service = |s: &Statement| {
+                s.allow
+                    && s.actions
+                        .iter()
+                        .any(|a| a.starts_with(&format!("{service}:")))
+            };
+            let on_resource = |s: &Statement| {
+                names
+                    .value(&s.resource, Mode::Allow, true)
+                    .iter()
+                    .flatten()
+                    .any(|p| matches(p, &req.resource))
+            };
             verdicts
                 .iter()
-                .find(|(s, _)| {
-                    s.allow
-                        && s.actions
-                            .iter()
-                            .any(|a| a.starts_with(&format!("{service}:")))
-                })
+                .find(|(s, _)| of_service(s) && on_resource(s))
+                .or_else(|| verdicts.iter().find(|(s, _)| of_service(s)))
                 .map(|(s, _)| {
                     (
                         s.id(),
