@@ -1,6 +1,7 @@
-//! `iam-calls [-v] [DIR]`: checks every AWS call the workers made in a test run against their roles
+//! `iam-calls [-v] [--template FILE] [DIR]`: checks every AWS call the workers made in a test run against their roles
 //! in infra/template.yaml (see `stoker_it::iam_calls` for what it proves and what it does not).
-//! `-v` also lists what each statement allowed. DIR defaults to `$STOKER_RECORD_CALLS` (`./scripts/test` sets it and runs this after the tests).
+//! `-v` also lists what each statement allowed; `--template` checks against another copy of the
+//! template (a proposed change) instead of the one built in. DIR defaults to `$STOKER_RECORD_CALLS` (`./scripts/test` sets it and runs this after the tests).
 //! Exit status: 0 when AWS would allow every call, 1 when it would deny one, 2 when there is
 //! nothing to check.
 
@@ -13,6 +14,23 @@ fn main() -> ExitCode {
     if verbose {
         args.remove(0);
     }
+    let template = if args.first().is_some_and(|a| a == "--template") && args.len() > 1 {
+        let path = PathBuf::from(args.remove(1));
+        args.remove(0);
+        match std::fs::read_to_string(&path).map(|t| serde_norway::from_str(&t)) {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                eprintln!("iam-calls: {} is not YAML: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("iam-calls: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        stoker_it::cfn::template()
+    };
     let dir = args
         .into_iter()
         .next()
@@ -40,7 +58,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    let report = stoker_it::iam_calls::check(&stoker_it::cfn::template(), &calls);
+    let report = stoker_it::iam_calls::check(&template, &calls);
     if verbose {
         print!("{}", report.allowed());
     }
