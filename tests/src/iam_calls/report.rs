@@ -133,6 +133,30 @@ impl fmt::Display for Report {
             };
             writeln!(f, "  {} {:?}{note}", s.id(), s.actions)?;
         }
+        let idle: Vec<String> = self
+            .statements
+            .iter()
+            .filter_map(|s| {
+                let used = self.used.get(&s.id())?;
+                let idle: Vec<&String> = s
+                    .actions
+                    .iter()
+                    .filter(|a| !used.keys().any(|u| u.eq_ignore_ascii_case(a)))
+                    .collect();
+                let note = if idle.iter().any(|a| *a == "sqs:GetQueueAttributes") {
+                    " (GetQueueAttributes: the SQS event source mapping's, not the worker's)"
+                } else {
+                    ""
+                };
+                (!idle.is_empty()).then(|| format!("  {} {idle:?}{note}", s.id()))
+            })
+            .collect();
+        if !idle.is_empty() {
+            writeln!(f, "actions of used statements that no recorded call used:")?;
+            for line in idle {
+                writeln!(f, "{line}")?;
+            }
+        }
         if !self.assumed.is_empty() {
             writeln!(
                 f,
