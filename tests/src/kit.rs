@@ -83,6 +83,12 @@ impl KitEnv {
         })
     }
 
+    /// The SDK config of the worker these resources are for (its calls recorded as the
+    /// worker's; the harness's own calls use [`KitEnv::sdk`], never recorded).
+    pub async fn worker_sdk(&self) -> SdkConfig {
+        crate::worker_sdk(self.config().worker).await
+    }
+
     /// A worker config for these resources, tuned for fast tests.
     pub fn config(&self) -> WorkerConfig {
         let mut cfg =

@@ -18,6 +18,7 @@ pub mod faultproxy;
 pub mod faultrun;
 pub mod http;
 pub mod iam;
+pub mod iam_calls;
 pub mod kit;
 pub mod lambda;
 pub mod optimizer;
@@ -37,7 +38,9 @@ pub const TEMPLATE: &str = include_str!("../../infra/template.yaml");
 
 /// The SDK configuration for the emulators, or a panic that says how to start them.
 ///
-/// Never skips: an integration test without its emulator is a failure.
+/// Never skips: an integration test without its emulator is a failure. The harness's own
+/// calls (setting up, inspecting) are never recorded for the IAM call check: build the
+/// workers a test runs in its process from [`worker_sdk`].
 pub async fn emulator() -> SdkConfig {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
     assert!(
@@ -54,7 +57,22 @@ pub async fn emulator() -> SdkConfig {
         "LocalStack does not answer at {endpoint}. Start it with ./localstack/up \
          (logs: ./localstack/logs localstack)"
     );
-    stoker_kit::aws::sdk_config().await
+    stoker_kit::aws::unrecorded_config_loader().load().await
+}
+
+/// Tells the IAM call check which names a worker run in the test's process was given, by the
+/// `STOKER_*` variable its function reads them from (`STOKER_OPS_TABLE`, `STOKER_BUS`,
+/// `STOKER_STACK`, ...; see `iam_calls::names`). Names left unbound match by the template's
+/// own naming (`<stack>-ops`) or, for parameters, anything.
+pub fn bind_names(worker: stoker_events::Worker, vars: &[(&str, &str)]) {
+    stoker_kit::calls::bind(worker, vars);
+}
+
+/// The SDK configuration a worker that runs in the test's process builds its clients from:
+/// the kit's own, whose calls are recorded as `worker`'s when `STOKER_RECORD_CALLS` is set
+/// (`./scripts/test` sets it; `iam-calls` checks them against the worker's role).
+pub async fn worker_sdk(worker: stoker_events::Worker) -> SdkConfig {
+    stoker_kit::aws::config_loader_for(worker).load().await
 }
 
 /// The path of a binary built from this workspace (beside the test's own `target/<profile>`),

@@ -190,6 +190,14 @@ pub async fn expire_lock(sdk: &aws_config::SdkConfig, ops: &str, function: &str)
 }
 
 /// An ops table for one test (deleted with [`drop_table`]).
+/// The optimizer as its function would run it, on ops table `ops` ("" for none), its calls
+/// recorded for the IAM call check (see [`crate::worker_sdk`]).
+pub async fn worker(ops: &str) -> stoker_optimizer::Optimizer {
+    let w = stoker_events::Worker::Optimizer;
+    crate::bind_names(w, &[("STOKER_OPS_TABLE", ops)]);
+    stoker_optimizer::Optimizer::new(&crate::worker_sdk(w).await, ops, None)
+}
+
 pub async fn ops_table(sdk: &aws_config::SdkConfig) -> String {
     let ops = unique("opt-ops");
     create_ops_table(sdk, &ops).await.expect("ops table");

@@ -10,9 +10,9 @@ use serde_json::json;
 use stoker_backup::drill::{DrillReport, compare};
 use stoker_backup::{Backup, JobTag, Scope, native};
 use stoker_events::payload::backup::{BackupMode, BackupRequest, Retention};
-use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::kit::{KitEnv, fill_on, table_with_items};
-use stoker_it::{emulator, unique, workspace_bin};
+use stoker_it::{emulator, unique, worker_sdk, workspace_bin};
 
 /// A DynamoDB client on ministack (native backups).
 fn ministack_ddb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -47,7 +47,16 @@ fn request(
 
 /// A worker for `table` (its scope: a fresh stack name, the table's own name as the prefix).
 fn worker(sdk: &aws_config::SdkConfig, bucket: &str, table: &str) -> Backup {
-    let scope = Scope::new(&unique("st"), table).expect("scope");
+    let stack = unique("st");
+    let scope = Scope::new(&stack, table).expect("scope");
+    stoker_it::bind_names(
+        Worker::Backup,
+        &[
+            ("STOKER_STACK", &stack),
+            ("STOKER_EXPORT_BUCKET", bucket),
+            ("STOKER_BACKUP_TABLE_PREFIX", table),
+        ],
+    );
     Backup::new(sdk, bucket, "", scope)
 }
 
@@ -78,8 +87,8 @@ async fn native_backups_are_pruned_across_pages_never_below_min_keep_and_restore
         .send()
         .await
         .expect("CreateBackup");
-    let mut worker = worker(&sdk, "", &table);
-    worker.exporter.ddb = ddb.clone();
+    let mut worker = worker(&worker_sdk(Worker::Backup).await, "", &table);
+    worker.exporter.ddb = ministack_ddb(&worker_sdk(Worker::Backup).await);
     worker.page_size = 2; // ListBackups pages of 2: pruning must read them all
     for _ in 0..4 {
         worker
@@ -136,7 +145,7 @@ async fn an_export_restores_in_a_drill_with_checksummed_parts() {
     let name = unique("bk-export");
     table_with_items(&sdk, &name, 300).await;
     bucket(&sdk, &name).await;
-    let worker = worker(&sdk, &name, &name);
+    let worker = worker(&worker_sdk(Worker::Backup).await, &name, &name);
     let mut req = request(&name, BackupMode::Export, 7, 1, true);
     req.ensure_pitr = true;
     let r = worker.run(&req, &job()).await.expect("export + drill");
@@ -188,7 +197,7 @@ async fn an_interrupted_export_is_never_counted_and_the_retry_makes_one_complete
     let name = unique("bk-crash");
     table_with_items(&sdk, &name, 60).await;
     bucket(&sdk, &name).await;
-    let worker = worker(&sdk, &name, &name);
+    let worker = worker(&worker_sdk(Worker::Backup).await, &name, &name);
     let crashed = worker
         .exporter
         .export(&name, "attempt-1", Some(2), &Default::default())
@@ -275,7 +284,7 @@ async fn a_missing_table_is_a_permanent_error() {
     let sdk = emulator().await;
     let name = unique("bk-none");
     bucket(&sdk, &name).await;
-    let err = worker(&sdk, &name, &name)
+    let err = worker(&worker_sdk(Worker::Backup).await, &name, &name)
         .run(&request(&name, BackupMode::Export, 7, 1, false), &job())
         .await
         .expect_err("no such table");

@@ -8,10 +8,10 @@ use redis::AsyncCommands;
 use serde_json::{Value, json};
 use stoker_cache_warmer::{CacheConfig, CacheWarmer};
 use stoker_events::payload::cache::CacheWarmRequest;
-use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::http::{RedisServer, TestServer};
 use stoker_it::kit::{KitEnv, create_ops_table};
-use stoker_it::{emulator, poll, unique, workspace_bin};
+use stoker_it::{emulator, poll, unique, worker_sdk, workspace_bin};
 
 fn redis_url() -> String {
     std::env::var("STOKER_REDIS_URL").expect("STOKER_REDIS_URL: run ./scripts/test, or eval \"$(./localstack/env)\" after ./localstack/up")
@@ -83,7 +83,10 @@ async fn values_and_ttls_land_as_configured_from_http_and_dynamodb() {
           "source": { "type": "http", "url": src.url("/guild/{id}") },
           "expand": { "source": { "type": "http", "url": src.url("/guilds") }, "field": "id" } }
     ]}));
-    let report = warmer(&sdk, &redis_url()).warm(&req).await.expect("warm");
+    let report = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis_url())
+        .warm(&req)
+        .await
+        .expect("warm");
     assert_eq!(
         (report.urls_warmed, report.keys_warmed, report.failed),
         (1, 4, 0),
@@ -126,7 +129,7 @@ async fn values_and_ttls_land_as_configured_from_http_and_dynamodb() {
 
 #[tokio::test]
 async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
-    let sdk = emulator().await;
+    emulator().await;
     let src = source().await;
     let p = unique("cachef");
     let req = request(json!({ "targets": [
@@ -135,7 +138,7 @@ async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
         { "type": "http", "url": src.url("/fail") },
         { "type": "redis", "key": format!("{p}:ok"), "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } }
     ]}));
-    let report = warmer(&sdk, &redis_url())
+    let report = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis_url())
         .warm(&req)
         .await
         .expect("one target warmed: the job completes");
@@ -176,7 +179,7 @@ async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
 
 #[tokio::test]
 async fn hit_rate_is_reported_before_and_after_from_redis_counters() {
-    let sdk = emulator().await;
+    emulator().await;
     let src = source().await;
     let redis = RedisServer::start().await;
     let mut c = conn(&redis.url).await;
@@ -188,13 +191,16 @@ async fn hit_rate_is_reported_before_and_after_from_redis_counters() {
     }
     let req = request(json!({ "targets": [
         { "type": "redis", "key": "menu", "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } } ]}));
-    let report = warmer(&sdk, &redis.url).warm(&req).await.expect("warm");
+    let report = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url)
+        .warm(&req)
+        .await
+        .expect("warm");
     assert_eq!(report.hit_rate_before, Some(25.0));
     // Users now ask for the warmed key: hits go up.
     for _ in 0..4 {
         let _: Option<String> = c.get("menu").await.expect("GET");
     }
-    let again = warmer(&sdk, &redis.url)
+    let again = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url)
         .warm(&req)
         .await
         .expect("warm again");
@@ -203,14 +209,17 @@ async fn hit_rate_is_reported_before_and_after_from_redis_counters() {
 
 #[tokio::test]
 async fn redis_unreachable_fails_the_job_retryably_and_reports_nothing_done() {
-    let sdk = emulator().await;
+    emulator().await;
     let src = source().await;
     let req = request(json!({ "targets": [
         { "type": "redis", "key": "k", "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } } ]}));
-    let err = warmer(&sdk, "redis://127.0.0.1:9")
-        .warm(&req)
-        .await
-        .expect_err("no Redis");
+    let err = warmer(
+        &worker_sdk(Worker::CacheWarmer).await,
+        "redis://127.0.0.1:9",
+    )
+    .warm(&req)
+    .await
+    .expect_err("no Redis");
     assert!(!err.is_permanent(), "{err:?}");
     assert!(err.to_string().contains("unreachable"), "{err}");
     assert_eq!(src.hits("/menu"), 0, "nothing loaded before Redis answered");
@@ -218,8 +227,8 @@ async fn redis_unreachable_fails_the_job_retryably_and_reports_nothing_done() {
 
 #[tokio::test]
 async fn a_url_off_the_allow_list_or_at_the_metadata_service_is_permanent_with_its_path() {
-    let sdk = emulator().await;
-    let w = warmer(&sdk, &redis_url());
+    emulator().await;
+    let w = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis_url());
     for (url, why) in [
         ("http://10.1.2.3/x", "not on the cache-warmer's allow-list"),
         (

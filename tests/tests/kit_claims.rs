@@ -49,10 +49,10 @@ fn never() -> watch::Receiver<bool> {
 }
 
 /// A runtime whose outcome events go to the default bus (counted by its stats).
-fn with_bus<H: stoker_kit::Handler>(env: &KitEnv, handler: H) -> Runtime<H> {
+async fn with_bus<H: stoker_kit::Handler>(env: &KitEnv, handler: H) -> Runtime<H> {
     let mut cfg = env.config();
     cfg.bus = Some("default".into());
-    runtime(handler, &env.sdk, cfg)
+    runtime(handler, &env.worker_sdk().await, cfg)
 }
 
 #[tokio::test]
@@ -77,7 +77,7 @@ async fn a_completion_refused_by_a_staged_condition_is_not_a_completion() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = with_bus(&env, handler);
+    let rt = with_bus(&env, handler).await;
     let (id, body) = test_event("refused", json!({}));
     let d = rt
         .process(&delivered(&body, "m-1"), Duration::from_secs(10), &never())
@@ -120,7 +120,7 @@ async fn a_job_whose_claim_was_taken_over_is_not_completed_by_it() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = with_bus(&env, handler);
+    let rt = with_bus(&env, handler).await;
     let (id, body) = test_event("takeover", json!({}));
     let d = rt
         .process(&delivered(&body, "m-2"), Duration::from_secs(10), &never())
@@ -162,7 +162,7 @@ async fn a_claim_never_expires_under_a_running_job() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = Arc::new(runtime(handler, &sdk, env.config()));
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, env.config()));
     let (id, body) = test_event("lease", json!({}));
     let first = {
         let (rt, body) = (rt.clone(), body.clone());
@@ -209,7 +209,7 @@ async fn a_job_that_loses_its_claim_stops_before_finishing() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = Arc::new(runtime(handler, &sdk, env.config()));
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, env.config()));
     let (id, body) = test_event("lost", json!({}));
     let started = Instant::now();
     let job = {
@@ -247,7 +247,7 @@ async fn a_record_without_message_id_or_receive_count_is_dead_lettered_not_run()
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: env.table.clone(),
     };
-    let rt = Arc::new(runtime(handler, &sdk, env.config()));
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, env.config()));
     let (no_id, body1) = test_event("no-id", json!({}));
     let (no_count, body2) = test_event("no-count", json!({}));
     let mut a = SqsMessage::default();
@@ -360,7 +360,7 @@ async fn a_delivery_past_the_limit_is_dead_lettered_with_its_reason_not_run() {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: env.table.clone(),
     };
-    let rt = runtime(handler, &sdk, env.config());
+    let rt = runtime(handler, &env.worker_sdk().await, env.config());
     let (id, body) = test_event("limit", json!({}));
     let mut msg = delivered(&body, "m-limit");
     msg.receive_count = 4;
@@ -396,7 +396,7 @@ async fn a_busy_claim_waits_for_its_expiry_even_at_the_last_delivery() {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: env.table.clone(),
     };
-    let rt = runtime(handler, &sdk, env.config());
+    let rt = runtime(handler, &env.worker_sdk().await, env.config());
     let (id, body) = test_event("busy", json!({}));
     // Another worker holds the claim for 10 minutes (a long backup, its lease alive).
     let event = stoker_events::decode(&body, &stoker_events::Delivery::default()).expect("event");

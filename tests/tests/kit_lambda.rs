@@ -130,7 +130,11 @@ async fn a_failure_in_a_fifo_group_fails_the_rest_of_that_group_only() {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: env.table.clone(),
     };
-    let rt = Arc::new(stoker_kit::runtime(handler, &sdk, env.config()));
+    let rt = Arc::new(stoker_kit::runtime(
+        handler,
+        &env.worker_sdk().await,
+        env.config(),
+    ));
     let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
     let response = stoker_kit::lambda::handle_batch(rt, batch, deadline).await;
     let failed: BTreeSet<String> = response

@@ -20,12 +20,12 @@ struct Poller {
 }
 
 impl Poller {
-    fn start(env: &KitEnv, cfg: WorkerConfig) -> Poller {
+    async fn start(env: &KitEnv, cfg: WorkerConfig) -> Poller {
         let handler = TestWorker {
             ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
             table: env.table.clone(),
         };
-        let rt = Arc::new(runtime(handler, &env.sdk, cfg));
+        let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(stoker_kit::poll::run(rt, async move {
             let _ = rx.await;
@@ -52,8 +52,8 @@ async fn the_same_event_delivered_5_times_to_2_pollers_runs_once_and_replays_4_t
     // Two jobs at a time each, so neither poller can take all five copies in one receive.
     let mut cfg = env.config();
     cfg.concurrency = 2;
-    let a = Poller::start(&env, cfg.clone());
-    let b = Poller::start(&env, cfg);
+    let a = Poller::start(&env, cfg.clone()).await;
+    let b = Poller::start(&env, cfg).await;
     wait_for(
         "1 completed + 4 replayed runs",
         Duration::from_secs(60),
@@ -94,7 +94,7 @@ async fn transient_failures_are_retried_in_process_within_the_caps() {
         .expect("resources");
     let (id, body) = test_event("flaky", json!({ "fail_attempts": 2 }));
     env.send(&body, None).await.expect("send");
-    let p = Poller::start(&env, env.config());
+    let p = Poller::start(&env, env.config()).await;
     wait_for("a completed run", Duration::from_secs(30), || async {
         env.runs(&id)
             .await
@@ -133,7 +133,7 @@ async fn retryable_failures_come_back_later_with_growing_delays() {
     env.send(&body, None).await.expect("send");
     let mut cfg = env.config();
     cfg.retry.redelivery_base = Duration::from_secs(2);
-    let p = Poller::start(&env, cfg);
+    let p = Poller::start(&env, cfg).await;
     wait_for("a completed run", Duration::from_secs(40), || async {
         env.runs(&id)
             .await
@@ -184,7 +184,7 @@ async fn permanent_errors_and_malformed_bodies_go_to_the_dlq_with_reasons_and_ba
         .unwrap();
     let (good2, good2_body) = test_event("good2", json!({}));
     env.send(&good2_body, None).await.unwrap();
-    let p = Poller::start(&env, env.config());
+    let p = Poller::start(&env, env.config()).await;
 
     let dead = env.dead_letters(2, Duration::from_secs(30)).await.unwrap();
     assert_eq!(dead.len(), 2, "both poison messages reach the DLQ");
@@ -254,7 +254,7 @@ async fn the_last_delivery_of_a_failing_job_goes_to_the_dlq_with_its_reason() {
     env.send(&body, None).await.unwrap();
     let mut cfg = env.config();
     cfg.max_receive_count = 2;
-    let p = Poller::start(&env, cfg);
+    let p = Poller::start(&env, cfg).await;
     let dead = env.dead_letters(1, Duration::from_secs(30)).await.unwrap();
     p.stop().await;
     let dead = dead.first().expect("in the DLQ");
@@ -299,7 +299,7 @@ async fn fifo_groups_keep_their_order_when_a_message_fails() {
             .await
             .unwrap();
     }
-    let p = Poller::start(&env, env.config());
+    let p = Poller::start(&env, env.config()).await;
     wait_for("all five processed", Duration::from_secs(40), || async {
         env.order(&tag_a).await.unwrap_or_default().len() == 3
             && env.order(&tag_b).await.unwrap_or_default().len() == 2
@@ -325,7 +325,7 @@ async fn reusing_an_event_id_with_a_different_payload_is_a_permanent_conflict() 
     let mut second: serde_json::Value = serde_json::from_str(&first).unwrap();
     second["payload"]["targets"][0]["function"] = "changed".into(); // same id, other payload
     env.send(&first, None).await.unwrap();
-    let p = Poller::start(&env, env.config());
+    let p = Poller::start(&env, env.config()).await;
     wait_for("the first job done", Duration::from_secs(20), || async {
         env.effects(&id).await.unwrap_or(0) == 1
     })
@@ -358,7 +358,7 @@ async fn a_staged_side_effect_commits_once_with_the_completion_where_a_direct_on
     let (staged, body_s) = test_event("staged", json!({ "fail_after_effect": 2, "stage": true }));
     env.send(&body_d, None).await.expect("send");
     env.send(&body_s, None).await.expect("send");
-    let p = Poller::start(&env, env.config());
+    let p = Poller::start(&env, env.config()).await;
     wait_for("both completed", Duration::from_secs(30), || async {
         let mut done = 0;
         for id in [&direct, &staged] {

@@ -18,7 +18,6 @@ use stoker_it::optimizer::{
     OPT_IN, ago, aliases, cleanup, config, drop_table, function, ops_table, seed,
 };
 use stoker_it::{emulator, unique, workspace_bin};
-use stoker_optimizer::Optimizer;
 use stoker_optimizer::report::FunctionReport;
 
 fn request(functions: FunctionSelector, mode: OptimizeMode) -> OptimizeRequest {
@@ -63,7 +62,7 @@ async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
         seed(&sdk, &untagged, 1000.0, 120.0, 2000.0, 100),
     );
 
-    let worker = Optimizer::new(&sdk, "", None);
+    let worker = stoker_it::optimizer::worker("").await;
     let selector = FunctionSelector::Tag(TagFilter {
         key: "stoker:optimize".into(),
         value: tag.clone(),
@@ -134,7 +133,8 @@ async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_chang
         sleep_ms: 0,
         payload: Some(json!({ "name": "tune", "work_ms": 20 })),
     });
-    let report = Optimizer::new(&sdk, &ops, None)
+    let report = stoker_it::optimizer::worker(&ops)
+        .await
         .optimize(&req, "e-sweep")
         .await
         .expect("a pass");
@@ -195,7 +195,8 @@ async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
         // No `name`: the handler fails on every invocation.
         payload: Some(json!({ "nobody": true })),
     });
-    let report = Optimizer::new(&sdk, &ops, None)
+    let report = stoker_it::optimizer::worker(&ops)
+        .await
         .optimize(&req, "e-fail")
         .await
         .expect("a pass");
@@ -216,7 +217,7 @@ async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     let ops = ops_table(&sdk).await;
     let name = function(&sdk, "opt-apply", 1024, 30, &[OPT_IN]).await;
     seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
-    let worker = Optimizer::new(&sdk, &ops, None);
+    let worker = stoker_it::optimizer::worker(&ops).await;
     let req = request(names(&[&name]), OptimizeMode::Apply);
 
     let report = worker.optimize(&req, "e-apply").await.expect("a pass");
@@ -296,7 +297,8 @@ async fn apply_keeps_to_the_bounds_and_never_touches_a_function_left_alone() {
         OptimizeMode::Apply,
     );
     req.bounds.max_memory_mb = 640;
-    let report = Optimizer::new(&sdk, &ops, None)
+    let report = stoker_it::optimizer::worker(&ops)
+        .await
         .optimize(&req, "e-bounds")
         .await
         .expect("a pass");
@@ -377,7 +379,8 @@ async fn capacity_advice_is_provisioned_for_steady_tables_and_on_demand_for_spik
     );
     req.lookback_days = 1;
     req.tables = vec![steady.clone(), spiky.clone()];
-    let report = Optimizer::new(&sdk, "", None)
+    let report = stoker_it::optimizer::worker("")
+        .await
         .optimize(&req, "e-cap")
         .await
         .expect("a pass");

@@ -15,7 +15,6 @@ use stoker_it::emulator;
 use stoker_it::optimizer::{
     OPT_IN, aliases, cleanup, config, drop_table, expire_lock, function, ops_table, seed, versions,
 };
-use stoker_optimizer::Optimizer;
 use stoker_optimizer::apply::Applied;
 use stoker_optimizer::functions::describe;
 use stoker_optimizer::halt::{Halt, Step};
@@ -50,7 +49,7 @@ async fn a_function_that_has_not_opted_in_is_reviewed_but_never_changed() {
     let ops = ops_table(&sdk).await;
     let name = function(&sdk, "opt-out", 1024, 30, &[("stoker:optimize", "yes")]).await;
     seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
-    let worker = Optimizer::new(&sdk, &ops, None);
+    let worker = stoker_it::optimizer::worker(&ops).await;
 
     let report = worker
         .optimize(&request(&name, OptimizeMode::Apply), "e-out")
@@ -89,9 +88,9 @@ async fn two_concurrent_passes_on_one_function_apply_once_and_the_other_reports_
     let req = request(&name, OptimizeMode::Apply);
     // Pass A stops just before it changes the function; pass B runs meanwhile.
     let (reached, resume) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let mut first = Optimizer::new(&sdk, &ops, None);
+    let mut first = stoker_it::optimizer::worker(&ops).await;
     first.halt = Halt::pause_at(Step::Applying, reached.clone(), resume.clone());
-    let second = Optimizer::new(&sdk, &ops, None);
+    let second = stoker_it::optimizer::worker(&ops).await;
     let a = tokio::spawn(async move { first.optimize(&req, "e-race-a").await });
     reached.notified().await;
     let b = second
@@ -134,7 +133,7 @@ async fn a_sweep_killed_at_any_step_is_undone_by_the_next_pass_even_without_powe
         let mut req = request(&name, OptimizeMode::Recommend);
         req.power_tuning = Some(tuning(&[1024, 512]));
         let reached = Arc::new(Notify::new());
-        let mut killed = Optimizer::new(&sdk, &ops, None);
+        let mut killed = stoker_it::optimizer::worker(&ops).await;
         killed.halt = Halt::kill_at(step, reached.clone());
         tokio::select! {
             r = killed.optimize(&req, "e-killed") => panic!("the sweep was not stopped at {step:?}: {r:?}"),
@@ -152,7 +151,8 @@ async fn a_sweep_killed_at_any_step_is_undone_by_the_next_pass_even_without_powe
         );
         expire_lock(&sdk, &ops, &name).await;
         // The next pass has no power tuning; it still puts everything back.
-        let report = Optimizer::new(&sdk, &ops, None)
+        let report = stoker_it::optimizer::worker(&ops)
+            .await
             .optimize(&request(&name, OptimizeMode::Recommend), "e-next")
             .await
             .expect("the next pass");
@@ -197,7 +197,8 @@ async fn a_sweep_never_deletes_a_version_it_did_not_publish() {
         .expect("CreateAlias");
     let mut req = request(&name, OptimizeMode::Recommend);
     req.power_tuning = Some(tuning(&[256, 512]));
-    let report = Optimizer::new(&sdk, &ops, None)
+    let report = stoker_it::optimizer::worker(&ops)
+        .await
         .optimize(&req, "e-keep")
         .await
         .expect("a pass");
@@ -225,7 +226,8 @@ async fn a_sweep_that_cannot_finish_within_the_job_timeout_is_refused_with_the_a
         invocations: 20,
         ..tuning(&[128, 512])
     });
-    let report = Optimizer::new(&sdk, &ops, None)
+    let report = stoker_it::optimizer::worker(&ops)
+        .await
         .optimize(&req, "e-long")
         .await
         .expect("a pass");
@@ -252,7 +254,7 @@ async fn an_apply_never_overwrites_a_function_changed_since_the_pass_read_it() {
     let name = function(&sdk, "opt-rev", 1024, 30, &[OPT_IN]).await;
     seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
     let (reached, resume) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-    let mut worker = Optimizer::new(&sdk, &ops, None);
+    let mut worker = stoker_it::optimizer::worker(&ops).await;
     worker.halt = Halt::pause_at(Step::Applying, reached.clone(), resume.clone());
     let req = request(&name, OptimizeMode::Apply);
     let pass = tokio::spawn(async move { worker.optimize(&req, "e-rev").await });
@@ -289,7 +291,7 @@ async fn the_cooldown_is_a_conditional_write_not_only_a_read() {
     let ops = ops_table(&sdk).await;
     let name = function(&sdk, "opt-cool", 1024, 30, &[OPT_IN]).await;
     let lambda = aws_sdk_lambda::Client::new(&sdk);
-    let worker = Optimizer::new(&sdk, &ops, None);
+    let worker = stoker_it::optimizer::worker(&ops).await;
     let f = describe(&lambda, &name).await.expect("describe");
     let first = worker
         .applier
@@ -328,7 +330,8 @@ async fn memory_above_max_memory_mb_is_never_lowered_when_it_fits_or_is_short() 
     let mut req = request(&fits, OptimizeMode::Apply);
     req.functions = FunctionSelector::Names(vec![fits.clone(), short.clone()]);
     // Bounds::default() has max_memory_mb 3008.
-    let report = Optimizer::new(&sdk, &ops, None)
+    let report = stoker_it::optimizer::worker(&ops)
+        .await
         .optimize(&req, "e-big")
         .await
         .expect("a pass");

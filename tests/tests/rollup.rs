@@ -9,9 +9,9 @@ use aws_smithy_types::DateTime;
 use chrono::Utc;
 use serde_json::json;
 use stoker_events::payload::rollup::{Counters, MeasurementBatch, RollupRequest, Sample, Series};
-use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::kit::{KitEnv, create_ops_table};
-use stoker_it::{emulator, poll, receive_all, unique, workspace_bin};
+use stoker_it::{emulator, poll, receive_all, unique, worker_sdk, workspace_bin};
 use stoker_kit::RetryPolicy;
 use stoker_kit::outcome::Publisher;
 use stoker_rollup::Rollup;
@@ -27,6 +27,14 @@ async fn rollup(
 ) -> Rollup {
     let table = format!("{}-ops", unique("rollup"));
     create_ops_table(sdk, &table).await.expect("table");
+    let sdk = &worker_sdk(Worker::Rollup).await;
+    stoker_it::bind_names(
+        Worker::Rollup,
+        &[
+            ("STOKER_OPS_TABLE", &table),
+            ("STOKER_BUS", bus.unwrap_or_default()),
+        ],
+    );
     let mut cw = aws_sdk_cloudwatch::config::Builder::from(sdk);
     if let Some(url) = cw_endpoint {
         cw = cw.endpoint_url(url);

@@ -6,10 +6,10 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
-use stoker_events::{Envelope, SOURCE_OPERATOR};
+use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::kit::{KitEnv, create_ops_table};
 use stoker_it::lambda::deploy_example;
-use stoker_it::{emulator, unique, workspace_bin};
+use stoker_it::{emulator, unique, worker_sdk, workspace_bin};
 use stoker_kit::RetryPolicy;
 use stoker_warmup::{Report, Warmup};
 
@@ -73,7 +73,7 @@ async fn cleanup(sdk: &aws_config::SdkConfig, function: &str, table: &str) {
 async fn pings_reach_cold_instances_without_the_handler_then_find_them_warm() {
     let sdk = emulator().await;
     let (function, table) = example(&sdk, "warm").await;
-    let worker = Warmup::from_env(&sdk);
+    let worker = Warmup::from_env(&worker_sdk(Worker::Warmup).await);
 
     let first = worker
         .warm(&request(vec![target(&function, None, 3)]), "c-1")
@@ -143,7 +143,7 @@ async fn an_alias_is_warmed_on_its_own_version_and_a_missing_function_fails_alon
         .expect("CreateAlias");
     let missing = unique("missing");
 
-    let report: Report = Warmup::from_env(&sdk)
+    let report: Report = Warmup::from_env(&worker_sdk(Worker::Warmup).await)
         .warm(
             &request(vec![
                 target(&function, Some("live"), 2),
@@ -182,8 +182,8 @@ async fn an_alias_is_warmed_on_its_own_version_and_a_missing_function_fails_alon
 
 #[tokio::test]
 async fn an_unreachable_lambda_service_is_a_retryable_job_error() {
-    let sdk = emulator().await;
-    let unreachable = aws_sdk_lambda::config::Builder::from(&sdk)
+    emulator().await;
+    let unreachable = aws_sdk_lambda::config::Builder::from(&worker_sdk(Worker::Warmup).await)
         .endpoint_url("http://127.0.0.1:9")
         .build();
     let worker = Warmup {

@@ -9,10 +9,12 @@
 //!   full-jitter backoff for transient errors, growing redelivery delays, permanent errors to
 //!   the DLQ at once with their reason ([`dlq`]).
 //! - Structured logs ([`telemetry`]), CloudWatch EMF metrics ([`emf`]), outcome events
-//!   ([`outcome`]), AWS SDK configuration ([`aws`]), error classification ([`classify`]).
+//!   ([`outcome`]), AWS SDK configuration ([`aws`]), error classification ([`classify`]), the record of
+//!   every AWS call for the IAM call check ([`calls`]).
 
 pub mod aws;
 pub mod backoff;
+pub mod calls;
 pub mod classify;
 pub mod config;
 pub mod dlq;

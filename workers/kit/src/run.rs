@@ -29,6 +29,7 @@ pub fn runtime<H: Handler>(
     sdk: &aws_config::SdkConfig,
     config: WorkerConfig,
 ) -> Runtime<H> {
+    crate::calls::register(&config);
     let stats = Arc::new(Stats::default());
     let publisher = config
         .bus
