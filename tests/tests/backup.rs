@@ -345,6 +345,14 @@ async fn the_worker_binary_exports_a_queued_request_and_dead_letters_a_bad_one()
         1,
         "the export's metadata is recorded in the ops table"
     );
+    // The request's tags are kept on that record (DynamoDB tags tables, not backups).
+    let tags = rows.items()[0]["tags"].as_m().expect("tags");
+    assert_eq!(
+        tags.get("team")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str),
+        Some("payments")
+    );
     let reasons = env.dead_reasons(2, Duration::from_secs(30)).await;
     assert!(
         reasons.iter().any(|r| r.contains("retention.min_keep")),

@@ -23,6 +23,7 @@ pub mod retention;
 pub mod scope;
 pub mod scratch;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -163,18 +164,19 @@ impl Backup {
                 self.ddb(),
                 &req.table,
                 &job.id,
-                &req.tags,
                 self.backup_wait,
                 self.page_size,
             )
             .await?;
-            self.record(&req.table, "native", &b.name, &b.arn, b.created)
+            self.record(&req.table, "native", &b.name, &b.arn, b.created, &req.tags)
                 .await?;
             report.native = Some(b);
         }
         let mut manifest: Option<Manifest> = None;
         if export_on {
-            let (m, summary) = self.export_once(&req.table, job, progress).await?;
+            let (m, summary) = self
+                .export_once(&req.table, job, progress, &req.tags)
+                .await?;
             report.export = Some(summary);
             manifest = Some(m);
         }
@@ -206,6 +208,7 @@ impl Backup {
         table: &str,
         job: &JobTag,
         progress: &Progress,
+        tags: &BTreeMap<String, String>,
     ) -> Result<(Manifest, ExportSummary), JobError> {
         let started = Instant::now();
         self.require_bucket()?;
@@ -235,7 +238,7 @@ impl Backup {
             }
         };
         let location = format!("s3://{}/{}", self.exporter.bucket, export::prefix(table));
-        self.record(table, "export", &m.export_id, &location, m.created_at)
+        self.record(table, "export", &m.export_id, &location, m.created_at, tags)
             .await?;
         let summary = ExportSummary {
             export_id: m.export_id.clone(),
@@ -300,9 +303,9 @@ impl Backup {
         Ok(())
     }
 
-    /// Records a backup's metadata in the ops table (`BACKUP#<table>`, sorted by creation
-    /// time). Keyed by the backup's own creation time: a retry that reuses it rewrites the
-    /// same row.
+    /// Records a backup's metadata and the request's tags in the ops table (`BACKUP#<table>`,
+    /// sorted by creation time). Keyed by the backup's own creation time: a retry that reuses
+    /// it rewrites the same row.
     async fn record(
         &self,
         table: &str,
@@ -310,6 +313,7 @@ impl Backup {
         name: &str,
         location: &str,
         created: DateTime<Utc>,
+        tags: &BTreeMap<String, String>,
     ) -> Result<(), JobError> {
         if self.ops_table.is_empty() {
             return Ok(());
@@ -323,6 +327,10 @@ impl Backup {
             .item("kind", s(kind))
             .item("name", s(name))
             .item("location", s(location))
+            .item(
+                "tags",
+                AttributeValue::M(tags.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
+            )
             .item(
                 "expires_at",
                 AttributeValue::N((Utc::now().timestamp() + 400 * 86_400).to_string()),

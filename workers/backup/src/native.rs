@@ -1,10 +1,9 @@
 //! Native DynamoDB backups: create and wait, list (every page), delete, restore, PITR.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    BackupStatus, BackupTypeFilter, PointInTimeRecoverySpecification, TableStatus, Tag,
+    BackupStatus, BackupTypeFilter, PointInTimeRecoverySpecification, TableStatus,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -40,13 +39,12 @@ impl NativeBackup {
 }
 
 /// The backup of job `job_id`: the one an earlier attempt made (CREATING or AVAILABLE) if
-/// there is one, else a new one; then waits until it is AVAILABLE (or `within` passes) and
-/// tags it.
+/// there is one, else a new one; then waits until it is AVAILABLE (or `within` passes).
+/// (DynamoDB tags tables, not backups: a request's tags go on the backup's ops-table record.)
 pub async fn ensure(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     job_id: &str,
-    tags: &BTreeMap<String, String>,
     within: Duration,
     page_size: i32,
 ) -> Result<NativeBackup, JobError> {
@@ -78,21 +76,6 @@ pub async fn ensure(
     };
     let mut b = wait_available(ddb, &arn, &name, within).await?;
     b.reused = reused;
-    if !tags.is_empty() {
-        let tags: Vec<Tag> = tags
-            .iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
-        if let Err(e) = ddb
-            .tag_resource()
-            .resource_arn(&arn)
-            .set_tags(Some(tags))
-            .send()
-            .await
-        {
-            tracing::warn!(error = %e, backup = %name, "tags not applied to the backup");
-        }
-    }
     Ok(b)
 }
 
