@@ -89,9 +89,12 @@ def main() -> int:
         except ClientError as e:
             if "No updates are to be performed" in str(e):
                 action = "unchanged"
+            elif "Unresolved resource dependencies" not in str(e):
+                print(f"[stoker] error: CloudFormation refused the update of {args.stack}: {e}", file=sys.stderr)
+                return 1
             else:
-                # LocalStack cannot update every template change (resources that became
-                # conditional, for one); the emulator's stack holds nothing to keep: recreate it.
+                # LocalStack cannot update a template whose resources became conditional; the
+                # emulator's own stack holds nothing to keep: recreate it (only for that error).
                 print(f"[stoker] the emulator could not update stack {args.stack} ({e}); recreating it",
                       file=sys.stderr)
                 if not delete(cfn, args.stack, start, args.timeout):

@@ -4,8 +4,8 @@
   python scripts/lambda_zip.py check ZIP ARCH     (ARCH: x86_64 | arm64)
 
 `check` refuses a package whose bootstrap is not an ELF executable for ARCH (read from its ELF
-header), or that needs a glibc newer than Amazon Linux 2023's 2.34 (read from its dynamic symbol
-versions with objdump). It prints one line: the zip, its architecture, its glibc floor, its size.
+header), or that needs a glibc newer than Amazon Linux 2023's 2.34 (read from its symbol version
+requirements with readelf, which reads any architecture's ELF). It prints one line: the zip, its architecture, its glibc floor, its size.
 """
 
 import os
@@ -47,7 +47,8 @@ def check(path: str, arch: str) -> None:
     with tempfile.NamedTemporaryFile() as t:
         t.write(data)
         t.flush()
-        out = subprocess.run(["objdump", "-T", t.name], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(["readelf", "--version-info", "--wide", t.name],
+                             capture_output=True, text=True, check=True).stdout
     versions = sorted({tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", out)})
     floor = versions[-1] if versions else (0,)
     shown = ".".join(map(str, floor))

@@ -188,30 +188,40 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
             .unwrap_or_else(|e| panic!("no function {stack}-{w}: {e}"));
         assert_eq!(f.runtime().map(|r| r.as_str()), Some("provided.al2023"));
     }
-    // The emulator's sources live on loopback: the cache-warmer opts in here, as local
-    // development does (never in infra/).
-    let cw = format!("{stack}-cache-warmer");
-    let mut vars = lambda
-        .get_function_configuration()
-        .function_name(&cw)
-        .send()
-        .await
-        .expect("config")
-        .environment()
-        .and_then(|e| e.variables().cloned())
-        .unwrap_or_default();
-    vars.insert("STOKER_CACHE_ALLOW_PRIVATE_NETWORKS".into(), "true".into());
-    lambda
-        .update_function_configuration()
-        .function_name(&cw)
-        .environment(Environment::builder().set_variables(Some(vars)).build())
-        .send()
-        .await
-        .expect("opt the cache-warmer in to loopback");
+    // Test-only settings on the deployed functions (never in infra/): the Lambdas record their
+    // AWS calls for the IAM call check (ministack runs them on this host), and the emulator's
+    // sources live on loopback, so the cache-warmer opts in as local development does.
+    for w in WORKERS {
+        let f = format!("{stack}-{w}");
+        let mut vars = lambda
+            .get_function_configuration()
+            .function_name(&f)
+            .send()
+            .await
+            .expect("config")
+            .environment()
+            .and_then(|e| e.variables().cloned())
+            .unwrap_or_default();
+        if let Ok(dir) = std::env::var("STOKER_RECORD_CALLS") {
+            vars.insert("STOKER_RECORD_CALLS".into(), dir);
+        }
+        if w == "cache-warmer" {
+            vars.insert("STOKER_CACHE_ALLOW_PRIVATE_NETWORKS".into(), "true".into());
+        }
+        lambda
+            .update_function_configuration()
+            .function_name(&f)
+            .environment(Environment::builder().set_variables(Some(vars)).build())
+            .send()
+            .await
+            .expect("test settings on the function");
+    }
 
     // What the jobs act on: a function to warm (and review), a table to back up, an HTTP source.
     let ops_table = ms.output(&stack, "OpsTableName").await;
-    let warmed = format!("{stack}-warmed");
+    // Under WARMABLE_FUNCTION_PREFIX (it-) but not the stack's own name: the roles may never
+    // reach the stack's own functions.
+    let warmed = unique("fn");
     let example =
         std::fs::read(stoker_it::workspace_bin("warmed-example")).expect("warmed-example");
     // (The emulator environment sends Lambda calls to ministack already.)
@@ -258,7 +268,7 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
     publish(
         &stack,
         "stoker.rollup.measurements",
-        &json!({ "namespace": format!("Stoker/It/{stack}"), "series": [{ "name": "Latency",
+        &json!({ "namespace": "Stoker/App", "series": [{ "name": "Latency",
             "unit": "Milliseconds", "samples": [{ "value": 12.5, "timestamp": now }] }] }),
     );
     publish(
