@@ -155,6 +155,28 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
         .await
         .expect("the Redis URL parameter");
 
+    // The function to warm (and review), there before the deploy: the deploy's prewarm warms
+    // it. Under WARMABLE_FUNCTION_PREFIX (it-) but not the stack's own name: the roles may never
+    // reach the stack's own functions.
+    let ops_table = format!("{stack}-ops");
+    let warmed = unique("fn");
+    let example =
+        std::fs::read(stoker_it::workspace_bin("warmed-example")).expect("warmed-example");
+    // (The emulator environment sends Lambda calls to ministack already.)
+    stoker_it::lambda::deploy_function(
+        &ms.sdk,
+        &warmed,
+        &example,
+        &[
+            ("AWS_ENDPOINT_URL".into(), ms.url.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+            ("EXAMPLE_TABLE".into(), ops_table.clone()),
+        ],
+    )
+    .await
+    .expect("the function to warm");
+
     // Deployed the way a user deploys: ./scripts/deploy with a settings file.
     let dir = std::env::temp_dir().join(&stack);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -164,13 +186,15 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
         format!(
             "STACK={stack}\nARTIFACT_BUCKET={bucket}\nARCHITECTURE=x86_64\nWARMABLE_FUNCTION_PREFIX=it-\n\
              BACKUP_TABLE_PREFIX=it-\nREDIS_URL_PARAMETER={redis_parameter}\nCACHE_ALLOWED_HOSTS=127.0.0.1\n\
-             SCHEDULES_STATE=DISABLED\n"
+             SCHEDULES_STATE=DISABLED\n\
+             WARMUP_TARGETS_JSON='[{{\"function\": \"{warmed}\", \"concurrency\": 2}}]'\n"
         ),
     )
     .expect("settings");
     let deploy = Command::new(repo().join("scripts/deploy"))
         .args(["--config", config.to_str().expect("path"), "--no-build"])
         .args(["--endpoint-url", &ministack()])
+        .env("STOKER_CLI", stoker_it::workspace_bin("stoker"))
         .output()
         .expect("run ./scripts/deploy");
     assert!(
@@ -217,27 +241,25 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
             .expect("test settings on the function");
     }
 
-    // What the jobs act on: a function to warm (and review), a table to back up, an HTTP source.
-    let ops_table = ms.output(&stack, "OpsTableName").await;
-    // Under WARMABLE_FUNCTION_PREFIX (it-) but not the stack's own name: the roles may never
-    // reach the stack's own functions.
-    let warmed = unique("fn");
-    let example =
-        std::fs::read(stoker_it::workspace_bin("warmed-example")).expect("warmed-example");
-    // (The emulator environment sends Lambda calls to ministack already.)
-    stoker_it::lambda::deploy_function(
-        &ms.sdk,
-        &warmed,
-        &example,
-        &[
-            ("AWS_ENDPOINT_URL".into(), ms.url.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-            ("EXAMPLE_TABLE".into(), ops_table.clone()),
-        ],
-    )
-    .await
-    .expect("the function to warm");
+    assert_eq!(ms.output(&stack, "OpsTableName").await, ops_table);
+    // The deploy's prewarm ran the warm-up once, as a Lambda.
+    let deadline = Deadline::after(Duration::from_secs(60), Duration::from_millis(500));
+    let mut prewarmed = false;
+    while !prewarmed && deadline.tick().await {
+        let runs = ms
+            .ddb()
+            .scan()
+            .table_name(&ops_table)
+            .filter_expression("begins_with(pk, :r) AND requested_by = :who AND outcome = :c")
+            .expression_attribute_values(":r", AttributeValue::S("RUN#warmup#".into()))
+            .expression_attribute_values(":who", AttributeValue::S("deploy:prewarm".into()))
+            .expression_attribute_values(":c", AttributeValue::S("completed".into()))
+            .send()
+            .await
+            .expect("scan the runs");
+        prewarmed = runs.count() > 0;
+    }
+    assert!(prewarmed, "the deploy's prewarm did not complete a warm-up");
     let orders = format!("{stack}-orders");
     stoker_it::kit::fill_on(&ms.ddb(), &orders, 5).await;
     let src = TestServer::start(|path| match path {
