@@ -86,7 +86,14 @@ async fn published_jobs_are_processed_and_status_shows_them() {
     with_stack(
         &sdk,
         "cli",
-        &[("SchedulesState", "DISABLED")],
+        &[
+            ("SchedulesState", "DISABLED"),
+            // A warm-up schedule exists only with targets.
+            (
+                "WarmupTargetsJson",
+                r#"[{"function": "it-cli-fn", "concurrency": 1}]"#,
+            ),
+        ],
         move |stack| async move {
             let env = warmup_env(&sdk2, &stack);
             let _worker = env.spawn_worker(&worker_bin(), &[])?;
