@@ -107,3 +107,33 @@ fn a_bootstrap_needing_a_newer_glibc_is_refused() {
     assert!(text(&out).contains("needs GLIBC_2.36"), "{}", text(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// arm64 needs the aarch64-unknown-linux-gnu Rust target: without it (a `rustup` that lists no
+/// installed target), `./scripts/build-lambda --arch arm64` refuses at once with the command that
+/// adds it.
+#[test]
+fn arm64_without_its_rust_target_is_refused_with_the_command_that_adds_it() {
+    let dir = std::env::temp_dir().join(stoker_it::unique("rustup"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let stub = dir.join("rustup");
+    std::fs::write(&stub, "#!/bin/sh\nexit 0\n").expect("stub");
+    std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(repo().join("scripts/build-lambda"))
+        .args(["--arch", "arm64"])
+        .env("PATH", &path)
+        .output()
+        .expect("run ./scripts/build-lambda");
+    assert!(!out.status.success(), "arm64 built without its target");
+    let said = text(&out);
+    assert!(
+        said.contains("rustup target add aarch64-unknown-linux-gnu"),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
