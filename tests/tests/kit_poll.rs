@@ -459,3 +459,54 @@ async fn a_retried_completion_never_commits_staged_writes_twice() {
     );
     assert_eq!(env.effects("e-1").await.unwrap(), 1);
 }
+
+/// Issue #18: at concurrency 1 the poller still receives 10 messages per call, keeps the ones
+/// waiting for their turn invisible, and deletes in batches: 30 events cost a handful of SQS
+/// calls (one receive and one delete per message before: 60 and more), and none is delivered
+/// twice.
+#[tokio::test]
+async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "batch", 5, false)
+        .await
+        .expect("resources");
+    let events: Vec<(String, String)> = (0..30)
+        .map(|i| test_event(&format!("b{i}"), json!({})))
+        .collect();
+    for (_, body) in &events {
+        env.send(body, None).await.expect("send");
+    }
+    let mut cfg = env.config();
+    cfg.concurrency = 1;
+    let handler = TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+        table: env.table.clone(),
+    };
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
+        let _ = rx.await;
+    }));
+    wait_for("30 jobs done", Duration::from_secs(90), || async {
+        let mut done = 0;
+        for (id, _) in &events {
+            done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
+        }
+        done == events.len()
+    })
+    .await;
+    let _ = stop.send(());
+    let summary = task.await.expect("poller");
+    let sqs = rt.stats.counts().sqs_calls;
+    println!(
+        "30 events at concurrency 1: {sqs} SQS calls ({:.2} per event)",
+        sqs as f64 / 30.0
+    );
+    assert_eq!(summary.received, 30, "each message received once: {summary:?}");
+    assert!(sqs <= 15, "{sqs} SQS calls for 30 events");
+    for (id, _) in &events {
+        let runs = env.runs(id).await.expect("runs");
+        assert_eq!(runs.len(), 1, "{id} delivered once: {runs:?}");
+    }
+    env.delete().await;
+}

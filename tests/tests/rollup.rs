@@ -12,7 +12,6 @@ use stoker_events::payload::rollup::{Counters, MeasurementBatch, RollupRequest, 
 use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::kit::{KitEnv, create_ops_table};
 use stoker_it::{emulator, poll, receive_all, unique, worker_sdk, workspace_bin};
-use stoker_kit::RetryPolicy;
 use stoker_kit::outcome::Publisher;
 use stoker_rollup::Rollup;
 use stoker_rollup::aggregate::Aggregate;
@@ -44,7 +43,6 @@ async fn rollup(
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cw.build()),
             ddb: aws_sdk_dynamodb::Client::new(sdk),
             table,
-            retry: RetryPolicy::default(),
         },
         events: bus.map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
     }
@@ -493,5 +491,56 @@ async fn the_worker_binary_counts_a_redelivered_batch_once_and_dead_letters_a_ba
 
     let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
     assert!(reason.contains("namespace"), "reason: {reason}");
+    env.delete().await;
+}
+
+/// One retry policy per call path (issue #18): a PutMetricData that CloudWatch throttles is
+/// sent the SDK's attempts per delivery and no more, and the job waits for its redelivery.
+/// Before, the rollup's own retry loop and the kit's in-process retries stacked on the SDK's
+/// retries: 3 x 3 x 3 = 27 sends per delivery.
+#[tokio::test]
+async fn a_throttled_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery() {
+    use stoker_it::faultproxy::{FaultProxy, Faults};
+    use stoker_kit::process::{Delivered, Disposition};
+
+    let sdk = emulator().await;
+    let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    let always = Faults {
+        error_rate: 1.0,
+        lost_rate: 0.0,
+        lose_first: 0,
+        max_latency: Duration::ZERO,
+    };
+    let proxy = FaultProxy::start(&upstream, always).await.expect("proxy");
+    let env = KitEnv::create(&sdk, "cwthrottle", 5, false)
+        .await
+        .expect("resources");
+    let worker = rollup(&sdk, Some(&proxy.url), None).await;
+    let mut cfg = env.config();
+    cfg.worker = Worker::Rollup;
+    let rt = stoker_kit::runtime(worker, &worker_sdk(Worker::Rollup).await, cfg);
+    let event = Envelope::new(
+        batch(&namespace(), vec![series("Latency", &[1.0, 2.0, 3.0])]),
+        SOURCE_OPERATOR,
+        "operator:test",
+    );
+    let body = serde_json::to_string(&event).expect("json");
+    let msg = Delivered {
+        message_id: "m-throttled",
+        body: &body,
+        receive_count: 1,
+        sent_at: None,
+    };
+    let stop = tokio::sync::watch::channel(false).1;
+    let d = rt.process(&msg, Duration::from_secs(60), &stop).await;
+    assert!(
+        matches!(d, Disposition::Retry { .. }),
+        "a throttled job waits for its redelivery: {d:?}"
+    );
+    assert_eq!(
+        proxy.injected(),
+        u64::from(stoker_kit::aws::SDK_MAX_ATTEMPTS),
+        "PutMetricData sends in one delivery"
+    );
     env.delete().await;
 }

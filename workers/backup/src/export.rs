@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 use aws_sdk_s3::primitives::ByteStream;
+use backon::Retryable;
 use chrono::{DateTime, Utc};
 use flate2::Compression;
 use flate2::read::GzDecoder;
@@ -396,43 +397,61 @@ impl Exporter {
         Ok(written)
     }
 
-    /// One BatchWriteItem, with its UnprocessedItems retried with backoff until none are left.
+    /// One BatchWriteItem, with its UnprocessedItems written again with backoff until none
+    /// are left (the SDK retries a failed call itself; unprocessed items are not an error to it).
     async fn batch_write(&self, table: &str, items: &[Item]) -> Result<(), JobError> {
-        let mut pending: Vec<WriteRequest> = items
+        let pending: Vec<WriteRequest> = items
             .iter()
             .filter_map(|i| PutRequest::builder().set_item(Some(i.clone())).build().ok())
             .map(|p| WriteRequest::builder().put_request(p).build())
             .collect();
-        let mut delays = RetryPolicy {
-            max_attempts: 8,
-            ..self.retry
-        }
-        .delays();
-        loop {
+        let pending = std::sync::Mutex::new(pending);
+        // Ok(n): n items left unprocessed (written again after a delay); Err: the call failed.
+        let write_pending = || async {
+            let requests = pending.lock().map(|p| p.clone()).unwrap_or_default();
             let out = self
                 .ddb
                 .batch_write_item()
-                .request_items(table, pending)
+                .request_items(table, requests)
                 .send()
                 .await
-                .map_err(|e| sdk_error("BatchWriteItem", e))?;
-            pending = out
+                .map_err(|e| Unprocessed::Failed(sdk_error("BatchWriteItem", e)))?;
+            let left = out
                 .unprocessed_items()
                 .and_then(|u| u.get(table))
                 .cloned()
                 .unwrap_or_default();
-            if pending.is_empty() {
+            if left.is_empty() {
                 return Ok(());
             }
-            match delays.next() {
-                Some(d) => tokio::time::sleep(d).await,
-                None => {
-                    return Err(JobError::transient(format!(
-                        "BatchWriteItem {table}: {} items still unprocessed",
-                        pending.len()
-                    )));
-                }
+            let n = left.len();
+            if let Ok(mut p) = pending.lock() {
+                *p = left;
             }
+            Err(Unprocessed::Left(n))
+        };
+        let delays = RetryPolicy {
+            max_attempts: 8,
+            ..self.retry
         }
+        .delays();
+        write_pending
+            .retry(delays)
+            .when(|e| matches!(e, Unprocessed::Left(_)))
+            .await
+            .map_err(|e| match e {
+                Unprocessed::Failed(e) => e,
+                Unprocessed::Left(n) => JobError::transient(format!(
+                    "BatchWriteItem {table}: {n} items still unprocessed"
+                )),
+            })
     }
+}
+
+/// How a BatchWriteItem ended when it did not write everything.
+enum Unprocessed {
+    /// The call failed (the SDK's retries used).
+    Failed(JobError),
+    /// This many items were left unprocessed.
+    Left(usize),
 }

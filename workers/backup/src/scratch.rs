@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
@@ -69,31 +70,38 @@ impl Drop for ScratchTable {
 }
 
 /// Deletes `table`; gone already counts as deleted. While DynamoDB answers that the table is in
-/// use (still CREATING or UPDATING) or fails transiently, tries again until `patience` passes.
+/// use (still CREATING or UPDATING), tries again with backoff until `patience` passes (the SDK
+/// retries failed calls itself).
 pub async fn delete_table(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
     patience: Duration,
 ) -> Result<(), JobError> {
     let deadline = Instant::now() + patience;
-    let mut wait = Duration::from_millis(250);
-    loop {
+    // Err((in use, error)).
+    let delete = || async {
         let err = match ddb.delete_table().table_name(table).send().await {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        let code = err.code().unwrap_or_default().to_owned();
-        if code == "ResourceNotFoundException" {
-            return Ok(());
+        match err.code() {
+            Some("ResourceNotFoundException") => Ok(()),
+            code => Err((
+                code == Some("ResourceInUseException"),
+                sdk_error(&format!("DeleteTable {table}"), err),
+            )),
         }
-        let err = sdk_error(&format!("DeleteTable {table}"), err);
-        let in_use = code == "ResourceInUseException";
-        if !(in_use || err.is_transient()) || Instant::now() + wait > deadline {
-            return Err(err);
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(5));
-    }
+    };
+    let waits = ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times();
+    delete
+        .retry(waits)
+        .when(|(in_use, _)| *in_use)
+        .adjust(|_, wait| wait.filter(|w| Instant::now() + *w <= deadline))
+        .await
+        .map_err(|(_, e)| e)
 }
 
 /// Deletes the tables named `<prefix>...` created more than `older_than` before `now`; returns

@@ -2,6 +2,9 @@
 //!
 //! Build it once at start-up and hand clients to handlers; never inside a handler.
 
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 use aws_smithy_http_client::{
     Builder,
@@ -20,20 +23,39 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 /// With `STOKER_RECORD_CALLS` set, every client built from it records its calls
 /// ([`crate::calls`]).
 pub fn config_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client())
+    defaults().http_client(http_client())
+}
+
+/// Attempts the SDK makes of one AWS call, the first included.
+pub const SDK_MAX_ATTEMPTS: u32 = 3;
+
+/// The one retry policy of AWS calls, set here for every client of the kit: the SDK's standard
+/// mode (exponential backoff with full jitter from 1 s up to 20 s, and its retry quota), at most
+/// [`SDK_MAX_ATTEMPTS`] attempts, retrying throttling, 500/502/503/504, timeouts and dropped
+/// connections. Nothing retries those calls again in process: an error the SDK gave up on
+/// is [`crate::JobError::retryable`] ([`crate::classify::sdk_error`]) and the job waits for
+/// its redelivery.
+pub fn sdk_retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(SDK_MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_secs(1))
+        .with_max_backoff(Duration::from_secs(20))
+}
+
+fn defaults() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).retry_config(sdk_retry_config())
 }
 
 /// [`config_loader`] whose calls are recorded as `worker`'s (for a worker that runs in a
 /// process that runs other code or other workers: a test, `stoker run`).
 pub fn config_loader_for(worker: stoker_events::Worker) -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(crate::calls::wrap_as(connections(), Some(worker)))
+    defaults().http_client(crate::calls::wrap_as(connections(), Some(worker)))
 }
 
 /// [`config_loader`] whose calls are never recorded: for code that does not act as a worker
 /// (a test harness setting up and inspecting what the workers do).
 pub fn unrecorded_config_loader() -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(connections())
+    defaults().http_client(connections())
 }
 
 /// A new HTTP client (its own connection pool) of the kind every stoker client uses

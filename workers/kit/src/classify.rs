@@ -1,28 +1,14 @@
 //! Classifying AWS SDK errors by type and service error code, never by message text.
+//!
+//! The SDK has already retried what it retries ([`crate::aws::sdk_retry_config`]): an error of
+//! that kind is not retried again in process, it waits for the job's redelivery.
 
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::error::SdkError;
 
 use crate::error::JobError;
-
-/// Error codes AWS services use for throttling.
-const THROTTLING: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
 
 /// Error codes that mean the input or the target is wrong: retrying cannot help.
 const PERMANENT: &[&str] = &[
@@ -42,31 +28,44 @@ const PERMANENT: &[&str] = &[
     "TableNotFoundException",
 ];
 
-/// Turns an SDK error into a [`JobError`]: timeouts, connection failures, throttling and 5xx
-/// are transient; known bad-input / not-found codes and other 4xx are permanent.
+/// Status codes the SDK's standard retry retries.
+const SDK_RETRIED_STATUS: &[u16] = &[500, 502, 503, 504];
+
+/// Turns an SDK error into a [`JobError`].
+///
+/// - What the SDK retries (timeouts, dropped connections, unreadable answers, throttling codes,
+///   500/502/503/504) reached us after its last attempt: [`JobError::retryable`], so that the
+///   kit does not retry it in process too; the job is redelivered later.
+/// - Other 5xx and 429 without a throttling code, which the SDK does not retry:
+///   [`JobError::transient`], retried in process.
+/// - Known bad-input / not-found codes and other 4xx: [`JobError::permanent`] with the code.
 pub fn sdk_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> JobError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    let after = crate::aws::SDK_MAX_ATTEMPTS;
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            JobError::transient(format!("{operation}: {}", describe(&err)))
+            JobError::retryable(format!(
+                "{operation}: {} (the SDK's {after} attempts used)",
+                describe(&err)
+            ))
         }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default().to_owned();
-            let status = Some(service.raw().status().as_u16());
+            let status = service.raw().status().as_u16();
             let message = format!(
                 "{operation}: {code}: {}",
                 service.err().message().unwrap_or_default()
             );
-            if THROTTLING.contains(&code.as_str())
-                || status == Some(429)
-                || status.is_some_and(|s| s >= 500)
+            if THROTTLING_ERRORS.contains(&code.as_str())
+                || TRANSIENT_ERRORS.contains(&code.as_str())
+                || SDK_RETRIED_STATUS.contains(&status)
             {
+                JobError::retryable(format!("{message} (the SDK's {after} attempts used)"))
+            } else if status == 429 || status >= 500 {
                 JobError::transient(message)
-            } else if PERMANENT.contains(&code.as_str())
-                || status.is_some_and(|s| (400..500).contains(&s))
-            {
+            } else if PERMANENT.contains(&code.as_str()) || (400..500).contains(&status) {
                 JobError::permanent(&code_or(&code, "aws_client_error"), message)
             } else {
                 JobError::retryable(message)
@@ -119,17 +118,25 @@ mod tests {
     }
 
     #[test]
-    fn throttling_and_5xx_are_transient() {
-        assert!(
-            sdk_error(
-                "GetItem",
-                service_error("ProvisionedThroughputExceededException", 400)
-            )
-            .is_transient()
-        );
-        assert!(sdk_error("GetItem", service_error("ThrottlingException", 400)).is_transient());
-        assert!(sdk_error("GetItem", service_error("InternalServerError", 500)).is_transient());
-        assert!(sdk_error("GetItem", service_error("", 503)).is_transient());
+    fn what_the_sdk_retried_is_not_retried_in_process() {
+        for (code, status) in [
+            ("ProvisionedThroughputExceededException", 400),
+            ("ThrottlingException", 400),
+            ("RequestTimeout", 400),
+            ("InternalServerError", 500),
+            ("", 503),
+        ] {
+            let e = sdk_error("GetItem", service_error(code, status));
+            assert!(!e.is_permanent(), "{code} {status}: {e:?}");
+            assert!(!e.is_transient(), "{code} {status}: retried again in process: {e:?}");
+            assert!(e.to_string().contains("attempts used"), "{e}");
+        }
+    }
+
+    #[test]
+    fn what_the_sdk_does_not_retry_is_retried_in_process() {
+        assert!(sdk_error("GetItem", service_error("", 429)).is_transient());
+        assert!(sdk_error("GetItem", service_error("", 501)).is_transient());
     }
 
     #[test]
@@ -141,8 +148,9 @@ mod tests {
     }
 
     #[test]
-    fn timeouts_are_transient() {
+    fn timeouts_wait_for_the_redelivery() {
         let e: SdkError<GetItemError, HttpResponse> = SdkError::timeout_error("slow");
-        assert!(sdk_error("GetItem", e).is_transient());
+        let e = sdk_error("GetItem", e);
+        assert!(!e.is_transient() && !e.is_permanent(), "{e:?}");
     }
 }

@@ -9,9 +9,10 @@ pub enum JobError {
     /// to the worker's DLQ at once with `code` and the message as its reason.
     #[error("{message}")]
     Permanent { code: String, message: String },
-    /// Might work later. `transient` errors (throttling, 5xx, timeouts) are first retried in
-    /// process with backoff; after that (or when not transient) SQS redelivers with a growing
-    /// delay until the DLQ.
+    /// Might work later. `transient` errors (a call nothing has retried yet: an HTTP fetch, a
+    /// Redis command, a timeout of the job's own) are first retried in process with backoff;
+    /// after that (or when not transient, e.g. an AWS call the SDK already retried) SQS
+    /// redelivers with a growing delay until the DLQ.
     #[error("{message}")]
     Retryable { transient: bool, message: String },
 }
@@ -32,7 +33,8 @@ impl JobError {
         }
     }
 
-    /// Throttling, 5xx, timeouts: retried in process first.
+    /// A failure that nothing retried yet (not an AWS call: the SDK retries those itself):
+    /// retried in process first.
     pub fn transient(message: impl Into<String>) -> Self {
         JobError::Retryable {
             transient: true,

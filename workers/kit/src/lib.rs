@@ -21,6 +21,7 @@ pub mod dlq;
 pub mod emf;
 pub mod error;
 pub mod fuzz_checks;
+pub mod held;
 pub mod job;
 pub mod lambda;
 pub mod lease;

@@ -1,11 +1,13 @@
 //! The long-poll driver: the same workers as processes (local, containers, `stoker run`).
 //!
-//! Receives up to 10 messages per long poll, runs at most `concurrency` jobs at once, keeps
-//! extending a running job's visibility, deletes finished messages in batches, leaves failed
-//! ones for redelivery, and on shutdown stops receiving, lets in-flight jobs finish within the
-//! grace period and releases the rest (visibility 0), so nothing is lost.
+//! Receives 10 messages per long poll at every concurrency (when it has room for at least one
+//! job), starts them as slots free up (at most `concurrency` jobs at once), keeps every held
+//! message invisible with one batch call per heartbeat ([`crate::held`]), deletes finished
+//! messages in batches, leaves failed ones for redelivery, and on shutdown stops receiving,
+//! releases the messages not started, lets in-flight jobs finish within the grace period and
+//! releases the rest (visibility 0), so nothing is lost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +16,10 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::held::{Held, change_visibility_batch};
 use crate::job::Handler;
-use crate::message::{self, Delivered};
+use crate::message;
 use crate::process::{Disposition, Runtime, Stop};
-use crate::task::AbortOnDrop;
 
 /// What a poller did before it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,24 +43,17 @@ pub async fn run<H: Handler>(
     tokio::pin!(shutdown);
     tracing::info!(worker = cfg.worker.name(), queue = %cfg.queue_url, concurrency = cfg.concurrency, "polling");
 
-    loop {
-        // Wait for room before asking for more work; never hold messages we cannot start.
+    'polling: loop {
+        // Room for at least one job before asking for more work.
         let first = tokio::select! {
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = &mut shutdown => break,
         };
-        let mut held = vec![first];
-        while held.len() < 10 {
-            match permits.clone().try_acquire_owned() {
-                Ok(p) => held.push(p),
-                Err(_) => break,
-            }
-        }
         let receive = rt
             .sqs
             .receive_message()
             .queue_url(&cfg.queue_url)
-            .max_number_of_messages(held.len() as i32)
+            .max_number_of_messages(10)
             .wait_time_seconds(cfg.wait.as_secs() as i32)
             .visibility_timeout(cfg.visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -77,15 +72,38 @@ pub async fn run<H: Handler>(
             }
         };
         summary.received += messages.len() as u64;
-        for (group, msgs) in by_group(messages) {
-            let permit = held.pop();
-            let (rt, delete_tx, stop) = (rt.clone(), delete_tx.clone(), stop_rx.clone());
+        let receipts = messages
+            .iter()
+            .filter_map(|m| m.receipt_handle().map(str::to_owned))
+            .collect();
+        // Every message of the receive stays invisible while it waits for a slot or runs.
+        let held = Arc::new(Held::start(&rt, receipts));
+        let mut units: VecDeque<_> = by_group(messages).into();
+        let mut permit = Some(first);
+        while let Some((group, msgs)) = units.pop_front() {
+            let permit = match permit.take() {
+                Some(p) => p,
+                None => tokio::select! {
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'polling },
+                    _ = &mut shutdown => {
+                        units.push_front((group, msgs));
+                        summary.released_at_shutdown += release(&rt, &held, units).await;
+                        break 'polling;
+                    }
+                },
+            };
+            let (rt, held, delete_tx, stop) = (
+                rt.clone(),
+                held.clone(),
+                delete_tx.clone(),
+                stop_rx.clone(),
+            );
             jobs.spawn(async move {
                 let _permit = permit;
-                run_group(&rt, group.is_some(), msgs, &delete_tx, &stop).await
+                run_group(&rt, &held, group.is_some(), msgs, &delete_tx, &stop).await
             });
+            while jobs.try_join_next().is_some() {}
         }
-        while jobs.try_join_next().is_some() {}
     }
 
     // Shutdown: finish within the grace period, then release what is still running.
@@ -112,6 +130,26 @@ pub async fn run<H: Handler>(
     summary
 }
 
+/// Received messages that never started (shutdown came first): visible again at once, in one
+/// batch call. Returns how many.
+async fn release<H: Handler>(
+    rt: &Runtime<H>,
+    held: &Held,
+    units: VecDeque<(Option<String>, Vec<Message>)>,
+) -> u64 {
+    let receipts: Vec<String> = units
+        .into_iter()
+        .flat_map(|(_, msgs)| msgs)
+        .filter_map(|m| m.receipt_handle().map(str::to_owned))
+        .collect();
+    for r in &receipts {
+        held.let_go(r).await;
+    }
+    let list: Vec<&String> = receipts.iter().collect();
+    change_visibility_batch(rt, &list, Duration::ZERO).await;
+    receipts.len() as u64
+}
+
 /// Standard queues: each message alone. FIFO queues: the messages of one group in order.
 fn by_group(messages: Vec<Message>) -> Vec<(Option<String>, Vec<Message>)> {
     let mut groups: BTreeMap<String, Vec<Message>> = BTreeMap::new();
@@ -135,6 +173,7 @@ fn by_group(messages: Vec<Message>) -> Vec<(Option<String>, Vec<Message>)> {
 /// of shutdown.
 async fn run_group<H: Handler>(
     rt: &Arc<Runtime<H>>,
+    held: &Held,
     fifo: bool,
     msgs: Vec<Message>,
     delete_tx: &mpsc::Sender<String>,
@@ -147,12 +186,13 @@ async fn run_group<H: Handler>(
     for m in msgs {
         let receipt = m.receipt_handle().unwrap_or_default().to_owned();
         if let Some(delay) = held_back {
+            held.let_go(&receipt).await;
             change_visibility(rt, &receipt, delay).await;
             continue;
         }
         let delivered = message::from_sqs(&m);
         let disposition = match &delivered {
-            Ok(d) => run_one(rt, d, &receipt, stop).await,
+            Ok(d) => rt.process(d, rt.config.job_timeout, stop).await,
             Err(r) => {
                 tracing::warn!(code = r.code, reason = %r.reason, "unusable SQS message: to the DLQ");
                 Disposition::Dead {
@@ -161,6 +201,7 @@ async fn run_group<H: Handler>(
                 }
             }
         };
+        held.let_go(&receipt).await;
         match disposition {
             Disposition::Done => {
                 let _ = delete_tx.send(receipt).await;
@@ -195,26 +236,6 @@ async fn run_group<H: Handler>(
     released
 }
 
-/// Processes one message while a heartbeat keeps it invisible to other pollers.
-async fn run_one<H: Handler>(
-    rt: &Arc<Runtime<H>>,
-    delivered: &Delivered<'_>,
-    receipt: &str,
-    stop: &Stop,
-) -> Disposition {
-    let _heartbeat = {
-        let (rt, receipt) = (rt.clone(), receipt.to_owned());
-        AbortOnDrop::spawn(async move {
-            let every = rt.config.visibility / 3;
-            loop {
-                tokio::time::sleep(every).await;
-                change_visibility(&rt, &receipt, rt.config.visibility).await;
-            }
-        })
-    };
-    rt.process(delivered, rt.config.job_timeout, stop).await
-}
-
 async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
     rt.stats.sqs();
     let secs = delay.as_secs().min(43_200) as i32;
@@ -231,14 +252,21 @@ async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Du
     }
 }
 
-/// Deletes finished messages in batches of up to 10 (flushing at least every 50 ms).
+/// A finished message waits at most this long for batch-mates before its delete is sent.
+pub const DELETE_LINGER: Duration = Duration::from_millis(500);
+
+/// Deletes finished messages in batches of up to 10, sending a batch when it is full or its
+/// first message has waited [`DELETE_LINGER`] (a quarter of the visibility timeout when that is
+/// shorter: a finished message is never let reappear for want of its delete).
 async fn delete_batches<H: Handler>(rt: Arc<Runtime<H>>, mut rx: mpsc::Receiver<String>) {
+    let linger = DELETE_LINGER.min(rt.config.visibility / 4);
     let mut batch: Vec<String> = Vec::with_capacity(10);
+    let mut due = tokio::time::Instant::now();
     loop {
         let next = if batch.is_empty() {
             rx.recv().await
         } else {
-            match tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
+            match tokio::time::timeout_at(due, rx.recv()).await {
                 Ok(r) => r,
                 Err(_) => {
                     flush(&rt, &mut batch).await;
@@ -248,6 +276,9 @@ async fn delete_batches<H: Handler>(rt: Arc<Runtime<H>>, mut rx: mpsc::Receiver<
         };
         match next {
             Some(receipt) => {
+                if batch.is_empty() {
+                    due = tokio::time::Instant::now() + linger;
+                }
                 batch.push(receipt);
                 if batch.len() == 10 {
                     flush(&rt, &mut batch).await;

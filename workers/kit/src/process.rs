@@ -4,8 +4,10 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use backon::Retryable;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use sha2::{Digest, Sha256};
@@ -441,6 +443,8 @@ impl<H: Handler> Runtime<H> {
         }
     }
 
+    /// Runs the handler, retrying its transient errors in process (backon, the worker's
+    /// [`crate::RetryPolicy`], never past the deadline) until the job stops or its claim is lost.
     async fn run_handler(
         &self,
         event: &Event,
@@ -449,62 +453,70 @@ impl<H: Handler> Runtime<H> {
         stop: &Stop,
         lease: &Lease,
     ) -> Ran {
-        let mut delays = self.config.retry.delays();
-        let mut attempt = 1;
+        let attempts = AtomicU32::new(0);
+        let one = || {
+            let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            self.attempt(event, receive_count, attempt, deadline)
+        };
+        let retried = one
+            .retry(self.config.retry.delays())
+            .when(JobError::is_transient)
+            .adjust(|_, delay| delay.filter(|d| Instant::now() + *d < deadline))
+            .notify(|err, delay| {
+                tracing::info!(attempt = attempts.load(Ordering::Relaxed), error = %err, delay_ms = delay.as_millis() as u64, "transient failure; retrying in process");
+            });
         let mut stop = stop.clone();
-        loop {
-            let ctx = JobCtx::new(self.config.worker, attempt, receive_count, deadline);
-            let work = AssertUnwindSafe(self.handler.handle(event, &ctx)).catch_unwind();
-            let result = tokio::select! {
-                r = tokio::time::timeout(ctx.time_left(), work) => r,
-                _ = stopped(&mut stop) => return Ran::Stopped,
-                _ = lease.lost() => return Ran::ClaimLost,
-            };
-            let err = match result {
-                Ok(Ok(Ok(outcome))) => {
-                    let staged = ctx.take_staged();
-                    if staged.len() <= MAX_STAGED {
-                        return Ran::Ok(outcome, attempt, staged);
-                    }
-                    return Ran::Err(
-                        JobError::permanent(
-                            "too_many_staged_writes",
-                            format!(
-                                "the handler staged {} writes; a job may stage at most {MAX_STAGED} (write the rest itself, idempotently)",
-                                staged.len()
-                            ),
-                        ),
-                        attempt,
-                    );
-                }
-                Ok(Ok(Err(e))) => e,
-                Ok(Err(panic)) => {
-                    JobError::retryable(format!("the handler panicked: {}", panic_message(&panic)))
-                }
-                Err(_) => JobError::transient(
-                    "the job ran out of time (job timeout or Lambda remaining time)",
-                ),
-            };
-            if !err.is_transient() {
-                return Ran::Err(err, attempt);
-            }
-            match delays.next() {
-                Some(d) if Instant::now() + d < deadline => {
-                    tracing::info!(attempt, error = %err, delay_ms = d.as_millis() as u64, "transient failure; retrying in process");
-                    tokio::select! {
-                        _ = tokio::time::sleep(d) => {}
-                        _ = stopped(&mut stop) => return Ran::Stopped,
-                        _ = lease.lost() => return Ran::ClaimLost,
-                    }
-                    attempt += 1;
-                }
-                _ => return Ran::Err(err, attempt),
-            }
+        let result = tokio::select! {
+            r = retried => r,
+            _ = stopped(&mut stop) => return Ran::Stopped,
+            _ = lease.lost() => return Ran::ClaimLost,
+        };
+        let attempt = attempts.load(Ordering::Relaxed);
+        match result {
+            Ok((outcome, staged)) => Ran::Ok(outcome, attempt, staged),
+            Err(err) => Ran::Err(err, attempt),
         }
     }
 
-    /// Completing must not be lost after the side effect happened: transient failures are
-    /// retried (the claim's lease keeps it ours meanwhile); what the last try found is returned.
+    /// One attempt of the handler: its outcome and staged writes, or why it failed (a panic
+    /// and running out of time included).
+    async fn attempt(
+        &self,
+        event: &Event,
+        receive_count: u32,
+        attempt: u32,
+        deadline: Instant,
+    ) -> Result<(Outcome, Vec<TransactWriteItem>), JobError> {
+        let ctx = JobCtx::new(self.config.worker, attempt, receive_count, deadline);
+        let work = AssertUnwindSafe(self.handler.handle(event, &ctx)).catch_unwind();
+        match tokio::time::timeout(ctx.time_left(), work).await {
+            Ok(Ok(Ok(outcome))) => {
+                let staged = ctx.take_staged();
+                if staged.len() <= MAX_STAGED {
+                    return Ok((outcome, staged));
+                }
+                Err(JobError::permanent(
+                    "too_many_staged_writes",
+                    format!(
+                        "the handler staged {} writes; a job may stage at most {MAX_STAGED} (write the rest itself, idempotently)",
+                        staged.len()
+                    ),
+                ))
+            }
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Err(panic)) => Err(JobError::retryable(format!(
+                "the handler panicked: {}",
+                panic_message(&panic)
+            ))),
+            Err(_) => Err(JobError::transient(
+                "the job ran out of time (job timeout or Lambda remaining time)",
+            )),
+        }
+    }
+
+    /// Completing must not be lost after the side effect happened: whatever is not permanent
+    /// is retried (the claim's lease keeps it ours meanwhile), even an AWS error the SDK gave up
+    /// on; what the last try found is returned.
     async fn finish_completed(
         &self,
         key: &str,
@@ -513,26 +525,24 @@ impl<H: Handler> Runtime<H> {
         run: &RunRecord,
         staged: &[TransactWriteItem],
     ) -> Result<Completion, JobError> {
-        let mut delays = self.config.retry.delays();
-        loop {
-            match self
-                .ops
+        let complete = || {
+            self.ops
                 .complete(self.worker(), key, claim_id, outcome, run, staged)
-                .await
-            {
-                Ok(c) => {
-                    if c != Completion::Committed {
-                        tracing::warn!(completion = ?c, "job done but its completion was refused: nothing committed");
-                    }
-                    return Ok(c);
+        };
+        match complete
+            .retry(self.config.retry.delays())
+            .when(|e: &JobError| !e.is_permanent())
+            .await
+        {
+            Ok(c) => {
+                if c != Completion::Committed {
+                    tracing::warn!(completion = ?c, "job done but its completion was refused: nothing committed");
                 }
-                Err(e) => match delays.next() {
-                    Some(d) if !e.is_permanent() => tokio::time::sleep(d).await,
-                    _ => {
-                        tracing::error!(error = %e, "job done but not recorded as completed; it runs again once its claim expires");
-                        return Err(e);
-                    }
-                },
+                Ok(c)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "job done but not recorded as completed; it runs again once its claim expires");
+                Err(e)
             }
         }
     }

@@ -24,7 +24,7 @@ use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
 use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::outcome::Publisher;
-use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
+use stoker_kit::{Handler, JobCtx, JobError, Outcome};
 
 use crate::ingest::SeriesSummary;
 use crate::publish::{Sender, Sent};
@@ -67,7 +67,6 @@ impl Rollup {
                 cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
                 table: ops_table.to_owned(),
-                retry: RetryPolicy::default(),
             },
             events: bus.map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus)),
         }

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use stoker_kit::classify::sdk_error;
-use stoker_kit::{JobError, RetryPolicy};
+use stoker_kit::JobError;
 
 use crate::pack::Datum;
 
@@ -14,7 +14,6 @@ pub struct Sender {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub ddb: aws_sdk_dynamodb::Client,
     pub table: String,
-    pub retry: RetryPolicy,
 }
 
 /// What publishing cost.
@@ -50,26 +49,18 @@ impl Sender {
         Ok(sent)
     }
 
+    /// One PutMetricData; the SDK retries it ([`stoker_kit::aws::sdk_retry_config`]), nothing
+    /// else does in this delivery (the checkpoint makes a redelivery resume here).
     async fn put(&self, namespace: &str, call: &[Datum]) -> Result<(), JobError> {
         let data: Vec<_> = call.iter().map(Datum::to_sdk).collect();
-        let mut delays = self.retry.delays();
-        loop {
-            let res = self
-                .cloudwatch
-                .put_metric_data()
-                .namespace(namespace)
-                .set_metric_data(Some(data.clone()))
-                .send()
-                .await
-                .map_err(|e| sdk_error("PutMetricData", e));
-            match res {
-                Err(e) if e.is_transient() => match delays.next() {
-                    Some(d) => tokio::time::sleep(d).await,
-                    None => return Err(e),
-                },
-                other => return other.map(|_| ()),
-            }
-        }
+        self.cloudwatch
+            .put_metric_data()
+            .namespace(namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("PutMetricData", e))
     }
 
     fn key(key: &str) -> [(&'static str, AttributeValue); 2] {

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::Value;
 use stoker_kit::classify::sdk_error;
+use backon::Retryable;
 use stoker_kit::{JobError, RetryPolicy};
 use stoker_warmup_guard::Reply;
 
@@ -18,7 +19,9 @@ pub struct Invoked {
     pub reply: Option<Reply>,
 }
 
-/// Invokes `function` (at `qualifier`) with `payload`, retrying transient failures.
+/// Invokes `function` (at `qualifier`) with `payload`. The SDK retries the call itself
+/// (throttling included); only a call that got no answer within `timeout` is tried again here,
+/// with `retry`'s backoff.
 pub async fn invoke(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
@@ -27,16 +30,10 @@ pub async fn invoke(
     timeout: Duration,
     retry: &RetryPolicy,
 ) -> Result<Invoked, JobError> {
-    let mut delays = retry.delays();
-    loop {
-        match invoke_once(lambda, function, qualifier, payload, timeout).await {
-            Err(e) if e.is_transient() => match delays.next() {
-                Some(d) => tokio::time::sleep(d).await,
-                None => return Err(e),
-            },
-            other => return other,
-        }
-    }
+    (|| invoke_once(lambda, function, qualifier, payload, timeout))
+        .retry(retry.delays())
+        .when(JobError::is_transient)
+        .await
 }
 
 async fn invoke_once(

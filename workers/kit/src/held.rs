@@ -1,0 +1,98 @@
+//! The messages of one receive that the long-poll driver still holds (waiting for a free slot,
+//! or running), kept invisible with one `ChangeMessageVisibilityBatch` per heartbeat for all of
+//! them instead of one call per message.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+use tokio::sync::Mutex;
+
+use crate::job::Handler;
+use crate::process::Runtime;
+use crate::task::AbortOnDrop;
+
+/// Receipts of one receive still held, and the heartbeat extending them.
+#[derive(Debug)]
+pub struct Held {
+    receipts: Arc<Mutex<BTreeSet<String>>>,
+    _heartbeat: AbortOnDrop,
+}
+
+impl Held {
+    /// Holds `receipts`: every `visibility / 3` their visibility is set to `visibility` again,
+    /// in one batch call, until each is [`Held::let_go`] (or this is dropped).
+    pub fn start<H: Handler>(rt: &Arc<Runtime<H>>, receipts: Vec<String>) -> Held {
+        let receipts = Arc::new(Mutex::new(receipts.into_iter().collect::<BTreeSet<_>>()));
+        let heartbeat = {
+            let (rt, receipts) = (rt.clone(), receipts.clone());
+            AbortOnDrop::spawn(async move {
+                let every = rt.config.visibility / 3;
+                loop {
+                    tokio::time::sleep(every).await;
+                    // Held while sending: a message let go meanwhile gets its own visibility
+                    // after this call, never overwritten by it.
+                    let held = receipts.lock().await;
+                    if held.is_empty() {
+                        return;
+                    }
+                    let list: Vec<&String> = held.iter().collect();
+                    change_visibility_batch(&rt, &list, rt.config.visibility).await;
+                }
+            })
+        };
+        Held {
+            receipts,
+            _heartbeat: heartbeat,
+        }
+    }
+
+    /// Stops extending `receipt` (its job has ended); returns after any heartbeat call in
+    /// flight, so that what the caller does with the message next is not overwritten.
+    pub async fn let_go(&self, receipt: &str) {
+        self.receipts.lock().await.remove(receipt);
+    }
+}
+
+/// Sets the visibility of up to 10 messages in one call (more are split into calls of 10).
+pub async fn change_visibility_batch<H: Handler>(
+    rt: &Runtime<H>,
+    receipts: &[&String],
+    to: Duration,
+) {
+    let secs = to.as_secs().min(43_200) as i32;
+    for chunk in receipts.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(r.as_str())
+                    .visibility_timeout(secs)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        rt.stats.sqs();
+        match rt
+            .sqs
+            .change_message_visibility_batch()
+            .queue_url(&rt.config.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) if out.failed().is_empty() => {}
+            Ok(out) => tracing::warn!(
+                failed = out.failed().len(),
+                "some visibility changes failed; those messages reappear after their current timeout"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "ChangeMessageVisibilityBatch failed; those messages reappear after their current timeout"
+            ),
+        }
+    }
+}
