@@ -31,14 +31,17 @@ impl Held {
                 let every = rt.config.visibility / 3;
                 loop {
                     tokio::time::sleep(every).await;
-                    // Held while sending: a message let go meanwhile gets its own visibility
-                    // after this call, never overwritten by it.
+                    // Held while sending (at most `every`): a message let go meanwhile gets its
+                    // own visibility after this call, never overwritten by it.
                     let held = receipts.lock().await;
                     if held.is_empty() {
                         return;
                     }
                     let list: Vec<&String> = held.iter().collect();
-                    change_visibility_batch(&rt, &list, rt.config.visibility).await;
+                    let extend = change_visibility_batch(&rt, &list, rt.config.visibility);
+                    if tokio::time::timeout(every, extend).await.is_err() {
+                        tracing::warn!("ChangeMessageVisibilityBatch got no answer in time; trying again at the next beat");
+                    }
                 }
             })
         };

@@ -15,7 +15,8 @@ use tokio::sync::watch;
 
 use crate::job::Handler;
 use crate::message;
-use crate::process::{Disposition, Runtime};
+use crate::process::Runtime;
+use crate::settle::{self, Raw, Settled};
 
 /// Time kept back from the invocation deadline for reporting.
 const SAFETY: Duration = Duration::from_millis(500);
@@ -116,49 +117,17 @@ fn budget_until(deadline_ms: i64) -> Duration {
     Duration::from_millis(left_ms).saturating_sub(SAFETY)
 }
 
-/// Processes a record and carries out its disposition; `true` when SQS may delete it.
+/// Processes a record and carries out its disposition ([`crate::settle`]); `true` when SQS may
+/// delete it.
 async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> bool {
     let never = watch::channel(false).1;
-    let msg = match message::from_lambda(record) {
-        Ok(msg) => msg,
-        Err(r) => {
-            tracing::warn!(code = r.code, reason = %r.reason, "unusable SQS record: to the DLQ");
-            let body = record.body.as_deref().unwrap_or_default();
-            let id = record.message_id.as_deref().unwrap_or_default();
-            return rt.dead_letter(body, id, 0, r.code, &r.reason).await.is_ok();
-        }
+    let facts = message::from_lambda(record);
+    let disposition = settle::run_job(rt, &facts, budget, &never).await;
+    let raw = Raw {
+        message_id: record.message_id.as_deref().unwrap_or_default(),
+        body: record.body.as_deref().unwrap_or_default(),
+        receipt: record.receipt_handle.as_deref(),
     };
-    match rt.process(&msg, budget, &never).await {
-        Disposition::Done => true,
-        Disposition::Retry { delay } => {
-            if let Some(receipt) = record.receipt_handle.as_deref() {
-                rt.stats.sqs();
-                let queue_url = rt.config.queue_url.clone();
-                if let Err(e) = rt
-                    .sqs
-                    .change_message_visibility()
-                    .queue_url(queue_url)
-                    .receipt_handle(receipt)
-                    .visibility_timeout(delay.as_secs().min(43_200) as i32)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(error = %e, "ChangeMessageVisibility failed; the queue's own timeout applies");
-                }
-            }
-            false
-        }
-        Disposition::Dead { code, reason } => {
-            match rt
-                .dead_letter(msg.body, msg.message_id, msg.receive_count, &code, &reason)
-                .await
-            {
-                Ok(()) => true, // in the DLQ with its reason: let SQS delete the original
-                Err(e) => {
-                    tracing::error!(error = %e, "could not send to the DLQ; reporting the record failed");
-                    false
-                }
-            }
-        }
-    }
+    let receive_count = facts.as_ref().map_or(0, |d| d.receive_count);
+    settle::settle(rt, raw, receive_count, disposition).await == Settled::Delete
 }

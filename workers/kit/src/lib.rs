@@ -32,6 +32,7 @@ pub mod poll;
 pub mod process;
 pub mod progress;
 pub mod run;
+pub mod settle;
 pub mod stats;
 pub mod task;
 pub mod telemetry;

@@ -19,7 +19,8 @@ use tokio::task::JoinSet;
 use crate::held::{Held, change_visibility_batch};
 use crate::job::Handler;
 use crate::message;
-use crate::process::{Disposition, Runtime, Stop};
+use crate::process::{Runtime, Stop};
+use crate::settle::{self, Raw, Settled, change_visibility};
 
 /// What a poller did before it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,6 +72,9 @@ pub async fn run<H: Handler>(
                 continue;
             }
         };
+        if messages.is_empty() {
+            continue;
+        }
         summary.received += messages.len() as u64;
         let receipts = messages
             .iter()
@@ -190,66 +194,31 @@ async fn run_group<H: Handler>(
             change_visibility(rt, &receipt, delay).await;
             continue;
         }
-        let delivered = message::from_sqs(&m);
-        let disposition = match &delivered {
-            Ok(d) => rt.process(d, rt.config.job_timeout, stop).await,
-            Err(r) => {
-                tracing::warn!(code = r.code, reason = %r.reason, "unusable SQS message: to the DLQ");
-                Disposition::Dead {
-                    code: r.code.to_owned(),
-                    reason: r.reason.clone(),
-                }
-            }
-        };
+        let facts = message::from_sqs(&m);
+        let disposition = settle::run_job(rt, &facts, rt.config.job_timeout, stop).await;
+        // No heartbeat may extend it after this: a retry's delay must stand.
         held.let_go(&receipt).await;
-        match disposition {
-            Disposition::Done => {
+        let raw = Raw {
+            message_id: m.message_id().unwrap_or_default(),
+            body: m.body().unwrap_or_default(),
+            receipt: Some(&receipt),
+        };
+        let receive_count = facts.as_ref().map_or(0, |d| d.receive_count);
+        match settle::settle(rt, raw, receive_count, disposition).await {
+            Settled::Delete => {
                 let _ = delete_tx.send(receipt).await;
             }
-            Disposition::Retry { delay } => {
-                if *stop.borrow() {
+            Settled::Keep { delay } => {
+                if delay.is_some() && *stop.borrow() {
                     released += 1;
                 }
-                change_visibility(rt, &receipt, delay).await;
                 if fifo {
-                    held_back = Some(delay);
-                }
-            }
-            Disposition::Dead { code, reason } => {
-                let body = m.body().unwrap_or_default();
-                let id = m.message_id().unwrap_or_default();
-                let rc = delivered.as_ref().map_or(0, |d| d.receive_count);
-                match rt.dead_letter(body, id, rc, &code, &reason).await {
-                    Ok(()) => {
-                        let _ = delete_tx.send(receipt).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "could not send to the DLQ; the message stays on its queue");
-                        if fifo {
-                            held_back = Some(rt.config.visibility);
-                        }
-                    }
+                    held_back = Some(delay.unwrap_or(rt.config.visibility));
                 }
             }
         }
     }
     released
-}
-
-async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
-    rt.stats.sqs();
-    let secs = delay.as_secs().min(43_200) as i32;
-    if let Err(e) = rt
-        .sqs
-        .change_message_visibility()
-        .queue_url(&rt.config.queue_url)
-        .receipt_handle(receipt)
-        .visibility_timeout(secs)
-        .send()
-        .await
-    {
-        tracing::warn!(error = %e, "ChangeMessageVisibility failed; the message reappears after its current timeout");
-    }
 }
 
 /// A finished message waits at most this long for batch-mates before its delete is sent.

@@ -1,0 +1,99 @@
+//! What a driver does with a message once its job has a disposition: the same SQS actions for
+//! the Lambda driver and the long-poll driver.
+//!
+//! | disposition | SQS action here | then the message is |
+//! |---|---|---|
+//! | `Done` | - | deleted (long poll: in a batch; Lambda: not reported failed) |
+//! | `Retry { delay }` | `ChangeMessageVisibility` to `delay` | kept for its redelivery |
+//! | `Dead` | sent to the DLQ with its reason | deleted; kept when the DLQ send failed |
+
+use std::time::Duration;
+
+use crate::job::Handler;
+use crate::message::{Delivered, Rejected};
+use crate::process::{Disposition, Runtime, Stop};
+
+/// A message as SQS handed it over, whichever driver received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Raw<'a> {
+    pub message_id: &'a str,
+    pub body: &'a str,
+    /// `None` when the message came without one (it cannot be made visible again early).
+    pub receipt: Option<&'a str>,
+}
+
+/// What is left for the driver to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Delete the message: done, or in the DLQ with its reason.
+    Delete,
+    /// Leave it: it comes back after `delay` (a retry), or after its visibility timeout.
+    Keep { delay: Option<Duration> },
+}
+
+/// Runs the job of a message, or dead-letters a message without its delivery facts.
+pub async fn run_job<H: Handler>(
+    rt: &Runtime<H>,
+    facts: &Result<Delivered<'_>, Rejected>,
+    budget: Duration,
+    stop: &Stop,
+) -> Disposition {
+    match facts {
+        Ok(msg) => rt.process(msg, budget, stop).await,
+        Err(r) => {
+            tracing::warn!(code = r.code, reason = %r.reason, "unusable SQS message: to the DLQ");
+            Disposition::Dead {
+                code: r.code.to_owned(),
+                reason: r.reason.clone(),
+            }
+        }
+    }
+}
+
+/// Carries out a disposition: see the module's table. `receive_count` is the message's (0 when
+/// it came without one).
+pub async fn settle<H: Handler>(
+    rt: &Runtime<H>,
+    raw: Raw<'_>,
+    receive_count: u32,
+    disposition: Disposition,
+) -> Settled {
+    match disposition {
+        Disposition::Done => Settled::Delete,
+        Disposition::Retry { delay } => {
+            if let Some(receipt) = raw.receipt {
+                change_visibility(rt, receipt, delay).await;
+            }
+            Settled::Keep { delay: Some(delay) }
+        }
+        Disposition::Dead { code, reason } => {
+            match rt
+                .dead_letter(raw.body, raw.message_id, receive_count, &code, &reason)
+                .await
+            {
+                Ok(()) => Settled::Delete,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not send to the DLQ; the message stays on its queue");
+                    Settled::Keep { delay: None }
+                }
+            }
+        }
+    }
+}
+
+/// Makes one message visible again after `delay` (at most SQS' 12 hours).
+pub async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
+    rt.stats.sqs();
+    let secs = delay.as_secs().min(43_200) as i32;
+    if let Err(e) = rt
+        .sqs
+        .change_message_visibility()
+        .queue_url(&rt.config.queue_url)
+        .receipt_handle(receipt)
+        .visibility_timeout(secs)
+        .send()
+        .await
+    {
+        tracing::warn!(error = %e, "ChangeMessageVisibility failed; the message reappears after its current timeout");
+    }
+}
