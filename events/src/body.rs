@@ -13,6 +13,9 @@ pub trait Payload:
     Serialize + DeserializeOwned + schemars::JsonSchema + Validate + Into<Body>
 {
     const KIND: Kind;
+
+    /// This payload, when `body` is of its kind.
+    fn from_body(body: &Body) -> Option<&Self>;
 }
 
 macro_rules! bodies {
@@ -55,6 +58,14 @@ macro_rules! bodies {
         $(
             impl Payload for $ty {
                 const KIND: Kind = Kind::$kind;
+
+                fn from_body(body: &Body) -> Option<&Self> {
+                    match body {
+                        Body::$variant(p) => Some(p),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
             }
             impl From<$ty> for Body {
                 fn from(p: $ty) -> Body {

@@ -502,7 +502,10 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
         "30 events at concurrency 1: {sqs} SQS calls ({:.2} per event)",
         sqs as f64 / 30.0
     );
-    assert_eq!(summary.received, 30, "each message received once: {summary:?}");
+    assert_eq!(
+        summary.received, 30,
+        "each message received once: {summary:?}"
+    );
     assert!(sqs <= 15, "{sqs} SQS calls for 30 events");
     for (id, _) in &events {
         let runs = env.runs(id).await.expect("runs");

@@ -390,9 +390,10 @@ async fn a_synthetic_regression_is_detected_and_announced_a_steady_series_is_not
         body: req.clone().into(),
     };
     let out = worker
-        .roll_up(&req, &unique("k"), &cause)
+        .roll_up(&req, &unique("k"), &cause.meta)
         .await
         .expect("rollup");
+    let out = serde_json::to_value(out).expect("report");
     let comparisons = out["rollup"]["comparisons"]
         .as_array()
         .expect("comparisons");

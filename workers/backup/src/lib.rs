@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use stoker_events::Worker;
 use stoker_events::payload::backup::{BackupMode, BackupRequest};
-use stoker_events::{Body, Event, Worker};
 use stoker_kit::progress::Progress;
-use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
+use stoker_kit::{Job, JobCtx, JobError, RetryPolicy};
 
 use crate::drill::DrillReport;
 use crate::export::{Exporter, Manifest};
@@ -342,25 +342,20 @@ impl Backup {
     }
 }
 
-impl Handler for Backup {
+impl Job for Backup {
+    type Request = BackupRequest;
+    type Report = BackupReport;
+
     fn worker(&self) -> Worker {
         Worker::Backup
     }
 
-    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
-        let Body::Backup(req) = &event.body else {
-            return Err(JobError::permanent(
-                "wrong_kind",
-                format!(
-                    "the backup worker takes stoker.backup.requested, not {}",
-                    event.meta.kind
-                ),
-            ));
-        };
+    async fn run(&self, req: BackupRequest, ctx: &JobCtx) -> Result<BackupReport, JobError> {
+        let event = &ctx.event;
         // The job id names what this job makes (found again by a retry); the attempt names
         // what must never be shared between attempts (scratch tables, export parts).
         let job = JobTag::new(
-            &event.meta.id.simple().to_string(),
+            &event.id.simple().to_string(),
             ctx.receive_count,
             ctx.attempt,
         );
@@ -371,12 +366,12 @@ impl Handler for Backup {
                 self.ddb().clone(),
                 self.ops_table.clone(),
                 Worker::Backup.name(),
-                event.meta.id.to_string(),
+                event.id.to_string(),
                 progress.clone(),
                 Duration::from_millis(500),
             )
         });
-        let result = self.run_with(req, &job, &progress).await;
+        let result = self.run_with(&req, &job, &progress).await;
         if let Some(r) = reporter {
             r.abort();
             progress.phase("done", 0);
@@ -384,13 +379,12 @@ impl Handler for Backup {
                 self.ddb(),
                 &self.ops_table,
                 Worker::Backup.name(),
-                &event.meta.id.to_string(),
+                &event.id.to_string(),
                 &progress,
             )
             .await;
         }
-        let report = result?;
-        serde_json::to_value(report).map_err(|e| JobError::permanent("report", e.to_string()))
+        result
     }
 }
 

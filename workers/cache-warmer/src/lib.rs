@@ -37,9 +37,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use stoker_events::Worker;
 use stoker_events::payload::cache::{CacheTarget, CacheWarmRequest};
-use stoker_events::{Body, Event, Worker};
-use stoker_kit::{Handler, JobCtx, JobError, Outcome, RunError};
+use stoker_kit::{Job, JobCtx, JobError, RunError};
 use tokio::sync::Semaphore;
 
 use body::Budget;
@@ -238,22 +238,15 @@ impl CacheWarmer {
     }
 }
 
-impl Handler for CacheWarmer {
+impl Job for CacheWarmer {
+    type Request = CacheWarmRequest;
+    type Report = Report;
+
     fn worker(&self) -> Worker {
         Worker::CacheWarmer
     }
 
-    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
-        let Body::CacheWarm(req) = &event.body else {
-            return Err(JobError::permanent(
-                "wrong_kind",
-                format!(
-                    "the cache-warmer takes stoker.cache-warm.requested, not {}",
-                    event.meta.kind
-                ),
-            ));
-        };
-        let report = self.warm(req).await?;
-        serde_json::to_value(report).map_err(|e| JobError::permanent("report", e.to_string()))
+    async fn run(&self, req: CacheWarmRequest, _ctx: &JobCtx) -> Result<Report, JobError> {
+        self.warm(&req).await
     }
 }

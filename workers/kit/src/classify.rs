@@ -128,7 +128,10 @@ mod tests {
         ] {
             let e = sdk_error("GetItem", service_error(code, status));
             assert!(!e.is_permanent(), "{code} {status}: {e:?}");
-            assert!(!e.is_transient(), "{code} {status}: retried again in process: {e:?}");
+            assert!(
+                !e.is_transient(),
+                "{code} {status}: retried again in process: {e:?}"
+            );
             assert!(e.to_string().contains("attempts used"), "{e}");
         }
     }

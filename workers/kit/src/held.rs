@@ -40,7 +40,9 @@ impl Held {
                     let list: Vec<&String> = held.iter().collect();
                     let extend = change_visibility_batch(&rt, &list, rt.config.visibility);
                     if tokio::time::timeout(every, extend).await.is_err() {
-                        tracing::warn!("ChangeMessageVisibilityBatch got no answer in time; trying again at the next beat");
+                        tracing::warn!(
+                            "ChangeMessageVisibilityBatch got no answer in time; trying again at the next beat"
+                        );
                     }
                 }
             })

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use stoker_events::{Event, Worker};
+use stoker_events::{Event, Meta, Worker};
 
 use crate::error::JobError;
 
@@ -18,6 +18,8 @@ pub type Outcome = serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct JobCtx {
     pub worker: Worker,
+    /// The event's envelope: id, kind, correlation id, time, who asked.
+    pub event: Meta,
     /// This attempt within the delivery, from 1.
     pub attempt: u32,
     /// How many times SQS has delivered the message, from 1.
@@ -33,10 +35,17 @@ pub struct JobCtx {
 pub const MAX_STAGED: usize = 98;
 
 impl JobCtx {
-    /// A context for attempt `attempt` of delivery `receive_count`.
-    pub fn new(worker: Worker, attempt: u32, receive_count: u32, deadline: Instant) -> Self {
+    /// A context for attempt `attempt` of delivery `receive_count` of the event `event`.
+    pub fn new(
+        worker: Worker,
+        event: &Meta,
+        attempt: u32,
+        receive_count: u32,
+        deadline: Instant,
+    ) -> Self {
         JobCtx {
             worker,
+            event: event.clone(),
             attempt,
             receive_count,
             deadline,

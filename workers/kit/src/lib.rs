@@ -36,6 +36,7 @@ pub mod settle;
 pub mod stats;
 pub mod task;
 pub mod telemetry;
+pub mod typed;
 
 pub use backoff::RetryPolicy;
 pub use config::WorkerConfig;
@@ -44,3 +45,4 @@ pub use job::{FnHandler, Handler, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
 pub use run::{RunError, run, run_with, runtime};
 pub use stats::{Counts, Stats};
+pub use typed::{Job, Request};

@@ -3,7 +3,7 @@
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use stoker_events::payload::outcome::{ErrorKind, JobCompleted, JobFailed};
-use stoker_events::{Envelope, Event, Payload, SOURCE_WORKER};
+use stoker_events::{Envelope, Event, Meta, Payload, SOURCE_WORKER};
 
 use crate::error::JobError;
 use crate::stats::Stats;
@@ -40,7 +40,7 @@ impl Publisher {
             duration_ms,
             report: report.clone(),
         };
-        self.put(stats, worker, event, payload).await;
+        self.put(stats, worker, &event.meta, payload).await;
     }
 
     pub async fn failed(
@@ -63,7 +63,7 @@ impl Publisher {
             },
             reason: err.to_string(),
         };
-        self.put(stats, worker, event, payload).await;
+        self.put(stats, worker, &event.meta, payload).await;
     }
 
     /// Publishes a worker's own events (e.g. regressions found), 10 per PutEvents call. Unlike
@@ -72,7 +72,7 @@ impl Publisher {
     pub async fn emit<P: Payload + Clone>(
         &self,
         worker: &str,
-        cause: &Event,
+        cause: &Meta,
         payloads: &[P],
     ) -> Result<usize, JobError> {
         let mut sent = 0;
@@ -80,7 +80,7 @@ impl Publisher {
             let mut entries = Vec::with_capacity(chunk.len());
             for p in chunk {
                 let mut env = Envelope::new(p.clone(), SOURCE_WORKER, &format!("worker:{worker}"));
-                env.correlation_id = Some(cause.meta.correlation_id.clone());
+                env.correlation_id = Some(cause.correlation_id.clone());
                 let detail = serde_json::to_string(&env)
                     .map_err(|e| JobError::permanent("serialize", e.to_string()))?;
                 entries.push(
@@ -117,9 +117,9 @@ impl Publisher {
         Ok(sent)
     }
 
-    async fn put<P: Payload>(&self, stats: &Stats, worker: &str, cause: &Event, payload: P) {
+    async fn put<P: Payload>(&self, stats: &Stats, worker: &str, cause: &Meta, payload: P) {
         let mut env = Envelope::new(payload, SOURCE_WORKER, &format!("worker:{worker}"));
-        env.correlation_id = Some(cause.meta.correlation_id.clone());
+        env.correlation_id = Some(cause.correlation_id.clone());
         let Ok(detail) = serde_json::to_string(&env) else {
             return;
         };

@@ -96,12 +96,8 @@ pub async fn run<H: Handler>(
                     }
                 },
             };
-            let (rt, held, delete_tx, stop) = (
-                rt.clone(),
-                held.clone(),
-                delete_tx.clone(),
-                stop_rx.clone(),
-            );
+            let (rt, held, delete_tx, stop) =
+                (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
             jobs.spawn(async move {
                 let _permit = permit;
                 run_group(&rt, &held, group.is_some(), msgs, &delete_tx, &stop).await

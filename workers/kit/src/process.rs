@@ -487,7 +487,13 @@ impl<H: Handler> Runtime<H> {
         attempt: u32,
         deadline: Instant,
     ) -> Result<(Outcome, Vec<TransactWriteItem>), JobError> {
-        let ctx = JobCtx::new(self.config.worker, attempt, receive_count, deadline);
+        let ctx = JobCtx::new(
+            self.config.worker,
+            &event.meta,
+            attempt,
+            receive_count,
+            deadline,
+        );
         let work = AssertUnwindSafe(self.handler.handle(event, &ctx)).catch_unwind();
         match tokio::time::timeout(ctx.time_left(), work).await {
             Ok(Ok(Ok(outcome))) => {

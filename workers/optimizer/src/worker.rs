@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use stoker_events::Worker;
 use stoker_events::payload::optimize::OptimizeRequest;
 use stoker_events::payload::outcome::{Finding, OptimizationRecommended};
-use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::outcome::Publisher;
-use stoker_kit::{Handler, JobCtx, JobError, Outcome};
+use stoker_kit::{Job, JobCtx, JobError};
 
 use crate::apply::{Applier, DEFAULT_ALIAS};
 use crate::capacity::table_advice;
@@ -148,23 +148,17 @@ impl Optimizer {
     }
 }
 
-impl Handler for Optimizer {
+impl Job for Optimizer {
+    type Request = OptimizeRequest;
+    type Report = OptimizeReport;
+
     fn worker(&self) -> Worker {
         Worker::Optimizer
     }
 
-    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
-        let Body::Optimize(req) = &event.body else {
-            return Err(JobError::permanent(
-                "wrong_kind",
-                format!(
-                    "the optimizer takes stoker.optimize.requested, not {}",
-                    event.meta.kind
-                ),
-            ));
-        };
+    async fn run(&self, req: OptimizeRequest, ctx: &JobCtx) -> Result<OptimizeReport, JobError> {
         let report = self
-            .optimize_by(req, &event.meta.id.to_string(), ctx.deadline)
+            .optimize_by(&req, &ctx.event.id.to_string(), ctx.deadline)
             .await?;
         let count = |f: Finding| report.functions.iter().filter(|r| r.finding == f).count() as f64;
         emit_metrics(
@@ -183,8 +177,8 @@ impl Handler for Optimizer {
         );
         if let Some(p) = &self.events {
             let news: Vec<_> = report.functions.iter().map(Self::announcement).collect();
-            p.emit(Worker::Optimizer.name(), event, &news).await?;
+            p.emit(Worker::Optimizer.name(), &ctx.event, &news).await?;
         }
-        serde_json::to_value(report).map_err(|e| JobError::permanent("report", e.to_string()))
+        Ok(report)
     }
 }

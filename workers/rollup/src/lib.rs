@@ -18,16 +18,16 @@ pub mod screen;
 pub mod window;
 
 use serde::Serialize;
-use serde_json::json;
 use stoker_events::payload::outcome::RegressionDetected;
 use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
-use stoker_events::{Body, Event, Worker};
+use stoker_events::{Body, Event, Kind, Meta, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::outcome::Publisher;
-use stoker_kit::{Handler, JobCtx, JobError, Outcome};
+use stoker_kit::{Job, JobCtx, JobError, Request};
 
 use crate::ingest::SeriesSummary;
 use crate::publish::{Sender, Sent};
+use crate::rollup::RollupReport;
 use crate::screen::{Rejection, screen};
 
 /// The rollup worker's handler.
@@ -109,8 +109,8 @@ impl Rollup {
         &self,
         req: &RollupRequest,
         key: &str,
-        cause: &Event,
-    ) -> Result<serde_json::Value, JobError> {
+        cause: &Meta,
+    ) -> Result<RolledUp, JobError> {
         let now = chrono::Utc::now().timestamp();
         let (report, datums) = rollup::roll_up(&self.sender.cloudwatch, req, now).await?;
         let published = self
@@ -140,21 +140,63 @@ impl Rollup {
             Worker::Rollup.name(),
             &[Metric::count("RegressionsDetected", found.len() as f64)],
         );
-        Ok(json!({ "rollup": report, "published": published, "regressions_announced": announced }))
+        Ok(RolledUp {
+            rollup: report,
+            published,
+            regressions_announced: announced,
+        })
     }
 }
 
-impl Handler for Rollup {
+/// What the rollup worker takes: raw measurements, or a rollup to run.
+#[derive(Debug, Clone)]
+pub enum RollupJob {
+    Measurements(MeasurementBatch),
+    Rollup(RollupRequest),
+}
+
+impl Request for RollupJob {
+    const KINDS: &'static [Kind] = &[Kind::MeasurementsReported, Kind::RollupRequested];
+
+    fn from_event(event: &Event) -> Option<Self> {
+        match &event.body {
+            Body::Measurements(b) => Some(RollupJob::Measurements(b.clone())),
+            Body::Rollup(r) => Some(RollupJob::Rollup(r.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// A rollup run's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolledUp {
+    pub rollup: RollupReport,
+    pub published: Sent,
+    pub regressions_announced: usize,
+}
+
+/// What the rollup worker reports, by what it took (serialized as the inner report).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RollupOutcome {
+    Ingested(IngestReport),
+    RolledUp(RolledUp),
+}
+
+impl Job for Rollup {
+    type Request = RollupJob;
+    type Report = RollupOutcome;
+
     fn worker(&self) -> Worker {
         Worker::Rollup
     }
 
-    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
-        let key = event.meta.id.to_string();
-        match &event.body {
-            Body::Measurements(batch) => {
+    async fn run(&self, job: RollupJob, ctx: &JobCtx) -> Result<RollupOutcome, JobError> {
+        let key = ctx.event.id.to_string();
+        match job {
+            RollupJob::Measurements(batch) => {
                 let report = self
-                    .ingest(batch, &key, event.meta.time.timestamp())
+                    .ingest(&batch, &key, ctx.event.time.timestamp())
                     .await?;
                 emit_metrics(
                     Worker::Rollup.name(),
@@ -164,16 +206,10 @@ impl Handler for Rollup {
                         Metric::count("PutMetricDataCalls", report.published.calls as f64),
                     ],
                 );
-                serde_json::to_value(report)
-                    .map_err(|e| JobError::permanent("report", e.to_string()))
+                Ok(RollupOutcome::Ingested(report))
             }
-            Body::Rollup(req) => self.roll_up(req, &key, event).await,
-            _ => Err(JobError::permanent(
-                "wrong_kind",
-                format!(
-                    "the rollup worker takes stoker.rollup.measurements and stoker.rollup.requested, not {}",
-                    event.meta.kind
-                ),
+            RollupJob::Rollup(req) => Ok(RollupOutcome::RolledUp(
+                self.roll_up(&req, &key, &ctx.event).await?,
             )),
         }
     }

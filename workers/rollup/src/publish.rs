@@ -3,8 +3,8 @@
 //! its measurements twice.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use stoker_kit::classify::sdk_error;
 use stoker_kit::JobError;
+use stoker_kit::classify::sdk_error;
 
 use crate::pack::Datum;
 

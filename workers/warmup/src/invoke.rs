@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
+use backon::Retryable;
 use serde_json::Value;
 use stoker_kit::classify::sdk_error;
-use backon::Retryable;
 use stoker_kit::{JobError, RetryPolicy};
 use stoker_warmup_guard::Reply;
 

@@ -12,10 +12,10 @@ mod target;
 
 use std::sync::Arc;
 
+use stoker_events::Worker;
 use stoker_events::payload::warmup::WarmupRequest;
-use stoker_events::{Body, Event, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
-use stoker_kit::{Handler, JobCtx, JobError, Outcome, RetryPolicy};
+use stoker_kit::{Job, JobCtx, JobError, RetryPolicy};
 use tokio::sync::Semaphore;
 
 pub use invoke::Invoked;
@@ -76,22 +76,16 @@ impl Warmup {
     }
 }
 
-impl Handler for Warmup {
+impl Job for Warmup {
+    type Request = WarmupRequest;
+    type Report = Report;
+
     fn worker(&self) -> Worker {
         Worker::Warmup
     }
 
-    async fn handle(&self, event: &Event, _ctx: &JobCtx) -> Result<Outcome, JobError> {
-        let Body::Warmup(req) = &event.body else {
-            return Err(JobError::permanent(
-                "wrong_kind",
-                format!(
-                    "the warm-up worker takes stoker.warmup.requested, not {}",
-                    event.meta.kind
-                ),
-            ));
-        };
-        let report = self.warm(req, &event.meta.correlation_id).await?;
+    async fn run(&self, req: WarmupRequest, ctx: &JobCtx) -> Result<Report, JobError> {
+        let report = self.warm(&req, &ctx.event.correlation_id).await?;
         emit_metrics(
             Worker::Warmup.name(),
             &[
@@ -102,8 +96,6 @@ impl Handler for Warmup {
                 Metric::millis("WarmupPassDuration", report.duration_ms as f64),
             ],
         );
-        serde_json::to_value(&report).map_err(|e| {
-            JobError::permanent("report", format!("the report did not serialize: {e}"))
-        })
+        Ok(report)
     }
 }

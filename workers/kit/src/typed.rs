@@ -1,0 +1,221 @@
+//! Typed jobs: a worker is an async function of its typed request, returning a typed report.
+//! The kit finds the request in the event (a mismatch is the kit's permanent `wrong_kind`
+//! error, never the handler's) and serializes the report into the job's outcome.
+//!
+//! ```
+//! use stoker_events::Worker;
+//! use stoker_events::payload::warmup::WarmupRequest;
+//! use stoker_kit::{Job, JobCtx, JobError};
+//!
+//! struct Count;
+//!
+//! #[derive(serde::Serialize)]
+//! struct Counted {
+//!     targets: usize,
+//! }
+//!
+//! impl Job for Count {
+//!     type Request = WarmupRequest;
+//!     type Report = Counted;
+//!
+//!     fn worker(&self) -> Worker {
+//!         Worker::Warmup
+//!     }
+//!
+//!     async fn run(&self, req: WarmupRequest, _ctx: &JobCtx) -> Result<Counted, JobError> {
+//!         Ok(Counted { targets: req.targets.len() })
+//!     }
+//! }
+//! // `Count` is a `Handler`: stoker_kit::run(Count) serves it under Lambda or as a long poll.
+//! # fn is_handler<H: stoker_kit::Handler>(_: &H) {}
+//! # is_handler(&Count);
+//! ```
+
+use std::future::Future;
+
+use serde::Serialize;
+use stoker_events::payload::backup::BackupRequest;
+use stoker_events::payload::cache::CacheWarmRequest;
+use stoker_events::payload::optimize::OptimizeRequest;
+use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
+use stoker_events::payload::warmup::WarmupRequest;
+use stoker_events::{Event, Kind, Payload, Worker};
+
+use crate::error::JobError;
+use crate::job::{Handler, JobCtx, Outcome};
+
+/// What a typed job takes, found in an event by the kit.
+pub trait Request: Sized + Send + 'static {
+    /// The kinds of event it is made from (named in the kit's error for any other kind).
+    const KINDS: &'static [Kind];
+
+    /// The request in `event`, or `None` when the event is of another kind.
+    fn from_event(event: &Event) -> Option<Self>;
+}
+
+macro_rules! requests {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            impl Request for $ty {
+                const KINDS: &'static [Kind] = &[<$ty as Payload>::KIND];
+
+                fn from_event(event: &Event) -> Option<Self> {
+                    <$ty as Payload>::from_body(&event.body).cloned()
+                }
+            }
+        )*
+    };
+}
+
+requests!(
+    WarmupRequest,
+    CacheWarmRequest,
+    BackupRequest,
+    MeasurementBatch,
+    RollupRequest,
+    OptimizeRequest,
+);
+
+/// A worker's job logic, typed. Every `Job` is a [`Handler`]: the kit's idempotency, retries,
+/// DLQ reasons, staged writes, metrics and outcome events come with it. Shared resources (SDK
+/// clients, config) live in the implementing struct, built once at start-up.
+pub trait Job: Send + Sync + 'static {
+    /// What the job takes.
+    type Request: Request;
+    /// What it reports when it succeeds (the job's outcome, in its run record and its
+    /// `stoker.job.completed` event).
+    type Report: Serialize + Send;
+
+    /// The worker this job is.
+    fn worker(&self) -> Worker;
+
+    /// The idempotency key of an event: its id unless the job declares a better one.
+    fn idempotency_key(&self, event: &Event) -> String {
+        event.meta.id.to_string()
+    }
+
+    /// Does the job. Must be safe to call again after a retryable error. The event's envelope
+    /// (id, correlation id, time) is in `ctx.event`.
+    fn run(
+        &self,
+        req: Self::Request,
+        ctx: &JobCtx,
+    ) -> impl Future<Output = Result<Self::Report, JobError>> + Send;
+}
+
+impl<J: Job> Handler for J {
+    fn worker(&self) -> Worker {
+        Job::worker(self)
+    }
+
+    fn idempotency_key(&self, event: &Event) -> String {
+        Job::idempotency_key(self, event)
+    }
+
+    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
+        let Some(req) = J::Request::from_event(event) else {
+            return Err(wrong_kind(
+                Job::worker(self),
+                J::Request::KINDS,
+                event.meta.kind,
+            ));
+        };
+        let report = self.run(req, ctx).await?;
+        serde_json::to_value(report).map_err(|e| {
+            JobError::permanent("report", format!("the report did not serialize: {e}"))
+        })
+    }
+}
+
+/// The kit's error for an event of a kind the worker does not take.
+pub fn wrong_kind(worker: Worker, takes: &[Kind], got: Kind) -> JobError {
+    let takes: Vec<&str> = takes.iter().map(|k| k.detail_type()).collect();
+    JobError::permanent(
+        "wrong_kind",
+        format!(
+            "the {} worker takes {}, not {}",
+            worker.name(),
+            takes.join(" and "),
+            got.detail_type()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+    use stoker_events::payload::warmup::WarmupTarget;
+    use stoker_events::{Envelope, SOURCE_OPERATOR, decode};
+
+    struct Targets;
+
+    impl Job for Targets {
+        type Request = WarmupRequest;
+        type Report = usize;
+
+        fn worker(&self) -> Worker {
+            Worker::Warmup
+        }
+
+        async fn run(&self, req: WarmupRequest, ctx: &JobCtx) -> Result<usize, JobError> {
+            assert_eq!(ctx.event.kind, Kind::WarmupRequested);
+            Ok(req.targets.len())
+        }
+    }
+
+    fn event<P: Serialize + Payload>(p: P) -> Event {
+        let body = serde_json::to_string(&Envelope::new(p, SOURCE_OPERATOR, "operator:test"))
+            .expect("json");
+        decode(&body, &Default::default()).expect("decode")
+    }
+
+    fn ctx(e: &Event) -> JobCtx {
+        JobCtx::new(
+            Worker::Warmup,
+            &e.meta,
+            1,
+            1,
+            Instant::now() + Duration::from_secs(5),
+        )
+    }
+
+    fn warmup() -> WarmupRequest {
+        WarmupRequest {
+            targets: vec![WarmupTarget {
+                function: "f".into(),
+                qualifier: None,
+                concurrency: 1,
+                payload: None,
+            }],
+            hold_open_ms: 0,
+            invocation_timeout_ms: 1000,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_typed_job_gets_its_request_and_its_report_becomes_the_outcome() {
+        let e = event(warmup());
+        let out = Targets.handle(&e, &ctx(&e)).await.expect("ran");
+        assert_eq!(out, serde_json::json!(1));
+    }
+
+    #[tokio::test]
+    async fn another_kind_is_the_kits_permanent_wrong_kind_error() {
+        let e = event(RollupRequest {
+            namespace: "App/Api".into(),
+            window_minutes: 5,
+            period_seconds: 60,
+            percentiles: vec![50.0],
+            output_namespace: "App/Rollups".into(),
+            baseline_days: 7,
+        });
+        let err = Targets.handle(&e, &ctx(&e)).await.expect_err("refused");
+        assert_eq!(err.code(), "wrong_kind");
+        assert!(
+            err.to_string()
+                .contains("takes stoker.warmup.requested, not stoker.rollup.requested"),
+            "{err}"
+        );
+    }
+}
