@@ -1,7 +1,8 @@
 //! The stoker worker kit: everything a Rust queue worker needs besides its job logic.
 //!
-//! - [`Handler`]: a worker is a plain async function of its typed event ([`handler_fn`]),
-//!   returning an outcome or a [`JobError`] that is permanent or retryable by type.
+//! - [`Job`]: a worker is an async function of its typed request returning a typed report or
+//!   a [`JobError`] that is permanent or retryable by type; the kit finds the request in the
+//!   event. Every `Job` is a [`Handler`], the raw form ([`handler_fn`]).
 //! - Two drivers for the same handler: [`lambda`] (SQS event source, `batchItemFailures`) and
 //!   [`poll`] (long-polling process with graceful shutdown); [`run`] picks one.
 //! - The idempotent retry helper ([`process`], [`ops`], [`backoff`]): a claim per event in
