@@ -23,8 +23,12 @@ use tokio::net::TcpListener;
 /// What to inject.
 #[derive(Debug, Clone, Copy)]
 pub struct Faults {
-    /// Share of requests answered with an error without reaching the emulator (0-1).
+    /// Share of requests answered with an error without reaching the emulator (0-1): half
+    /// 503 ServiceUnavailable, half 400 ThrottlingException (a JSON body: for the JSON and
+    /// query protocols, not CBOR ones such as CloudWatch's).
     pub error_rate: f64,
+    /// Every injected error is a 503 (which every protocol's SDK retries).
+    pub unavailable_only: bool,
     /// Share of requests forwarded whose answer is then lost (0-1).
     pub lost_rate: f64,
     /// The first this many answers of every operation are lost too (so that rare calls, such
@@ -155,7 +159,7 @@ async fn handle(
     let wait = faults.max_latency.mul_f64(fastrand::f64());
     tokio::time::sleep(wait).await;
     let roll = fastrand::f64();
-    if roll < faults.error_rate / 2.0 {
+    if roll < faults.error_rate / 2.0 || (faults.unavailable_only && roll < faults.error_rate) {
         stats.unavailable.fetch_add(1, Ordering::Relaxed);
         return Ok(error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable"));
     }

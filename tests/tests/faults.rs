@@ -20,6 +20,7 @@ async fn no_event_is_lost_or_done_twice_under_faults_kills_and_duplicates() {
             events: 120,
             faults: Faults {
                 error_rate: 0.10,
+                unavailable_only: false,
                 lost_rate: 0.05,
                 lose_first: 2,
                 max_latency: Duration::from_millis(20),

@@ -495,19 +495,22 @@ async fn the_worker_binary_counts_a_redelivered_batch_once_and_dead_letters_a_ba
     env.delete().await;
 }
 
-/// One retry policy per call path (issue #18): a PutMetricData that CloudWatch throttles is
-/// sent the SDK's attempts per delivery and no more, and the job waits for its redelivery.
+/// One retry policy per call path (issue #18): a PutMetricData that CloudWatch keeps refusing
+/// (503) is sent the SDK's attempts per delivery and no more, and the job waits for its
+/// redelivery.
 /// Before, the rollup's own retry loop and the kit's in-process retries stacked on the SDK's
 /// retries: 3 x 3 x 3 = 27 sends per delivery.
 #[tokio::test]
-async fn a_throttled_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery() {
+async fn a_refused_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery() {
     use stoker_it::faultproxy::{FaultProxy, Faults};
     use stoker_kit::process::{Delivered, Disposition};
 
     let sdk = emulator().await;
     let upstream = std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL");
+    // 503s: CloudWatch's SDK speaks CBOR and would not read the proxy's JSON throttling error.
     let always = Faults {
         error_rate: 1.0,
+        unavailable_only: true,
         lost_rate: 0.0,
         lose_first: 0,
         max_latency: Duration::ZERO,
@@ -536,7 +539,7 @@ async fn a_throttled_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery
     let d = rt.process(&msg, Duration::from_secs(60), &stop).await;
     assert!(
         matches!(d, Disposition::Retry { .. }),
-        "a throttled job waits for its redelivery: {d:?}"
+        "a refused job waits for its redelivery: {d:?}"
     );
     assert_eq!(
         proxy.injected(),

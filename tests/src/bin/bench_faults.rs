@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
         events,
         faults: Faults {
             error_rate: 0.10,
+            unavailable_only: false,
             lost_rate: 0.05,
             lose_first: 0,
             max_latency: Duration::from_millis(20),

@@ -34,7 +34,8 @@ pub const SDK_MAX_ATTEMPTS: u32 = 3;
 /// [`SDK_MAX_ATTEMPTS`] attempts, retrying throttling, 500/502/503/504, timeouts and dropped
 /// connections. Nothing retries those calls again in process: an error the SDK gave up on
 /// is [`crate::JobError::retryable`] ([`crate::classify::sdk_error`]) and the job waits for
-/// its redelivery.
+/// its redelivery. It replaces `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE` and the profile's retry
+/// settings, which the SDK would otherwise read.
 pub fn sdk_retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(SDK_MAX_ATTEMPTS)

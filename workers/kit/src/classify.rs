@@ -47,7 +47,7 @@ where
     match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             JobError::retryable(format!(
-                "{operation}: {} (the SDK's {after} attempts used)",
+                "{operation}: {} (after the SDK's retries, at most {after} attempts)",
                 describe(&err)
             ))
         }
@@ -62,7 +62,9 @@ where
                 || TRANSIENT_ERRORS.contains(&code.as_str())
                 || SDK_RETRIED_STATUS.contains(&status)
             {
-                JobError::retryable(format!("{message} (the SDK's {after} attempts used)"))
+                JobError::retryable(format!(
+                    "{message} (after the SDK's retries, at most {after} attempts)"
+                ))
             } else if status == 429 || status >= 500 {
                 JobError::transient(message)
             } else if PERMANENT.contains(&code.as_str()) || (400..500).contains(&status) {
@@ -132,7 +134,7 @@ mod tests {
                 !e.is_transient(),
                 "{code} {status}: retried again in process: {e:?}"
             );
-            assert!(e.to_string().contains("attempts used"), "{e}");
+            assert!(e.to_string().contains("after the SDK's retries"), "{e}");
         }
     }
 

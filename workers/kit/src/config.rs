@@ -19,6 +19,12 @@ pub struct WorkerConfig {
     pub job_timeout: Duration,
     /// Jobs run at once by one long-poll process.
     pub concurrency: usize,
+    /// Messages a long-poll process asks for per receive (1-10, default 10), whatever its
+    /// concurrency: those that cannot start at once wait their turn in memory, kept invisible.
+    /// Each receive counts as a delivery of every message it returns, so if the process dies,
+    /// the messages still waiting lose one delivery too (as a Lambda batch does); lower it
+    /// for slow jobs at low concurrency.
+    pub receive_batch: usize,
     /// The queue's redrive `maxReceiveCount`: the last delivery sends to the DLQ itself, with the reason.
     pub max_receive_count: u32,
     /// Long-poll wait per receive (0-20 s).
@@ -53,6 +59,7 @@ impl WorkerConfig {
             bus: None,
             job_timeout: default_timeout(worker),
             concurrency: 10,
+            receive_batch: 10,
             max_receive_count: 5,
             wait: Duration::from_secs(20),
             visibility: Duration::from_secs(30),
@@ -62,7 +69,8 @@ impl WorkerConfig {
     }
 
     /// Reads `STOKER_QUEUE_URL`, `STOKER_DLQ_URL`, `STOKER_OPS_TABLE` (required) and
-    /// `STOKER_BUS`, `STOKER_JOB_TIMEOUT_SECS`, `STOKER_CONCURRENCY`, `STOKER_MAX_RECEIVE_COUNT`,
+    /// `STOKER_BUS`, `STOKER_JOB_TIMEOUT_SECS`, `STOKER_CONCURRENCY`, `STOKER_RECEIVE_BATCH`,
+    /// `STOKER_MAX_RECEIVE_COUNT`,
     /// `STOKER_WAIT_SECS`, `STOKER_VISIBILITY_SECS`, `STOKER_SHUTDOWN_GRACE_SECS`, `STOKER_REDELIVERY_BASE_SECS` (optional).
     pub fn from_env(worker: Worker) -> Result<Self, ConfigError> {
         Self::from_lookup(worker, |k| std::env::var(k).ok())
@@ -101,6 +109,9 @@ impl WorkerConfig {
         }
         if let Some(c) = number("STOKER_CONCURRENCY")? {
             cfg.concurrency = (c as usize).clamp(1, 1000);
+        }
+        if let Some(b) = number("STOKER_RECEIVE_BATCH")? {
+            cfg.receive_batch = (b as usize).clamp(1, 10);
         }
         if let Some(m) = number("STOKER_MAX_RECEIVE_COUNT")? {
             cfg.max_receive_count = (m as u32).max(1);

@@ -29,21 +29,27 @@ impl Held {
             let (rt, receipts) = (rt.clone(), receipts.clone());
             AbortOnDrop::spawn(async move {
                 let every = rt.config.visibility / 3;
+                let mut wait = every;
                 loop {
-                    tokio::time::sleep(every).await;
-                    // Held while sending (at most `every`): a message let go meanwhile gets its
-                    // own visibility after this call, never overwritten by it.
+                    tokio::time::sleep(wait).await;
+                    // The set is locked while the call is out (at most `every`), so a message
+                    // let go meanwhile gets its own visibility after this call. A call given up
+                    // after `every` may still land later: then a retry delay or a release
+                    // becomes `visibility` (the message comes back later, never lost).
                     let held = receipts.lock().await;
                     if held.is_empty() {
                         return;
                     }
                     let list: Vec<&String> = held.iter().collect();
                     let extend = change_visibility_batch(&rt, &list, rt.config.visibility);
-                    if tokio::time::timeout(every, extend).await.is_err() {
-                        tracing::warn!(
-                            "ChangeMessageVisibilityBatch got no answer in time; trying again at the next beat"
-                        );
-                    }
+                    wait = match tokio::time::timeout(every, extend).await {
+                        Ok(true) => every,
+                        Ok(false) => Duration::from_secs(1),
+                        Err(_) => {
+                            tracing::warn!("ChangeMessageVisibilityBatch got no answer in time; trying again in 1 s");
+                            Duration::from_secs(1)
+                        }
+                    };
                 }
             })
         };
@@ -60,12 +66,14 @@ impl Held {
     }
 }
 
-/// Sets the visibility of up to 10 messages in one call (more are split into calls of 10).
+/// Sets the visibility of up to 10 messages in one call (more are split into calls of 10);
+/// `true` when every change was made.
 pub async fn change_visibility_batch<H: Handler>(
     rt: &Runtime<H>,
     receipts: &[&String],
     to: Duration,
-) {
+) -> bool {
+    let mut all = true;
     let secs = to.as_secs().min(43_200) as i32;
     for chunk in receipts.chunks(10) {
         let entries: Vec<_> = chunk
@@ -90,14 +98,21 @@ pub async fn change_visibility_batch<H: Handler>(
             .await
         {
             Ok(out) if out.failed().is_empty() => {}
-            Ok(out) => tracing::warn!(
-                failed = out.failed().len(),
-                "some visibility changes failed; those messages reappear after their current timeout"
-            ),
-            Err(e) => tracing::warn!(
-                error = %e,
-                "ChangeMessageVisibilityBatch failed; those messages reappear after their current timeout"
-            ),
+            Ok(out) => {
+                all = false;
+                tracing::warn!(
+                    failed = out.failed().len(),
+                    "some visibility changes failed; those messages reappear after their current timeout"
+                );
+            }
+            Err(e) => {
+                all = false;
+                tracing::warn!(
+                    error = %e,
+                    "ChangeMessageVisibilityBatch failed; those messages reappear after their current timeout"
+                );
+            }
         }
     }
+    all
 }

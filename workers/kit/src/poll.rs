@@ -1,7 +1,7 @@
 //! The long-poll driver: the same workers as processes (local, containers, `stoker run`).
 //!
-//! Receives 10 messages per long poll at every concurrency (when it has room for at least one
-//! job), starts them as slots free up (at most `concurrency` jobs at once), keeps every held
+//! Receives `receive_batch` (10 by default) messages per long poll at every concurrency (when
+//! it has room for at least one job), starts them as slots free up (at most `concurrency` jobs at once), keeps every held
 //! message invisible with one batch call per heartbeat ([`crate::held`]), deletes finished
 //! messages in batches, leaves failed ones for redelivery, and on shutdown stops receiving,
 //! releases the messages not started, lets in-flight jobs finish within the grace period and
@@ -54,7 +54,7 @@ pub async fn run<H: Handler>(
             .sqs
             .receive_message()
             .queue_url(&cfg.queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(cfg.receive_batch.clamp(1, 10) as i32)
             .wait_time_seconds(cfg.wait.as_secs() as i32)
             .visibility_timeout(cfg.visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -88,12 +88,14 @@ pub async fn run<H: Handler>(
             let permit = match permit.take() {
                 Some(p) => p,
                 None => tokio::select! {
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'polling },
+                    // Shutdown first: no buffered message starts once it is asked for.
+                    biased;
                     _ = &mut shutdown => {
                         units.push_front((group, msgs));
                         summary.released_at_shutdown += release(&rt, &held, units).await;
                         break 'polling;
                     }
+                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'polling },
                 },
             };
             let (rt, held, delete_tx, stop) =
@@ -146,7 +148,7 @@ async fn release<H: Handler>(
         held.let_go(r).await;
     }
     let list: Vec<&String> = receipts.iter().collect();
-    change_visibility_batch(rt, &list, Duration::ZERO).await;
+    let _ = change_visibility_batch(rt, &list, Duration::ZERO).await;
     receipts.len() as u64
 }
 

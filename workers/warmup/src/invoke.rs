@@ -20,8 +20,9 @@ pub struct Invoked {
 }
 
 /// Invokes `function` (at `qualifier`) with `payload`. The SDK retries the call itself
-/// (throttling included); only a call that got no answer within `timeout` is tried again here,
-/// with `retry`'s backoff.
+/// (throttling included); what it gave up on is not retried here. A call with no answer within
+/// `timeout` (the SDK's own backoff included) is tried again with `retry`'s backoff, as are
+/// the few answers the SDK does not retry (429 without a code, 501).
 pub async fn invoke(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
