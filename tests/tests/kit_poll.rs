@@ -508,7 +508,10 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
         "each message received once: {summary:?}"
     );
     // Before: one receive per event at concurrency 1, then its delete: 60 and more.
-    assert!(sqs < 30, "{sqs} SQS calls for 30 events: fewer than one per event expected");
+    assert!(
+        sqs < 30,
+        "{sqs} SQS calls for 30 events: fewer than one per event expected"
+    );
     for (id, _) in &events {
         let runs = env.runs(id).await.expect("runs");
         assert_eq!(runs.len(), 1, "{id} delivered once: {runs:?}");

@@ -46,7 +46,9 @@ impl Held {
                         Ok(true) => every,
                         Ok(false) => Duration::from_secs(1),
                         Err(_) => {
-                            tracing::warn!("ChangeMessageVisibilityBatch got no answer in time; trying again in 1 s");
+                            tracing::warn!(
+                                "ChangeMessageVisibilityBatch got no answer in time; trying again in 1 s"
+                            );
                             Duration::from_secs(1)
                         }
                     };
