@@ -12,15 +12,6 @@ use tokio::sync::watch;
 use crate::context::{AwsArgs, Ctx};
 use crate::error::CliError;
 
-/// The workers this build of `stoker run` has.
-pub const BUILT: &[Worker] = &[
-    Worker::Warmup,
-    Worker::CacheWarmer,
-    Worker::Backup,
-    Worker::Rollup,
-    Worker::Optimizer,
-];
-
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Which workers to run, comma-separated (default: all of them).
@@ -102,22 +93,17 @@ impl RunArgs {
 
     fn chosen(&self) -> Result<Vec<Worker>, CliError> {
         if self.workers.is_empty() {
-            return Ok(BUILT.to_vec());
+            return Ok(Worker::ALL.to_vec());
         }
         self.workers
             .iter()
             .map(|name| {
-                let w = Worker::ALL
+                Worker::ALL
                     .into_iter()
                     .find(|w| w.name() == name)
                     .ok_or_else(|| {
                         CliError::invalid(format!("no worker named `{name}`")).fix(names_fix())
-                    })?;
-                if BUILT.contains(&w) {
-                    Ok(w)
-                } else {
-                    Err(not_built(name))
-                }
+                    })
             })
             .collect()
     }
@@ -151,15 +137,8 @@ fn backup_scope(ctx: &Ctx) -> Result<stoker_backup::Scope, CliError> {
 }
 
 fn names_fix() -> String {
-    let names: Vec<&str> = BUILT.iter().map(|w| w.name()).collect();
+    let names: Vec<&str> = Worker::ALL.iter().map(|w| w.name()).collect();
     format!("name one of: {}", names.join(", "))
-}
-
-fn not_built(name: &str) -> CliError {
-    CliError::invalid(format!(
-        "the {name} worker is not built into this version of stoker yet"
-    ))
-    .fix(names_fix())
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {

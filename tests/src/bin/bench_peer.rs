@@ -150,14 +150,42 @@ fn cold_start(bin: &std::path::Path) -> anyhow::Result<f64> {
         .env("STOKER_QUEUE_URL", "http://127.0.0.1:9/q")
         .env("STOKER_DLQ_URL", "http://127.0.0.1:9/d")
         .env("STOKER_OPS_TABLE", "cold")
+        .env("STOKER_STACK", "cold")
+        .env("STOKER_BACKUP_TABLE_PREFIX", "cold-")
         .env("STOKER_REDIS_URL", "redis://127.0.0.1:9")
         .env("STOKER_CACHE_ALLOWED_HOSTS", "127.0.0.1")
         .env("STOKER_EMF", "off")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()?;
-    listener.set_nonblocking(false)?;
-    let (stream, _) = listener.accept()?;
+    // A worker that exits at start (a setting missing) must fail the bench, not hang it.
+    listener.set_nonblocking(true)?;
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait()? {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                    }
+                    anyhow::bail!(
+                        "{} exited ({status}) before asking for an event: {}",
+                        bin.display(),
+                        err.trim()
+                    );
+                }
+                anyhow::ensure!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "{} did not ask for an event within 30 s",
+                    bin.display()
+                );
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line)?;
