@@ -2,7 +2,7 @@
 //! bar of the items exported and restored, then print its report.
 
 use clap::{Args, ValueEnum};
-use serde_json::json;
+use stoker_events::payload::backup::{BackupMode, BackupRequest, Retention};
 
 use crate::context::{AwsArgs, Output};
 use crate::error::CliError;
@@ -43,19 +43,25 @@ pub struct BackupArgs {
 
 impl BackupArgs {
     pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
-        let mode = match self.mode {
-            Mode::Native => "native",
-            Mode::Export => "export",
-            Mode::Both => "both",
+        let payload = BackupRequest {
+            table: self.table.clone(),
+            mode: match self.mode {
+                Mode::Native => BackupMode::Native,
+                Mode::Export => BackupMode::Export,
+                Mode::Both => BackupMode::Both,
+            },
+            retention: Retention {
+                keep_last: self.keep_last,
+                max_age_days: self.max_age_days,
+                min_keep: self.min_keep,
+            },
+            restore_drill: self.drill,
+            ensure_pitr: false,
+            tags: Default::default(),
         };
-        let mut retention = json!({ "keep_last": self.keep_last, "min_keep": self.min_keep });
-        if let Some(d) = self.max_age_days {
-            retention["max_age_days"] = json!(d);
-        }
-        let payload = json!({ "table": self.table, "mode": mode, "retention": retention, "restore_drill": self.drill });
         PublishArgs::follow(
             "stoker.backup.requested",
-            payload.to_string(),
+            crate::publish::payload_json(&payload)?,
             self.timeout,
             self.output,
         )

@@ -5,8 +5,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use serde_json::{Value, json};
-use stoker_events::payload::optimize::StrategyName;
+use serde_json::Value;
+use stoker_events::payload::optimize::{
+    Bounds, FunctionSelector, OptimizeMode, OptimizeRequest, PowerTuning, Strategy, StrategyName,
+    TagFilter,
+};
 
 use crate::context::{AwsArgs, Output};
 use crate::error::CliError;
@@ -67,7 +70,7 @@ impl OptimizeArgs {
     pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
         let mut publish = PublishArgs::follow(
             "stoker.optimize.requested",
-            self.payload()?.to_string(),
+            crate::publish::payload_json(&self.payload()?)?,
             self.timeout,
             self.output,
         );
@@ -75,34 +78,24 @@ impl OptimizeArgs {
         publish.run(aws).await
     }
 
-    fn payload(&self) -> Result<Value, CliError> {
+    fn payload(&self) -> Result<OptimizeRequest, CliError> {
         let functions = match &self.tag {
             Some(t) => {
                 let (key, value) = t.split_once('=').ok_or_else(|| {
                     CliError::invalid(format!("--tag {t} is not KEY=VALUE"))
                         .fix("write the tag as --tag stoker:optimize=true")
                 })?;
-                json!({ "tag": { "key": key, "value": value } })
+                FunctionSelector::Tag(TagFilter {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                })
             }
-            None => json!({ "names": self.functions }),
+            None => FunctionSelector::Names(self.functions.clone()),
         };
-        let strategy = match self.strategy {
-            StrategyArg::Cost => StrategyName::Cost,
-            StrategyArg::Speed => StrategyName::Speed,
-            StrategyArg::Balanced => StrategyName::Balanced,
-        }
-        .as_str();
-        let mut p = json!({
-            "functions": functions,
-            "lookback_days": self.lookback_days,
-            "strategy": { "name": strategy, "weight": self.weight },
-            "mode": if self.apply { "apply" } else { "recommend" },
-        });
-        if !self.tables.is_empty() {
-            p["tables"] = json!(self.tables);
-        }
-        if !self.sweep.is_empty() {
-            let event: Option<Value> = match &self.payload {
+        let power_tuning = if self.sweep.is_empty() {
+            None
+        } else {
+            let payload: Option<Value> = match &self.payload {
                 Some(s) => Some(serde_json::from_str(s).map_err(|e| {
                     CliError::invalid(format!("--payload is not JSON: {e}")).fix(
                         "pass the sweep's event as JSON, e.g. --payload '{\"name\": \"tune\"}'",
@@ -110,16 +103,34 @@ impl OptimizeArgs {
                 })?),
                 None => None,
             };
-            p["power_tuning"] = json!({
-                "memory_sizes": self.sweep,
-                "invocations": self.invocations,
-                "parallel": self.parallel,
-            });
-            if let Some(e) = event {
-                p["power_tuning"]["payload"] = e;
-            }
-        }
-        Ok(p)
+            Some(PowerTuning {
+                memory_sizes: self.sweep.clone(),
+                invocations: self.invocations,
+                parallel: self.parallel,
+                sleep_ms: 0,
+                payload,
+            })
+        };
+        Ok(OptimizeRequest {
+            functions,
+            lookback_days: self.lookback_days,
+            strategy: Strategy {
+                name: match self.strategy {
+                    StrategyArg::Cost => StrategyName::Cost,
+                    StrategyArg::Speed => StrategyName::Speed,
+                    StrategyArg::Balanced => StrategyName::Balanced,
+                },
+                weight: self.weight,
+            },
+            mode: if self.apply {
+                OptimizeMode::Apply
+            } else {
+                OptimizeMode::Recommend
+            },
+            bounds: Bounds::default(),
+            power_tuning,
+            tables: self.tables.clone(),
+        })
     }
 }
 

@@ -325,3 +325,10 @@ fn write_charts(dir: &std::path::Path, report: &Value) {
         }
     }
 }
+
+/// A typed payload as the JSON `stoker publish` sends (a payload that does not serialize is
+/// the CLI's own error).
+pub fn payload_json<P: serde::Serialize>(payload: &P) -> Result<String, CliError> {
+    serde_json::to_string(payload)
+        .map_err(|e| CliError::new(format!("the payload did not serialize: {e}")))
+}
