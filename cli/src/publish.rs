@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::{Value, json};
 use stoker_events::{Delivery, Kind, SCHEMA_VERSION, SOURCE_OPERATOR, decode};
 use stoker_kit::ops::{RunOutcome, RunRecord};
+use stoker_kit::summary::serde_name;
 
 use crate::context::{AwsArgs, Output};
 use crate::error::{CliError, aws};
@@ -234,9 +235,9 @@ impl PublishArgs {
             }
             Output::Text => {
                 println!(
-                    "{}: {:?} after {} attempt(s), {} ms{}",
+                    "{}: {} after {} attempt(s), {} ms{}",
                     run.worker,
-                    run.outcome,
+                    serde_name(&run.outcome),
                     run.attempts,
                     run.duration_ms,
                     run.error
@@ -244,6 +245,9 @@ impl PublishArgs {
                         .map(|e| format!(" ({e})"))
                         .unwrap_or_default()
                 );
+                if let Some(line) = &run.summary {
+                    println!("{line}");
+                }
                 if let Some(r) = report {
                     match stoker_optimizer::report::table(&r) {
                         Some(table) => print!("{table}"),

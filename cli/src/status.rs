@@ -167,7 +167,7 @@ fn print_table(rows: &[WorkerStatus]) {
                     .replace('T', " ")
                     .trim_end_matches('Z')
                     .to_owned(),
-                format!("{:?}", l.outcome),
+                stoker_kit::summary::serde_name(&l.outcome),
                 l.duration_ms.to_string(),
             ),
             None => ("-".into(), "-".into(), "-".into()),

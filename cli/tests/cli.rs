@@ -147,7 +147,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             );
             assert!(out.status.success(), "{}", text(&out.stderr));
             assert!(
-                text(&out.stdout).contains("Completed"),
+                text(&out.stdout).contains("warmup: completed after"),
                 "{}",
                 text(&out.stdout)
             );
@@ -440,6 +440,13 @@ async fn backup_follows_an_export_and_drill_with_progress_and_prints_the_report(
             assert_eq!(last["outcome"], "completed", "{last}");
             assert_eq!(last["report"]["export"]["items"], 3000, "{last}");
             assert_eq!(last["report"]["drill"]["passed"], true, "{last}");
+            // The report's one-line summary, made by the worker, kept with its run record.
+            let summary = last["summary"].as_str().unwrap_or_default();
+            assert!(
+                summary.starts_with("export: 3000 items in")
+                    && summary.contains("; drill passed: 3000/3000 items"),
+                "{last}"
+            );
             let _ = aws_sdk_dynamodb::Client::new(&sdk2)
                 .delete_table()
                 .table_name(&table)

@@ -436,6 +436,7 @@ async fn a_retried_completion_never_commits_staged_writes_twice() {
         error_code: None,
         error: None,
         requested_by: "operator:test".into(),
+        summary: None,
     };
     let first = ops
         .complete(

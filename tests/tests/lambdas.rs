@@ -118,7 +118,7 @@ fn publish(stack: &str, kind: &str, payload: &serde_json::Value) -> String {
         out.status.success(),
         "{kind} did not complete as a Lambda:\n{text}"
     );
-    assert!(text.contains("Completed"), "{kind}:\n{text}");
+    assert!(text.contains(": completed after"), "{kind}:\n{text}");
     text
 }
 

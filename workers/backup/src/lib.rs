@@ -388,6 +388,36 @@ impl Job for Backup {
     }
 }
 
+impl stoker_kit::Summary for BackupReport {
+    fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(n) = &self.native {
+            parts.push(format!("native backup {}", n.name));
+        }
+        if let Some(e) = &self.export {
+            parts.push(format!(
+                "export: {} items in {} parts ({} bytes)",
+                e.items, e.parts, e.bytes
+            ));
+        }
+        if let Some(d) = &self.drill {
+            parts.push(format!(
+                "drill {}: {}/{} items, {} sampled, {} differ",
+                if d.passed { "passed" } else { "FAILED" },
+                d.restored_items,
+                d.source_items,
+                d.sampled,
+                d.mismatched
+            ));
+        }
+        parts.push(format!(
+            "pruned {}",
+            self.pruned_backups.len() + self.pruned_exports.len()
+        ));
+        parts.join("; ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,3 +89,21 @@ impl Report {
         self.failed = t.iter().map(|t| t.failed).sum();
     }
 }
+
+impl stoker_kit::Summary for Report {
+    fn summary(&self) -> String {
+        use stoker_kit::summary::two_places;
+        let hit_rate = match self.hit_rate_after {
+            Some(after) => format!(
+                "Redis hit rate {} % -> {} %",
+                two_places(self.hit_rate_before),
+                two_places(Some(after))
+            ),
+            None => "no Redis lookups yet (no hit rate)".to_owned(),
+        };
+        format!(
+            "{} Redis keys and {} URL warmed ({} bytes, {} Redis round trip(s)), {} failed, {hit_rate}",
+            self.keys_warmed, self.urls_warmed, self.bytes, self.redis_round_trips, self.failed
+        )
+    }
+}

@@ -28,6 +28,8 @@ pub struct JobCtx {
     pub deadline: Instant,
     /// DynamoDB writes to commit with the job's completion ([`JobCtx::stage`]).
     pub staged: Arc<Mutex<Vec<TransactWriteItem>>>,
+    /// The report's one-line summary, kept with the run record ([`JobCtx::set_summary`]).
+    pub summary: Arc<Mutex<Option<String>>>,
 }
 
 /// At most this many writes may be staged per job (TransactWriteItems takes 100 items; the
@@ -50,7 +52,21 @@ impl JobCtx {
             receive_count,
             deadline,
             staged: Arc::default(),
+            summary: Arc::default(),
         }
+    }
+
+    /// Sets what the job did, in one line, for its run record (typed jobs: the kit sets the
+    /// report's [`crate::Summary`]).
+    pub fn set_summary(&self, line: String) {
+        if let Ok(mut s) = self.summary.lock() {
+            *s = Some(line);
+        }
+    }
+
+    /// The summary, taken.
+    pub fn take_summary(&self) -> Option<String> {
+        self.summary.lock().ok().and_then(|mut s| s.take())
     }
 
     pub fn time_left(&self) -> Duration {

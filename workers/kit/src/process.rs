@@ -61,8 +61,9 @@ pub const DELIVERY_LIMIT: &str = "delivery_limit";
 pub type Stop = watch::Receiver<bool>;
 
 enum Ran {
-    /// The outcome, the attempts, and the writes staged to commit with the completion.
-    Ok(Outcome, u32, Vec<TransactWriteItem>),
+    /// The outcome, the attempts, the writes staged to commit with the completion, and the
+    /// report's summary.
+    Ok(Outcome, u32, Vec<TransactWriteItem>, Option<String>),
     Err(JobError, u32),
     Stopped,
     /// The claim's heartbeat found the claim someone else's: the job was stopped.
@@ -110,6 +111,7 @@ impl Timing<'_> {
             error_code: err.map(|e| e.code().to_owned()),
             error: err.map(ToString::to_string),
             requested_by,
+            summary: None,
         }
     }
 
@@ -290,14 +292,15 @@ impl<H: Handler> Runtime<H> {
             .run_handler(event, rc, t.clock + budget, stop, &lease)
             .await
         {
-            Ran::Ok(outcome, attempts, staged) => {
-                let run = t.run(
+            Ran::Ok(outcome, attempts, staged, summary) => {
+                let mut run = t.run(
                     self.worker(),
                     Some(event),
                     RunOutcome::Completed,
                     attempts,
                     None,
                 );
+                run.summary = summary;
                 let completion = self
                     .finish_completed(&key, &claim_id, &outcome, &run, &staged)
                     .await;
@@ -473,7 +476,7 @@ impl<H: Handler> Runtime<H> {
         };
         let attempt = attempts.load(Ordering::Relaxed);
         match result {
-            Ok((outcome, staged)) => Ran::Ok(outcome, attempt, staged),
+            Ok((outcome, staged, summary)) => Ran::Ok(outcome, attempt, staged, summary),
             Err(err) => Ran::Err(err, attempt),
         }
     }
@@ -486,7 +489,7 @@ impl<H: Handler> Runtime<H> {
         receive_count: u32,
         attempt: u32,
         deadline: Instant,
-    ) -> Result<(Outcome, Vec<TransactWriteItem>), JobError> {
+    ) -> Result<(Outcome, Vec<TransactWriteItem>, Option<String>), JobError> {
         let ctx = JobCtx::new(
             self.config.worker,
             &event.meta,
@@ -499,7 +502,7 @@ impl<H: Handler> Runtime<H> {
             Ok(Ok(Ok(outcome))) => {
                 let staged = ctx.take_staged();
                 if staged.len() <= MAX_STAGED {
-                    return Ok((outcome, staged));
+                    return Ok((outcome, staged, ctx.take_summary()));
                 }
                 Err(JobError::permanent(
                     "too_many_staged_writes",

@@ -14,6 +14,12 @@
 //!     targets: usize,
 //! }
 //!
+//! impl stoker_kit::Summary for Counted {
+//!     fn summary(&self) -> String {
+//!         format!("{} targets", self.targets)
+//!     }
+//! }
+//!
 //! impl Job for Count {
 //!     type Request = WarmupRequest;
 //!     type Report = Counted;
@@ -43,6 +49,7 @@ use stoker_events::{Event, Kind, Payload, Worker};
 
 use crate::error::JobError;
 use crate::job::{Handler, JobCtx, Outcome};
+use crate::summary::Summary;
 
 /// What a typed job takes, found in an event by the kit.
 pub trait Request: Sized + Send + 'static {
@@ -83,8 +90,8 @@ pub trait Job: Send + Sync + 'static {
     /// What the job takes.
     type Request: Request;
     /// What it reports when it succeeds (the job's outcome, in its run record and its
-    /// `stoker.job.completed` event).
-    type Report: Serialize + Send;
+    /// `stoker.job.completed` event), with its one-line [`Summary`] for people.
+    type Report: Serialize + Summary + Send;
 
     /// The worker this job is.
     fn worker(&self) -> Worker;
@@ -121,6 +128,7 @@ impl<J: Job> Handler for J {
             ));
         };
         let report = self.run(req, ctx).await?;
+        ctx.set_summary(report.summary());
         serde_json::to_value(report).map_err(|e| {
             JobError::permanent("report", format!("the report did not serialize: {e}"))
         })
@@ -196,8 +204,10 @@ mod tests {
     #[tokio::test]
     async fn a_typed_job_gets_its_request_and_its_report_becomes_the_outcome() {
         let e = event(warmup());
-        let out = Targets.handle(&e, &ctx(&e)).await.expect("ran");
+        let ctx = ctx(&e);
+        let out = Targets.handle(&e, &ctx).await.expect("ran");
         assert_eq!(out, serde_json::json!(1));
+        assert_eq!(ctx.take_summary().as_deref(), Some("1"));
     }
 
     #[tokio::test]

@@ -119,6 +119,48 @@ pub fn table(report: &serde_json::Value) -> Option<String> {
     Some(out)
 }
 
+impl stoker_kit::Summary for OptimizeReport {
+    fn summary(&self) -> String {
+        use stoker_kit::summary::serde_name;
+        let mut parts: Vec<String> = self
+            .functions
+            .iter()
+            .map(|f| {
+                let to = f
+                    .recommended_memory_mb
+                    .map_or_else(|| "-".to_owned(), |m| m.to_string());
+                let swept = f
+                    .sweep
+                    .as_ref()
+                    .map(|s| {
+                        s.sizes
+                            .iter()
+                            .map(|p| format!("{} MB {:.0} ms", p.memory_mb, p.billed_ms))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!(" (swept {s})"))
+                    .unwrap_or_default();
+                format!(
+                    "{}: {}, {} -> {to} MB{swept}",
+                    f.function,
+                    serde_name(&f.finding),
+                    f.current_memory_mb
+                )
+            })
+            .collect();
+        parts.extend(self.tables.iter().map(|t| {
+            format!(
+                "table {}: {}",
+                t.table,
+                t.recommended_mode.replace('_', "-")
+            )
+        }));
+        parts.join("; ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

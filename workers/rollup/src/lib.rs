@@ -214,3 +214,39 @@ impl Job for Rollup {
         }
     }
 }
+
+impl stoker_kit::Summary for IngestReport {
+    fn summary(&self) -> String {
+        format!(
+            "{} samples accepted, {} rejected, {} datums in {} PutMetricData call(s)",
+            self.samples_accepted,
+            self.samples_rejected,
+            self.published.datums,
+            self.published.calls
+        )
+    }
+}
+
+impl stoker_kit::Summary for RolledUp {
+    fn summary(&self) -> String {
+        use stoker_kit::summary::two_places;
+        let r = &self.rollup;
+        format!(
+            "{} series + {} counter series rolled up, error rate {} %, cache hit rate {} %, {} regression(s)",
+            r.series,
+            r.counter_series,
+            two_places(r.error_rate),
+            two_places(r.cache_hit_rate),
+            r.regressions
+        )
+    }
+}
+
+impl stoker_kit::Summary for RollupOutcome {
+    fn summary(&self) -> String {
+        match self {
+            RollupOutcome::Ingested(r) => r.summary(),
+            RollupOutcome::RolledUp(r) => r.summary(),
+        }
+    }
+}

@@ -84,6 +84,22 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+impl stoker_kit::Summary for Report {
+    /// `f: 3/3 pings answered by the guard, 3 instances, 1 cold, p50 12 ms`, per target.
+    fn summary(&self) -> String {
+        self.targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}: {}/{} pings answered by the guard, {} instances, {} cold, p50 {} ms",
+                    t.function, t.succeeded, t.invoked, t.instances, t.cold, t.latency_p50_ms
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

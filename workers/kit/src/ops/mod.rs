@@ -64,6 +64,9 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub requested_by: String,
+    /// What a completed job did, in one line (its report's [`crate::Summary`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -152,6 +155,9 @@ impl OpsTable {
         }
         if let Some(e) = &run.error {
             b = b.item("error", s(e.chars().take(2000).collect::<String>()));
+        }
+        if let Some(line) = &run.summary {
+            b = b.item("summary", s(line.chars().take(500).collect::<String>()));
         }
         b.build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))
@@ -248,5 +254,6 @@ fn run_from_item(item: &HashMap<String, AttributeValue>) -> Option<RunRecord> {
         error_code: get("error_code"),
         error: get("error"),
         requested_by: get("requested_by").unwrap_or_default(),
+        summary: get("summary"),
     })
 }
