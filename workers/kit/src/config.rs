@@ -7,11 +7,19 @@ use stoker_events::Worker;
 
 use crate::backoff::RetryPolicy;
 
+/// A worker's settings: its queue, DLQ, ops table, bus, time budget, concurrency and retry
+/// policy. Read them with [`WorkerConfig::from_env`] or start from [`WorkerConfig::new`].
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
+    /// The worker these settings are for.
     pub worker: Worker,
+    /// URL of the worker's SQS queue (`STOKER_QUEUE_URL`).
     pub queue_url: String,
+    /// URL of the worker's dead-letter queue, where the kit sends failed messages with their
+    /// reason (`STOKER_DLQ_URL`).
     pub dlq_url: String,
+    /// Name of the DynamoDB ops table: idempotency claims, run records, progress
+    /// (`STOKER_OPS_TABLE`).
     pub ops_table: String,
     /// Where outcome events go; none are sent when absent.
     pub bus: Option<String>,
@@ -34,6 +42,8 @@ pub struct WorkerConfig {
     pub visibility: Duration,
     /// How long in-flight jobs may finish after SIGTERM before they are released.
     pub shutdown_grace: Duration,
+    /// In-process backoff and redelivery delays (`STOKER_REDELIVERY_BASE_SECS` sets
+    /// `redelivery_base`).
     pub retry: RetryPolicy,
 }
 
@@ -43,8 +53,11 @@ pub struct WorkerConfig {
     "{var}: {problem}. Set it (stack output `{output}` of infra/template.yaml), or run the worker through `stoker run`, which sets it from the stack"
 )]
 pub struct ConfigError {
+    /// The environment variable at fault.
     pub var: &'static str,
+    /// What is wrong with it: not set, or not a whole number.
     pub problem: String,
+    /// The infra/template.yaml stack output that holds the value (`-` for optional numbers).
     pub output: String,
 }
 

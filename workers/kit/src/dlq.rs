@@ -7,24 +7,37 @@ use crate::classify::sdk_error;
 use crate::error::JobError;
 use crate::stats::Stats;
 
-/// Message attribute names stoker puts on dead letters.
+/// Dead-letter attribute: the error code (see [`DeadLetter::code`]). The `ATTR_*` constants
+/// name the message attributes stoker puts on dead letters.
 pub const ATTR_CODE: &str = "stoker-error-code";
 /// `permanent` (never retried) or `retryable` (retries exhausted).
 pub const ATTR_KIND: &str = "stoker-error-kind";
+/// Dead-letter attribute: why, in words (cut to 1000 characters).
 pub const ATTR_REASON: &str = "stoker-reason";
+/// Dead-letter attribute: the worker's name.
 pub const ATTR_WORKER: &str = "stoker-worker";
+/// Dead-letter attribute: the SQS message id of the original message.
 pub const ATTR_SOURCE_MESSAGE: &str = "stoker-source-message-id";
+/// Dead-letter attribute: how many times the original was delivered (0 when SQS gave no count).
 pub const ATTR_RECEIVE_COUNT: &str = "stoker-receive-count";
+/// Dead-letter attribute: when the kit dead-lettered the message (RFC 3339, UTC).
 pub const ATTR_FAILED_AT: &str = "stoker-failed-at";
 
 /// Why a message is dead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter<'a> {
+    /// The worker's name.
     pub worker: &'a str,
+    /// The original message body, sent unchanged.
     pub body: &'a str,
+    /// The original message's SQS id.
     pub message_id: &'a str,
+    /// Deliveries of the original message so far.
     pub receive_count: u32,
+    /// A stable code: [`RETRIES_EXHAUSTED`] for a retryable failure out of deliveries, any other
+    /// for a permanent one ([`error_kind`]).
     pub code: &'a str,
+    /// Why, in words.
     pub reason: &'a str,
 }
 

@@ -10,10 +10,15 @@ static COLD: AtomicBool = AtomicBool::new(true);
 /// The metrics of one job.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JobMetrics {
+    /// Milliseconds since the kit started processing the message (`JobDuration`).
     pub duration_ms: f64,
+    /// The job completed and its completion committed (`JobsCompleted`).
     pub completed: bool,
+    /// The job failed on this delivery, for good or not (`JobsFailed`).
     pub failed: bool,
+    /// The delivery replayed an already completed job (`JobReplays`).
     pub replayed: bool,
+    /// Handler attempts in this delivery (`JobAttempts`); 0 when the handler did not run.
     pub attempts: u32,
 }
 
@@ -60,13 +65,16 @@ pub fn emit(worker: &str, m: &JobMetrics) {
 /// One worker-specific metric (e.g. the warm-up worker's cold instances).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Metric<'a> {
+    /// The metric's name, also its key in the EMF document.
     pub name: &'a str,
     /// A CloudWatch unit: `Count`, `Milliseconds`, `Bytes`, `Percent`, ...
     pub unit: &'a str,
+    /// The value, in `unit`.
     pub value: f64,
 }
 
 impl<'a> Metric<'a> {
+    /// A metric in unit `Count`.
     pub fn count(name: &'a str, value: f64) -> Self {
         Metric {
             name,
@@ -75,6 +83,7 @@ impl<'a> Metric<'a> {
         }
     }
 
+    /// A metric in unit `Milliseconds`.
     pub fn millis(name: &'a str, value: f64) -> Self {
         Metric {
             name,

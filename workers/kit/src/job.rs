@@ -17,6 +17,7 @@ pub type Outcome = serde_json::Value;
 /// Per-job context the kit hands to a handler.
 #[derive(Debug, Clone)]
 pub struct JobCtx {
+    /// The worker running the job.
     pub worker: Worker,
     /// The event's envelope: id, kind, correlation id, time, who asked.
     pub event: Meta,
@@ -69,6 +70,7 @@ impl JobCtx {
         self.summary.lock().ok().and_then(|mut s| s.take())
     }
 
+    /// Time until the deadline; zero once it has passed.
     pub fn time_left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }

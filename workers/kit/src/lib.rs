@@ -4,7 +4,7 @@
 //!   a [`JobError`] that is permanent or retryable by type; the kit finds the request in the
 //!   event. Every `Job` is a [`Handler`], the raw form ([`handler_fn`]).
 //! - Two drivers for the same handler: [`lambda`] (SQS event source, `batchItemFailures`) and
-//!   [`poll`] (long-polling process with graceful shutdown); [`run`] picks one.
+//!   [`poll`] (long-polling process with graceful shutdown); [`run()`] picks one.
 //! - The idempotent retry helper ([`process`], [`ops`], [`backoff`]): a claim per event in
 //!   the ops table, replays of completed jobs without side effects, in-process retries with
 //!   full-jitter backoff for transient errors, growing redelivery delays, permanent errors to
@@ -12,6 +12,8 @@
 //! - Structured logs ([`telemetry`]), CloudWatch EMF metrics ([`emf`]), outcome events
 //!   ([`outcome`]), AWS SDK configuration ([`aws`]), error classification ([`classify`]), the record of
 //!   every AWS call for the IAM call check ([`calls`]).
+
+#![deny(missing_docs)]
 
 pub mod aws;
 pub mod backoff;

@@ -11,16 +11,23 @@ use chrono::{DateTime, Utc};
 /// A message as the drivers received it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivered<'a> {
+    /// The SQS message id, never blank.
     pub message_id: &'a str,
+    /// The message body, an event to decode.
     pub body: &'a str,
+    /// SQS' `ApproximateReceiveCount`, from 1.
     pub receive_count: u32,
+    /// SQS' `SentTimestamp`, when the message has a valid one.
     pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// Why a message cannot be processed as delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
+    /// A stable code: `missing_message_id`, `missing_body`, `missing_receive_count` or
+    /// `bad_receive_count`.
     pub code: &'static str,
+    /// What is missing or wrong, for the dead letter.
     pub reason: String,
 }
 

@@ -16,6 +16,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// Publishes to the EventBridge bus `bus`.
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
         Publisher {
             client,
@@ -23,6 +24,7 @@ impl Publisher {
         }
     }
 
+    /// Publishes `stoker.job.completed` for a committed job, with its report.
     pub async fn completed(
         &self,
         stats: &Stats,
@@ -43,6 +45,8 @@ impl Publisher {
         self.put(stats, worker, &event.meta, payload).await;
     }
 
+    /// Publishes `stoker.job.failed` for a job that failed for good, with its error kind and
+    /// reason.
     pub async fn failed(
         &self,
         stats: &Stats,

@@ -25,7 +25,10 @@ use crate::settle::{self, Raw, Settled, change_visibility};
 /// What a poller did before it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PollSummary {
+    /// Messages received.
     pub received: u64,
+    /// Messages made visible again at shutdown: never started, or still running after the grace
+    /// period.
     pub released_at_shutdown: u64,
 }
 

@@ -32,19 +32,33 @@ pub enum Disposition {
     /// Done (or a replay of a done job): delete it.
     Done,
     /// Leave it for redelivery after `delay` (change its visibility).
-    Retry { delay: Duration },
+    Retry {
+        /// How long the message stays invisible before its redelivery (at most 12 hours).
+        delay: Duration,
+    },
     /// Send it to the DLQ with this reason, then delete it.
-    Dead { code: String, reason: String },
+    Dead {
+        /// The dead letter's `stoker-error-code`.
+        code: String,
+        /// The dead letter's `stoker-reason`.
+        reason: String,
+    },
 }
 
 /// A handler with everything it runs with. Built once; shared by every job.
 #[derive(Debug)]
 pub struct Runtime<H> {
+    /// The job logic.
     pub handler: H,
+    /// The worker's settings.
     pub config: WorkerConfig,
+    /// Idempotency claims and run records.
     pub ops: OpsTable,
+    /// Client for the worker's queue and DLQ.
     pub sqs: aws_sdk_sqs::Client,
+    /// Sends outcome events; `None` when no bus is configured.
     pub publisher: Option<Publisher>,
+    /// Counts the AWS calls and jobs of this runtime.
     pub stats: Arc<Stats>,
     /// Keeps running jobs' claims alive.
     pub leases: Leases,

@@ -16,7 +16,9 @@ use crate::task::AbortOnDrop;
 #[derive(Debug, Default)]
 pub struct Progress {
     phase: Mutex<String>,
+    /// Items done in the current phase.
     pub done: AtomicU64,
+    /// Items expected in the current phase (0 when unknown).
     pub total: AtomicU64,
 }
 
@@ -30,6 +32,7 @@ impl Progress {
         self.total.store(total, Ordering::Relaxed);
     }
 
+    /// Counts `n` more items done.
     pub fn add(&self, n: u64) {
         self.done.fetch_add(n, Ordering::Relaxed);
     }
@@ -45,6 +48,8 @@ impl Progress {
     }
 }
 
+/// The ops-table key of a job's progress item: `pk = PROGRESS#<worker>#<event id>`,
+/// `sk = PROGRESS`.
 pub fn key(worker: &str, event_id: &str) -> [(&'static str, AttributeValue); 2] {
     [
         (
@@ -74,6 +79,7 @@ pub fn report(
     })
 }
 
+/// Writes `progress` to the ops table once; the item expires a day later.
 pub async fn write(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,

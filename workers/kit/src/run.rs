@@ -14,8 +14,10 @@ use crate::stats::Stats;
 /// Why a worker could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// A setting is missing or unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The Lambda runtime failed (its error, as text).
     #[error("Lambda runtime: {0}")]
     Lambda(String),
     /// The worker's own settings are unusable (what, and how to fix it).

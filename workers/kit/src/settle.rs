@@ -16,7 +16,9 @@ use crate::process::{Disposition, Runtime, Stop};
 /// A message as SQS handed it over, whichever driver received it.
 #[derive(Debug, Clone, Copy)]
 pub struct Raw<'a> {
+    /// The SQS message id (empty when SQS gave none).
     pub message_id: &'a str,
+    /// The message body as delivered (empty when SQS gave none).
     pub body: &'a str,
     /// `None` when the message came without one (it cannot be made visible again early).
     pub receipt: Option<&'a str>,
@@ -28,7 +30,10 @@ pub enum Settled {
     /// Delete the message: done, or in the DLQ with its reason.
     Delete,
     /// Leave it: it comes back after `delay` (a retry), or after its visibility timeout.
-    Keep { delay: Option<Duration> },
+    Keep {
+        /// The retry's redelivery delay; `None` when the message waits out its visibility timeout.
+        delay: Option<Duration>,
+    },
 }
 
 /// Runs the job of a message, or dead-letters a message without its delivery facts.

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Counters of one runtime's AWS calls and jobs; cheap to bump from any task.
 #[derive(Debug, Default)]
 pub struct Stats {
     ddb: AtomicU64,
@@ -13,25 +14,34 @@ pub struct Stats {
 /// A snapshot of [`Stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// DynamoDB requests sent.
     pub dynamodb_calls: u64,
+    /// SQS requests sent.
     pub sqs_calls: u64,
+    /// EventBridge requests sent.
     pub eventbridge_calls: u64,
+    /// Messages processed (one per [`Runtime::process`](crate::Runtime::process) call).
     pub jobs: u64,
 }
 
 impl Stats {
+    /// Counts a DynamoDB request.
     pub fn ddb(&self) {
         self.ddb.fetch_add(1, Ordering::Relaxed);
     }
+    /// Counts an SQS request.
     pub fn sqs(&self) {
         self.sqs.fetch_add(1, Ordering::Relaxed);
     }
+    /// Counts an EventBridge request.
     pub fn events(&self) {
         self.events.fetch_add(1, Ordering::Relaxed);
     }
+    /// Counts a processed message.
     pub fn job(&self) {
         self.jobs.fetch_add(1, Ordering::Relaxed);
     }
+    /// The counts so far.
     pub fn counts(&self) -> Counts {
         Counts {
             dynamodb_calls: self.ddb.load(Ordering::Relaxed),

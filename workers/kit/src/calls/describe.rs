@@ -21,14 +21,19 @@ use super::{Call, Item};
 /// The parts of an HTTP request the description reads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Req<'a> {
+    /// The HTTP method (`POST`, `GET`, ...).
     pub method: &'a str,
+    /// The request URI: path and query (REST services are read from it).
     pub uri: &'a str,
+    /// The `Authorization` header: its SigV4 scope gives the service and region.
     pub authorization: Option<&'a str>,
+    /// The `X-Amz-Target` header: the operation of JSON-protocol services.
     pub target: Option<&'a str>,
     /// `x-amz-copy-source` (S3 CopyObject).
     pub copy_source: Option<&'a str>,
     /// `content-encoding`: the SDK gzips large bodies (CloudWatch PutMetricData).
     pub content_encoding: Option<&'a str>,
+    /// The body as sent (gzipped when `content_encoding` says so).
     pub body: &'a [u8],
 }
 

@@ -69,8 +69,11 @@ pub const BOUND_VARS: [&str; 8] = [
 /// a batch (`Table`), the target table of a restore (`TargetTable`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Item {
+    /// What IAM authorizes for this part (`PutItem`, `UpdateItem`, `PutEvents`, ...).
     pub operation: String,
+    /// The ARN this part acts on, or `*`.
     pub resource: String,
+    /// Condition-key values this part shows.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<String>>,
 }
@@ -91,6 +94,7 @@ pub struct Call {
     /// `s3:prefix`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<String>>,
+    /// The parts of the call IAM authorizes on their own (empty for a single-resource call).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<Item>,
 }
@@ -98,10 +102,12 @@ pub struct Call {
 /// A recorded call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
+    /// What the request does.
     #[serde(flatten)]
     pub call: Call,
     /// The worker (`backup`), or `null` when the process cannot tell.
     pub worker: Option<String>,
+    /// The process's executable name (`stoker-backup`).
     pub process: String,
 }
 
@@ -109,8 +115,11 @@ pub struct Record {
 /// for every worker of the process (its environment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bind {
+    /// Each `STOKER_*` variable and the value the worker used.
     pub bind: BTreeMap<String, String>,
+    /// The worker the names are for; `null` for every worker of the process.
     pub worker: Option<String>,
+    /// The process's executable name (`stoker-backup`).
     pub process: String,
 }
 
@@ -118,7 +127,9 @@ pub struct Bind {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum Line {
+    /// The names a worker was configured with.
     Bind(Bind),
+    /// One AWS request.
     Call(Record),
 }
 

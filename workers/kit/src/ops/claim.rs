@@ -30,11 +30,20 @@ const MAX_OUTCOME_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// We hold the claim; run the job.
-    Acquired { claim_id: String },
+    Acquired {
+        /// Our claim's id: extending, completing or releasing the claim needs it.
+        claim_id: String,
+    },
     /// The job already completed with this payload: here is its stored outcome.
-    Replay { outcome: serde_json::Value },
+    Replay {
+        /// The outcome stored when the job completed.
+        outcome: serde_json::Value,
+    },
     /// Someone else is running it; their claim expires in this long.
-    Busy { remaining: Duration },
+    Busy {
+        /// Time until the holder's claim expires.
+        remaining: Duration,
+    },
     /// The key completed with a different payload.
     Conflict,
 }

@@ -40,29 +40,46 @@ pub struct OpsTable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunOutcome {
+    /// The job ran and its completion committed.
     Completed,
+    /// A duplicate delivery of a completed job: answered from the stored outcome, nothing ran.
     Replayed,
+    /// Another worker held the job's claim.
     Busy,
+    /// The job failed but may work later: redelivered, or dead-lettered once out of deliveries.
     FailedRetryable,
+    /// The job failed for good (bad input, conflict, permanent error): dead-lettered.
     FailedPermanent,
 }
 
 /// One run of one job (what `stoker status` shows).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
+    /// The worker's name.
     pub worker: String,
+    /// The event's id, or `undecodable:<message id>` for a message that did not decode.
     pub event_id: String,
+    /// The event's detail type, or `-` when it did not decode.
     pub kind: String,
+    /// How the run ended.
     pub outcome: RunOutcome,
+    /// Handler attempts in this delivery (0 when the handler did not run).
     pub attempts: u32,
+    /// The message's delivery count at this run.
     pub receive_count: u32,
+    /// Milliseconds from the start of processing to the record.
     pub duration_ms: u64,
+    /// When the kit started processing the message.
     pub started_at: DateTime<Utc>,
+    /// When the run ended; records are ordered by it and kept 30 days after it.
     pub finished_at: DateTime<Utc>,
+    /// The failure's code ([`JobError::code`]), when the run failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// The failure's message, when the run failed (stored up to 2000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Who asked for the job (the event's `requested_by`), or `-` when it did not decode.
     pub requested_by: String,
     /// What a completed job did, in one line (its report's [`crate::Summary`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +97,7 @@ fn epoch_s(t: DateTime<Utc>, plus: Duration) -> i64 {
 }
 
 impl OpsTable {
+    /// The ops table named `table`, reached through `ddb`; each call is counted in `stats`.
     pub fn new(ddb: Client, table: impl Into<String>, stats: Arc<Stats>) -> Self {
         OpsTable {
             ddb,
@@ -88,6 +106,7 @@ impl OpsTable {
         }
     }
 
+    /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
     }
