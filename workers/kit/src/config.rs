@@ -33,7 +33,9 @@ pub struct WorkerConfig {
     /// the messages still waiting lose one delivery too (as a Lambda batch does); lower it
     /// for slow jobs at low concurrency.
     pub receive_batch: usize,
-    /// The queue's redrive `maxReceiveCount`: the last delivery sends to the DLQ itself, with the reason.
+    /// The kit's delivery limit: its last delivery sends the message to the DLQ itself, with
+    /// the reason. The queue's own redrive `maxReceiveCount` is set two higher (infra/), so
+    /// SQS moves a message only when the kit could not (a crash at the last delivery).
     pub max_receive_count: u32,
     /// Long-poll wait per receive (0-20 s).
     pub wait: Duration,
