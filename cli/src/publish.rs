@@ -145,6 +145,12 @@ impl PublishArgs {
                 .await
                 .map_err(|e| CliError::new(e.to_string()))?;
             if let Some(run) = runs.iter().rev().find(|r| is_final(r)) {
+                // A replay (a duplicate delivery) carries no summary: the completed run's.
+                let mut run = run.clone();
+                if run.summary.is_none() {
+                    run.summary = runs.iter().rev().find_map(|r| r.summary.clone());
+                }
+                let run = &run;
                 bar.finish();
                 let report = ops.stored_outcome(worker.name(), &id).await.ok().flatten();
                 self.print_run(run, report);
@@ -245,9 +251,6 @@ impl PublishArgs {
                         .map(|e| format!(" ({e})"))
                         .unwrap_or_default()
                 );
-                if let Some(line) = &run.summary {
-                    println!("{line}");
-                }
                 if let Some(r) = report {
                     match stoker_optimizer::report::table(&r) {
                         Some(table) => print!("{table}"),

@@ -78,7 +78,7 @@ impl JobCtx {
     /// Stages a DynamoDB write to be committed in the same transaction as the job's completion:
     /// it happens exactly once, or not at all when the job fails, times out, or its worker dies
     /// before completing (the retry stages its own). A staged write whose own condition fails
-    /// cancels the completion: the job is retried after its claim expires. At most
+    /// cancels the completion: the claim is released and the job is redelivered. At most
     /// [`MAX_STAGED`] per job.
     pub fn stage(&self, write: TransactWriteItem) {
         if let Ok(mut staged) = self.staged.lock() {

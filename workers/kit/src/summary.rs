@@ -1,4 +1,4 @@
-//! One line per report, for people: what a job did (`stoker publish --wait`, `stoker status`,
+//! One line per report, for people: what a job did (`stoker publish --wait --output json`,
 //! `./scripts/pipeline`). Stored with the job's run record.
 
 use serde::Serialize;

@@ -85,14 +85,25 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 impl stoker_kit::Summary for Report {
-    /// `f: 3/3 pings answered by the guard, 3 instances, 1 cold, p50 12 ms`, per target.
+    /// `f: 3/3 pings answered by the guard, 3 instances, 1 cold, p50 12 ms`, per target
+    /// (answers from the handler itself, the function not wrapped, are named apart).
     fn summary(&self) -> String {
         self.targets
             .iter()
             .map(|t| {
+                let unguarded = if t.unguarded > 0 {
+                    format!(" ({} answered by the handler: not wrapped)", t.unguarded)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{}: {}/{} pings answered by the guard, {} instances, {} cold, p50 {} ms",
-                    t.function, t.succeeded, t.invoked, t.instances, t.cold, t.latency_p50_ms
+                    "{}: {}/{} pings answered by the guard{unguarded}, {} instances, {} cold, p50 {} ms",
+                    t.function,
+                    t.succeeded.saturating_sub(t.unguarded),
+                    t.invoked,
+                    t.instances,
+                    t.cold,
+                    t.latency_p50_ms
                 )
             })
             .collect::<Vec<_>>()

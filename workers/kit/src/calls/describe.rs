@@ -23,7 +23,7 @@ use super::{Call, Item};
 pub struct Req<'a> {
     /// The HTTP method (`POST`, `GET`, ...).
     pub method: &'a str,
-    /// The request URI: path and query (REST services are read from it).
+    /// The full request URI, host included (REST services, S3 among them, are read from it).
     pub uri: &'a str,
     /// The `Authorization` header: its SigV4 scope gives the service and region.
     pub authorization: Option<&'a str>,

@@ -115,7 +115,7 @@ pub struct Record {
 /// for every worker of the process (its environment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bind {
-    /// Each `STOKER_*` variable and the value the worker used.
+    /// The bound `STOKER_*` variables (`BOUND_VARS`) and the values the worker used.
     pub bind: BTreeMap<String, String>,
     /// The worker the names are for; `null` for every worker of the process.
     pub worker: Option<String>,

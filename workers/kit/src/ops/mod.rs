@@ -63,7 +63,8 @@ pub struct RunRecord {
     pub kind: String,
     /// How the run ended.
     pub outcome: RunOutcome,
-    /// Handler attempts in this delivery (0 when the handler did not run).
+    /// Handler attempts in this delivery (0 when the handler did not run, and for a job
+    /// stopped by shutdown or by a lost claim).
     pub attempts: u32,
     /// The message's delivery count at this run.
     pub receive_count: u32,
