@@ -76,7 +76,7 @@ pub async fn change_visibility_batch<H: Handler>(
     to: Duration,
 ) -> bool {
     let mut all = true;
-    let secs = to.as_secs().min(43_200) as i32;
+    let secs = crate::settle::visibility_secs(to);
     for chunk in receipts.chunks(10) {
         let entries: Vec<_> = chunk
             .iter()

@@ -128,6 +128,5 @@ async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Durati
         body: record.body.as_deref().unwrap_or_default(),
         receipt: record.receipt_handle.as_deref(),
     };
-    let receive_count = facts.as_ref().map_or(0, |d| d.receive_count);
-    settle::settle(rt, raw, receive_count, disposition).await == Settled::Delete
+    settle::settle(rt, raw, &facts, disposition).await == Settled::Delete
 }

@@ -204,8 +204,7 @@ async fn run_group<H: Handler>(
             body: m.body().unwrap_or_default(),
             receipt: Some(&receipt),
         };
-        let receive_count = facts.as_ref().map_or(0, |d| d.receive_count);
-        match settle::settle(rt, raw, receive_count, disposition).await {
+        match settle::settle(rt, raw, &facts, disposition).await {
             Settled::Delete => {
                 let _ = delete_tx.send(receipt).await;
             }

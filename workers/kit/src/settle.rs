@@ -55,14 +55,15 @@ pub async fn run_job<H: Handler>(
     }
 }
 
-/// Carries out a disposition: see the module's table. `receive_count` is the message's (0 when
-/// it came without one).
+/// Carries out a disposition: see the module's table. The receive count comes from the
+/// message's delivery facts (0 when it came without them).
 pub async fn settle<H: Handler>(
     rt: &Runtime<H>,
     raw: Raw<'_>,
-    receive_count: u32,
+    facts: &Result<Delivered<'_>, Rejected>,
     disposition: Disposition,
 ) -> Settled {
+    let receive_count = facts.as_ref().map_or(0, |d| d.receive_count);
     match disposition {
         Disposition::Done => Settled::Delete,
         Disposition::Retry { delay } => {
@@ -89,16 +90,20 @@ pub async fn settle<H: Handler>(
 /// Makes one message visible again after `delay` (at most SQS' 12 hours).
 pub async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
     rt.stats.sqs();
-    let secs = delay.as_secs().min(43_200) as i32;
     if let Err(e) = rt
         .sqs
         .change_message_visibility()
         .queue_url(&rt.config.queue_url)
         .receipt_handle(receipt)
-        .visibility_timeout(secs)
+        .visibility_timeout(visibility_secs(delay))
         .send()
         .await
     {
         tracing::warn!(error = %e, "ChangeMessageVisibility failed; the message reappears after its current timeout");
     }
+}
+
+/// A visibility timeout in whole seconds, at most SQS' 12 hours.
+pub fn visibility_secs(d: Duration) -> i32 {
+    d.as_secs().min(43_200) as i32
 }
