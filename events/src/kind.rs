@@ -104,7 +104,7 @@ impl Kind {
     ];
 
     /// The EventBridge detail-type of this kind.
-    pub fn detail_type(self) -> &'static str {
+    pub const fn detail_type(self) -> &'static str {
         match self {
             Kind::WarmupRequested => "stoker.warmup.requested",
             Kind::CacheWarmRequested => "stoker.cache-warm.requested",

@@ -17,8 +17,10 @@ pub struct ChaosWorker {
 }
 
 impl Handler for ChaosWorker {
-    fn worker(&self) -> Worker {
-        self.worker
+    type Event = Event;
+
+    fn worker(&self) -> stoker_kit::WorkerId {
+        self.worker.into()
     }
 
     async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {

@@ -65,13 +65,13 @@ pub async fn emulator() -> SdkConfig {
 /// `STOKER_STACK`, ...; see `iam_calls::names`). Names left unbound match by the template's
 /// own naming (`<stack>-ops`) or, for parameters, anything.
 pub fn bind_names(worker: stoker_events::Worker, vars: &[(&str, &str)]) {
-    stoker_kit::calls::bind(worker, vars);
+    stoker_kit::calls::bind(worker.name(), vars);
 }
 
 /// The SDK configuration a worker that runs in the test's process builds its clients from:
 /// the kit's own, whose calls are recorded as `worker`'s when `STOKER_RECORD_CALLS` is set
 /// (`./scripts/test` sets it; `iam-calls` checks them against the worker's role).
-pub async fn worker_sdk(worker: stoker_events::Worker) -> SdkConfig {
+pub async fn worker_sdk(worker: impl Into<stoker_kit::WorkerId>) -> SdkConfig {
     stoker_kit::aws::config_loader_for(worker).load().await
 }
 

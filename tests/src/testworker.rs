@@ -22,8 +22,10 @@ pub struct TestWorker {
 }
 
 impl Handler for TestWorker {
-    fn worker(&self) -> Worker {
-        Worker::Warmup
+    type Event = Event;
+
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::Warmup.into()
     }
 
     async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {

@@ -405,7 +405,7 @@ async fn a_busy_claim_waits_for_its_expiry_even_at_the_last_delivery() {
         .claim(
             "warmup",
             &id,
-            &stoker_kit::process::payload_hash(&event),
+            &stoker_kit::JobEvent::payload_hash(&event),
             &id,
             Duration::from_secs(600),
         )

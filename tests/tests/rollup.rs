@@ -390,7 +390,11 @@ async fn a_synthetic_regression_is_detected_and_announced_a_steady_series_is_not
         body: req.clone().into(),
     };
     let out = worker
-        .roll_up(&req, &unique("k"), &cause.meta)
+        .roll_up(
+            &req,
+            &unique("k"),
+            &stoker_kit::EventMeta::from(&cause.meta),
+        )
         .await
         .expect("rollup");
     let out = serde_json::to_value(out).expect("report");
@@ -521,7 +525,7 @@ async fn a_refused_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery()
         .expect("resources");
     let worker = rollup(&sdk, Some(&proxy.url), None).await;
     let mut cfg = env.config();
-    cfg.worker = Worker::Rollup;
+    cfg.worker = Worker::Rollup.into();
     let rt = stoker_kit::runtime(worker, &worker_sdk(Worker::Rollup).await, cfg);
     let event = Envelope::new(
         batch(&namespace(), vec![series("Latency", &[1.0, 2.0, 3.0])]),

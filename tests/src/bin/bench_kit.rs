@@ -98,7 +98,7 @@ async fn kit_run(
     }
     let latencies = Arc::new(Mutex::new(Vec::with_capacity(n)));
     let lat = latencies.clone();
-    let handler = handler_fn(Worker::Warmup, move |event, _ctx| {
+    let handler = handler_fn(Worker::Warmup, move |event: stoker_events::Event, _ctx| {
         let lat = lat.clone();
         async move {
             let ms = (chrono::Utc::now() - event.meta.time)

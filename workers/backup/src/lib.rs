@@ -343,22 +343,19 @@ impl Backup {
 }
 
 impl Job for Backup {
+    type Event = stoker_events::Event;
     type Request = BackupRequest;
     type Report = BackupReport;
 
-    fn worker(&self) -> Worker {
-        Worker::Backup
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::Backup.into()
     }
 
     async fn run(&self, req: BackupRequest, ctx: &JobCtx) -> Result<BackupReport, JobError> {
         let event = &ctx.event;
         // The job id names what this job makes (found again by a retry); the attempt names
         // what must never be shared between attempts (scratch tables, export parts).
-        let job = JobTag::new(
-            &event.id.simple().to_string(),
-            ctx.receive_count,
-            ctx.attempt,
-        );
+        let job = JobTag::new(&event.id.replace('-', ""), ctx.receive_count, ctx.attempt);
         // Progress (items exported / restored) goes to the ops table for `stoker backup`.
         let progress = Arc::new(Progress::default());
         let reporter = (!self.ops_table.is_empty()).then(|| {

@@ -239,11 +239,12 @@ impl CacheWarmer {
 }
 
 impl Job for CacheWarmer {
+    type Event = stoker_events::Event;
     type Request = CacheWarmRequest;
     type Report = Report;
 
-    fn worker(&self) -> Worker {
-        Worker::CacheWarmer
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::CacheWarmer.into()
     }
 
     async fn run(&self, req: CacheWarmRequest, _ctx: &JobCtx) -> Result<Report, JobError> {

@@ -49,8 +49,9 @@ fn defaults() -> ConfigLoader {
 
 /// [`config_loader`] whose calls are recorded as `worker`'s (for a worker that runs in a
 /// process that runs other code or other workers: a test, `stoker run`).
-pub fn config_loader_for(worker: stoker_events::Worker) -> ConfigLoader {
-    defaults().http_client(crate::calls::wrap_as(connections(), Some(worker)))
+pub fn config_loader_for(worker: impl Into<crate::WorkerId>) -> ConfigLoader {
+    let name = worker.into().name();
+    defaults().http_client(crate::calls::wrap_as(connections(), Some(name)))
 }
 
 /// [`config_loader`] whose calls are never recorded: for code that does not act as a worker

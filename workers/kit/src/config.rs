@@ -3,16 +3,15 @@
 
 use std::time::Duration;
 
-use stoker_events::Worker;
-
 use crate::backoff::RetryPolicy;
+use crate::event::WorkerId;
 
 /// A worker's settings: its queue, DLQ, ops table, bus, time budget, concurrency and retry
 /// policy. Read them with [`WorkerConfig::from_env`] or start from [`WorkerConfig::new`].
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     /// The worker these settings are for.
-    pub worker: Worker,
+    pub worker: WorkerId,
     /// URL of the worker's SQS queue (`STOKER_QUEUE_URL`).
     pub queue_url: String,
     /// URL of the worker's dead-letter queue, where the kit sends failed messages with their
@@ -50,29 +49,48 @@ pub struct WorkerConfig {
 }
 
 /// A missing or unusable setting, naming the variable and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "{var}: {problem}. Set it (stack output `{output}` of infra/template.yaml), or run the worker through `stoker run`, which sets it from the stack"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The environment variable at fault.
     pub var: &'static str,
     /// What is wrong with it: not set, or not a whole number.
     pub problem: String,
-    /// The infra/template.yaml stack output that holds the value (`-` for optional numbers).
-    pub output: String,
+    /// The stack output that holds the value, when the worker names its outputs
+    /// ([`WorkerId::with_outputs`]).
+    pub output: Option<String>,
 }
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}. ", self.var, self.problem)?;
+        match &self.output {
+            Some(output) => write!(
+                f,
+                "Set it (stack output `{output}` of the worker's stack), or run the worker through `stoker run`, which sets it from the stack"
+            ),
+            None => f.write_str("Set it in the worker's environment"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 impl WorkerConfig {
     /// Defaults for `worker` with the given names; tune the rest on the struct.
-    pub fn new(worker: Worker, queue_url: &str, dlq_url: &str, ops_table: &str) -> Self {
+    pub fn new(
+        worker: impl Into<WorkerId>,
+        queue_url: &str,
+        dlq_url: &str,
+        ops_table: &str,
+    ) -> Self {
+        let worker = worker.into();
         WorkerConfig {
             worker,
             queue_url: queue_url.to_owned(),
             dlq_url: dlq_url.to_owned(),
             ops_table: ops_table.to_owned(),
             bus: None,
-            job_timeout: default_timeout(worker),
+            job_timeout: worker.job_timeout(),
             concurrency: 10,
             receive_batch: 10,
             max_receive_count: 5,
@@ -87,26 +105,27 @@ impl WorkerConfig {
     /// `STOKER_BUS`, `STOKER_JOB_TIMEOUT_SECS`, `STOKER_CONCURRENCY`, `STOKER_RECEIVE_BATCH`,
     /// `STOKER_MAX_RECEIVE_COUNT`,
     /// `STOKER_WAIT_SECS`, `STOKER_VISIBILITY_SECS`, `STOKER_SHUTDOWN_GRACE_SECS`, `STOKER_REDELIVERY_BASE_SECS` (optional).
-    pub fn from_env(worker: Worker) -> Result<Self, ConfigError> {
+    pub fn from_env(worker: impl Into<WorkerId>) -> Result<Self, ConfigError> {
         Self::from_lookup(worker, |k| std::env::var(k).ok())
     }
 
     /// [`from_env`](Self::from_env) over any lookup (tests).
     pub fn from_lookup(
-        worker: Worker,
+        worker: impl Into<WorkerId>,
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let stem = worker.stem();
-        let required = |var: &'static str, output: String| {
+        let worker = worker.into();
+        let stem = worker.outputs();
+        let required = |var: &'static str, output: Option<String>| {
             get(var).filter(|v| !v.is_empty()).ok_or(ConfigError {
                 var,
                 problem: "not set".into(),
                 output,
             })
         };
-        let queue = required("STOKER_QUEUE_URL", format!("{stem}QueueUrl"))?;
-        let dlq = required("STOKER_DLQ_URL", format!("{stem}DlqUrl"))?;
-        let table = required("STOKER_OPS_TABLE", "OpsTableName".into())?;
+        let queue = required("STOKER_QUEUE_URL", stem.map(|s| format!("{s}QueueUrl")))?;
+        let dlq = required("STOKER_DLQ_URL", stem.map(|s| format!("{s}DlqUrl")))?;
+        let table = required("STOKER_OPS_TABLE", stem.map(|_| "OpsTableName".into()))?;
         let mut cfg = WorkerConfig::new(worker, &queue, &dlq, &table);
         cfg.bus = get("STOKER_BUS").filter(|b| !b.is_empty());
         let number = |var: &'static str| -> Result<Option<u64>, ConfigError> {
@@ -115,7 +134,7 @@ impl WorkerConfig {
                 Some(v) => v.parse().map(Some).map_err(|_| ConfigError {
                     var,
                     problem: format!("`{v}` is not a whole number"),
-                    output: "-".into(),
+                    output: None,
                 }),
             }
         };
@@ -147,27 +166,26 @@ impl WorkerConfig {
     }
 }
 
-/// The worker timeouts infra/template.yaml gives the functions.
-pub fn default_timeout(worker: Worker) -> Duration {
-    Duration::from_secs(match worker {
-        Worker::Warmup | Worker::Rollup => 60,
-        Worker::CacheWarmer => 120,
-        Worker::Backup | Worker::Optimizer => 900,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    const BACKUP: WorkerId = WorkerId::new("backup").with_outputs("Backup");
+    const WARMUP: WorkerId = WorkerId::new("warmup");
+
     #[test]
     fn a_missing_setting_names_the_variable_and_the_stack_output() {
         let env: HashMap<&str, &str> = HashMap::from([("STOKER_QUEUE_URL", "q")]);
-        let err = WorkerConfig::from_lookup(Worker::Backup, |k| env.get(k).map(|v| v.to_string()))
-            .unwrap_err();
+        let err =
+            WorkerConfig::from_lookup(BACKUP, |k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err.var, "STOKER_DLQ_URL");
         assert!(err.to_string().contains("BackupDlqUrl"), "{err}");
+        let err = WorkerConfig::from_lookup(WARMUP, |_| None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "STOKER_QUEUE_URL: not set. Set it in the worker's environment"
+        );
     }
 
     #[test]
@@ -178,15 +196,14 @@ mod tests {
             ("STOKER_OPS_TABLE", "t"),
             ("STOKER_CONCURRENCY", "4"),
         ]);
-        let cfg = WorkerConfig::from_lookup(Worker::Warmup, |k| env.get(k).map(|v| v.to_string()))
-            .unwrap();
+        let cfg = WorkerConfig::from_lookup(WARMUP, |k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(
             (cfg.concurrency, cfg.job_timeout),
             (4, Duration::from_secs(60))
         );
         env.insert("STOKER_WAIT_SECS", "soon");
-        let err = WorkerConfig::from_lookup(Worker::Warmup, |k| env.get(k).map(|v| v.to_string()))
-            .unwrap_err();
+        let err =
+            WorkerConfig::from_lookup(WARMUP, |k| env.get(k).map(|v| v.to_string())).unwrap_err();
         assert_eq!(err.var, "STOKER_WAIT_SECS");
     }
 }

@@ -1,7 +1,5 @@
 //! What a job can fail with, decided by type: permanent (never retried) or retryable.
 
-use stoker_events::DecodeError;
-
 /// A job's failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
@@ -80,11 +78,5 @@ impl JobError {
                 transient: false, ..
             } => "retryable",
         }
-    }
-}
-
-impl From<DecodeError> for JobError {
-    fn from(e: DecodeError) -> Self {
-        JobError::permanent(e.code(), e.to_string())
     }
 }

@@ -1,14 +1,14 @@
 //! The handler shape: a worker is a plain async function of its typed event.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use stoker_events::{Event, Meta, Worker};
-
 use crate::error::JobError;
+use crate::event::{EventMeta, JobEvent, WorkerId};
 
 /// What a job reports when it succeeds (stored as the outcome digest, sent in the
 /// `stoker.job.completed` event).
@@ -18,9 +18,9 @@ pub type Outcome = serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct JobCtx {
     /// The worker running the job.
-    pub worker: Worker,
+    pub worker: WorkerId,
     /// The event's envelope: id, kind, correlation id, time, who asked.
-    pub event: Meta,
+    pub event: EventMeta,
     /// This attempt within the delivery, from 1.
     pub attempt: u32,
     /// How many times SQS has delivered the message, from 1.
@@ -40,15 +40,15 @@ pub const MAX_STAGED: usize = 98;
 impl JobCtx {
     /// A context for attempt `attempt` of delivery `receive_count` of the event `event`.
     pub fn new(
-        worker: Worker,
-        event: &Meta,
+        worker: WorkerId,
+        event: EventMeta,
         attempt: u32,
         receive_count: u32,
         deadline: Instant,
     ) -> Self {
         JobCtx {
             worker,
-            event: event.clone(),
+            event,
             attempt,
             receive_count,
             deadline,
@@ -98,23 +98,26 @@ impl JobCtx {
 /// A worker's job logic. Shared resources (SDK clients, config) live in the implementing
 /// struct, built once at start-up.
 pub trait Handler: Send + Sync + 'static {
+    /// The event type its queue carries.
+    type Event: JobEvent;
+
     /// The worker this handler is.
-    fn worker(&self) -> Worker;
+    fn worker(&self) -> WorkerId;
 
     /// The idempotency key of an event: its id unless the payload declares a better one.
-    fn idempotency_key(&self, event: &Event) -> String {
-        event.meta.id.to_string()
+    fn idempotency_key(&self, event: &Self::Event) -> String {
+        event.meta().id
     }
 
     /// Does the job. Must be safe to call again after a retryable error.
     fn handle(
         &self,
-        event: &Event,
+        event: &Self::Event,
         ctx: &JobCtx,
     ) -> impl Future<Output = Result<Outcome, JobError>> + Send;
 }
 
-/// A [`Handler`] from a plain async function.
+/// A [`Handler`] from a plain async function of an event of type `E`.
 ///
 /// ```
 /// use stoker_kit::{handler_fn, JobError, Outcome};
@@ -126,37 +129,53 @@ pub trait Handler: Send + Sync + 'static {
 ///         other => Err(JobError::permanent("wrong_kind", format!("warmup cannot handle {}", other.kind()))),
 ///     }
 /// }
-/// let handler = handler_fn(Worker::Warmup, |event, _ctx| warm(event));
+/// let handler = handler_fn(Worker::Warmup, |event: Event, _ctx| warm(event));
 /// // The function gets its own copy of the event and context, so it may hold them across awaits.
 /// # let _ = handler;
 /// ```
-pub fn handler_fn<F, Fut>(worker: Worker, f: F) -> FnHandler<F>
+pub fn handler_fn<E, F, Fut>(worker: impl Into<WorkerId>, f: F) -> FnHandler<E, F>
 where
-    F: Fn(Event, JobCtx) -> Fut + Send + Sync + 'static,
+    E: JobEvent + Clone,
+    F: Fn(E, JobCtx) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Outcome, JobError>> + Send,
 {
-    FnHandler { worker, f }
+    FnHandler {
+        worker: worker.into(),
+        f,
+        event: PhantomData,
+    }
 }
 
 /// See [`handler_fn`].
-#[derive(Debug)]
-pub struct FnHandler<F> {
-    worker: Worker,
+pub struct FnHandler<E, F> {
+    worker: WorkerId,
     f: F,
+    event: PhantomData<fn(E)>,
 }
 
-impl<F, Fut> Handler for FnHandler<F>
+impl<E, F> std::fmt::Debug for FnHandler<E, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnHandler")
+            .field("worker", &self.worker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E, F, Fut> Handler for FnHandler<E, F>
 where
-    F: Fn(Event, JobCtx) -> Fut + Send + Sync + 'static,
+    E: JobEvent + Clone,
+    F: Fn(E, JobCtx) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Outcome, JobError>> + Send,
 {
-    fn worker(&self) -> Worker {
+    type Event = E;
+
+    fn worker(&self) -> WorkerId {
         self.worker
     }
 
     fn handle(
         &self,
-        event: &Event,
+        event: &E,
         ctx: &JobCtx,
     ) -> impl Future<Output = Result<Outcome, JobError>> + Send {
         (self.f)(event.clone(), ctx.clone())

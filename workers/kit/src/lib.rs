@@ -3,6 +3,9 @@
 //! - [`Job`]: a worker is an async function of its typed request returning a typed report or
 //!   a [`JobError`] that is permanent or retryable by type; the kit finds the request in the
 //!   event. Every `Job` is a [`Handler`], the raw form ([`handler_fn`]).
+//! - Any event type: a queue's events are a [`JobEvent`] (decode, envelope, payload digest,
+//!   outcome announcements). stoker's own events are one, with the `stoker` feature (on by
+//!   default, [`stoker`]); a crate with its own events turns the feature off.
 //! - Two drivers for the same handler: [`lambda`] (SQS event source, `batchItemFailures`) and
 //!   [`poll`] (long-polling process with graceful shutdown); [`run()`] picks one.
 //! - The idempotent retry helper ([`process`], [`ops`], [`backoff`]): a claim per event in
@@ -23,6 +26,8 @@ pub mod config;
 pub mod dlq;
 pub mod emf;
 pub mod error;
+pub mod event;
+#[cfg(feature = "stoker")]
 pub mod fuzz_checks;
 pub mod held;
 pub mod job;
@@ -37,6 +42,8 @@ pub mod progress;
 pub mod run;
 pub mod settle;
 pub mod stats;
+#[cfg(feature = "stoker")]
+pub mod stoker;
 pub mod summary;
 pub mod task;
 pub mod telemetry;
@@ -45,6 +52,7 @@ pub mod typed;
 pub use backoff::RetryPolicy;
 pub use config::WorkerConfig;
 pub use error::JobError;
+pub use event::{Announcement, Delivery, EventMeta, JobEvent, WorkerId};
 pub use job::{FnHandler, Handler, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
 pub use run::{RunError, run, run_with, runtime};

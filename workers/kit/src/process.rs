@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 use backon::Retryable;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
-use sha2::{Digest, Sha256};
-use stoker_events::{Delivery, Event, decode};
 use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
+use crate::event::{Completed, Delivery, EventMeta, Failed, JobEvent};
 use crate::job::{Handler, JobCtx, MAX_STAGED, Outcome};
 use crate::lease::{Lease, Leases};
 pub use crate::message::Delivered;
@@ -95,17 +94,13 @@ impl Timing<'_> {
     fn run(
         &self,
         worker: &str,
-        event: Option<&Event>,
+        event: Option<&EventMeta>,
         outcome: RunOutcome,
         attempts: u32,
         err: Option<&JobError>,
     ) -> RunRecord {
         let (event_id, kind, requested_by) = match event {
-            Some(e) => (
-                e.meta.id.to_string(),
-                e.meta.kind.detail_type().to_owned(),
-                e.meta.requested_by.clone(),
-            ),
+            Some(m) => (m.id.clone(), m.kind.clone(), m.requested_by.clone()),
             None => (
                 format!("undecodable:{}", self.msg.message_id),
                 "-".to_owned(),
@@ -175,11 +170,15 @@ impl<H: Handler> Runtime<H> {
             message_id: Some(msg.message_id),
             sent_at: msg.sent_at,
         };
-        let event = match decode(msg.body, &delivery) {
+        let event = match H::Event::decode(msg.body, &delivery) {
             Ok(e) => e,
             Err(e) => {
                 tracing::warn!(message_id = msg.message_id, code = e.code(), error = %e, "undecodable message: to the DLQ");
-                let err = JobError::from(e);
+                let err = if e.is_permanent() {
+                    e
+                } else {
+                    JobError::permanent("undecodable", e.to_string())
+                };
                 self.record(&t.run(
                     self.worker(),
                     None,
@@ -198,8 +197,9 @@ impl<H: Handler> Runtime<H> {
                 return dead(&err);
             }
         };
-        let span = tracing::info_span!("job", worker = self.worker(), message_id = msg.message_id, event_id = %event.meta.id, kind = %event.meta.kind);
-        self.process_event(&event, &t, budget, stop)
+        let meta = event.meta();
+        let span = tracing::info_span!("job", worker = self.worker(), message_id = msg.message_id, event_id = %meta.id, kind = %meta.kind);
+        self.process_event(&event, &meta, &t, budget, stop)
             .instrument(span)
             .await
     }
@@ -207,7 +207,8 @@ impl<H: Handler> Runtime<H> {
     /// The claim-run-finish part of [`process`](Self::process), inside the job's span.
     async fn process_event(
         &self,
-        event: &Event,
+        event: &H::Event,
+        meta: &EventMeta,
         t: &Timing<'_>,
         budget: Duration,
         stop: &Stop,
@@ -220,8 +221,8 @@ impl<H: Handler> Runtime<H> {
             .claim(
                 self.worker(),
                 &key,
-                &payload_hash(event),
-                &event.meta.id.to_string(),
+                &event.payload_hash(),
+                &meta.id,
                 claim_ttl,
             )
             .await;
@@ -229,7 +230,7 @@ impl<H: Handler> Runtime<H> {
             Ok(Claim::Acquired { claim_id }) if rc > self.config.max_receive_count => {
                 let run = t.run(
                     self.worker(),
-                    Some(event),
+                    Some(meta),
                     RunOutcome::FailedRetryable,
                     0,
                     None,
@@ -245,7 +246,7 @@ impl<H: Handler> Runtime<H> {
             }
             Ok(Claim::Replay { .. }) => {
                 tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
-                self.record(&t.run(self.worker(), Some(event), RunOutcome::Replayed, 0, None))
+                self.record(&t.run(self.worker(), Some(meta), RunOutcome::Replayed, 0, None))
                     .await;
                 emf::emit(
                     self.worker(),
@@ -288,7 +289,7 @@ impl<H: Handler> Runtime<H> {
                 );
                 self.record(&t.run(
                     self.worker(),
-                    Some(event),
+                    Some(meta),
                     RunOutcome::FailedPermanent,
                     0,
                     Some(&err),
@@ -303,13 +304,13 @@ impl<H: Handler> Runtime<H> {
             .leases
             .keep(self.worker(), key.clone(), claim_id.clone(), claim_ttl);
         let (err, attempts, release) = match self
-            .run_handler(event, rc, t.clock + budget, stop, &lease)
+            .run_handler(event, meta, rc, t.clock + budget, stop, &lease)
             .await
         {
             Ran::Ok(outcome, attempts, staged, summary) => {
                 let mut run = t.run(
                     self.worker(),
-                    Some(event),
+                    Some(meta),
                     RunOutcome::Completed,
                     attempts,
                     None,
@@ -366,7 +367,7 @@ impl<H: Handler> Runtime<H> {
         } else {
             RunOutcome::FailedRetryable
         };
-        let run = t.run(self.worker(), Some(event), outcome, attempts, Some(&err));
+        let run = t.run(self.worker(), Some(meta), outcome, attempts, Some(&err));
         if release {
             self.release(&key, &claim_id, &run).await;
         } else {
@@ -394,8 +395,12 @@ impl<H: Handler> Runtime<H> {
         }
         tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
         if let Some(p) = &self.publisher {
-            p.failed(&self.stats, self.worker(), event, attempts, &err)
-                .await;
+            let failed = Failed {
+                worker: self.worker(),
+                attempts,
+                error: &err,
+            };
+            p.announce(&self.stats, event.failed(&failed)).await;
         }
         self.again(rc, Duration::ZERO, &err)
     }
@@ -403,7 +408,7 @@ impl<H: Handler> Runtime<H> {
     /// A committed job: its metric and its outcome event.
     async fn completed(
         &self,
-        event: &Event,
+        event: &H::Event,
         t: &Timing<'_>,
         attempts: u32,
         run: &RunRecord,
@@ -418,15 +423,13 @@ impl<H: Handler> Runtime<H> {
             },
         );
         if let Some(p) = &self.publisher {
-            p.completed(
-                &self.stats,
-                self.worker(),
-                event,
+            let done = Completed {
+                worker: self.worker(),
                 attempts,
-                run.duration_ms,
-                outcome,
-            )
-            .await;
+                duration_ms: run.duration_ms,
+                report: outcome,
+            };
+            p.announce(&self.stats, event.completed(&done)).await;
         }
         Disposition::Done
     }
@@ -464,7 +467,8 @@ impl<H: Handler> Runtime<H> {
     /// [`crate::RetryPolicy`], never past the deadline) until the job stops or its claim is lost.
     async fn run_handler(
         &self,
-        event: &Event,
+        event: &H::Event,
+        meta: &EventMeta,
         receive_count: u32,
         deadline: Instant,
         stop: &Stop,
@@ -473,7 +477,7 @@ impl<H: Handler> Runtime<H> {
         let attempts = AtomicU32::new(0);
         let one = || {
             let attempt = attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            self.attempt(event, receive_count, attempt, deadline)
+            self.attempt(event, meta, receive_count, attempt, deadline)
         };
         let retried = one
             .retry(self.config.retry.delays())
@@ -499,14 +503,15 @@ impl<H: Handler> Runtime<H> {
     /// and running out of time included).
     async fn attempt(
         &self,
-        event: &Event,
+        event: &H::Event,
+        meta: &EventMeta,
         receive_count: u32,
         attempt: u32,
         deadline: Instant,
     ) -> Result<(Outcome, Vec<TransactWriteItem>, Option<String>), JobError> {
         let ctx = JobCtx::new(
             self.config.worker,
-            &event.meta,
+            meta.clone(),
             attempt,
             receive_count,
             deadline,
@@ -576,15 +581,6 @@ async fn stopped(stop: &mut Stop) {
     if stop.wait_for(|s| *s).await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-/// SHA-256 of the event's kind and canonical payload (object keys sorted).
-pub fn payload_hash(event: &Event) -> String {
-    let mut h = Sha256::new();
-    h.update(event.meta.kind.detail_type().as_bytes());
-    h.update(b"\n");
-    h.update(event.body.to_value().to_string().as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

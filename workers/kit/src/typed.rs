@@ -5,7 +5,7 @@
 //! ```
 //! use stoker_events::Worker;
 //! use stoker_events::payload::warmup::WarmupRequest;
-//! use stoker_kit::{Job, JobCtx, JobError};
+//! use stoker_kit::{Job, JobCtx, JobError, WorkerId};
 //!
 //! struct Count;
 //!
@@ -21,11 +21,12 @@
 //! }
 //!
 //! impl Job for Count {
+//!     type Event = stoker_events::Event;
 //!     type Request = WarmupRequest;
 //!     type Report = Counted;
 //!
-//!     fn worker(&self) -> Worker {
-//!         Worker::Warmup
+//!     fn worker(&self) -> WorkerId {
+//!         Worker::Warmup.into()
 //!     }
 //!
 //!     async fn run(&self, req: WarmupRequest, _ctx: &JobCtx) -> Result<Counted, JobError> {
@@ -40,65 +41,39 @@
 use std::future::Future;
 
 use serde::Serialize;
-use stoker_events::payload::backup::BackupRequest;
-use stoker_events::payload::cache::CacheWarmRequest;
-use stoker_events::payload::optimize::OptimizeRequest;
-use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
-use stoker_events::payload::warmup::WarmupRequest;
-use stoker_events::{Event, Kind, Payload, Worker};
 
 use crate::error::JobError;
+use crate::event::{JobEvent, WorkerId};
 use crate::job::{Handler, JobCtx, Outcome};
 use crate::summary::Summary;
 
-/// What a typed job takes, found in an event by the kit.
-pub trait Request: Sized + Send + 'static {
+/// What a typed job takes, found by the kit in an event of type `E`.
+pub trait Request<E>: Sized + Send + 'static {
     /// The kinds of event it is made from (named in the kit's error for any other kind).
-    const KINDS: &'static [Kind];
+    const KINDS: &'static [&'static str];
 
     /// The request in `event`, or `None` when the event is of another kind.
-    fn from_event(event: &Event) -> Option<Self>;
+    fn from_event(event: &E) -> Option<Self>;
 }
-
-macro_rules! requests {
-    ($($ty:ty),* $(,)?) => {
-        $(
-            impl Request for $ty {
-                const KINDS: &'static [Kind] = &[<$ty as Payload>::KIND];
-
-                fn from_event(event: &Event) -> Option<Self> {
-                    <$ty as Payload>::from_body(&event.body).cloned()
-                }
-            }
-        )*
-    };
-}
-
-requests!(
-    WarmupRequest,
-    CacheWarmRequest,
-    BackupRequest,
-    MeasurementBatch,
-    RollupRequest,
-    OptimizeRequest,
-);
 
 /// A worker's job logic, typed. Every `Job` is a [`Handler`]: the kit's idempotency, retries,
 /// DLQ reasons, staged writes, metrics and outcome events come with it. Shared resources (SDK
 /// clients, config) live in the implementing struct, built once at start-up.
 pub trait Job: Send + Sync + 'static {
+    /// The event type its queue carries.
+    type Event: JobEvent;
     /// What the job takes.
-    type Request: Request;
+    type Request: Request<Self::Event>;
     /// What it reports when it succeeds (the job's outcome, in its run record and its
-    /// `stoker.job.completed` event), with its one-line [`Summary`] for people.
+    /// completion event), with its one-line [`Summary`] for people.
     type Report: Serialize + Summary + Send;
 
     /// The worker this job is.
-    fn worker(&self) -> Worker;
+    fn worker(&self) -> WorkerId;
 
     /// The idempotency key of an event: its id unless the job declares a better one.
-    fn idempotency_key(&self, event: &Event) -> String {
-        event.meta.id.to_string()
+    fn idempotency_key(&self, event: &Self::Event) -> String {
+        event.meta().id
     }
 
     /// Does the job. Must be safe to call again after a retryable error. The event's envelope
@@ -111,20 +86,22 @@ pub trait Job: Send + Sync + 'static {
 }
 
 impl<J: Job> Handler for J {
-    fn worker(&self) -> Worker {
+    type Event = J::Event;
+
+    fn worker(&self) -> WorkerId {
         Job::worker(self)
     }
 
-    fn idempotency_key(&self, event: &Event) -> String {
+    fn idempotency_key(&self, event: &J::Event) -> String {
         Job::idempotency_key(self, event)
     }
 
-    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
+    async fn handle(&self, event: &J::Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
         let Some(req) = J::Request::from_event(event) else {
             return Err(wrong_kind(
                 Job::worker(self),
                 J::Request::KINDS,
-                event.meta.kind,
+                &ctx.event.kind,
             ));
         };
         let report = self.run(req, ctx).await?;
@@ -136,38 +113,38 @@ impl<J: Job> Handler for J {
 }
 
 /// The kit's error for an event of a kind the worker does not take.
-pub fn wrong_kind(worker: Worker, takes: &[Kind], got: Kind) -> JobError {
-    let takes: Vec<&str> = takes.iter().map(|k| k.detail_type()).collect();
+pub fn wrong_kind(worker: WorkerId, takes: &[&str], got: &str) -> JobError {
     JobError::permanent(
         "wrong_kind",
         format!(
-            "the {} worker takes {}, not {}",
+            "the {} worker takes {}, not {got}",
             worker.name(),
             takes.join(" and "),
-            got.detail_type()
         ),
     )
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "stoker"))]
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
-    use stoker_events::payload::warmup::WarmupTarget;
-    use stoker_events::{Envelope, SOURCE_OPERATOR, decode};
+    use stoker_events::payload::rollup::RollupRequest;
+    use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
+    use stoker_events::{Envelope, Event, Payload, SOURCE_OPERATOR, Worker, decode};
 
     struct Targets;
 
     impl Job for Targets {
+        type Event = Event;
         type Request = WarmupRequest;
         type Report = usize;
 
-        fn worker(&self) -> Worker {
-            Worker::Warmup
+        fn worker(&self) -> WorkerId {
+            Worker::Warmup.into()
         }
 
         async fn run(&self, req: WarmupRequest, ctx: &JobCtx) -> Result<usize, JobError> {
-            assert_eq!(ctx.event.kind, Kind::WarmupRequested);
+            assert_eq!(ctx.event.kind, "stoker.warmup.requested");
             Ok(req.targets.len())
         }
     }
@@ -180,8 +157,8 @@ mod tests {
 
     fn ctx(e: &Event) -> JobCtx {
         JobCtx::new(
-            Worker::Warmup,
-            &e.meta,
+            Worker::Warmup.into(),
+            e.meta(),
             1,
             1,
             Instant::now() + Duration::from_secs(5),

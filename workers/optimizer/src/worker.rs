@@ -83,7 +83,7 @@ impl Optimizer {
             dynamo_pricing: DynamoPricing::default(),
             events: bus.map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
             cooldown: Duration::from_secs(24 * 3600),
-            job_timeout: stoker_kit::config::default_timeout(Worker::Optimizer),
+            job_timeout: stoker_kit::stoker::default_timeout(Worker::Optimizer),
             halt: Halt::default(),
         }
     }
@@ -149,11 +149,12 @@ impl Optimizer {
 }
 
 impl Job for Optimizer {
+    type Event = stoker_events::Event;
     type Request = OptimizeRequest;
     type Report = OptimizeReport;
 
-    fn worker(&self) -> Worker {
-        Worker::Optimizer
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::Optimizer.into()
     }
 
     async fn run(&self, req: OptimizeRequest, ctx: &JobCtx) -> Result<OptimizeReport, JobError> {

@@ -20,7 +20,7 @@ pub mod window;
 use serde::Serialize;
 use stoker_events::payload::outcome::RegressionDetected;
 use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
-use stoker_events::{Body, Event, Kind, Meta, Worker};
+use stoker_events::{Body, Event, Kind, Worker};
 use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::outcome::Publisher;
 use stoker_kit::{Job, JobCtx, JobError, Request};
@@ -109,7 +109,7 @@ impl Rollup {
         &self,
         req: &RollupRequest,
         key: &str,
-        cause: &Meta,
+        cause: &stoker_kit::EventMeta,
     ) -> Result<RolledUp, JobError> {
         let now = chrono::Utc::now().timestamp();
         let (report, datums) = rollup::roll_up(&self.sender.cloudwatch, req, now).await?;
@@ -155,8 +155,11 @@ pub enum RollupJob {
     Rollup(RollupRequest),
 }
 
-impl Request for RollupJob {
-    const KINDS: &'static [Kind] = &[Kind::MeasurementsReported, Kind::RollupRequested];
+impl Request<Event> for RollupJob {
+    const KINDS: &'static [&'static str] = &[
+        Kind::MeasurementsReported.detail_type(),
+        Kind::RollupRequested.detail_type(),
+    ];
 
     fn from_event(event: &Event) -> Option<Self> {
         match &event.body {
@@ -184,11 +187,12 @@ pub enum RollupOutcome {
 }
 
 impl Job for Rollup {
+    type Event = stoker_events::Event;
     type Request = RollupJob;
     type Report = RollupOutcome;
 
-    fn worker(&self) -> Worker {
-        Worker::Rollup
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::Rollup.into()
     }
 
     async fn run(&self, job: RollupJob, ctx: &JobCtx) -> Result<RollupOutcome, JobError> {

@@ -77,11 +77,12 @@ impl Warmup {
 }
 
 impl Job for Warmup {
+    type Event = stoker_events::Event;
     type Request = WarmupRequest;
     type Report = Report;
 
-    fn worker(&self) -> Worker {
-        Worker::Warmup
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::Warmup.into()
     }
 
     async fn run(&self, req: WarmupRequest, ctx: &JobCtx) -> Result<Report, JobError> {

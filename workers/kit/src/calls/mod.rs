@@ -42,7 +42,6 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::{Deserialize, Serialize};
-use stoker_events::Worker;
 
 pub use describe::{PARTITION_KEY, Req, describe};
 
@@ -136,7 +135,7 @@ pub enum Line {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Identity {
     Unset,
-    One(Worker),
+    One(&'static str),
     Several,
 }
 
@@ -219,21 +218,18 @@ impl Recorder {
         Some(f)
     }
 
-    fn worker(&self, tag: Option<Worker>) -> Option<String> {
+    fn worker(&self, tag: Option<&'static str>) -> Option<String> {
         if let Some(w) = tag {
-            return Some(w.name().to_owned());
+            return Some(w.to_owned());
         }
         match *self.identity.lock().unwrap_or_else(|e| e.into_inner()) {
-            Identity::One(w) => Some(w.name().to_owned()),
+            Identity::One(w) => Some(w.to_owned()),
             Identity::Several => None,
-            Identity::Unset => Worker::ALL
-                .into_iter()
-                .find(|w| self.process == format!("stoker-{}", w.name()))
-                .map(|w| w.name().to_owned()),
+            Identity::Unset => process_worker(&self.process).map(str::to_owned),
         }
     }
 
-    fn record(&self, request: &HttpRequest, tag: Option<Worker>) {
+    fn record(&self, request: &HttpRequest, tag: Option<&'static str>) {
         let header = |name: &str| request.headers().get(name);
         let req = Req {
             method: request.method(),
@@ -264,7 +260,7 @@ pub fn wrap(http: SharedHttpClient) -> SharedHttpClient {
 }
 
 /// [`wrap`], recording the calls as `worker`'s whatever the process runs.
-pub fn wrap_as(http: SharedHttpClient, worker: Option<Worker>) -> SharedHttpClient {
+pub fn wrap_as(http: SharedHttpClient, worker: Option<&'static str>) -> SharedHttpClient {
     if recording() {
         RecordingClient(http, worker).into_shared()
     } else {
@@ -274,7 +270,7 @@ pub fn wrap_as(http: SharedHttpClient, worker: Option<Worker>) -> SharedHttpClie
 
 /// Names the worker whose calls this process makes. A second, different worker makes the
 /// process's calls unattributable (recorded with `worker: null`).
-pub fn set_worker(worker: Worker) {
+pub fn set_worker(worker: &'static str) {
     let Some(r) = recorder() else { return };
     let mut id = r.identity.lock().unwrap_or_else(|e| e.into_inner());
     *id = match *id {
@@ -285,7 +281,7 @@ pub fn set_worker(worker: Worker) {
 }
 
 /// Records names `worker` was configured with (`STOKER_*` variable → value).
-pub fn bind(worker: Worker, vars: &[(&str, &str)]) {
+pub fn bind(worker: &str, vars: &[(&str, &str)]) {
     let Some(r) = recorder() else { return };
     r.write(&Bind {
         bind: vars
@@ -293,7 +289,7 @@ pub fn bind(worker: Worker, vars: &[(&str, &str)]) {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        worker: Some(worker.name().to_owned()),
+        worker: Some(worker.to_owned()),
         process: r.process.clone(),
     });
 }
@@ -303,9 +299,9 @@ pub fn register(config: &WorkerConfig) {
     if !recording() {
         return;
     }
-    set_worker(config.worker);
+    set_worker(config.worker.name());
     bind(
-        config.worker,
+        config.worker.name(),
         &[
             ("STOKER_QUEUE_URL", &config.queue_url),
             ("STOKER_DLQ_URL", &config.dlq_url),
@@ -316,7 +312,7 @@ pub fn register(config: &WorkerConfig) {
 }
 
 #[derive(Debug)]
-struct RecordingClient(SharedHttpClient, Option<Worker>);
+struct RecordingClient(SharedHttpClient, Option<&'static str>);
 
 impl HttpClient for RecordingClient {
     fn http_connector(
@@ -351,7 +347,7 @@ impl HttpClient for RecordingClient {
 }
 
 #[derive(Debug)]
-struct RecordingConnector(SharedHttpConnector, Option<Worker>);
+struct RecordingConnector(SharedHttpConnector, Option<&'static str>);
 
 impl HttpConnector for RecordingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
@@ -364,3 +360,16 @@ impl HttpConnector for RecordingConnector {
 
 #[cfg(test)]
 mod tests;
+
+/// The worker a process is by its executable's name, before the kit's runtime names one.
+fn process_worker(process: &str) -> Option<&'static str> {
+    #[cfg(feature = "stoker")]
+    {
+        crate::stoker::worker_of_process(process)
+    }
+    #[cfg(not(feature = "stoker"))]
+    {
+        let _ = process;
+        None
+    }
+}
