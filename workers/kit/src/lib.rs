@@ -40,6 +40,7 @@ pub mod poll;
 pub mod process;
 pub mod progress;
 pub mod run;
+pub mod schema;
 pub mod settle;
 pub mod stats;
 #[cfg(feature = "stoker")]
