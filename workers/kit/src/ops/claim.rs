@@ -6,23 +6,21 @@
 //! a claim that finds its own claim id has it, a completion that finds its own claim
 //! COMPLETED has committed.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 
-use super::{OpsTable, RunRecord, epoch_s, n, s};
+use super::item::{ClaimItem, ClaimStatus, Item, rfc3339};
+use super::{OpsTable, RunRecord, n, s};
 use crate::classify::sdk_error;
 use crate::error::JobError;
 
-/// How long a completed claim answers replays.
-const IDEMPOTENCY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Stored outcomes are cut to this size (the digest, not the whole report).
 const MAX_OUTCOME_BYTES: usize = 16 * 1024;
 
@@ -63,14 +61,10 @@ pub enum Completion {
 }
 
 impl OpsTable {
-    fn claim_pk(worker: &str, key: &str) -> String {
-        format!("IDEM#{worker}#{key}")
-    }
-
-    fn claim_key(&self, worker: &str, key: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            ("pk".to_owned(), s(Self::claim_pk(worker, key))),
-            ("sk".to_owned(), s("IDEM")),
+    fn claim_key(&self, worker: &str, key: &str) -> Item {
+        Item::from([
+            ("pk".to_owned(), s(ClaimItem::pk(worker, key))),
+            ("sk".to_owned(), s(ClaimItem::SK)),
         ])
     }
 
@@ -86,23 +80,26 @@ impl OpsTable {
         let now = Utc::now();
         let claim_id = uuid::Uuid::now_v7().to_string();
         let expires_ms = now.timestamp_millis() + ttl.as_millis() as i64;
+        let item = ClaimItem::in_progress(
+            worker,
+            key,
+            &claim_id,
+            expires_ms,
+            payload_hash,
+            event_id,
+            now,
+        );
         self.stats.ddb();
         let res = self
             .ddb
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(self.claim_key(worker, key)))
-            .item("status", s("INPROGRESS"))
-            .item("claim_id", s(&claim_id))
-            .item("claim_expires_ms", n(expires_ms))
-            .item("payload_hash", s(payload_hash))
-            .item("event_id", s(event_id))
-            .item("expires_at", n(epoch_s(now, IDEMPOTENCY_TTL)))
+            .set_item(Some(item.to_item()?))
             .condition_expression(
                 "attribute_not_exists(pk) OR (#st = :inprogress AND claim_expires_ms < :now)",
             )
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
             .expression_attribute_values(":now", n(now.timestamp_millis()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -111,23 +108,23 @@ impl OpsTable {
             Ok(_) => Ok(Claim::Acquired { claim_id }),
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(e)) => {
-                    let item = match e.item() {
-                        Some(item) => item.clone(),
+                    let found = match e.item() {
+                        Some(item) => ClaimItem::from_stored(Some(item.clone()))?,
                         None => self.get_claim(worker, key).await?, // emulators without ReturnValuesOnConditionCheckFailure
                     };
-                    Ok(existing_claim(&item, &claim_id, payload_hash, now))
+                    Ok(existing_claim(found.as_ref(), &claim_id, payload_hash, now))
                 }
                 _ => Err(sdk_error("ops table PutItem (claim)", err)),
             },
         }
     }
 
-    /// The claim item as stored (empty when there is none).
+    /// The claim as stored (`None` when there is none).
     pub(super) async fn get_claim(
         &self,
         worker: &str,
         key: &str,
-    ) -> Result<HashMap<String, AttributeValue>, JobError> {
+    ) -> Result<Option<ClaimItem>, JobError> {
         self.stats.ddb();
         let out = self
             .ddb
@@ -138,7 +135,7 @@ impl OpsTable {
             .send()
             .await
             .map_err(|e| sdk_error("ops table GetItem (claim)", e))?;
-        Ok(out.item.unwrap_or_default())
+        ClaimItem::from_stored(out.item)
     }
 
     /// Keeps our claim for `ttl` more (the heartbeat of a running job). `false` when the claim
@@ -162,7 +159,7 @@ impl OpsTable {
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":exp", n(expires_ms))
             .expression_attribute_values(":mine", s(claim_id))
-            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
             .send()
             .await;
         match res {
@@ -202,10 +199,10 @@ impl OpsTable {
             // not commit the staged writes twice.
             .condition_expression("claim_id = :mine AND #st = :inprogress")
             .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":done", s("COMPLETED"))
-            .expression_attribute_values(":inprogress", s("INPROGRESS"))
+            .expression_attribute_values(":done", ClaimStatus::Completed.value())
+            .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
             .expression_attribute_values(":outcome", s(digest))
-            .expression_attribute_values(":at", s(run.finished_at.to_rfc3339()))
+            .expression_attribute_values(":at", s(rfc3339(run.finished_at)))
             .expression_attribute_values(":mine", s(claim_id))
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
@@ -219,23 +216,19 @@ impl OpsTable {
             .skip(2)
             .any(|r| r.as_deref() == Some(CONDITION_FAILED));
         // Refused: find out whether it was our own earlier send, a takeover or a staged write.
-        let item = self.get_claim(worker, key).await?;
-        let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
-        Ok(match (get("claim_id"), get("status")) {
-            (Some(id), Some("COMPLETED")) if id == claim_id => Completion::Committed,
-            (Some(id), Some("INPROGRESS")) if id == claim_id && staged_refused => {
-                Completion::StagedRefused
-            }
+        let found = self.get_claim(worker, key).await?;
+        let ours = found.as_ref().filter(|c| c.claim_id == claim_id);
+        Ok(match ours.map(|c| c.status) {
+            Some(ClaimStatus::Completed) => Completion::Committed,
+            Some(ClaimStatus::InProgress) if staged_refused => Completion::StagedRefused,
             // Still ours but no staged condition failed (an emulator that gives no reasons).
-            (Some(id), Some("INPROGRESS")) if id == claim_id && reasons.is_empty() => {
-                Completion::StagedRefused
-            }
-            (Some(id), Some("INPROGRESS")) if id == claim_id => {
+            Some(ClaimStatus::InProgress) if reasons.is_empty() => Completion::StagedRefused,
+            Some(ClaimStatus::InProgress) => {
                 return Err(JobError::transient(format!(
                     "the completion transaction was cancelled ({reasons:?}) with the claim still ours; trying again"
                 )));
             }
-            _ => Completion::TakenOver,
+            None => Completion::TakenOver,
         })
     }
 
@@ -325,31 +318,30 @@ const TRANSIENT_CANCELLATIONS: [&str; 4] = [
 ];
 
 /// What a refused claim found: our own earlier send (its answer was lost), a replay, a
-/// conflict, or a live claim of someone else's.
+/// conflict, or a live claim of someone else's (or none left: busy for no time).
 fn existing_claim(
-    item: &HashMap<String, AttributeValue>,
+    found: Option<&ClaimItem>,
     claim_id: &str,
     payload_hash: &str,
     now: DateTime<Utc>,
 ) -> Claim {
-    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str);
-    match get("status") {
-        Some("INPROGRESS") if get("claim_id") == Some(claim_id) => Claim::Acquired {
-            claim_id: claim_id.to_owned(),
-        },
-        Some("COMPLETED") if get("payload_hash") == Some(payload_hash) => {
-            let outcome = get("outcome")
+    match found {
+        Some(c) if c.status == ClaimStatus::InProgress && c.claim_id == claim_id => {
+            Claim::Acquired {
+                claim_id: claim_id.to_owned(),
+            }
+        }
+        Some(c) if c.status == ClaimStatus::Completed && c.payload_hash == payload_hash => {
+            let outcome = c
+                .outcome
+                .as_deref()
                 .and_then(|o| serde_json::from_str(o).ok())
                 .unwrap_or_default();
             Claim::Replay { outcome }
         }
-        Some("COMPLETED") => Claim::Conflict,
+        Some(c) if c.status == ClaimStatus::Completed => Claim::Conflict,
         _ => {
-            let expires = item
-                .get("claim_expires_ms")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0);
+            let expires = found.map_or(0, |c| c.claim_expires_ms);
             let left = (expires - now.timestamp_millis()).max(0) as u64;
             Claim::Busy {
                 remaining: Duration::from_millis(left),
@@ -362,47 +354,49 @@ fn existing_claim(
 mod tests {
     use super::*;
 
-    fn item(pairs: &[(&str, &str)]) -> HashMap<String, AttributeValue> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), s(*v)))
-            .collect()
+    fn claim(status: ClaimStatus, claim_id: &str) -> ClaimItem {
+        let mut c = ClaimItem::in_progress("w", "k", claim_id, 0, "h", "e-1", Utc::now());
+        c.status = status;
+        c
     }
 
     #[test]
     fn a_claim_that_finds_its_own_id_holds_it() {
         // The first PutItem wrote; its answer was lost; the SDK's resend is refused by the
         // condition and sees our own claim id.
-        let mine = item(&[("status", "INPROGRESS"), ("claim_id", "c-1")]);
+        let mine = claim(ClaimStatus::InProgress, "c-1");
         assert_eq!(
-            existing_claim(&mine, "c-1", "h", Utc::now()),
+            existing_claim(Some(&mine), "c-1", "h", Utc::now()),
             Claim::Acquired {
                 claim_id: "c-1".into()
             }
         );
-        let theirs = item(&[("status", "INPROGRESS"), ("claim_id", "c-2")]);
+        let mut theirs = claim(ClaimStatus::InProgress, "c-2");
+        theirs.claim_expires_ms = Utc::now().timestamp_millis() + 60_000;
         assert!(matches!(
-            existing_claim(&theirs, "c-1", "h", Utc::now()),
-            Claim::Busy { .. }
+            existing_claim(Some(&theirs), "c-1", "h", Utc::now()),
+            Claim::Busy { remaining } if remaining > Duration::from_secs(50)
         ));
+        assert_eq!(
+            existing_claim(None, "c-1", "h", Utc::now()),
+            Claim::Busy {
+                remaining: Duration::ZERO
+            }
+        );
     }
 
     #[test]
     fn completed_claims_replay_or_conflict_by_payload_hash() {
-        let done = item(&[
-            ("status", "COMPLETED"),
-            ("claim_id", "c-2"),
-            ("payload_hash", "h"),
-            ("outcome", "{\"n\":1}"),
-        ]);
+        let mut done = claim(ClaimStatus::Completed, "c-2");
+        done.outcome = Some("{\"n\":1}".into());
         assert_eq!(
-            existing_claim(&done, "c-1", "h", Utc::now()),
+            existing_claim(Some(&done), "c-1", "h", Utc::now()),
             Claim::Replay {
                 outcome: serde_json::json!({"n": 1})
             }
         );
         assert_eq!(
-            existing_claim(&done, "c-1", "other", Utc::now()),
+            existing_claim(Some(&done), "c-1", "other", Utc::now()),
             Claim::Conflict
         );
     }

@@ -1,17 +1,15 @@
 //! The ops table: idempotency claims and run records (one DynamoDB table, see infra/).
 //!
-//! Items:
+//! Items (serde types mapped by `serde_dynamo`, in `item.rs`):
 //! - claim: `pk = IDEM#<worker>#<key>`, `sk = IDEM`: `status` INPROGRESS | COMPLETED,
 //!   `claim_id`, `claim_expires_ms`, `payload_hash`, `outcome` (JSON), `expires_at` (TTL).
 //! - run: `pk = RUN#<worker>#<event id>`, `sk = <finished at>#<run id>`, indexed by
-//!   `gsi1pk = RUNS#<worker>`, `gsi1sk = <finished at>` for "last runs of a worker".
+//!   `gsi1pk = RUNS#<worker>`, `gsi1sk = sk` for "last runs of a worker".
 //!
 //! Calls per job: one conditional PutItem to claim, one TransactWriteItems to complete (or
 //! release) and record the run. A replay costs the claim attempt and the run record.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
@@ -23,10 +21,9 @@ use crate::error::JobError;
 use crate::stats::Stats;
 
 mod claim;
+mod item;
 pub use claim::{Claim, Completion};
-
-/// How long run records are kept.
-const RUN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+use item::{ClaimStatus, RunItem};
 
 /// The ops table.
 #[derive(Debug, Clone)]
@@ -87,14 +84,13 @@ pub struct RunRecord {
     pub summary: Option<String>,
 }
 
+/// A string expression attribute value.
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
+/// A number expression attribute value.
 fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
-}
-fn epoch_s(t: DateTime<Utc>, plus: Duration) -> i64 {
-    t.timestamp() + plus.as_secs() as i64
 }
 
 impl OpsTable {
@@ -143,43 +139,10 @@ impl OpsTable {
     }
 
     fn run_put(&self, run: &RunRecord) -> Result<Put, JobError> {
-        let at = run
-            .finished_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let run_id = uuid::Uuid::now_v7().simple().to_string();
-        let mut b = Put::builder()
+        Put::builder()
             .table_name(&self.table)
-            .item("pk", s(format!("RUN#{}#{}", run.worker, run.event_id)))
-            .item("sk", s(format!("{at}#{run_id}")))
-            .item("gsi1pk", s(format!("RUNS#{}", run.worker)))
-            .item("gsi1sk", s(format!("{at}#{run_id}")))
-            .item("worker", s(&run.worker))
-            .item("event_id", s(&run.event_id))
-            .item("kind", s(&run.kind))
-            .item(
-                "outcome",
-                s(serde_json::to_value(run.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()),
-            )
-            .item("attempts", n(run.attempts))
-            .item("receive_count", n(run.receive_count))
-            .item("duration_ms", n(run.duration_ms))
-            .item("started_at", s(run.started_at.to_rfc3339()))
-            .item("finished_at", s(run.finished_at.to_rfc3339()))
-            .item("requested_by", s(&run.requested_by))
-            .item("expires_at", n(epoch_s(run.finished_at, RUN_TTL)));
-        if let Some(code) = &run.error_code {
-            b = b.item("error_code", s(code));
-        }
-        if let Some(e) = &run.error {
-            b = b.item("error", s(e.chars().take(2000).collect::<String>()));
-        }
-        if let Some(line) = &run.summary {
-            b = b.item("summary", s(line.chars().take(500).collect::<String>()));
-        }
-        b.build()
+            .set_item(Some(RunItem::new(run).to_item()?))
+            .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))
     }
 
@@ -189,12 +152,12 @@ impl OpsTable {
         worker: &str,
         key: &str,
     ) -> Result<Option<serde_json::Value>, JobError> {
-        let item = self.get_claim(worker, key).await?;
-        let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
-        if get("status").map(String::as_str) != Some("COMPLETED") {
-            return Ok(None);
-        }
-        Ok(get("outcome").and_then(|o| serde_json::from_str(o).ok()))
+        Ok(self
+            .get_claim(worker, key)
+            .await?
+            .filter(|c| c.status == ClaimStatus::Completed)
+            .and_then(|c| c.outcome)
+            .and_then(|o| serde_json::from_str(&o).ok()))
     }
 
     /// The runs of one event, oldest first.
@@ -210,7 +173,7 @@ impl OpsTable {
             .send()
             .await
             .map_err(|e| sdk_error("ops table Query (runs)", e))?;
-        Ok(out.items().iter().filter_map(run_from_item).collect())
+        Ok(runs(out.items))
     }
 
     /// Every run of a worker that finished at or after `since`, newest first (paginated).
@@ -239,7 +202,7 @@ impl OpsTable {
                 .send()
                 .await
                 .map_err(|e| sdk_error("ops table Query (runs since)", e))?;
-            runs.extend(out.items().iter().filter_map(run_from_item));
+            runs.extend(self::runs(out.items));
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => return Ok(runs),
@@ -248,32 +211,11 @@ impl OpsTable {
     }
 }
 
-fn run_from_item(item: &HashMap<String, AttributeValue>) -> Option<RunRecord> {
-    let get = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-    let num = |k: &str| {
-        item.get(k)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let time = |k: &str| {
-        get(k)
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc))
-    };
-    Some(RunRecord {
-        worker: get("worker")?,
-        event_id: get("event_id")?,
-        kind: get("kind").unwrap_or_default(),
-        outcome: serde_json::from_value(serde_json::Value::String(get("outcome")?)).ok()?,
-        attempts: num("attempts") as u32,
-        receive_count: num("receive_count") as u32,
-        duration_ms: num("duration_ms"),
-        started_at: time("started_at")?,
-        finished_at: time("finished_at")?,
-        error_code: get("error_code"),
-        error: get("error"),
-        requested_by: get("requested_by").unwrap_or_default(),
-        summary: get("summary"),
-    })
+/// The run records among `items` (an item that is not one is skipped).
+fn runs(items: Option<Vec<item::Item>>) -> Vec<RunRecord> {
+    items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(RunItem::record)
+        .collect()
 }
