@@ -519,3 +519,72 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
     }
     env.delete().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_running_together_share_their_claim_and_completion_transactions() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "txbatch", 5, false)
+        .await
+        .expect("resources");
+    let events: Vec<(String, String)> = (0..30)
+        .map(|i| test_event(&format!("t{i}"), json!({ "stage": true })))
+        .collect();
+    for (_, body) in &events {
+        env.send(body, None).await.expect("send");
+    }
+    // Two more deliveries of the first event: duplicates among their batch-mates.
+    env.send(&events[0].1, None).await.expect("send");
+    env.send(&events[0].1, None).await.expect("send");
+    let mut cfg = env.config();
+    cfg.concurrency = 10;
+    let handler = TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+        table: env.table.clone(),
+    };
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
+        let _ = rx.await;
+    }));
+    wait_for(
+        "30 jobs done and both duplicates replayed",
+        Duration::from_secs(90),
+        || async {
+            let mut done = 0;
+            for (id, _) in &events {
+                done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
+            }
+            let replays = env
+                .runs(&events[0].0)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.outcome == RunOutcome::Replayed)
+                .count();
+            done == events.len() && replays == 2
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    task.await.expect("poller");
+    let ddb = rt.stats.counts().dynamodb_calls;
+    println!(
+        "32 deliveries of 30 events at concurrency 10: {ddb} ops-table calls ({:.2} per event)",
+        ddb as f64 / 30.0
+    );
+    for (id, _) in &events {
+        assert_eq!(env.effects(id).await.expect("effects"), 1, "{id} once");
+        let runs = env.runs(id).await.expect("runs");
+        let completed = runs
+            .iter()
+            .filter(|r| r.outcome == RunOutcome::Completed)
+            .count();
+        assert_eq!(completed, 1, "{id} completed once: {runs:?}");
+    }
+    // One claim and one completion call per job before (2.0 per event, 2 more per replay).
+    assert!(
+        ddb as f64 / 30.0 <= 1.0,
+        "{ddb} ops-table calls for 30 events: claims and completions should share transactions"
+    );
+    env.delete().await;
+}

@@ -43,6 +43,9 @@ pub struct WorkerConfig {
     pub visibility: Duration,
     /// How long in-flight jobs may finish after SIGTERM before they are released.
     pub shutdown_grace: Duration,
+    /// How long a batch of claims or completions waits for the jobs running alongside after its
+    /// first (`STOKER_BATCH_LINGER_MS`, default 5; not at all for one job at a time).
+    pub batch_linger: Duration,
     /// In-process backoff and redelivery delays (`STOKER_REDELIVERY_BASE_SECS` sets
     /// `redelivery_base`).
     pub retry: RetryPolicy,
@@ -97,6 +100,7 @@ impl WorkerConfig {
             wait: Duration::from_secs(20),
             visibility: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(20),
+            batch_linger: Duration::from_millis(5),
             retry: RetryPolicy::default(),
         }
     }
@@ -158,6 +162,9 @@ impl WorkerConfig {
         }
         if let Some(g) = number("STOKER_SHUTDOWN_GRACE_SECS")? {
             cfg.shutdown_grace = Duration::from_secs(g);
+        }
+        if let Some(ms) = number("STOKER_BATCH_LINGER_MS")? {
+            cfg.batch_linger = Duration::from_millis(ms.min(1000));
         }
         if let Some(b) = number("STOKER_REDELIVERY_BASE_SECS")? {
             cfg.retry.redelivery_base = Duration::from_secs(b);

@@ -20,8 +20,10 @@
 
 pub mod aws;
 pub mod backoff;
+pub mod batching;
 pub mod calls;
 pub mod classify;
+pub mod coalesce;
 pub mod config;
 pub mod dlq;
 pub mod emf;

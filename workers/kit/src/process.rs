@@ -13,6 +13,7 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use crate::batching::{self, OpsBatches};
 use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
@@ -20,7 +21,9 @@ use crate::event::{Completed, Delivery, EventMeta, Failed, JobEvent};
 use crate::job::{Handler, JobCtx, MAX_STAGED, Outcome};
 use crate::lease::{Lease, Leases};
 pub use crate::message::Delivered;
-use crate::ops::{Claim, Completion, OpsTable, RunOutcome, RunRecord};
+use crate::ops::{
+    Claim, ClaimRequest, Completion, CompletionRequest, OpsTable, RunOutcome, RunRecord,
+};
 use crate::outcome::Publisher;
 use crate::stats::Stats;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -61,6 +64,8 @@ pub struct Runtime<H> {
     pub stats: Arc<Stats>,
     /// Keeps running jobs' claims alive.
     pub leases: Leases,
+    /// Claims and completions of jobs running together, batched (`None`: one call each).
+    pub batches: Option<OpsBatches>,
 }
 
 /// How much longer than the job's budget a claim lasts (the lease extends it while the job runs).
@@ -216,16 +221,14 @@ impl<H: Handler> Runtime<H> {
         let rc = t.msg.receive_count;
         let key = self.handler.idempotency_key(event);
         let claim_ttl = budget + CLAIM_GRACE;
-        let claim = self
-            .ops
-            .claim(
-                self.worker(),
-                &key,
-                &event.payload_hash(),
-                &meta.id,
-                claim_ttl,
-            )
-            .await;
+        let request = ClaimRequest {
+            worker: self.worker().to_owned(),
+            key: key.clone(),
+            payload_hash: event.payload_hash(),
+            event_id: meta.id.clone(),
+            ttl: claim_ttl,
+        };
+        let claim = batching::claim(self.batches.as_ref(), &self.ops, request).await;
         let claim_id = match claim {
             Ok(Claim::Acquired { claim_id }) if rc > self.config.max_receive_count => {
                 let run = t.run(
@@ -554,8 +557,15 @@ impl<H: Handler> Runtime<H> {
         staged: &[TransactWriteItem],
     ) -> Result<Completion, JobError> {
         let complete = || {
-            self.ops
-                .complete(self.worker(), key, claim_id, outcome, run, staged)
+            let request = CompletionRequest {
+                worker: self.worker().to_owned(),
+                key: key.to_owned(),
+                claim_id: claim_id.to_owned(),
+                outcome: outcome.clone(),
+                run: run.clone(),
+                staged: staged.to_vec(),
+            };
+            batching::complete(self.batches.as_ref(), &self.ops, request)
         };
         match complete
             .retry(self.config.retry.delays())

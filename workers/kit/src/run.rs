@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::batching::OpsBatches;
 use crate::config::{ConfigError, WorkerConfig};
 use crate::job::Handler;
 use crate::lease::Leases;
@@ -42,7 +43,16 @@ pub fn runtime<H: Handler>(
         config.ops_table.clone(),
         stats.clone(),
     );
+    // Jobs that run together (a Lambda batch, a poller above concurrency 1) share their claim
+    // and completion transactions; one job at a time has nobody to wait for.
+    let together = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() || config.concurrency > 1;
+    let linger = if together {
+        config.batch_linger
+    } else {
+        std::time::Duration::ZERO
+    };
     Runtime {
+        batches: OpsBatches::start(&ops, linger),
         leases: Leases::start(&ops).expect("start the claim-lease thread"),
         ops,
         sqs: aws_sdk_sqs::Client::new(sdk),

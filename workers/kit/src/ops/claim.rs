@@ -79,25 +79,14 @@ impl OpsTable {
     ) -> Result<Claim, JobError> {
         let now = Utc::now();
         let claim_id = uuid::Uuid::now_v7().to_string();
-        let expires_ms = now.timestamp_millis() + ttl.as_millis() as i64;
-        let item = ClaimItem::in_progress(
-            worker,
-            key,
-            &claim_id,
-            expires_ms,
-            payload_hash,
-            event_id,
-            now,
-        );
+        let item = claim_item(worker, key, payload_hash, event_id, ttl, &claim_id, now);
         self.stats.ddb();
         let res = self
             .ddb
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item.to_item()?))
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#st = :inprogress AND claim_expires_ms < :now)",
-            )
+            .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
             .expression_attribute_values(":now", n(now.timestamp_millis()))
@@ -187,6 +176,24 @@ impl OpsTable {
         run: &RunRecord,
         staged: &[TransactWriteItem],
     ) -> Result<Completion, JobError> {
+        let claim = self.completion_update(worker, key, claim_id, outcome, run)?;
+        let Some(reasons) = self.transact(claim, run, staged).await? else {
+            return Ok(Completion::Committed);
+        };
+        self.refused_completion(worker, key, claim_id, &reasons)
+            .await
+    }
+
+    /// The claim's side of a completion: COMPLETED with its outcome digest, conditioned on our
+    /// claim still being in progress.
+    pub(super) fn completion_update(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        outcome: &serde_json::Value,
+        run: &RunRecord,
+    ) -> Result<TransactWriteItem, JobError> {
         let mut digest = outcome.to_string();
         if digest.len() > MAX_OUTCOME_BYTES {
             digest = serde_json::json!({ "truncated": true, "bytes": digest.len() }).to_string();
@@ -206,10 +213,18 @@ impl OpsTable {
             .expression_attribute_values(":mine", s(claim_id))
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
-        let claim = TransactWriteItem::builder().update(update).build();
-        let Some(reasons) = self.transact(claim, run, staged).await? else {
-            return Ok(Completion::Committed);
-        };
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// What a refused completion means, from its items' cancellation reasons (the claim, the
+    /// run record, then the staged writes) and the claim as it now stands.
+    pub(super) async fn refused_completion(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        reasons: &[Option<String>],
+    ) -> Result<Completion, JobError> {
         // A staged write's own condition (items 2.. of the transaction; 0 is the claim).
         let staged_refused = reasons
             .iter()
@@ -265,7 +280,7 @@ impl OpsTable {
     /// it committed; the cancellation reason code of each item (in order, `None` for items
     /// that were fine) when a condition refused it. A cancellation for throttling or a
     /// conflicting transaction is a transient error, not a refusal.
-    async fn transact(
+    pub(super) async fn transact(
         &self,
         claim: TransactWriteItem,
         run: &RunRecord,
@@ -307,10 +322,36 @@ impl OpsTable {
     }
 }
 
+/// A claim is taken when nobody holds it or the holder's claim expired.
+pub(super) const CLAIM_CONDITION: &str =
+    "attribute_not_exists(pk) OR (#st = :inprogress AND claim_expires_ms < :now)";
+
+/// A new claim's item, in progress under `claim_id` until `ttl` from `now`.
+pub(super) fn claim_item(
+    worker: &str,
+    key: &str,
+    payload_hash: &str,
+    event_id: &str,
+    ttl: Duration,
+    claim_id: &str,
+    now: DateTime<Utc>,
+) -> ClaimItem {
+    let expires_ms = now.timestamp_millis() + ttl.as_millis() as i64;
+    ClaimItem::in_progress(
+        worker,
+        key,
+        claim_id,
+        expires_ms,
+        payload_hash,
+        event_id,
+        now,
+    )
+}
+
 /// The cancellation reason of an item whose condition failed.
-const CONDITION_FAILED: &str = "ConditionalCheckFailed";
+pub(super) const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 /// Cancellation reasons that say "not now" rather than "no".
-const TRANSIENT_CANCELLATIONS: [&str; 4] = [
+pub(super) const TRANSIENT_CANCELLATIONS: [&str; 4] = [
     "ThrottlingError",
     "TransactionConflict",
     "ProvisionedThroughputExceeded",
@@ -319,7 +360,7 @@ const TRANSIENT_CANCELLATIONS: [&str; 4] = [
 
 /// What a refused claim found: our own earlier send (its answer was lost), a replay, a
 /// conflict, or a live claim of someone else's (or none left: busy for no time).
-fn existing_claim(
+pub(super) fn existing_claim(
     found: Option<&ClaimItem>,
     claim_id: &str,
     payload_hash: &str,

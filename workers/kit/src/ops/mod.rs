@@ -20,7 +20,9 @@ use crate::classify::sdk_error;
 use crate::error::JobError;
 use crate::stats::Stats;
 
+mod batch;
 mod claim;
+pub use batch::{ClaimRequest, CompletionRequest, MAX_TRANSACTION_ITEMS};
 mod item;
 pub use claim::{Claim, Completion};
 use item::{ClaimStatus, RunItem};
