@@ -95,6 +95,22 @@ impl JobCtx {
     }
 }
 
+/// How the kit keeps a job's effect to once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Claim the job in the ops table before it runs, complete the claim after: for jobs with
+    /// effects outside DynamoDB (an API call, a Lambda invocation, an S3 object). A duplicate
+    /// waits while the job runs and replays once it completed. Two ops-table writes per job
+    /// (shared with the jobs running alongside).
+    #[default]
+    ClaimFirst,
+    /// No claim: run the job, then commit its staged writes with its completion, conditioned
+    /// on the job not having completed. Only for jobs whose every effect is staged
+    /// ([`JobCtx::stage`]): a duplicate may run at the same time, but only one commits; the
+    /// other finds it completed and replays. One ops-table write per job (shared).
+    Optimistic,
+}
+
 /// A worker's job logic. Shared resources (SDK clients, config) live in the implementing
 /// struct, built once at start-up.
 pub trait Handler: Send + Sync + 'static {
@@ -107,6 +123,11 @@ pub trait Handler: Send + Sync + 'static {
     /// The idempotency key of an event: its id unless the payload declares a better one.
     fn idempotency_key(&self, event: &Self::Event) -> String {
         event.meta().id
+    }
+
+    /// How the job's effect is kept to once ([`Idempotency::ClaimFirst`] unless declared).
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::ClaimFirst
     }
 
     /// Does the job. Must be safe to call again after a retryable error.

@@ -56,7 +56,7 @@ pub use backoff::RetryPolicy;
 pub use config::WorkerConfig;
 pub use error::JobError;
 pub use event::{Announcement, Delivery, EventMeta, JobEvent, WorkerId};
-pub use job::{FnHandler, Handler, JobCtx, Outcome, handler_fn};
+pub use job::{FnHandler, Handler, Idempotency, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
 pub use run::{RunError, run, run_with, runtime};
 pub use stats::{Counts, Stats};

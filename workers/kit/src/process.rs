@@ -18,15 +18,17 @@ use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
 use crate::event::{Completed, Delivery, EventMeta, Failed, JobEvent};
-use crate::job::{Handler, JobCtx, MAX_STAGED, Outcome};
-use crate::lease::{Lease, Leases};
+use crate::job::{Handler, Idempotency, JobCtx, MAX_STAGED, Outcome};
+use crate::lease::Leases;
 pub use crate::message::Delivered;
 use crate::ops::{
-    Claim, ClaimRequest, Completion, CompletionRequest, OpsTable, RunOutcome, RunRecord,
+    Claim, ClaimRequest, Completion, CompletionRequest, Holder, OpsTable, RunOutcome, RunRecord,
 };
 use crate::outcome::Publisher;
 use crate::stats::Stats;
 use aws_sdk_dynamodb::types::TransactWriteItem;
+
+mod optimistic;
 
 /// What the driver does with the message.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,6 +222,9 @@ impl<H: Handler> Runtime<H> {
     ) -> Disposition {
         let rc = t.msg.receive_count;
         let key = self.handler.idempotency_key(event);
+        if self.handler.idempotency() == Idempotency::Optimistic {
+            return self.optimistic(event, meta, t, budget, stop, key).await;
+        }
         let claim_ttl = budget + CLAIM_GRACE;
         let request = ClaimRequest {
             worker: self.worker().to_owned(),
@@ -249,16 +254,7 @@ impl<H: Handler> Runtime<H> {
             }
             Ok(Claim::Replay { .. }) => {
                 tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
-                self.record(&t.run(self.worker(), Some(meta), RunOutcome::Replayed, 0, None))
-                    .await;
-                emf::emit(
-                    self.worker(),
-                    &JobMetrics {
-                        replayed: true,
-                        ..t.metrics()
-                    },
-                );
-                return Disposition::Done;
+                return self.replayed(meta, t, 0).await;
             }
             Ok(Claim::Busy { remaining }) if rc <= self.config.max_receive_count => {
                 // Someone is running it (its lease keeps the claim alive) or died holding it.
@@ -307,7 +303,7 @@ impl<H: Handler> Runtime<H> {
             .leases
             .keep(self.worker(), key.clone(), claim_id.clone(), claim_ttl);
         let (err, attempts, release) = match self
-            .run_handler(event, meta, rc, t.clock + budget, stop, &lease)
+            .run_handler(event, meta, rc, t.clock + budget, stop, lease.lost())
             .await
         {
             Ran::Ok(outcome, attempts, staged, summary) => {
@@ -319,15 +315,18 @@ impl<H: Handler> Runtime<H> {
                     None,
                 );
                 run.summary = summary;
+                let holder = Holder::Claim {
+                    claim_id: claim_id.clone(),
+                };
                 let completion = self
-                    .finish_completed(&key, &claim_id, &outcome, &run, &staged)
+                    .finish_completed(&key, &holder, &outcome, &run, &staged)
                     .await;
                 drop(lease);
                 match completion {
                     Ok(Completion::Committed) => {
                         return self.completed(event, t, attempts, &run, &outcome).await;
                     }
-                    Ok(Completion::TakenOver) => (
+                    Ok(Completion::TakenOver | Completion::Replayed | Completion::Conflict) => (
                         JobError::retryable(
                             "the job outlived its claim and another worker took it over: nothing was committed; a redelivery replays the other worker's outcome",
                         ),
@@ -365,16 +364,34 @@ impl<H: Handler> Runtime<H> {
                 false,
             ),
         };
+        let release = release.then_some((key.as_str(), claim_id.as_str()));
+        self.fail(event, meta, t, &err, attempts, stop, release)
+            .await
+    }
+
+    /// A job that failed: its run record (releasing its claim, when given), its metric, and its
+    /// redelivery, or its dead letter and outcome event once it failed for good.
+    #[allow(clippy::too_many_arguments)]
+    async fn fail(
+        &self,
+        event: &H::Event,
+        meta: &EventMeta,
+        t: &Timing<'_>,
+        err: &JobError,
+        attempts: u32,
+        stop: &Stop,
+        release: Option<(&str, &str)>,
+    ) -> Disposition {
+        let rc = t.msg.receive_count;
         let outcome = if err.is_permanent() {
             RunOutcome::FailedPermanent
         } else {
             RunOutcome::FailedRetryable
         };
-        let run = t.run(self.worker(), Some(meta), outcome, attempts, Some(&err));
-        if release {
-            self.release(&key, &claim_id, &run).await;
-        } else {
-            self.record(&run).await;
+        let run = t.run(self.worker(), Some(meta), outcome, attempts, Some(err));
+        match release {
+            Some((key, claim_id)) => self.release(key, claim_id, &run).await,
+            None => self.record(&run).await,
         }
         let stopped = *stop.borrow();
         if !stopped {
@@ -401,11 +418,11 @@ impl<H: Handler> Runtime<H> {
             let failed = Failed {
                 worker: self.worker(),
                 attempts,
-                error: &err,
+                error: err,
             };
             p.announce(&self.stats, event.failed(&failed)).await;
         }
-        self.again(rc, Duration::ZERO, &err)
+        self.again(rc, Duration::ZERO, err)
     }
 
     /// A committed job: its metric and its outcome event.
@@ -475,7 +492,7 @@ impl<H: Handler> Runtime<H> {
         receive_count: u32,
         deadline: Instant,
         stop: &Stop,
-        lease: &Lease,
+        lost: impl Future<Output = ()>,
     ) -> Ran {
         let attempts = AtomicU32::new(0);
         let one = || {
@@ -493,7 +510,7 @@ impl<H: Handler> Runtime<H> {
         let result = tokio::select! {
             r = retried => r,
             _ = stopped(&mut stop) => return Ran::Stopped,
-            _ = lease.lost() => return Ran::ClaimLost,
+            _ = lost => return Ran::ClaimLost,
         };
         let attempt = attempts.load(Ordering::Relaxed);
         match result {
@@ -551,7 +568,7 @@ impl<H: Handler> Runtime<H> {
     async fn finish_completed(
         &self,
         key: &str,
-        claim_id: &str,
+        holder: &Holder,
         outcome: &Outcome,
         run: &RunRecord,
         staged: &[TransactWriteItem],
@@ -560,7 +577,7 @@ impl<H: Handler> Runtime<H> {
             let request = CompletionRequest {
                 worker: self.worker().to_owned(),
                 key: key.to_owned(),
-                claim_id: claim_id.to_owned(),
+                holder: holder.clone(),
                 outcome: outcome.clone(),
                 run: run.clone(),
                 staged: staged.to_vec(),

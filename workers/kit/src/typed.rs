@@ -44,7 +44,7 @@ use serde::Serialize;
 
 use crate::error::JobError;
 use crate::event::{JobEvent, WorkerId};
-use crate::job::{Handler, JobCtx, Outcome};
+use crate::job::{Handler, Idempotency, JobCtx, Outcome};
 use crate::summary::Summary;
 
 /// What a typed job takes, found by the kit in an event of type `E`.
@@ -76,6 +76,12 @@ pub trait Job: Send + Sync + 'static {
         event.meta().id
     }
 
+    /// How the job's effect is kept to once: [`Idempotency::ClaimFirst`] unless the job
+    /// declares [`Idempotency::Optimistic`] (every effect staged).
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::ClaimFirst
+    }
+
     /// Does the job. Must be safe to call again after a retryable error. The event's envelope
     /// (id, correlation id, time) is in `ctx.event`.
     fn run(
@@ -94,6 +100,10 @@ impl<J: Job> Handler for J {
 
     fn idempotency_key(&self, event: &J::Event) -> String {
         Job::idempotency_key(self, event)
+    }
+
+    fn idempotency(&self) -> Idempotency {
+        Job::idempotency(self)
     }
 
     async fn handle(&self, event: &J::Event, ctx: &JobCtx) -> Result<Outcome, JobError> {

@@ -55,14 +55,34 @@ pub struct CompletionRequest {
     pub worker: String,
     /// The job's idempotency key.
     pub key: String,
-    /// Our claim's id.
-    pub claim_id: String,
+    /// Whose the job is: our claim, or nobody's (optimistic mode).
+    pub holder: Holder,
     /// The job's report.
     pub outcome: serde_json::Value,
     /// Its run record.
     pub run: RunRecord,
     /// The writes it staged.
     pub staged: Vec<TransactWriteItem>,
+}
+
+/// Who a completing job is held by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    /// Our claim (claim-first mode): completed if still ours and in progress.
+    Claim {
+        /// Our claim's id.
+        claim_id: String,
+    },
+    /// Nobody (optimistic mode): the claim item is written COMPLETED unless the key completed
+    /// already or someone holds it.
+    Nobody {
+        /// The id this commit writes (recognizes our own earlier send).
+        claim_id: String,
+        /// The event's payload digest.
+        payload_hash: String,
+        /// The event's id.
+        event_id: String,
+    },
 }
 
 /// What one transaction of a batch came to.
@@ -297,13 +317,7 @@ impl OpsTable {
                 if !round.is_empty() && (one_by_one || items.len() + size > MAX_TRANSACTION_ITEMS) {
                     break;
                 }
-                let claim = match self.completion_update(
-                    &r.worker,
-                    &r.key,
-                    &r.claim_id,
-                    &r.outcome,
-                    &r.run,
-                ) {
+                let claim = match self.commit_item(r) {
                     Ok(c) => c,
                     Err(e) => {
                         answers[i] = Some(Err(e));
@@ -345,11 +359,7 @@ impl OpsTable {
                         let mine = codes.get(starts[pos]..end).unwrap_or_default();
                         if mine.iter().any(|c| c.as_deref() == Some(CONDITION_FAILED)) {
                             any = true;
-                            let r = &reqs[i];
-                            answers[i] = Some(
-                                self.refused_completion(&r.worker, &r.key, &r.claim_id, mine)
-                                    .await,
-                            );
+                            answers[i] = Some(self.refused(&reqs[i], mine).await);
                         }
                     }
                     if !any {
@@ -387,14 +397,55 @@ impl OpsTable {
     }
 
     async fn complete_one(&self, r: &CompletionRequest) -> Result<Completion, JobError> {
-        self.complete(
-            &r.worker,
-            &r.key,
-            &r.claim_id,
-            &r.outcome,
-            &r.run,
-            &r.staged,
-        )
-        .await
+        let Some(reasons) = self
+            .transact(self.commit_item(r)?, &r.run, &r.staged)
+            .await?
+        else {
+            return Ok(Completion::Committed);
+        };
+        self.refused(r, &reasons).await
+    }
+
+    /// The claim item's part of a completion.
+    fn commit_item(&self, r: &CompletionRequest) -> Result<TransactWriteItem, JobError> {
+        match &r.holder {
+            Holder::Claim { claim_id } => {
+                self.completion_update(&r.worker, &r.key, claim_id, &r.outcome, &r.run)
+            }
+            Holder::Nobody {
+                claim_id,
+                payload_hash,
+                event_id,
+            } => self.optimistic_put(
+                &r.worker,
+                &r.key,
+                claim_id,
+                payload_hash,
+                event_id,
+                &r.outcome,
+            ),
+        }
+    }
+
+    /// What a refused completion means (its items' cancellation reasons, in order).
+    async fn refused(
+        &self,
+        r: &CompletionRequest,
+        reasons: &[Option<String>],
+    ) -> Result<Completion, JobError> {
+        match &r.holder {
+            Holder::Claim { claim_id } => {
+                self.refused_completion(&r.worker, &r.key, claim_id, reasons)
+                    .await
+            }
+            Holder::Nobody {
+                claim_id,
+                payload_hash,
+                ..
+            } => {
+                self.refused_commit(&r.worker, &r.key, claim_id, payload_hash, reasons)
+                    .await
+            }
+        }
     }
 }

@@ -58,6 +58,20 @@ pub enum Completion {
     /// Our claim is still in progress: a staged write's own condition failed. Nothing was
     /// committed.
     StagedRefused,
+    /// Optimistic mode: the job had already completed with this payload (a duplicate ran
+    /// again); nothing was committed.
+    Replayed,
+    /// Optimistic mode: the key had completed with another payload; nothing was committed.
+    Conflict,
+}
+
+/// What a job's report is stored as: its JSON, or a stand-in when larger than 16 KiB.
+fn digest(outcome: &serde_json::Value) -> String {
+    let digest = outcome.to_string();
+    if digest.len() > MAX_OUTCOME_BYTES {
+        return serde_json::json!({ "truncated": true, "bytes": digest.len() }).to_string();
+    }
+    digest
 }
 
 impl OpsTable {
@@ -194,10 +208,7 @@ impl OpsTable {
         outcome: &serde_json::Value,
         run: &RunRecord,
     ) -> Result<TransactWriteItem, JobError> {
-        let mut digest = outcome.to_string();
-        if digest.len() > MAX_OUTCOME_BYTES {
-            digest = serde_json::json!({ "truncated": true, "bytes": digest.len() }).to_string();
-        }
+        let digest = digest(outcome);
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(self.claim_key(worker, key)))
@@ -214,6 +225,73 @@ impl OpsTable {
             .build()
             .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Optimistic mode's side of a commit: the claim item written COMPLETED at once, unless
+    /// the key completed already or a live claim holds it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn optimistic_put(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        payload_hash: &str,
+        event_id: &str,
+        outcome: &serde_json::Value,
+    ) -> Result<TransactWriteItem, JobError> {
+        let now = Utc::now();
+        let item = ClaimItem::completed(
+            worker,
+            key,
+            claim_id,
+            payload_hash,
+            event_id,
+            digest(outcome),
+            now,
+        );
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item.to_item()?))
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
+            .expression_attribute_values(":now", n(now.timestamp_millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// What a refused optimistic commit means: our own earlier send, a replay, a conflict, a
+    /// live claim of a claim-first worker (taken over: try later), or a staged write's refusal.
+    pub(super) async fn refused_commit(
+        &self,
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        payload_hash: &str,
+        reasons: &[Option<String>],
+    ) -> Result<Completion, JobError> {
+        let found = self.get_claim(worker, key).await?;
+        Ok(match found {
+            Some(c) if c.status == ClaimStatus::Completed && c.claim_id == claim_id => {
+                Completion::Committed
+            }
+            Some(c) if c.status == ClaimStatus::Completed && c.payload_hash == payload_hash => {
+                Completion::Replayed
+            }
+            Some(c) if c.status == ClaimStatus::Completed => Completion::Conflict,
+            Some(_) => Completion::TakenOver,
+            None if reasons
+                .first()
+                .is_some_and(|r| r.as_deref() == Some(CONDITION_FAILED)) =>
+            {
+                return Err(JobError::transient(
+                    "the commit was refused by a claim that is gone now; trying again",
+                ));
+            }
+            None => Completion::StagedRefused,
+        })
     }
 
     /// What a refused completion means, from its items' cancellation reasons (the claim, the

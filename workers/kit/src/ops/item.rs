@@ -203,6 +203,24 @@ impl ClaimItem {
         }
     }
 
+    /// A job committed without a claim (optimistic mode): COMPLETED at once with its outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn completed(
+        worker: &str,
+        key: &str,
+        claim_id: &str,
+        payload_hash: &str,
+        event_id: &str,
+        outcome: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut c = Self::in_progress(worker, key, claim_id, 0, payload_hash, event_id, now);
+        c.status = ClaimStatus::Completed;
+        c.outcome = Some(outcome);
+        c.completed_at = Some(rfc3339(now));
+        c
+    }
+
     /// The item's attributes.
     pub(super) fn to_item(&self) -> Result<Item, JobError> {
         to_item(self, "claim")

@@ -22,7 +22,7 @@ use crate::stats::Stats;
 
 mod batch;
 mod claim;
-pub use batch::{ClaimRequest, CompletionRequest, MAX_TRANSACTION_ITEMS};
+pub use batch::{ClaimRequest, CompletionRequest, Holder, MAX_TRANSACTION_ITEMS};
 mod item;
 pub use claim::{Claim, Completion};
 use item::{ClaimStatus, RunItem};

@@ -1,0 +1,120 @@
+//! Optimistic mode ([`Idempotency::Optimistic`](crate::Idempotency::Optimistic)): no claim.
+//! The job runs, then its staged writes commit with its completion, conditioned on the job not
+//! having completed (and no claim-first worker holding it). A duplicate that ran alongside
+//! finds it completed: a replay, its own staged writes dropped. One ops-table write per job,
+//! shared with the jobs committing alongside.
+
+use super::*;
+
+impl<H: Handler> Runtime<H> {
+    /// The run-and-commit part of [`process`](Self::process) for an optimistic job.
+    pub(super) async fn optimistic(
+        &self,
+        event: &H::Event,
+        meta: &EventMeta,
+        t: &Timing<'_>,
+        budget: Duration,
+        stop: &Stop,
+        key: String,
+    ) -> Disposition {
+        let rc = t.msg.receive_count;
+        if rc > self.config.max_receive_count {
+            // Its job may have committed at the last delivery (an answer lost): replay it then.
+            if let Ok(Some(_)) = self.ops.stored_outcome(self.worker(), &key).await {
+                return self.replayed(meta, t, 0).await;
+            }
+            return self.past_the_limit(rc);
+        }
+        let ran = self
+            .run_handler(
+                event,
+                meta,
+                rc,
+                t.clock + budget,
+                stop,
+                std::future::pending(),
+            )
+            .await;
+        let (outcome, attempts, staged, summary) = match ran {
+            Ran::Ok(outcome, attempts, staged, summary) => (outcome, attempts, staged, summary),
+            Ran::Err(err, attempts) => {
+                return self.fail(event, meta, t, &err, attempts, stop, None).await;
+            }
+            Ran::Stopped | Ran::ClaimLost => {
+                let err = JobError::retryable("stopped by shutdown before finishing");
+                return self.fail(event, meta, t, &err, 0, stop, None).await;
+            }
+        };
+        let mut run = t.run(
+            self.worker(),
+            Some(meta),
+            RunOutcome::Completed,
+            attempts,
+            None,
+        );
+        run.summary = summary;
+        let holder = Holder::Nobody {
+            claim_id: uuid::Uuid::now_v7().to_string(),
+            payload_hash: event.payload_hash(),
+            event_id: meta.id.clone(),
+        };
+        let err = match self
+            .finish_completed(&key, &holder, &outcome, &run, &staged)
+            .await
+        {
+            Ok(Completion::Committed) => {
+                return self.completed(event, t, attempts, &run, &outcome).await;
+            }
+            Ok(Completion::Replayed) => {
+                tracing::info!("a duplicate of a completed job: ran, nothing committed, replayed");
+                return self.replayed(meta, t, attempts).await;
+            }
+            Ok(Completion::Conflict) => JobError::permanent(
+                "idempotency_conflict",
+                format!(
+                    "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
+                ),
+            ),
+            Ok(Completion::TakenOver) => JobError::retryable(
+                "a claim-first worker holds this job's key: nothing was committed; it runs again later",
+            ),
+            Ok(Completion::StagedRefused) => JobError::retryable(
+                "a staged write's own condition failed: nothing was committed; the job runs again",
+            ),
+            Err(e) => {
+                // It may have committed (an answer lost for good): the next delivery runs it
+                // again and replays if it did.
+                tracing::warn!(error = %e, "commit not confirmed; the next delivery finds out");
+                return Disposition::Retry {
+                    delay: self.config.retry.redelivery_delay(rc),
+                };
+            }
+        };
+        self.fail(event, meta, t, &err, attempts, stop, None).await
+    }
+
+    /// A duplicate of a completed job: its run record and metric; nothing else happens.
+    pub(super) async fn replayed(
+        &self,
+        meta: &EventMeta,
+        t: &Timing<'_>,
+        attempts: u32,
+    ) -> Disposition {
+        self.record(&t.run(
+            self.worker(),
+            Some(meta),
+            RunOutcome::Replayed,
+            attempts,
+            None,
+        ))
+        .await;
+        emf::emit(
+            self.worker(),
+            &JobMetrics {
+                replayed: true,
+                ..t.metrics()
+            },
+        );
+        Disposition::Done
+    }
+}
