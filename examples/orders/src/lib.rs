@@ -5,14 +5,15 @@
 //! The job records a placed order and adds it to its customer's totals. Both writes are
 //! staged: they commit with the job's completion, in one transaction, exactly once per order
 //! (the idempotency key is the order id, so a second event for the same order replays, and one
-//! with another total is refused as a conflict).
+//! with another total is refused as a conflict). With every effect staged, the job runs in the
+//! kit's optimistic mode: no claim before it runs, one shared ops-table write per commit.
 
 pub mod event;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::Serialize;
-use stoker_kit::{Job, JobCtx, JobError, Request, Summary, WorkerId};
+use stoker_kit::{Idempotency, Job, JobCtx, JobError, Request, Summary, WorkerId};
 
 pub use event::{OrderBody, OrderCancelled, OrderEvent, OrderPlaced};
 
@@ -93,6 +94,12 @@ impl Job for RecordOrder {
 
     fn worker(&self) -> WorkerId {
         WORKER
+    }
+
+    /// Both writes are staged: no claim is needed (one ops-table write per order, shared with
+    /// the orders committing alongside).
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::Optimistic
     }
 
     /// One order is recorded once, whichever event carries it.
