@@ -12,6 +12,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 /// Fills the queue with `n` test events, 10 per SendMessageBatch.
 pub async fn fill(env: &KitEnv, n: usize) -> anyhow::Result<()> {
+    fill_with(env, n, json!({})).await
+}
+
+/// [`fill`] with events asking the test worker for `behaviour` (e.g. `{"stage": true}`).
+pub async fn fill_with(env: &KitEnv, n: usize, behaviour: serde_json::Value) -> anyhow::Result<()> {
     let sqs = aws_sdk_sqs::Client::new(&env.sdk);
     for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
         let entries = chunk
@@ -19,7 +24,7 @@ pub async fn fill(env: &KitEnv, n: usize) -> anyhow::Result<()> {
             .map(|i| {
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .message_body(test_event(&format!("b{i}"), json!({})).1)
+                    .message_body(test_event(&format!("b{i}"), behaviour.clone()).1)
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -127,3 +127,24 @@ impl Handler for TestWorker {
         Ok(serde_json::json!({ "effect": id, "attempt": ctx.attempt }))
     }
 }
+
+/// The test worker declaring its effects all staged (`Idempotency::Optimistic`): send it events
+/// with `"stage": true`.
+#[derive(Debug, Clone)]
+pub struct Optimistic(pub TestWorker);
+
+impl Handler for Optimistic {
+    type Event = Event;
+
+    fn worker(&self) -> stoker_kit::WorkerId {
+        self.0.worker()
+    }
+
+    fn idempotency(&self) -> stoker_kit::Idempotency {
+        stoker_kit::Idempotency::Optimistic
+    }
+
+    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
+        self.0.handle(event, ctx).await
+    }
+}

@@ -5,32 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use stoker_events::Event;
 use stoker_it::kit::{KitEnv, test_event};
-use stoker_it::testworker::TestWorker;
+use stoker_it::testworker::{Optimistic, TestWorker};
 use stoker_it::{emulator, wait_for};
 use stoker_kit::ops::RunOutcome;
-use stoker_kit::{Handler, Idempotency, JobCtx, JobError, Outcome, WorkerId, runtime};
+use stoker_kit::runtime;
 use tokio::sync::oneshot;
-
-/// The test worker, declaring its effects all staged.
-struct Optimistic(TestWorker);
-
-impl Handler for Optimistic {
-    type Event = Event;
-
-    fn worker(&self) -> WorkerId {
-        self.0.worker()
-    }
-
-    fn idempotency(&self) -> Idempotency {
-        Idempotency::Optimistic
-    }
-
-    async fn handle(&self, event: &Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
-        self.0.handle(event, ctx).await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay() {

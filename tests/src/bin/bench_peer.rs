@@ -3,8 +3,8 @@
 //! stoker against its peers, in one run on the same emulator, each on fresh resources of the
 //! same design (a queue, its DLQ, a pk/sk table) filled with the same EVENTS test events:
 //! - baseline: a raw receive + delete-batch loop with no handler (the emulator's ceiling);
-//! - stoker: `peer-stoker` (long-poll driver + idempotency + a one-UpdateItem handler), in its own
-//!   process, at concurrency 1 and 10;
+//! - stoker: `peer-stoker` (long-poll driver + idempotency + a handler whose one UpdateItem is
+//!   staged), in its own process, claim-first and optimistic, at concurrency 1 and 10;
 //! - Powertools for AWS Lambda (Python): BatchProcessor + @idempotent_function around the same
 //!   handler (`tests/peers/powertools/peer.py`), driven with the same SQS batches.
 //!
@@ -18,7 +18,7 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stoker_it::bench::{effects, fill, raw_loop, run_json};
+use stoker_it::bench::{effects, fill, fill_with, raw_loop, run_json};
 use stoker_it::kit::KitEnv;
 
 const WORKERS: [&str; 5] = [
@@ -49,21 +49,27 @@ async fn main() -> anyhow::Result<()> {
     raw_env.delete().await;
 
     let mut rows = Vec::new();
-    for concurrency in [1, 10] {
-        let env = KitEnv::create(&sdk, "peer-stoker", 5, false).await?;
-        fill(&env, n).await?;
-        let mut cmd = Command::new(dir.join("peer-stoker"));
-        cmd.envs(env.worker_env())
-            .env("STOKER_CONCURRENCY", concurrency.to_string())
-            .env("STOKER_BENCH_EVENTS", n.to_string());
-        let figures = run_json(cmd)?;
-        let effects = effects(&env).await?.1 as f64 / n as f64;
-        rows.push((
-            format!("stoker long-poll driver + idempotency (concurrency {concurrency})"),
-            figures,
-            effects,
-        ));
-        env.delete().await;
+    // The handler's one effect write is staged: it commits with the job's completion.
+    for mode in ["claim-first", "optimistic"] {
+        for concurrency in [1, 10] {
+            let env = KitEnv::create(&sdk, "peer-stoker", 5, false).await?;
+            fill_with(&env, n, serde_json::json!({ "stage": true })).await?;
+            let mut cmd = Command::new(dir.join("peer-stoker"));
+            cmd.envs(env.worker_env())
+                .env("STOKER_CONCURRENCY", concurrency.to_string())
+                .env("STOKER_BENCH_MODE", mode)
+                .env("STOKER_BENCH_EVENTS", n.to_string());
+            let figures = run_json(cmd)?;
+            let effects = effects(&env).await?.1 as f64 / n as f64;
+            rows.push((
+                format!(
+                    "stoker long-poll driver, {mode}, staged effect (concurrency {concurrency})"
+                ),
+                figures,
+                effects,
+            ));
+            env.delete().await;
+        }
     }
     let env = KitEnv::create(&sdk, "peer-pt", 5, false).await?;
     fill(&env, n).await?;
@@ -83,19 +89,25 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n## Throughput and cost per event ({n} events each, same emulator, same run)\n");
     println!(
-        "| run | events/s | x baseline | CPU s / 1,000 events | SQS calls/event | DynamoDB calls/event | peak RSS MiB | effects/event |"
+        "| run | events/s | x baseline | x Powertools | CPU s / 1,000 events | SQS calls/event | DynamoDB calls/event | peak RSS MiB | effects/event |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| baseline: raw receive + delete-batch loop, no handler | {raw_rate:.0} | 1.00 | - | {raw_sqs:.2} | 0 | - | - |"
+        "| baseline: raw receive + delete-batch loop, no handler | {raw_rate:.0} | 1.00 | - | - | {raw_sqs:.2} | 0 | - | - |"
     );
+    let rate_of = |f: &serde_json::Value| {
+        f["events"].as_f64().unwrap_or(0.0).max(1.0)
+            / f["seconds"].as_f64().unwrap_or(0.0).max(1e-9)
+    };
+    let peer_rate = rows.last().map(|(_, f, _)| rate_of(f)).unwrap_or(1.0);
     for (label, f, effects) in &rows {
         let num = |k: &str| f[k].as_f64().unwrap_or(0.0);
         let events = num("events").max(1.0);
-        let rate = events / num("seconds").max(1e-9);
+        let rate = rate_of(f);
         println!(
-            "| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {effects:.2} |",
+            "| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {effects:.2} |",
             rate / raw_rate,
+            rate / peer_rate,
             num("cpu_seconds") * 1000.0 / events,
             num("sqs_calls") / events,
             num("dynamodb_calls") / events,

@@ -4,15 +4,16 @@
 //! last job), CPU seconds, peak RSS (KiB), SQS and DynamoDB calls (the kit's and the handler's).
 //!
 //! Environment: the kit's (`STOKER_QUEUE_URL`, `STOKER_DLQ_URL`, `STOKER_OPS_TABLE`),
-//! `STOKER_CONCURRENCY`, `STOKER_BENCH_EVENTS`.
+//! `STOKER_CONCURRENCY`, `STOKER_BENCH_EVENTS`, `STOKER_BENCH_MODE` (`optimistic`, or the
+//! default claim-first).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stoker_events::Worker;
 use stoker_it::calls::CallCounter;
-use stoker_it::testworker::TestWorker;
-use stoker_kit::{WorkerConfig, runtime};
+use stoker_it::testworker::{Optimistic, TestWorker};
+use stoker_kit::{Handler, Runtime, Stats, WorkerConfig, runtime};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -28,13 +29,12 @@ async fn main() -> anyhow::Result<()> {
         ),
         table: cfg.ops_table.clone(),
     };
-    let rt = Arc::new(runtime(handler, &sdk, cfg));
-    let stats = rt.stats.clone();
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let start = Instant::now();
-    let poller = tokio::spawn(stoker_kit::poll::run(rt, async move {
-        let _ = rx.await;
-    }));
+    let optimistic = std::env::var("STOKER_BENCH_MODE").is_ok_and(|m| m == "optimistic");
+    let (stats, start, stop, poller) = if optimistic {
+        start_poller(runtime(Optimistic(handler), &sdk, cfg))
+    } else {
+        start_poller(runtime(handler, &sdk, cfg))
+    };
     while stats.counts().jobs < n {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -55,4 +55,22 @@ async fn main() -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+type Started = (
+    Arc<Stats>,
+    Instant,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<stoker_kit::poll::PollSummary>,
+);
+
+fn start_poller<H: Handler>(rt: Runtime<H>) -> Started {
+    let rt = Arc::new(rt);
+    let stats = rt.stats.clone();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let start = Instant::now();
+    let poller = tokio::spawn(stoker_kit::poll::run(rt, async move {
+        let _ = rx.await;
+    }));
+    (stats, start, stop, poller)
 }
