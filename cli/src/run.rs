@@ -6,6 +6,7 @@ use std::sync::Arc;
 use clap::Args;
 use stoker_events::Worker;
 use stoker_kit::poll::{PollSummary, shutdown_signal};
+use stoker_kit::section::Section;
 use stoker_kit::{Handler, WorkerConfig, runtime};
 use tokio::sync::watch;
 
@@ -35,7 +36,8 @@ impl RunArgs {
             let sdk = ctx.sdk.clone();
             match w {
                 Worker::Warmup => {
-                    tasks.spawn(poll(stoker_warmup::Warmup::from_env(&sdk), sdk, cfg, stop));
+                    let h = stoker_warmup::Warmup::new(&sdk, section(w)?);
+                    tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::CacheWarmer => {
                     let h = stoker_cache_warmer::CacheWarmer::from_env(&sdk).await.map_err(|e| {
@@ -55,18 +57,11 @@ impl RunArgs {
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Rollup => {
-                    let h = stoker_rollup::Rollup::new(&sdk, &cfg.ops_table, cfg.bus.clone());
+                    let h = stoker_rollup::Rollup::from_config(&sdk, &cfg);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Optimizer => {
-                    let mut h = stoker_optimizer::Optimizer::from_env(&sdk);
-                    h.applier.ops_table = cfg.ops_table.clone();
-                    h.events = cfg.bus.clone().map(|b| {
-                        stoker_kit::outcome::Publisher::new(
-                            aws_sdk_eventbridge::Client::new(&sdk),
-                            b,
-                        )
-                    });
+                    let h = stoker_optimizer::Optimizer::from_config(&sdk, &cfg, section(w)?);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
             }
@@ -120,6 +115,14 @@ impl RunArgs {
         cfg.concurrency = self.concurrency.max(1);
         Ok(cfg)
     }
+}
+
+/// A worker's own settings from the environment, read once.
+fn section<S: Section>(w: Worker) -> Result<S, CliError> {
+    S::from_env().map_err(|e| {
+        CliError::new(format!("the {w} worker cannot start: {e}"))
+            .fix(format!("fix the variable, or leave the {w} worker out with --workers"))
+    })
 }
 
 /// The backup worker's scope: this stack, and the table prefix from

@@ -73,7 +73,7 @@ async fn cleanup(sdk: &aws_config::SdkConfig, function: &str, table: &str) {
 async fn pings_reach_cold_instances_without_the_handler_then_find_them_warm() {
     let sdk = emulator().await;
     let (function, table) = example(&sdk, "warm").await;
-    let worker = Warmup::from_env(&worker_sdk(Worker::Warmup).await);
+    let worker = Warmup::new(&worker_sdk(Worker::Warmup).await, Default::default());
 
     let first = worker
         .warm(&request(vec![target(&function, None, 3)]), "c-1")
@@ -143,7 +143,7 @@ async fn an_alias_is_warmed_on_its_own_version_and_a_missing_function_fails_alon
         .expect("CreateAlias");
     let missing = unique("missing");
 
-    let report: Report = Warmup::from_env(&worker_sdk(Worker::Warmup).await)
+    let report: Report = Warmup::new(&worker_sdk(Worker::Warmup).await, Default::default())
         .warm(
             &request(vec![
                 target(&function, Some("live"), 2),

@@ -47,8 +47,7 @@ async fn main() -> anyhow::Result<()> {
     // Published for real (checkpoints in a fresh ops table).
     let table = format!("{}-ops", stoker_it::unique("bench-rollup"));
     stoker_it::kit::create_ops_table(&sdk, &table).await?;
-    let mut worker = Rollup::from_env(&sdk);
-    worker.sender.table = table.clone();
+    let mut worker = Rollup::new(&sdk, &table, None);
     let bytes = Arc::new(AtomicU64::new(0));
     let conf = aws_sdk_cloudwatch::config::Builder::from(&sdk)
         .interceptor(BodyBytes(bytes.clone()))

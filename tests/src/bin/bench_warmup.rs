@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let deploy_s = started.elapsed().as_secs_f64();
 
-    let worker = Warmup::from_env(&sdk);
+    let worker = Warmup::new(&sdk, Default::default());
     let req = |fs: &[String], c: u32| WarmupRequest {
         targets: fs
             .iter()

@@ -91,26 +91,47 @@ pub struct ExportSummary {
     pub reused: bool,
 }
 
+/// The backup worker's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Where exports go (`STOKER_EXPORT_BUCKET`; none: exports are refused).
+    pub bucket: String,
+    /// The tables it may act on (`STOKER_STACK`, `STOKER_BACKUP_TABLE_PREFIX`, required).
+    pub scope: Scope,
+    /// How long a restore drill may take (`STOKER_DRILL_TIMEOUT_SECS`, default 600).
+    pub drill_timeout: Option<Duration>,
+}
+
+impl stoker_kit::section::Section for BackupSettings {
+    fn read(vars: &stoker_kit::section::Vars<'_>) -> Result<Self, stoker_kit::config::ConfigError> {
+        let scope = Scope::from_lookup(|k| vars.text(k)).map_err(|e| stoker_kit::config::ConfigError {
+            var: e.var,
+            problem: format!("{}. {}", e.problem, e.fix),
+            output: None,
+        })?;
+        Ok(BackupSettings {
+            bucket: vars.text("STOKER_EXPORT_BUCKET").unwrap_or_default(),
+            scope,
+            drill_timeout: vars
+                .number::<u64>("STOKER_DRILL_TIMEOUT_SECS")?
+                .map(|s| Duration::from_secs(s.max(1))),
+        })
+    }
+}
+
 impl Backup {
-    /// From `STOKER_EXPORT_BUCKET`, `STOKER_OPS_TABLE`, `STOKER_DRILL_TIMEOUT_SECS` and the
-    /// required `STOKER_STACK` and `STOKER_BACKUP_TABLE_PREFIX` ([`Scope`]).
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ScopeError> {
-        let get = |k: &str| std::env::var(k).ok();
-        let mut b = Self::new(
-            sdk,
-            &get("STOKER_EXPORT_BUCKET").unwrap_or_default(),
-            &get("STOKER_OPS_TABLE").unwrap_or_default(),
-            Scope::from_lookup(get)?.with_own_table(&get("STOKER_OPS_TABLE").unwrap_or_default()),
-        );
-        if let Some(v) = get("STOKER_DRILL_TIMEOUT_SECS") {
-            let secs: u64 = v.parse().map_err(|_| ScopeError {
-                var: "STOKER_DRILL_TIMEOUT_SECS",
-                problem: format!("`{v}` is not a whole number of seconds"),
-                fix: "Set it to how long a restore drill may take (default 600), or unset it",
-            })?;
-            b.drill_timeout = Duration::from_secs(secs.max(1));
+    /// From the kit's configuration (its ops table) and the backup worker's own settings.
+    pub fn from_config(
+        sdk: &aws_config::SdkConfig,
+        config: &stoker_kit::WorkerConfig,
+        settings: BackupSettings,
+    ) -> Self {
+        let scope = settings.scope.with_own_table(&config.ops_table);
+        let mut b = Self::new(sdk, &settings.bucket, &config.ops_table, scope);
+        if let Some(t) = settings.drill_timeout {
+            b.drill_timeout = t;
         }
-        Ok(b)
+        b
     }
 
     pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, ops_table: &str, scope: Scope) -> Self {

@@ -1,10 +1,15 @@
 //! `stoker-backup`: the backup worker as a Lambda (SQS event source) or a long-poll process.
 //! Run: `STOKER_QUEUE_URL=... STOKER_DLQ_URL=... STOKER_OPS_TABLE=... STOKER_EXPORT_BUCKET=... STOKER_STACK=... STOKER_BACKUP_TABLE_PREFIX=... stoker-backup`
 
+use stoker_backup::{Backup, BackupSettings};
+use stoker_events::Worker;
+use stoker_kit::WorkerConfig;
+
 #[tokio::main]
 async fn main() -> Result<(), stoker_kit::RunError> {
-    let sdk = stoker_kit::aws::sdk_config().await;
-    let backup = stoker_backup::Backup::from_env(&sdk)
+    let (config, settings) = WorkerConfig::from_env_with::<BackupSettings>(Worker::Backup)
         .map_err(|e| stoker_kit::RunError::Setup(format!("the backup worker cannot start: {e}")))?;
-    stoker_kit::run_with(backup, &sdk).await
+    let sdk = stoker_kit::aws::sdk_config().await;
+    let backup = Backup::from_config(&sdk, &config, settings);
+    stoker_kit::run_configured(backup, &sdk, config).await
 }

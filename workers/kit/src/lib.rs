@@ -43,6 +43,7 @@ pub mod process;
 pub mod progress;
 pub mod run;
 pub mod schema;
+pub mod section;
 pub mod settle;
 pub mod stats;
 #[cfg(feature = "stoker")]
@@ -58,7 +59,7 @@ pub use error::JobError;
 pub use event::{Announcement, Delivery, EventMeta, JobEvent, WorkerId};
 pub use job::{FnHandler, Handler, Idempotency, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
-pub use run::{RunError, run, run_with, runtime};
+pub use run::{RunError, run, run_configured, run_with, runtime};
 pub use stats::{Counts, Stats};
 pub use summary::Summary;
 pub use typed::{Job, Request};

@@ -88,8 +88,18 @@ pub async fn run<H: Handler>(handler: H) -> Result<(), RunError> {
 /// [`run`] with an SDK config the caller already loaded (to build the handler's own clients
 /// from the same config instead of loading it twice).
 pub async fn run_with<H: Handler>(handler: H, sdk: &aws_config::SdkConfig) -> Result<(), RunError> {
-    crate::telemetry::init();
     let config = WorkerConfig::from_env(handler.worker())?;
+    run_configured(handler, sdk, config).await
+}
+
+/// [`run_with`] with the configuration the caller already read (with its worker's own
+/// section: [`WorkerConfig::from_env_with`]), so nothing is read twice.
+pub async fn run_configured<H: Handler>(
+    handler: H,
+    sdk: &aws_config::SdkConfig,
+    config: WorkerConfig,
+) -> Result<(), RunError> {
+    crate::telemetry::init();
     let sdk = sdk.clone();
     let rt = Arc::new(runtime(handler, &sdk, config));
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {

@@ -38,4 +38,4 @@ pub mod tuning;
 pub mod undo;
 mod worker;
 
-pub use worker::Optimizer;
+pub use worker::{Optimizer, OptimizerSettings};

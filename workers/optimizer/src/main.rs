@@ -1,8 +1,14 @@
 //! `stoker-optimizer`: the optimizer worker as a Lambda (SQS event source) or a long-poll process.
 //! Run: `STOKER_QUEUE_URL=... STOKER_DLQ_URL=... STOKER_OPS_TABLE=... STOKER_BUS=... stoker-optimizer`
 
+use stoker_events::Worker;
+use stoker_kit::WorkerConfig;
+use stoker_optimizer::{Optimizer, OptimizerSettings};
+
 #[tokio::main]
 async fn main() -> Result<(), stoker_kit::RunError> {
+    let (config, settings) = WorkerConfig::from_env_with::<OptimizerSettings>(Worker::Optimizer)?;
     let sdk = stoker_kit::aws::sdk_config().await;
-    stoker_kit::run_with(stoker_optimizer::Optimizer::from_env(&sdk), &sdk).await
+    let optimizer = Optimizer::from_config(&sdk, &config, settings);
+    stoker_kit::run_configured(optimizer, &sdk, config).await
 }

@@ -29,17 +29,28 @@ impl Default for Pricing {
 
 impl Pricing {
     /// The defaults, overridden by `STOKER_PRICE_ARM64_GB_SECOND`,
-    /// `STOKER_PRICE_X86_64_GB_SECOND` and `STOKER_PRICE_PER_REQUEST` (USD).
-    pub fn from_env() -> Self {
+    /// `STOKER_PRICE_X86_64_GB_SECOND` and `STOKER_PRICE_PER_REQUEST` (USD; a price that is not
+    /// a finite number of at least 0 is an error naming its variable).
+    pub fn read(
+        vars: &stoker_kit::section::Vars<'_>,
+    ) -> Result<Self, stoker_kit::config::ConfigError> {
         let d = Pricing::default();
-        Pricing {
-            arm64_per_gb_second: env_price("STOKER_PRICE_ARM64_GB_SECOND", d.arm64_per_gb_second),
-            x86_64_per_gb_second: env_price(
-                "STOKER_PRICE_X86_64_GB_SECOND",
-                d.x86_64_per_gb_second,
-            ),
-            per_request: env_price("STOKER_PRICE_PER_REQUEST", d.per_request),
-        }
+        let price = |var: &'static str, default: f64| -> Result<f64, stoker_kit::config::ConfigError> {
+            match vars.number::<f64>(var)? {
+                None => Ok(default),
+                Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+                Some(v) => Err(stoker_kit::config::ConfigError {
+                    var,
+                    problem: format!("{v} is not a price (a finite number of USD, at least 0)"),
+                    output: None,
+                }),
+            }
+        };
+        Ok(Pricing {
+            arm64_per_gb_second: price("STOKER_PRICE_ARM64_GB_SECOND", d.arm64_per_gb_second)?,
+            x86_64_per_gb_second: price("STOKER_PRICE_X86_64_GB_SECOND", d.x86_64_per_gb_second)?,
+            per_request: price("STOKER_PRICE_PER_REQUEST", d.per_request)?,
+        })
     }
 }
 
@@ -66,13 +77,6 @@ impl Default for DynamoPricing {
 }
 
 /// A price from the environment; unset, unparsable or negative values keep the default.
-fn env_price(var: &str, default: f64) -> f64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .unwrap_or(default)
-}
 
 /// Average seconds in a month (365.25 / 12 days).
 pub const SECONDS_PER_MONTH: f64 = 2_629_800.0;

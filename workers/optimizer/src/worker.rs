@@ -38,28 +38,46 @@ pub struct Optimizer {
     pub halt: Halt,
 }
 
+/// The optimizer's own settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimizerSettings {
+    /// Prices (`STOKER_PRICE_*`, USD; the public us-east-1 prices by default).
+    pub pricing: Pricing,
+    /// The alias recommendations are applied to (`STOKER_OPTIMIZER_ALIAS`, default `live`).
+    pub alias: Option<String>,
+    /// Time between two changes of one function (`STOKER_OPTIMIZER_COOLDOWN_HOURS`, default 24).
+    pub cooldown: Option<Duration>,
+}
+
+impl stoker_kit::section::Section for OptimizerSettings {
+    fn read(vars: &stoker_kit::section::Vars<'_>) -> Result<Self, stoker_kit::config::ConfigError> {
+        Ok(OptimizerSettings {
+            pricing: Pricing::read(vars)?,
+            alias: vars.text("STOKER_OPTIMIZER_ALIAS"),
+            cooldown: vars
+                .number::<u64>("STOKER_OPTIMIZER_COOLDOWN_HOURS")?
+                .map(|h| Duration::from_secs(h * 3600)),
+        })
+    }
+}
+
 impl Optimizer {
-    /// From the kit's environment (`STOKER_OPS_TABLE`, `STOKER_BUS`, `STOKER_JOB_TIMEOUT_SECS`), prices from
-    /// `STOKER_PRICE_*`, the alias from `STOKER_OPTIMIZER_ALIAS` (default `live`) and the
-    /// cooldown from `STOKER_OPTIMIZER_COOLDOWN_HOURS` (default 24).
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let mut o = Self::new(
-            sdk,
-            &env("STOKER_OPS_TABLE").unwrap_or_default(),
-            env("STOKER_BUS"),
-        );
-        o.pricing = Pricing::from_env();
-        if let Some(alias) = env("STOKER_OPTIMIZER_ALIAS") {
+    /// From the kit's configuration (ops table, bus, job timeout) and the optimizer's own
+    /// settings.
+    pub fn from_config(
+        sdk: &aws_config::SdkConfig,
+        config: &stoker_kit::WorkerConfig,
+        settings: OptimizerSettings,
+    ) -> Self {
+        let mut o = Self::new(sdk, &config.ops_table, config.bus.clone());
+        o.pricing = settings.pricing;
+        if let Some(alias) = settings.alias {
             o.applier.alias = alias;
         }
-        if let Some(h) = env("STOKER_OPTIMIZER_COOLDOWN_HOURS").and_then(|h| h.parse::<u64>().ok())
-        {
-            o.cooldown = Duration::from_secs(h * 3600);
+        if let Some(cooldown) = settings.cooldown {
+            o.cooldown = cooldown;
         }
-        if let Some(s) = env("STOKER_JOB_TIMEOUT_SECS").and_then(|s| s.parse::<u64>().ok()) {
-            o.job_timeout = Duration::from_secs(s.max(1));
-        }
+        o.job_timeout = config.job_timeout;
         o
     }
 

@@ -53,11 +53,9 @@ pub struct IngestReport {
 }
 
 impl Rollup {
-    /// From the kit's environment: `STOKER_OPS_TABLE` (checkpoints), `STOKER_BUS` (events).
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
-        let bus = std::env::var("STOKER_BUS").ok().filter(|b| !b.is_empty());
-        let table = std::env::var("STOKER_OPS_TABLE").unwrap_or_default();
-        Self::new(sdk, &table, bus)
+    /// From the kit's configuration: its ops table (checkpoints) and bus (events).
+    pub fn from_config(sdk: &aws_config::SdkConfig, config: &stoker_kit::WorkerConfig) -> Self {
+        Self::new(sdk, &config.ops_table, config.bus.clone())
     }
 
     /// With the ops table for checkpoints and the bus for regression events.

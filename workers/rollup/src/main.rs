@@ -1,8 +1,13 @@
 //! `stoker-rollup`: the rollup worker as a Lambda (SQS event source) or a long-poll process.
 //! Run: `STOKER_QUEUE_URL=... STOKER_DLQ_URL=... STOKER_OPS_TABLE=... [STOKER_BUS=...] stoker-rollup`
 
+use stoker_events::Worker;
+use stoker_kit::WorkerConfig;
+
 #[tokio::main]
 async fn main() -> Result<(), stoker_kit::RunError> {
+    let config = WorkerConfig::from_env(Worker::Rollup)?;
     let sdk = stoker_kit::aws::sdk_config().await;
-    stoker_kit::run_with(stoker_rollup::Rollup::from_env(&sdk), &sdk).await
+    let rollup = stoker_rollup::Rollup::from_config(&sdk, &config);
+    stoker_kit::run_configured(rollup, &sdk, config).await
 }

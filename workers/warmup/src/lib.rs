@@ -31,17 +31,38 @@ pub struct Warmup {
     pub retry: RetryPolicy,
 }
 
+/// The warm-up worker's own settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WarmupSettings {
+    /// At most this many invocations in flight across a job's targets
+    /// (`STOKER_WARMUP_MAX_IN_FLIGHT`, default 100, at least 1).
+    pub max_in_flight: usize,
+}
+
+impl Default for WarmupSettings {
+    fn default() -> Self {
+        WarmupSettings { max_in_flight: 100 }
+    }
+}
+
+impl stoker_kit::section::Section for WarmupSettings {
+    fn read(vars: &stoker_kit::section::Vars<'_>) -> Result<Self, stoker_kit::config::ConfigError> {
+        let d = WarmupSettings::default();
+        Ok(WarmupSettings {
+            max_in_flight: vars
+                .number::<usize>("STOKER_WARMUP_MAX_IN_FLIGHT")?
+                .unwrap_or(d.max_in_flight)
+                .max(1),
+        })
+    }
+}
+
 impl Warmup {
-    /// From the SDK config; `STOKER_WARMUP_MAX_IN_FLIGHT` (default 100) caps invocations.
-    pub fn from_env(sdk: &aws_config::SdkConfig) -> Self {
-        let max_in_flight = std::env::var("STOKER_WARMUP_MAX_IN_FLIGHT")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(100);
+    /// From the SDK config and the worker's settings.
+    pub fn new(sdk: &aws_config::SdkConfig, settings: WarmupSettings) -> Self {
         Warmup {
             lambda: aws_sdk_lambda::Client::new(sdk),
-            max_in_flight,
+            max_in_flight: settings.max_in_flight,
             retry: RetryPolicy::default(),
         }
     }
