@@ -120,8 +120,9 @@ impl RunArgs {
 /// A worker's own settings from the environment, read once.
 fn section<S: Section>(w: Worker) -> Result<S, CliError> {
     S::from_env().map_err(|e| {
-        CliError::new(format!("the {w} worker cannot start: {e}"))
-            .fix(format!("fix the variable, or leave the {w} worker out with --workers"))
+        CliError::new(format!("the {w} worker cannot start: {e}")).fix(format!(
+            "fix the variable, or leave the {w} worker out with --workers"
+        ))
     })
 }
 

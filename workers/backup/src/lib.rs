@@ -104,11 +104,12 @@ pub struct BackupSettings {
 
 impl stoker_kit::section::Section for BackupSettings {
     fn read(vars: &stoker_kit::section::Vars<'_>) -> Result<Self, stoker_kit::config::ConfigError> {
-        let scope = Scope::from_lookup(|k| vars.text(k)).map_err(|e| stoker_kit::config::ConfigError {
-            var: e.var,
-            problem: format!("{}. {}", e.problem, e.fix),
-            output: None,
-        })?;
+        let scope =
+            Scope::from_lookup(|k| vars.text(k)).map_err(|e| stoker_kit::config::ConfigError {
+                var: e.var,
+                problem: format!("{}. {}", e.problem, e.fix),
+                output: None,
+            })?;
         Ok(BackupSettings {
             bucket: vars.text("STOKER_EXPORT_BUCKET").unwrap_or_default(),
             scope,

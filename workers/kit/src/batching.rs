@@ -18,65 +18,38 @@ pub struct OpsBatches {
 }
 
 impl OpsBatches {
-    /// Starts them on the current tokio runtime (`None` outside one: every call is then sent
-    /// on its own). A batch waits `linger` for more requests after its first.
-    pub fn start(ops: &OpsTable, linger: Duration) -> Option<Self> {
+    /// Batches over `ops`; a batch waits `linger` for more requests after its first.
+    pub fn new(ops: &OpsTable, linger: Duration) -> Self {
         let table = ops.clone();
-        let claims = Coalescer::start(MAX_BATCH, linger, move |reqs: Vec<ClaimRequest>| {
+        let claims = Coalescer::new(MAX_BATCH, linger, move |reqs: Vec<ClaimRequest>| {
             let table = table.clone();
             async move { table.claim_all(&reqs).await }
-        })?;
+        });
         let table = ops.clone();
-        let completions =
-            Coalescer::start(MAX_BATCH, linger, move |reqs: Vec<CompletionRequest>| {
-                let table = table.clone();
-                async move { table.complete_all(&reqs).await }
-            })?;
-        Some(OpsBatches {
+        let completions = Coalescer::new(MAX_BATCH, linger, move |reqs: Vec<CompletionRequest>| {
+            let table = table.clone();
+            async move { table.complete_all(&reqs).await }
+        });
+        OpsBatches {
             claims,
             completions,
-        })
+        }
     }
-}
 
-/// Claims a job: in a batch when there is one, else on its own.
-pub async fn claim(
-    batches: Option<&OpsBatches>,
-    ops: &OpsTable,
-    req: ClaimRequest,
-) -> Result<Claim, JobError> {
-    let req = match batches {
-        Some(b) => match b.claims.call(req).await {
-            Ok(answer) => return answer,
-            Err(Some(req)) => req,
-            Err(None) => return Err(JobError::transient("the claim batch was dropped")),
-        },
-        None => req,
-    };
-    ops.claim_all(std::slice::from_ref(&req))
-        .await
-        .pop()
-        .unwrap_or_else(|| Err(JobError::transient("no claim answer")))
-}
+    /// Claims a job, in a batch with the jobs alongside.
+    pub async fn claim(&self, req: ClaimRequest) -> Result<Claim, JobError> {
+        self.claims
+            .call(req)
+            .await
+            .unwrap_or_else(|| Err(JobError::transient("the claim's batch was lost")))
+    }
 
-/// Completes a job: in a batch when there is one, else on its own.
-pub async fn complete(
-    batches: Option<&OpsBatches>,
-    ops: &OpsTable,
-    req: CompletionRequest,
-) -> Result<Completion, JobError> {
-    let req = match batches {
-        Some(b) => match b.completions.call(req).await {
-            Ok(answer) => return answer,
-            Err(Some(req)) => req,
-            // Sent or not, unknown: the caller's retry finds out (a committed completion
-            // answers Committed again).
-            Err(None) => return Err(JobError::transient("the completion batch was dropped")),
-        },
-        None => req,
-    };
-    ops.complete_all(std::slice::from_ref(&req))
-        .await
-        .pop()
-        .unwrap_or_else(|| Err(JobError::transient("no completion answer")))
+    /// Completes a job, in a batch with the jobs alongside. A lost batch may have committed:
+    /// the caller's retry finds out (a committed completion answers Committed again).
+    pub async fn complete(&self, req: CompletionRequest) -> Result<Completion, JobError> {
+        self.completions
+            .call(req)
+            .await
+            .unwrap_or_else(|| Err(JobError::transient("the completion's batch was lost")))
+    }
 }

@@ -1,106 +1,162 @@
-//! Calls of jobs running together, made as one: each job asks for its own answer, and the
-//! requests that arrive within a short linger (or while the previous batch is being sent) go
-//! out in one batch. The ops table's claims and completions go through it
+//! Calls of jobs running together, made as one: each job asks for its own answer; the first
+//! to ask while no batch is being gathered leads the next batch (it waits `linger` for the
+//! jobs alongside, sends up to `max` requests in one call and hands each its answer), then
+//! hands the lead to the first request still waiting. No background task: the batch is sent
+//! by a caller, on the caller's runtime. The ops table's claims and completions go through it
 //! ([`crate::ops::OpsTable::claim_all`], [`crate::ops::OpsTable::complete_all`]).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-type Batch<Req, Resp> =
-    Arc<dyn Fn(Vec<Req>) -> Pin<Box<dyn Future<Output = Vec<Resp>> + Send>> + Send + Sync>;
+type Sender<Req, Resp> =
+    Box<dyn Fn(Vec<Req>) -> Pin<Box<dyn Future<Output = Vec<Resp>> + Send>> + Send + Sync>;
 
-/// Sends requests in batches of at most `max`, each opened by its first request and closed
-/// after `linger` or when full. Batches are sent concurrently.
+enum Turn<Req, Resp> {
+    Answer(Resp),
+    /// Lead the next batch, with this request of one's own.
+    Lead(Req),
+}
+
+struct Queue<Req, Resp> {
+    waiting: VecDeque<(Req, oneshot::Sender<Turn<Req, Resp>>)>,
+    leading: bool,
+}
+
+/// Sends requests in batches of at most `max`, each gathered for `linger` after its first.
 pub struct Coalescer<Req, Resp> {
-    tx: mpsc::UnboundedSender<(Req, oneshot::Sender<Resp>)>,
+    queue: Mutex<Queue<Req, Resp>>,
+    max: usize,
+    linger: Duration,
+    send: Sender<Req, Resp>,
 }
 
 impl<Req, Resp> std::fmt::Debug for Coalescer<Req, Resp> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Coalescer").finish_non_exhaustive()
+        f.debug_struct("Coalescer")
+            .field("max", &self.max)
+            .field("linger", &self.linger)
+            .finish_non_exhaustive()
     }
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
-    /// Starts the batching task on the current tokio runtime; `None` outside one.
-    pub fn start<F, Fut>(max: usize, linger: Duration, send: F) -> Option<Self>
+    /// Batches of at most `max` requests, sent with `send` (which answers them in order).
+    pub fn new<F, Fut>(max: usize, linger: Duration, send: F) -> Self
     where
         F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<Resp>> + Send + 'static,
     {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        let send: Batch<Req, Resp> = Arc::new(move |reqs| Box::pin(send(reqs)));
-        let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(batches(rx, max.max(1), linger, send));
-        Some(Coalescer { tx })
+        Coalescer {
+            queue: Mutex::new(Queue {
+                waiting: VecDeque::new(),
+                leading: false,
+            }),
+            max: max.max(1),
+            linger,
+            send: Box::new(move |reqs| Box::pin(send(reqs))),
+        }
     }
 
-    /// The answer to `req`, sent in a batch; `Err(req)` when the batching task is gone (its
-    /// runtime ended): the caller sends it on its own.
-    pub async fn call(&self, req: Req) -> Result<Resp, Option<Req>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue<Req, Resp>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer to `req`, sent in a batch; `None` when its batch was lost (the call that
+    /// led it was cancelled or panicked, or gave no answer for it).
+    pub async fn call(&self, req: Req) -> Option<Resp> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send((req, tx)).map_err(|e| Some(e.0.0))?;
-        rx.await.map_err(|_| None)
+        let lead = {
+            let mut q = self.lock();
+            if q.leading {
+                q.waiting.push_back((req, tx));
+                None
+            } else {
+                q.leading = true;
+                Some(req)
+            }
+        };
+        let own = match lead {
+            Some(req) => req,
+            None => match rx.await {
+                Ok(Turn::Answer(answer)) => return Some(answer),
+                Ok(Turn::Lead(req)) => req,
+                Err(_) => return None,
+            },
+        };
+        self.lead(own).await
+    }
+
+    async fn lead(&self, own: Req) -> Option<Resp> {
+        let _handover = Handover(self);
+        if !self.linger.is_zero() && self.lock().waiting.len() + 1 < self.max {
+            tokio::time::sleep(self.linger).await;
+        }
+        let taken: Vec<_> = {
+            let mut q = self.lock();
+            let n = q.waiting.len().min(self.max - 1);
+            q.waiting.drain(..n).collect()
+        };
+        let (mut reqs, answers): (Vec<Req>, Vec<_>) = taken.into_iter().unzip();
+        reqs.insert(0, own);
+        let mut out = (self.send)(reqs).await.into_iter();
+        let mine = out.next();
+        for answer in answers {
+            // A missing answer drops its sender: that caller gets `None`.
+            if let Some(resp) = out.next() {
+                let _ = answer.send(Turn::Answer(resp));
+            }
+        }
+        mine
     }
 }
 
-async fn batches<Req: Send + 'static, Resp: Send + 'static>(
-    mut rx: mpsc::UnboundedReceiver<(Req, oneshot::Sender<Resp>)>,
-    max: usize,
-    linger: Duration,
-    send: Batch<Req, Resp>,
-) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let closes = tokio::time::Instant::now() + linger;
-        while batch.len() < max {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    if linger.is_zero() {
-                        break;
-                    }
-                    match tokio::time::timeout_at(closes, rx.recv()).await {
-                        Ok(Some(next)) => batch.push(next),
-                        Ok(None) | Err(_) => break,
-                    }
-                }
+/// Passes the lead on when a leader is done (or cancelled, or panics): to the first waiting
+/// request whose caller is still there, else nobody leads.
+struct Handover<'a, Req, Resp>(&'a Coalescer<Req, Resp>);
+
+impl<Req, Resp> Drop for Handover<'_, Req, Resp> {
+    fn drop(&mut self) {
+        let mut q = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some((req, next)) = q.waiting.pop_front() {
+            if next.send(Turn::Lead(req)).is_ok() {
+                return; // still leading: the lead moved to that caller
             }
         }
-        let (reqs, answers): (Vec<Req>, Vec<oneshot::Sender<Resp>>) = batch.into_iter().unzip();
-        let send = send.clone();
-        tokio::spawn(async move {
-            let out = send(reqs).await;
-            for (answer, resp) in answers.into_iter().zip(out) {
-                let _ = answer.send(resp);
-            }
-        });
+        q.leading = false;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
-    #[tokio::test]
-    async fn requests_arriving_together_go_out_in_one_batch_and_each_gets_its_answer() {
+    fn doubling(sizes: Arc<Mutex<Vec<usize>>>, max: usize) -> Arc<Coalescer<u32, u32>> {
+        Arc::new(Coalescer::new(
+            max,
+            Duration::from_millis(20),
+            move |reqs: Vec<u32>| {
+                sizes.lock().expect("lock").push(reqs.len());
+                async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    reqs.into_iter().map(|r| r * 2).collect::<Vec<_>>()
+                }
+            },
+        ))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_arriving_together_go_out_in_few_batches_and_each_gets_its_answer() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
-        let seen = sizes.clone();
-        let c = Coalescer::start(10, Duration::from_millis(20), move |reqs: Vec<u32>| {
-            seen.lock().expect("lock").push(reqs.len());
-            async move { reqs.into_iter().map(|r| r * 2).collect::<Vec<_>>() }
-        })
-        .expect("in a runtime");
-        let c = Arc::new(c);
+        let c = doubling(sizes.clone(), 10);
         let calls = (0..25u32).map(|i| {
             let c = c.clone();
-            tokio::spawn(async move { c.call(i).await.ok() })
+            tokio::spawn(async move { c.call(i).await })
         });
         let out: Vec<Option<u32>> = futures::future::join_all(calls)
             .await
@@ -117,8 +173,36 @@ mod tests {
         );
     }
 
-    #[test]
-    fn outside_a_runtime_there_is_no_coalescer() {
-        assert!(Coalescer::<u32, u32>::start(10, Duration::ZERO, |r| async move { r }).is_none());
+    #[tokio::test]
+    async fn a_cancelled_leader_hands_the_lead_on_and_nobody_waits_forever() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let c = doubling(sizes.clone(), 10);
+        let leader = {
+            let c = c.clone();
+            tokio::spawn(async move { c.call(1).await })
+        };
+        tokio::task::yield_now().await; // the leader lingers
+        let follower = {
+            let c = c.clone();
+            tokio::spawn(async move { c.call(2).await })
+        };
+        tokio::task::yield_now().await;
+        leader.abort();
+        let answer = tokio::time::timeout(Duration::from_secs(5), follower)
+            .await
+            .expect("the follower is answered")
+            .expect("task");
+        // Whether the follower's request went out with the cancelled leader's batch (lost:
+        // None) or it led its own (Some), it was answered, and later calls still work.
+        assert!(matches!(answer, None | Some(4)), "{answer:?}");
+        assert_eq!(c.call(3).await, Some(6));
+    }
+
+    #[tokio::test]
+    async fn a_batch_without_answers_leaves_nobody_waiting() {
+        let c: Coalescer<u32, u32> =
+            Coalescer::new(10, Duration::ZERO, |_reqs: Vec<u32>| async { Vec::new() });
+        assert_eq!(c.call(1).await, None);
+        assert_eq!(c.call(2).await, None);
     }
 }

@@ -141,6 +141,7 @@ pub trait Handler: Send + Sync + 'static {
 /// A [`Handler`] from a plain async function of an event of type `E`.
 ///
 /// ```
+/// # #[cfg(feature = "stoker")] {
 /// use stoker_kit::{handler_fn, JobError, Outcome};
 /// use stoker_events::{Body, Event, Worker};
 ///
@@ -153,6 +154,7 @@ pub trait Handler: Send + Sync + 'static {
 /// let handler = handler_fn(Worker::Warmup, |event: Event, _ctx| warm(event));
 /// // The function gets its own copy of the event and context, so it may hold them across awaits.
 /// # let _ = handler;
+/// # }
 /// ```
 pub fn handler_fn<E, F, Fut>(worker: impl Into<WorkerId>, f: F) -> FnHandler<E, F>
 where

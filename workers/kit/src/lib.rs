@@ -20,10 +20,10 @@
 
 pub mod aws;
 pub mod backoff;
-pub mod batching;
+pub(crate) mod batching;
 pub mod calls;
 pub mod classify;
-pub mod coalesce;
+pub(crate) mod coalesce;
 pub mod config;
 pub mod dlq;
 pub mod emf;

@@ -13,7 +13,7 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::batching::{self, OpsBatches};
+use crate::batching::OpsBatches;
 use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
@@ -49,8 +49,10 @@ pub enum Disposition {
     },
 }
 
-/// A handler with everything it runs with. Built once; shared by every job.
+/// A handler with everything it runs with. Built once ([`crate::runtime`]); shared by every
+/// job.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Runtime<H> {
     /// The job logic.
     pub handler: H,
@@ -66,8 +68,8 @@ pub struct Runtime<H> {
     pub stats: Arc<Stats>,
     /// Keeps running jobs' claims alive.
     pub leases: Leases,
-    /// Claims and completions of jobs running together, batched (`None`: one call each).
-    pub batches: Option<OpsBatches>,
+    /// Claims and completions of jobs running together, batched.
+    pub(crate) batches: OpsBatches,
 }
 
 /// How much longer than the job's budget a claim lasts (the lease extends it while the job runs).
@@ -233,7 +235,7 @@ impl<H: Handler> Runtime<H> {
             event_id: meta.id.clone(),
             ttl: claim_ttl,
         };
-        let claim = batching::claim(self.batches.as_ref(), &self.ops, request).await;
+        let claim = self.batches.claim(request).await;
         let claim_id = match claim {
             Ok(Claim::Acquired { claim_id }) if rc > self.config.max_receive_count => {
                 let run = t.run(
@@ -582,7 +584,7 @@ impl<H: Handler> Runtime<H> {
                 run: run.clone(),
                 staged: staged.to_vec(),
             };
-            batching::complete(self.batches.as_ref(), &self.ops, request)
+            self.batches.complete(request)
         };
         match complete
             .retry(self.config.retry.delays())

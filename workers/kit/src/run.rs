@@ -52,7 +52,7 @@ pub fn runtime<H: Handler>(
         std::time::Duration::ZERO
     };
     Runtime {
-        batches: OpsBatches::start(&ops, linger),
+        batches: OpsBatches::new(&ops, linger),
         leases: Leases::start(&ops).expect("start the claim-lease thread"),
         ops,
         sqs: aws_sdk_sqs::Client::new(sdk),
@@ -66,6 +66,7 @@ pub fn runtime<H: Handler>(
 /// The whole `main` of a worker binary: logs, config from the environment, the right driver.
 ///
 /// ```no_run
+/// # #[cfg(feature = "stoker")] mod example {
 /// use stoker_events::{Body, Event, Worker};
 /// use stoker_kit::{handler_fn, JobCtx, JobError, Outcome};
 ///
@@ -80,6 +81,8 @@ pub fn runtime<H: Handler>(
 /// async fn main() -> Result<(), stoker_kit::RunError> {
 ///     stoker_kit::run(handler_fn(Worker::Warmup, warm)).await
 /// }
+/// # }
+/// # fn main() {}
 /// ```
 pub async fn run<H: Handler>(handler: H) -> Result<(), RunError> {
     run_with(handler, &crate::aws::sdk_config().await).await

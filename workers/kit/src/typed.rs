@@ -3,6 +3,7 @@
 //! error, never the handler's) and serializes the report into the job's outcome.
 //!
 //! ```
+//! # #[cfg(feature = "stoker")] {
 //! use stoker_events::Worker;
 //! use stoker_events::payload::warmup::WarmupRequest;
 //! use stoker_kit::{Job, JobCtx, JobError, WorkerId};
@@ -36,6 +37,7 @@
 //! // `Count` is a `Handler`: stoker_kit::run(Count) serves it under Lambda or as a long poll.
 //! # fn is_handler<H: stoker_kit::Handler>(_: &H) {}
 //! # is_handler(&Count);
+//! # }
 //! ```
 
 use std::future::Future;

@@ -35,17 +35,18 @@ impl Pricing {
         vars: &stoker_kit::section::Vars<'_>,
     ) -> Result<Self, stoker_kit::config::ConfigError> {
         let d = Pricing::default();
-        let price = |var: &'static str, default: f64| -> Result<f64, stoker_kit::config::ConfigError> {
-            match vars.number::<f64>(var)? {
-                None => Ok(default),
-                Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
-                Some(v) => Err(stoker_kit::config::ConfigError {
-                    var,
-                    problem: format!("{v} is not a price (a finite number of USD, at least 0)"),
-                    output: None,
-                }),
-            }
-        };
+        let price =
+            |var: &'static str, default: f64| -> Result<f64, stoker_kit::config::ConfigError> {
+                match vars.number::<f64>(var)? {
+                    None => Ok(default),
+                    Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+                    Some(v) => Err(stoker_kit::config::ConfigError {
+                        var,
+                        problem: format!("{v} is not a price (a finite number of USD, at least 0)"),
+                        output: None,
+                    }),
+                }
+            };
         Ok(Pricing {
             arm64_per_gb_second: price("STOKER_PRICE_ARM64_GB_SECOND", d.arm64_per_gb_second)?,
             x86_64_per_gb_second: price("STOKER_PRICE_X86_64_GB_SECOND", d.x86_64_per_gb_second)?,
@@ -75,8 +76,6 @@ impl Default for DynamoPricing {
         }
     }
 }
-
-/// A price from the environment; unset, unparsable or negative values keep the default.
 
 /// Average seconds in a month (365.25 / 12 days).
 pub const SECONDS_PER_MONTH: f64 = 2_629_800.0;

@@ -5,15 +5,15 @@
 //! A transaction is all or nothing, so one refused item must not sink its batch-mates: on
 //! `TransactionCanceledException` the cancellation reasons name the refused items (a claim
 //! someone holds or completed, a completion whose claim was taken over, a staged write's own
-//! condition); those are resolved on their own and the rest are sent again. Throttling and
-//! conflicting transactions are retried with backoff; what still fails is each job's error.
+//! condition); those are resolved on their own and the rest are sent again. A job the batch
+//! cannot settle (throttled, a conflicting transaction, an invalid batch, an error of its own)
+//! is sent on its own: the SDK's and the caller's retry policies apply, not a loop here.
 //! DynamoDB's client request token (set by the SDK, the same on its own retries) makes a
 //! resent transaction whose answer was lost a no-op.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -30,8 +30,6 @@ use crate::error::JobError;
 
 /// DynamoDB's limit of items per transaction.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
-/// Transient cancellations are tried this many times before each job gets the error.
-const TRANSIENT_TRIES: u32 = 4;
 
 /// One job's claim request.
 #[derive(Debug, Clone)]
@@ -90,20 +88,13 @@ enum Sent {
     Committed,
     /// Refused: each item's reason.
     Cancelled(Vec<CancellationReason>),
-    /// Throttled or in conflict with another transaction: try again.
-    Transient(String),
-    /// The request itself is wrong for a batch (e.g. two jobs' staged writes on one item).
-    Invalid(JobError),
-    Failed(JobError),
+    /// Not settled by the batch (throttled, a conflicting transaction, an invalid batch such as
+    /// two writes on one item, another error): why.
+    Unsettled(String),
 }
 
 fn code(r: &CancellationReason) -> Option<&str> {
     r.code().filter(|c| *c != "None")
-}
-
-fn backoff(try_no: u32) -> Duration {
-    let cap = Duration::from_millis(50 << try_no.min(6));
-    Duration::from_millis(fastrand::u64(10..=cap.as_millis() as u64))
 }
 
 impl OpsTable {
@@ -125,22 +116,13 @@ impl OpsTable {
                         .filter_map(code)
                         .find(|c| TRANSIENT_CANCELLATIONS.contains(c))
                     {
-                        Some(c) => Sent::Transient(c.to_owned()),
+                        Some(c) => Sent::Unsettled(format!("cancelled: {c}")),
                         None => Sent::Cancelled(reasons),
                     }
                 }
-                Some(TransactWriteItemsError::ProvisionedThroughputExceededException(_))
-                | Some(TransactWriteItemsError::ThrottlingException(_))
-                | Some(TransactWriteItemsError::RequestLimitExceeded(_)) => {
-                    Sent::Transient(err.to_string())
-                }
-                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
-                    Sent::Transient("TransactionInProgress".into())
-                }
-                _ if err.code() == Some("ValidationException") => {
-                    Sent::Invalid(sdk_error("ops table TransactWriteItems (batch)", err))
-                }
-                _ => Sent::Failed(sdk_error("ops table TransactWriteItems (batch)", err)),
+                _ => Sent::Unsettled(
+                    sdk_error("ops table TransactWriteItems (batch)", err).to_string(),
+                ),
             },
         }
     }
@@ -170,58 +152,39 @@ impl OpsTable {
     }
 
     /// Claims every request, in as few transactions as their keys allow (one request per key
-    /// per transaction: a second request for a key held by the first finds it busy). Answers
-    /// are in the order of the requests.
+    /// per transaction: a second request for a key held by the first finds it busy). A request
+    /// the batch cannot settle (throttled, refused for a reason of its own, an invalid batch) is
+    /// claimed on its own, so it never decides its batch-mates' fate. Answers are in the order
+    /// of the requests.
     pub async fn claim_all(&self, reqs: &[ClaimRequest]) -> Vec<Result<Claim, JobError>> {
-        if let [one] = reqs {
-            return vec![
-                self.claim(
-                    &one.worker,
-                    &one.key,
-                    &one.payload_hash,
-                    &one.event_id,
-                    one.ttl,
-                )
-                .await,
-            ];
-        }
         let ids: Vec<String> = reqs
             .iter()
             .map(|_| uuid::Uuid::now_v7().to_string())
             .collect();
         let mut answers: Vec<Option<Result<Claim, JobError>>> = vec![None; reqs.len()];
-        let mut transient = 0;
+        let mut solo = vec![false; reqs.len()];
         loop {
             // This round: the first pending request of each key.
             let mut keys = HashSet::new();
-            let round: Vec<usize> = (0..reqs.len())
-                .filter(|&i| answers[i].is_none())
+            let mut round: Vec<usize> = (0..reqs.len())
+                .filter(|&i| answers[i].is_none() && !solo[i])
                 .filter(|&i| keys.insert((reqs[i].worker.as_str(), reqs[i].key.as_str())))
                 .take(MAX_TRANSACTION_ITEMS)
                 .collect();
-            match round.as_slice() {
-                [] => break,
-                [i] => {
-                    let r = &reqs[*i];
-                    answers[*i] = Some(
-                        self.claim(&r.worker, &r.key, &r.payload_hash, &r.event_id, r.ttl)
-                            .await,
-                    );
-                    continue;
-                }
-                _ => {}
-            }
             let mut items = Vec::with_capacity(round.len());
-            for &i in &round {
-                match self.claim_put(&reqs[i], &ids[i]) {
-                    Ok(item) => items.push(item),
-                    Err(e) => answers[i] = Some(Err(e)),
+            round.retain(|&i| match self.claim_put(&reqs[i], &ids[i]) {
+                Ok(item) => {
+                    items.push(item);
+                    true
                 }
+                Err(e) => {
+                    answers[i] = Some(Err(e));
+                    false
+                }
+            });
+            if round.len() < 2 {
+                break;
             }
-            let round: Vec<usize> = round
-                .into_iter()
-                .filter(|&i| answers[i].is_none())
-                .collect();
             match self.send_transaction(items).await {
                 Sent::Committed => {
                     for &i in &round {
@@ -232,54 +195,58 @@ impl OpsTable {
                 }
                 Sent::Cancelled(reasons) => {
                     let now = Utc::now();
+                    let mut named = false;
                     for (pos, &i) in round.iter().enumerate() {
-                        let Some(reason) = reasons.get(pos) else {
-                            continue;
-                        };
-                        if code(reason) != Some(CONDITION_FAILED) {
-                            continue; // refused for a batch-mate: sent again next round
+                        match reasons.get(pos).and_then(code) {
+                            None => {} // refused for a batch-mate: sent again next round
+                            Some(CONDITION_FAILED) => {
+                                named = true;
+                                let r = &reqs[i];
+                                let found = match reasons[pos].item() {
+                                    Some(item) => ClaimItem::from_stored(Some(item.clone())),
+                                    // Emulators that return no item with the reason.
+                                    None => self.get_claim(&r.worker, &r.key).await,
+                                };
+                                answers[i] = Some(found.map(|f| {
+                                    existing_claim(f.as_ref(), &ids[i], &r.payload_hash, now)
+                                }));
+                            }
+                            Some(_) => {
+                                named = true;
+                                solo[i] = true;
+                            }
                         }
-                        let r = &reqs[i];
-                        let found = match reason.item() {
-                            Some(item) => ClaimItem::from_stored(Some(item.clone())),
-                            // Emulators that return no item with the reason.
-                            None => self.get_claim(&r.worker, &r.key).await,
-                        };
-                        answers[i] =
-                            Some(found.map(|f| {
-                                existing_claim(f.as_ref(), &ids[i], &r.payload_hash, now)
-                            }));
                     }
-                    if round.iter().all(|&i| answers[i].is_none()) {
-                        // No reason named an item: claim them one by one.
-                        for &i in &round {
-                            let r = &reqs[i];
-                            answers[i] = Some(
-                                self.claim(&r.worker, &r.key, &r.payload_hash, &r.event_id, r.ttl)
-                                    .await,
-                            );
-                        }
+                    if !named {
+                        round.iter().for_each(|&i| solo[i] = true);
                     }
                 }
-                Sent::Transient(why) => {
-                    transient += 1;
-                    if transient >= TRANSIENT_TRIES {
-                        let e = JobError::transient(format!(
-                            "ops table TransactWriteItems (claims) cancelled ({why}) {transient} times"
-                        ));
-                        for &i in &round {
-                            answers[i] = Some(Err(e.clone()));
-                        }
-                    } else {
-                        tokio::time::sleep(backoff(transient)).await;
-                    }
-                }
-                Sent::Invalid(e) | Sent::Failed(e) => {
-                    for &i in &round {
-                        answers[i] = Some(Err(e.clone()));
-                    }
+                Sent::Unsettled(why) => {
+                    // Each finds its own fate alone (the SDK retries a throttled PutItem).
+                    tracing::debug!(%why, jobs = round.len(), "claims not settled as a batch: one by one");
+                    round.iter().for_each(|&i| solo[i] = true);
                 }
             }
+        }
+        let ids = &ids;
+        let alone = (0..reqs.len()).filter(|&i| answers[i].is_none()).map(|i| {
+            let r = &reqs[i];
+            async move {
+                let a = self
+                    .claim_with_id(
+                        &r.worker,
+                        &r.key,
+                        &r.payload_hash,
+                        &r.event_id,
+                        r.ttl,
+                        &ids[i],
+                    )
+                    .await;
+                (i, a)
+            }
+        });
+        for (i, a) in futures::future::join_all(alone).await {
+            answers[i] = Some(a);
         }
         answers
             .into_iter()
@@ -287,62 +254,52 @@ impl OpsTable {
             .collect()
     }
 
-    /// Completes every request, as many per transaction as fit in its 100 items. A refused
-    /// completion is resolved on its own (committed by an earlier send, taken over, or refused
-    /// by a staged write); the rest are sent again. Two jobs' staged writes on one item cannot
-    /// share a transaction: such a batch is completed job by job. Answers are in the order of
-    /// the requests.
+    /// Completes every request, as many per transaction as fit in its 100 items (one
+    /// completion per key per transaction). A refused completion is resolved on its own
+    /// (committed by an earlier send, taken over, refused by a staged write); a completion the
+    /// batch cannot settle (throttled, an invalid batch such as two jobs' staged writes on one
+    /// item, an error of its own) is sent on its own, where the caller's retry policy applies.
+    /// Answers are in the order of the requests.
     pub async fn complete_all(
         &self,
         reqs: &[CompletionRequest],
     ) -> Vec<Result<Completion, JobError>> {
-        if let [one] = reqs {
-            return vec![self.complete_one(one).await];
-        }
         let mut answers: Vec<Option<Result<Completion, JobError>>> = vec![None; reqs.len()];
-        let mut transient = 0;
-        let mut one_by_one = false;
+        let mut solo = vec![false; reqs.len()];
         loop {
-            let pending: Vec<usize> = (0..reqs.len()).filter(|&i| answers[i].is_none()).collect();
-            if pending.is_empty() {
-                break;
-            }
-            // This round: as many whole completions as fit.
+            // This round: as many whole completions of distinct keys as fit.
+            let mut keys = HashSet::new();
             let mut round = Vec::new();
             let mut items: Vec<TransactWriteItem> = Vec::new();
             let mut starts = Vec::new();
-            for &i in &pending {
+            for i in 0..reqs.len() {
                 let r = &reqs[i];
-                let size = 2 + r.staged.len();
-                if !round.is_empty() && (one_by_one || items.len() + size > MAX_TRANSACTION_ITEMS) {
-                    break;
+                if answers[i].is_some() || solo[i] {
+                    continue;
                 }
-                let claim = match self.commit_item(r) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        answers[i] = Some(Err(e));
-                        continue;
+                if items.len() + 2 + r.staged.len() > MAX_TRANSACTION_ITEMS {
+                    continue;
+                }
+                if !keys.insert((r.worker.as_str(), r.key.as_str())) {
+                    continue;
+                }
+                let claim = self.commit_item(r);
+                let run = self
+                    .run_put(&r.run)
+                    .map(|p| TransactWriteItem::builder().put(p).build());
+                match (claim, run) {
+                    (Ok(claim), Ok(run)) => {
+                        starts.push(items.len());
+                        items.push(claim);
+                        items.push(run);
+                        items.extend(r.staged.iter().cloned());
+                        round.push(i);
                     }
-                };
-                let run = match self.run_put(&r.run) {
-                    Ok(p) => TransactWriteItem::builder().put(p).build(),
-                    Err(e) => {
-                        answers[i] = Some(Err(e));
-                        continue;
-                    }
-                };
-                starts.push(items.len());
-                items.push(claim);
-                items.push(run);
-                items.extend(r.staged.iter().cloned());
-                round.push(i);
+                    (Err(e), _) | (_, Err(e)) => answers[i] = Some(Err(e)),
+                }
             }
-            if let [i] = round.as_slice() {
-                answers[*i] = Some(self.complete_one(&reqs[*i]).await);
-                continue;
-            }
-            if round.is_empty() {
-                continue;
+            if round.len() < 2 {
+                break;
             }
             match self.send_transaction(items).await {
                 Sent::Committed => {
@@ -353,42 +310,33 @@ impl OpsTable {
                 Sent::Cancelled(reasons) => {
                     let codes: Vec<Option<String>> =
                         reasons.iter().map(|r| code(r).map(str::to_owned)).collect();
-                    let mut any = false;
+                    let mut named = false;
                     for (pos, &i) in round.iter().enumerate() {
                         let end = starts.get(pos + 1).copied().unwrap_or(codes.len());
                         let mine = codes.get(starts[pos]..end).unwrap_or_default();
                         if mine.iter().any(|c| c.as_deref() == Some(CONDITION_FAILED)) {
-                            any = true;
+                            named = true;
                             answers[i] = Some(self.refused(&reqs[i], mine).await);
+                        } else if mine.iter().any(Option::is_some) {
+                            named = true;
+                            solo[i] = true;
                         }
                     }
-                    if !any {
-                        one_by_one = true; // no reason named an item
+                    if !named {
+                        round.iter().for_each(|&i| solo[i] = true);
                     }
                 }
-                Sent::Transient(why) => {
-                    transient += 1;
-                    if transient >= TRANSIENT_TRIES {
-                        let e = JobError::transient(format!(
-                            "ops table TransactWriteItems (completions) cancelled ({why}) {transient} times"
-                        ));
-                        for &i in &round {
-                            answers[i] = Some(Err(e.clone()));
-                        }
-                    } else {
-                        tokio::time::sleep(backoff(transient)).await;
-                    }
-                }
-                Sent::Invalid(e) => {
-                    tracing::debug!(error = %e, "batched completion invalid (staged writes on one item?): completing one by one");
-                    one_by_one = true;
-                }
-                Sent::Failed(e) => {
-                    for &i in &round {
-                        answers[i] = Some(Err(e.clone()));
-                    }
+                Sent::Unsettled(why) => {
+                    tracing::debug!(%why, jobs = round.len(), "completions not settled as a batch: one by one");
+                    round.iter().for_each(|&i| solo[i] = true);
                 }
             }
+        }
+        let alone = (0..reqs.len())
+            .filter(|&i| answers[i].is_none())
+            .map(|i| async move { (i, self.complete_one(&reqs[i]).await) });
+        for (i, a) in futures::future::join_all(alone).await {
+            answers[i] = Some(a);
         }
         answers
             .into_iter()

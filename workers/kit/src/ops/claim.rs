@@ -91,8 +91,24 @@ impl OpsTable {
         event_id: &str,
         ttl: Duration,
     ) -> Result<Claim, JobError> {
-        let now = Utc::now();
         let claim_id = uuid::Uuid::now_v7().to_string();
+        self.claim_with_id(worker, key, payload_hash, event_id, ttl, &claim_id)
+            .await
+    }
+
+    /// [`claim`](Self::claim) under a claim id chosen by the caller (the one a batch sent
+    /// first: a resend recognizes it).
+    pub(super) async fn claim_with_id(
+        &self,
+        worker: &str,
+        key: &str,
+        payload_hash: &str,
+        event_id: &str,
+        ttl: Duration,
+        claim_id: &str,
+    ) -> Result<Claim, JobError> {
+        let now = Utc::now();
+        let claim_id = claim_id.to_owned();
         let item = claim_item(worker, key, payload_hash, event_id, ttl, &claim_id, now);
         self.stats.ddb();
         let res = self
@@ -120,6 +136,25 @@ impl OpsTable {
                 _ => Err(sdk_error("ops table PutItem (claim)", err)),
             },
         }
+    }
+
+    /// What the key's claim says of an event with `payload_hash`, read (no write): a replay
+    /// when it completed with that payload, a conflict with another, busy otherwise.
+    pub async fn completed(
+        &self,
+        worker: &str,
+        key: &str,
+        payload_hash: &str,
+    ) -> Result<Claim, JobError> {
+        let found = self.get_claim(worker, key).await?;
+        Ok(match found {
+            Some(c) if c.status == ClaimStatus::Completed => {
+                existing_claim(Some(&c), "", payload_hash, Utc::now())
+            }
+            _ => Claim::Busy {
+                remaining: Duration::ZERO,
+            },
+        })
     }
 
     /// The claim as stored (`None` when there is none).

@@ -20,7 +20,11 @@ impl<H: Handler> Runtime<H> {
         let rc = t.msg.receive_count;
         if rc > self.config.max_receive_count {
             // Its job may have committed at the last delivery (an answer lost): replay it then.
-            if let Ok(Some(_)) = self.ops.stored_outcome(self.worker(), &key).await {
+            if let Ok(Claim::Replay { .. }) = self
+                .ops
+                .completed(self.worker(), &key, &event.payload_hash())
+                .await
+            {
                 return self.replayed(meta, t, 0).await;
             }
             return self.past_the_limit(rc);
@@ -75,9 +79,16 @@ impl<H: Handler> Runtime<H> {
                     "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
                 ),
             ),
-            Ok(Completion::TakenOver) => JobError::retryable(
-                "a claim-first worker holds this job's key: nothing was committed; it runs again later",
-            ),
+            Ok(Completion::TakenOver) => {
+                // A claim-first worker of the same key (a deploy switching modes) holds it: not
+                // a failure; look again later, when it has completed (a replay) or let go.
+                tracing::info!(
+                    "a claim-first worker holds this job's key: nothing committed; looking again later"
+                );
+                return Disposition::Retry {
+                    delay: self.config.retry.redelivery_delay(rc),
+                };
+            }
             Ok(Completion::StagedRefused) => JobError::retryable(
                 "a staged write's own condition failed: nothing was committed; the job runs again",
             ),
