@@ -102,3 +102,53 @@ async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay
     );
     env.delete().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_concurrency_1_optimistic_commits_go_out_together_while_the_next_handler_runs() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "optimistic-c1", 5, false)
+        .await
+        .expect("resources");
+    let events: Vec<(String, String)> = (0..30)
+        .map(|i| test_event(&format!("p{i}"), json!({ "stage": true })))
+        .collect();
+    for (_, body) in &events {
+        env.send(body, None).await.expect("send");
+    }
+    let mut cfg = env.config();
+    cfg.concurrency = 1;
+    let handler = Optimistic(TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+        table: env.table.clone(),
+    });
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
+        let _ = rx.await;
+    }));
+    wait_for("30 jobs committed", Duration::from_secs(90), || async {
+        let mut done = 0;
+        for (id, _) in &events {
+            done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
+        }
+        done == events.len()
+    })
+    .await;
+    let _ = stop.send(());
+    task.await.expect("poller");
+    let ddb = rt.stats.counts().dynamodb_calls;
+    println!(
+        "30 events at concurrency 1, optimistic: {ddb} ops-table calls ({:.2} per event)",
+        ddb as f64 / 30.0
+    );
+    for (id, _) in &events {
+        let runs = env.runs(id).await.expect("runs");
+        assert_eq!(runs.len(), 1, "{id} ran and committed once: {runs:?}");
+    }
+    // Holding the slot through the commit, one job at a time made one commit per event.
+    assert!(
+        ddb as f64 / 30.0 <= 0.5,
+        "{ddb} ops-table calls for 30 events at concurrency 1"
+    );
+    env.delete().await;
+}

@@ -45,6 +45,7 @@ pub mod run;
 pub mod schema;
 pub mod section;
 pub mod settle;
+pub(crate) mod slot;
 pub mod stats;
 #[cfg(feature = "stoker")]
 pub mod stoker;

@@ -104,8 +104,15 @@ pub async fn run<H: Handler>(
             let (rt, held, delete_tx, stop) =
                 (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
             jobs.spawn(async move {
-                let _permit = permit;
-                run_group(&rt, &held, group.is_some(), msgs, &delete_tx, &stop).await
+                let fifo = group.is_some();
+                let work = run_group(&rt, &held, fifo, msgs, &delete_tx, &stop);
+                if fifo {
+                    // A FIFO group keeps its slot to the end: its messages run in order.
+                    let _permit = permit;
+                    work.await
+                } else {
+                    crate::slot::hold(permit, work).await
+                }
             });
             while jobs.try_join_next().is_some() {}
         }

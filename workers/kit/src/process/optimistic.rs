@@ -49,6 +49,8 @@ impl<H: Handler> Runtime<H> {
                 return self.fail(event, meta, t, &err, 0, stop, None).await;
             }
         };
+        // The handler is done: the next job may run while this one commits (with it, batched).
+        crate::slot::release();
         let mut run = t.run(
             self.worker(),
             Some(meta),
