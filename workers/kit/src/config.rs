@@ -24,7 +24,8 @@ pub struct WorkerConfig {
     pub bus: Option<String>,
     /// A job's time budget in the long-poll driver (Lambda uses its remaining time).
     pub job_timeout: Duration,
-    /// Jobs run at once by one long-poll process.
+    /// Handlers run at once by one long-poll process (an optimistic job gives its slot back
+    /// once its handler is done, before its commit).
     pub concurrency: usize,
     /// Messages a long-poll process asks for per receive (1-10, default 10), whatever its
     /// concurrency: those that cannot start at once wait their turn in memory, kept invisible.
