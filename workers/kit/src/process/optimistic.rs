@@ -105,29 +105,4 @@ impl<H: Handler> Runtime<H> {
         };
         self.fail(event, meta, t, &err, attempts, stop, None).await
     }
-
-    /// A duplicate of a completed job: its run record and metric; nothing else happens.
-    pub(super) async fn replayed(
-        &self,
-        meta: &EventMeta,
-        t: &Timing<'_>,
-        attempts: u32,
-    ) -> Disposition {
-        self.record(&t.run(
-            self.worker(),
-            Some(meta),
-            RunOutcome::Replayed,
-            attempts,
-            None,
-        ))
-        .await;
-        emf::emit(
-            self.worker(),
-            &JobMetrics {
-                replayed: true,
-                ..t.metrics()
-            },
-        );
-        Disposition::Done
-    }
 }

@@ -1,0 +1,161 @@
+//! Claim-first mode: claim the job, keep the claim alive while it runs, complete or release
+//! it. A held, completed or conflicting claim decides without running the job.
+
+use super::*;
+
+impl<H: Handler> Runtime<H> {
+    /// The claim-run-finish part of [`process`](Self::process) for a claim-first job.
+    pub(super) async fn claim_first(
+        &self,
+        event: &H::Event,
+        meta: &EventMeta,
+        t: &Timing<'_>,
+        budget: Duration,
+        stop: &Stop,
+        key: String,
+    ) -> Disposition {
+        let rc = t.msg.receive_count;
+        let claim_ttl = budget + CLAIM_GRACE;
+        let request = ClaimRequest {
+            worker: self.worker().to_owned(),
+            key: key.clone(),
+            payload_hash: event.payload_hash(),
+            event_id: meta.id.clone(),
+            ttl: claim_ttl,
+        };
+        let claim = self.batches.claim(request).await;
+        let claim_id = match claim {
+            Ok(Claim::Acquired { claim_id }) if rc > self.config.max_receive_count => {
+                let run = t.run(
+                    self.worker(),
+                    Some(meta),
+                    RunOutcome::FailedRetryable,
+                    0,
+                    None,
+                );
+                self.release(&key, &claim_id, &run).await;
+                return self.past_the_limit(rc);
+            }
+            Ok(Claim::Acquired { claim_id }) => claim_id,
+            Err(e) => {
+                tracing::warn!(error = %e, "ops table unavailable; the message will be redelivered");
+                let err = JobError::retryable(format!("ops table unavailable: {e}"));
+                return self.again(rc, self.config.retry.redelivery_delay(rc), &err);
+            }
+            Ok(Claim::Replay { .. }) => {
+                tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
+                return self.replayed(meta, t, 0).await;
+            }
+            Ok(Claim::Busy { remaining }) if rc <= self.config.max_receive_count => {
+                // Someone is running it (its lease keeps the claim alive) or died holding it.
+                // A busy claim is not a failure: look again after the usual redelivery delay
+                // (a duplicate of a short job replays soon), and from the last delivery on only
+                // once the claim would have expired, so a long job's duplicate is never
+                // dead-lettered while the job runs.
+                let wait = if rc < self.config.max_receive_count {
+                    remaining.min(self.config.retry.redelivery_delay(rc))
+                } else {
+                    remaining
+                };
+                tracing::info!(
+                    ?remaining,
+                    ?wait,
+                    "another worker holds this job's claim; looking again later"
+                );
+                return Disposition::Retry {
+                    delay: (wait + Duration::from_secs(1)).min(MAX_VISIBILITY_DELAY),
+                };
+            }
+            Ok(Claim::Busy { .. }) => {
+                return self.past_the_limit(rc);
+            }
+            Ok(Claim::Conflict) => {
+                let err = JobError::permanent(
+                    "idempotency_conflict",
+                    format!(
+                        "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
+                    ),
+                );
+                self.record(&t.run(
+                    self.worker(),
+                    Some(meta),
+                    RunOutcome::FailedPermanent,
+                    0,
+                    Some(&err),
+                ))
+                .await;
+                return dead(&err);
+            }
+        };
+
+        // The claim lives as long as the job does, completion included.
+        let lease = self
+            .leases
+            .keep(self.worker(), key.clone(), claim_id.clone(), claim_ttl);
+        let (err, attempts, release) = match self
+            .run_handler(event, meta, rc, t.clock + budget, stop, lease.lost())
+            .await
+        {
+            Ran::Ok(outcome, attempts, staged, summary) => {
+                let mut run = t.run(
+                    self.worker(),
+                    Some(meta),
+                    RunOutcome::Completed,
+                    attempts,
+                    None,
+                );
+                run.summary = summary;
+                let holder = Holder::Claim {
+                    claim_id: claim_id.clone(),
+                };
+                let completion = self
+                    .finish_completed(&key, &holder, &outcome, &run, &staged)
+                    .await;
+                drop(lease);
+                match completion {
+                    Ok(Completion::Committed) => {
+                        return self.completed(event, t, attempts, &run, &outcome).await;
+                    }
+                    Ok(Completion::TakenOver | Completion::Replayed | Completion::Conflict) => (
+                        JobError::retryable(
+                            "the job outlived its claim and another worker took it over: nothing was committed; a redelivery replays the other worker's outcome",
+                        ),
+                        attempts,
+                        false,
+                    ),
+                    Ok(Completion::StagedRefused) => (
+                        JobError::retryable(
+                            "a staged write's own condition failed: nothing was committed; the job runs again",
+                        ),
+                        attempts,
+                        true,
+                    ),
+                    Err(e) => {
+                        // It may have committed (an answer lost for good): not a failure. The
+                        // next delivery replays it, or runs it once the claim expires.
+                        tracing::warn!(error = %e, "completion not confirmed; the next delivery finds out");
+                        return Disposition::Retry {
+                            delay: claim_ttl.min(MAX_VISIBILITY_DELAY),
+                        };
+                    }
+                }
+            }
+            Ran::Err(err, attempts) => (err, attempts, true),
+            Ran::Stopped => (
+                JobError::retryable("stopped by shutdown before finishing"),
+                0,
+                true,
+            ),
+            Ran::ClaimLost => (
+                JobError::retryable(
+                    "the job's claim was taken over while it ran: stopped, nothing committed",
+                ),
+                0,
+                false,
+            ),
+        };
+        let release = release.then_some((key.as_str(), claim_id.as_str()));
+        self.fail(event, meta, t, &err, attempts, stop, release)
+            .await
+    }
+}
