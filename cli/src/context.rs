@@ -103,7 +103,6 @@ impl Ctx {
         Ok(stoker_kit::ops::OpsTable::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
             self.output("OpsTableName")?,
-            Default::default(),
         ))
     }
 }

@@ -16,8 +16,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
 use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
+use stoker_kit::WorkerConfig;
 use stoker_kit::ops::{OpsTable, RunRecord};
-use stoker_kit::{Stats, WorkerConfig};
 
 /// A queue, its DLQ and an ops table, all named for one test.
 #[derive(Debug, Clone)]
@@ -89,6 +89,17 @@ impl KitEnv {
         crate::worker_sdk(self.config().worker).await
     }
 
+    /// [`KitEnv::worker_sdk`] whose requests are also counted in `count`, per service (the
+    /// kit's `calls::counting` at the HTTP client every client of the config shares).
+    pub async fn counted_sdk(
+        &self,
+        count: &std::sync::Arc<stoker_kit::calls::CallCount>,
+    ) -> SdkConfig {
+        stoker_kit::aws::counted_config_loader(self.config().worker, count.clone())
+            .load()
+            .await
+    }
+
     /// A worker config for these resources, tuned for fast tests.
     pub fn config(&self) -> WorkerConfig {
         let mut cfg =
@@ -120,11 +131,7 @@ impl KitEnv {
     }
 
     pub fn ops(&self) -> OpsTable {
-        OpsTable::new(
-            aws_sdk_dynamodb::Client::new(&self.sdk),
-            &self.table,
-            std::sync::Arc::new(Stats::default()),
-        )
+        OpsTable::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.table)
     }
 
     /// Sends a raw body; returns its message id.

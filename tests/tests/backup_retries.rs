@@ -7,7 +7,6 @@
 #[path = "support/inject.rs"]
 mod inject;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use inject::{Answer, Injector, Rule};
@@ -17,7 +16,7 @@ use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::kit::{create_ops_table_on, fill_on};
 use stoker_it::{emulator, unique};
 use stoker_kit::ops::OpsTable;
-use stoker_kit::{Delivered, Disposition, Stats, WorkerConfig};
+use stoker_kit::{Delivered, Disposition, WorkerConfig};
 
 fn request(table: &str, keep_last: u32) -> BackupRequest {
     BackupRequest {
@@ -98,7 +97,7 @@ async fn a_prune_that_fails_is_retried_by_redelivery_without_a_second_backup() {
     cfg.retry.max = Duration::from_millis(50);
     let mut rt = stoker_kit::runtime(worker, &emulator().await, cfg);
     // The kit's claims and completions in the same (ministack) ops table as the worker's records.
-    rt.ops = OpsTable::new(direct.clone(), &ops, Arc::new(Stats::default()));
+    rt.ops = OpsTable::new(direct.clone(), &ops);
     let event = Envelope::new(request(&table, 2), SOURCE_OPERATOR, "operator:test");
     let body = serde_json::to_string(&event).expect("json");
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);

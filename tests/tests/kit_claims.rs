@@ -12,6 +12,7 @@ use serde_json::json;
 use stoker_events::{Event, Worker};
 use stoker_it::emulator;
 use stoker_it::kit::{KitEnv, test_event};
+use stoker_kit::calls::CallCount;
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::process::{Delivered, Disposition, Runtime};
 use stoker_kit::{JobCtx, JobError, Outcome, handler_fn, runtime};
@@ -48,11 +49,15 @@ fn never() -> watch::Receiver<bool> {
     watch::channel(false).1
 }
 
-/// A runtime whose outcome events go to the default bus (counted by its stats).
-async fn with_bus<H: stoker_kit::Handler>(env: &KitEnv, handler: H) -> Runtime<H> {
+/// A runtime whose outcome events go to the default bus, and the count of its calls.
+async fn with_bus<H: stoker_kit::Handler>(
+    env: &KitEnv,
+    handler: H,
+) -> (Runtime<H>, Arc<CallCount>) {
     let mut cfg = env.config();
     cfg.bus = Some("default".into());
-    runtime(handler, &env.worker_sdk().await, cfg)
+    let count = Arc::new(CallCount::default());
+    (runtime(handler, &env.counted_sdk(&count).await, cfg), count)
 }
 
 #[tokio::test]
@@ -77,7 +82,7 @@ async fn a_completion_refused_by_a_staged_condition_is_not_a_completion() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = with_bus(&env, handler).await;
+    let (rt, count) = with_bus(&env, handler).await;
     let (id, body) = test_event("refused", json!({}));
     let d = rt
         .process(&delivered(&body, "m-1"), Duration::from_secs(10), &never())
@@ -87,7 +92,7 @@ async fn a_completion_refused_by_a_staged_condition_is_not_a_completion() {
         "left for redelivery, not deleted: {d:?}"
     );
     assert_eq!(
-        rt.stats.counts().eventbridge_calls,
+        count.of("events"),
         0,
         "no stoker.job.completed was published"
     );
@@ -120,13 +125,13 @@ async fn a_job_whose_claim_was_taken_over_is_not_completed_by_it() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = with_bus(&env, handler).await;
+    let (rt, count) = with_bus(&env, handler).await;
     let (id, body) = test_event("takeover", json!({}));
     let d = rt
         .process(&delivered(&body, "m-2"), Duration::from_secs(10), &never())
         .await;
     assert!(matches!(d, Disposition::Retry { .. }), "not done: {d:?}");
-    assert_eq!(rt.stats.counts().eventbridge_calls, 0, "nothing published");
+    assert_eq!(count.of("events"), 0, "nothing published");
     let claim = env
         .item(&format!("IDEM#warmup#{id}"), "IDEM")
         .await

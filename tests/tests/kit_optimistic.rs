@@ -8,6 +8,7 @@ use serde_json::json;
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_it::testworker::{Optimistic, TestWorker};
 use stoker_it::{emulator, wait_for};
+use stoker_kit::calls::CallCount;
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::runtime;
 use tokio::sync::oneshot;
@@ -32,7 +33,8 @@ async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay
         ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
         table: env.table.clone(),
     });
-    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let count = Arc::new(CallCount::default());
+    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
         let _ = rx.await;
@@ -68,7 +70,7 @@ async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay
     let _ = stop.send(());
     task.await.expect("poller");
 
-    let ddb = rt.stats.counts().dynamodb_calls;
+    let ddb = count.of("dynamodb");
     println!(
         "33 deliveries of 31 events at concurrency 10, optimistic: {ddb} ops-table calls ({:.2} per event)",
         ddb as f64 / 31.0
@@ -121,7 +123,8 @@ async fn at_concurrency_1_optimistic_commits_go_out_together_while_the_next_hand
         ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
         table: env.table.clone(),
     });
-    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let count = Arc::new(CallCount::default());
+    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
         let _ = rx.await;
@@ -136,7 +139,7 @@ async fn at_concurrency_1_optimistic_commits_go_out_together_while_the_next_hand
     .await;
     let _ = stop.send(());
     task.await.expect("poller");
-    let ddb = rt.stats.counts().dynamodb_calls;
+    let ddb = count.of("dynamodb");
     println!(
         "30 events at concurrency 1, optimistic: {ddb} ops-table calls ({:.2} per event)",
         ddb as f64 / 30.0

@@ -7,6 +7,7 @@ use serde_json::json;
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_it::testworker::TestWorker;
 use stoker_it::{emulator, wait_for};
+use stoker_kit::calls::CallCount;
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::poll::PollSummary;
 use stoker_kit::{WorkerConfig, runtime};
@@ -484,7 +485,8 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
         ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
         table: env.table.clone(),
     };
-    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let count = Arc::new(CallCount::default());
+    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
         let _ = rx.await;
@@ -499,7 +501,7 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
     .await;
     let _ = stop.send(());
     let summary = task.await.expect("poller");
-    let sqs = rt.stats.counts().sqs_calls;
+    let sqs = count.of("sqs");
     println!(
         "30 events at concurrency 1: {sqs} SQS calls ({:.2} per event)",
         sqs as f64 / 30.0
@@ -542,7 +544,8 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
         ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
         table: env.table.clone(),
     };
-    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+    let count = Arc::new(CallCount::default());
+    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
     let (stop, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
         let _ = rx.await;
@@ -568,7 +571,7 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
     .await;
     let _ = stop.send(());
     task.await.expect("poller");
-    let ddb = rt.stats.counts().dynamodb_calls;
+    let ddb = count.of("dynamodb");
     println!(
         "32 deliveries of 30 events at concurrency 10: {ddb} ops-table calls ({:.2} per event)",
         ddb as f64 / 30.0

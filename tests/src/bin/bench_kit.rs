@@ -111,8 +111,9 @@ async fn kit_run(
     });
     let mut cfg = env.config();
     cfg.concurrency = concurrency;
-    let rt = Arc::new(runtime(handler, &env.sdk, cfg));
-    let stats = rt.stats.clone();
+    // The kit's calls, counted at the HTTP client its SDK config gives every client.
+    let count = Arc::new(stoker_kit::calls::CallCount::default());
+    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
     // Everything is queued before the clock starts; latency is measured from each event's
     // creation, so it includes the time spent waiting in the queue.
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
@@ -135,7 +136,7 @@ async fn kit_run(
     let secs = start.elapsed().as_secs_f64();
     let _ = stop.send(());
     poller.await?;
-    let counts = stats.counts();
+
     let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     l.sort_by(f64::total_cmp);
     let pct = |p: f64| l[((l.len() as f64 - 1.0) * p).round() as usize];
@@ -144,8 +145,8 @@ async fn kit_run(
         p50: pct(0.50),
         p95: pct(0.95),
         p99: pct(0.99),
-        sqs_per_event: counts.sqs_calls as f64 / n as f64,
-        ddb_per_event: counts.dynamodb_calls as f64 / n as f64,
+        sqs_per_event: count.of("sqs") as f64 / n as f64,
+        ddb_per_event: count.of("dynamodb") as f64 / n as f64,
     })
 }
 

@@ -1,76 +1,105 @@
 //! stoker's side of `./scripts/bench-peer`: the long-poll driver with the idempotent retry helper
 //! around the test worker's handler (one DynamoDB UpdateItem per event), in its own process, until
-//! it has done `STOKER_BENCH_EVENTS` jobs. Then one JSON line: events, seconds (first poll to
-//! last job), CPU seconds, peak RSS (KiB), SQS and DynamoDB calls (the kit's and the handler's).
+//! it has done `STOKER_BENCH_EVENTS` jobs and drained (every commit and delete sent). Then one
+//! JSON line: events, seconds (first poll to the end of the drain), CPU seconds, peak RSS (KiB),
+//! SQS and DynamoDB requests (the kit's and the handler's, counted at the HTTP client:
+//! `stoker_kit::calls::counting`).
 //!
 //! Environment: the kit's (`STOKER_QUEUE_URL`, `STOKER_DLQ_URL`, `STOKER_OPS_TABLE`),
 //! `STOKER_CONCURRENCY`, `STOKER_BENCH_EVENTS`, `STOKER_BENCH_MODE` (`optimistic`, or the
 //! default claim-first).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use stoker_events::Worker;
-use stoker_it::calls::CallCounter;
 use stoker_it::testworker::{Optimistic, TestWorker};
-use stoker_kit::{Handler, Runtime, Stats, WorkerConfig, runtime};
+use stoker_kit::calls::CallCount;
+use stoker_kit::{
+    Handler, Idempotency, JobCtx, JobError, Outcome, WorkerConfig, WorkerId, runtime,
+};
+
+/// The handler, counting the jobs it has done.
+struct Counted<H>(H, Arc<AtomicU64>);
+
+impl<H: Handler> Handler for Counted<H> {
+    type Event = H::Event;
+
+    fn worker(&self) -> WorkerId {
+        self.0.worker()
+    }
+
+    fn idempotency(&self) -> Idempotency {
+        self.0.idempotency()
+    }
+
+    async fn handle(&self, event: &H::Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
+        let out = self.0.handle(event, ctx).await;
+        self.1.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: u64 = std::env::var("STOKER_BENCH_EVENTS")?.parse()?;
-    let sdk = stoker_kit::aws::sdk_config().await;
+    // Every request of the process (the kit's and the handler's), counted at the HTTP client
+    // of the one SDK config every client is built from.
+    let count = Arc::new(CallCount::default());
+    let sdk = stoker_kit::aws::counted_config_loader(Worker::Warmup, count.clone())
+        .load()
+        .await;
     let cfg = WorkerConfig::from_env(Worker::Warmup)?;
-    let counter = CallCounter::default();
     let handler = TestWorker {
-        ddb: aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(counter.clone())
-                .build(),
-        ),
+        ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: cfg.ops_table.clone(),
     };
+    let jobs = Arc::new(AtomicU64::new(0));
     let optimistic = std::env::var("STOKER_BENCH_MODE").is_ok_and(|m| m == "optimistic");
-    let (stats, start, stop, poller) = if optimistic {
-        start_poller(runtime(Optimistic(handler), &sdk, cfg))
+    let (start, stop, poller) = if optimistic {
+        start_poller(runtime(
+            Counted(Optimistic(handler), jobs.clone()),
+            &sdk,
+            cfg,
+        ))
     } else {
-        start_poller(runtime(handler, &sdk, cfg))
+        start_poller(runtime(Counted(handler, jobs.clone()), &sdk, cfg))
     };
-    while stats.counts().jobs < n {
+    while jobs.load(Ordering::Relaxed) < n {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let secs = start.elapsed().as_secs_f64();
+    // Until every job's commit and delete went out: the poller drains before it returns.
     let _ = stop.send(());
     poller.await?;
-    let c = stats.counts();
+    let secs = start.elapsed().as_secs_f64();
     let (cpu_s, rss_kib) = stoker_it::bench::own_usage();
     println!(
         "{}",
         serde_json::json!({
-            "events": c.jobs,
+            "events": jobs.load(Ordering::Relaxed),
             "seconds": secs,
             "cpu_seconds": cpu_s,
             "rss_kib": rss_kib,
-            "sqs_calls": c.sqs_calls,
-            "dynamodb_calls": c.dynamodb_calls + counter.take(),
+            "sqs_calls": count.of("sqs"),
+            "dynamodb_calls": count.of("dynamodb"),
         })
     );
     Ok(())
 }
 
 type Started = (
-    Arc<Stats>,
     Instant,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<stoker_kit::poll::PollSummary>,
 );
 
-fn start_poller<H: Handler>(rt: Runtime<H>) -> Started {
+fn start_poller<H: Handler>(rt: stoker_kit::Runtime<H>) -> Started {
     let rt = Arc::new(rt);
-    let stats = rt.stats.clone();
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let start = Instant::now();
     let poller = tokio::spawn(stoker_kit::poll::run(rt, async move {
         let _ = rx.await;
     }));
-    (stats, start, stop, poller)
+    (start, stop, poller)
 }

@@ -54,6 +54,17 @@ pub fn config_loader_for(worker: impl Into<crate::WorkerId>) -> ConfigLoader {
     defaults().http_client(crate::calls::wrap_as(connections(), Some(name)))
 }
 
+/// [`config_loader_for`] whose requests are also counted in `count` ([`crate::calls::counting`]):
+/// what tests and benchmarks read a runtime's calls from.
+pub fn counted_config_loader(
+    worker: impl Into<crate::WorkerId>,
+    count: std::sync::Arc<crate::calls::CallCount>,
+) -> ConfigLoader {
+    let name = worker.into().name();
+    let http = crate::calls::wrap_as(connections(), Some(name));
+    defaults().http_client(crate::calls::counting(http, count))
+}
+
 /// [`config_loader`] whose calls are never recorded: for code that does not act as a worker
 /// (a test harness setting up and inspecting what the workers do).
 pub fn unrecorded_config_loader() -> ConfigLoader {

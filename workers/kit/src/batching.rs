@@ -18,37 +18,33 @@ pub struct OpsBatches {
 }
 
 impl OpsBatches {
-    /// Batches over `ops`; a batch waits `linger` for more requests after its first.
-    pub fn new(ops: &OpsTable, linger: Duration) -> Self {
-        let table = ops.clone();
-        let claims = Coalescer::new(MAX_BATCH, linger, move |reqs: Vec<ClaimRequest>| {
-            let table = table.clone();
-            async move { table.claim_all(&reqs).await }
-        });
-        let table = ops.clone();
-        let completions = Coalescer::new(MAX_BATCH, linger, move |reqs: Vec<CompletionRequest>| {
-            let table = table.clone();
-            async move { table.complete_all(&reqs).await }
-        });
+    /// Batches of claims and of completions; a batch waits `linger` for more requests after
+    /// its first.
+    pub fn new(linger: Duration) -> Self {
         OpsBatches {
-            claims,
-            completions,
+            claims: Coalescer::new(MAX_BATCH, linger),
+            completions: Coalescer::new(MAX_BATCH, linger),
         }
     }
 
-    /// Claims a job, in a batch with the jobs alongside.
-    pub async fn claim(&self, req: ClaimRequest) -> Result<Claim, JobError> {
+    /// Claims a job in `ops`, in a batch with the jobs alongside.
+    pub async fn claim(&self, ops: &OpsTable, req: ClaimRequest) -> Result<Claim, JobError> {
         self.claims
-            .call(req)
+            .call(req, |reqs| async move { ops.claim_all(&reqs).await })
             .await
             .unwrap_or_else(|| Err(JobError::transient("the claim's batch was lost")))
     }
 
-    /// Completes a job, in a batch with the jobs alongside. A lost batch may have committed:
-    /// the caller's retry finds out (a committed completion answers Committed again).
-    pub async fn complete(&self, req: CompletionRequest) -> Result<Completion, JobError> {
+    /// Completes a job in `ops`, in a batch with the jobs alongside. A lost batch may have
+    /// committed: the caller's retry finds out (a committed completion answers Committed
+    /// again).
+    pub async fn complete(
+        &self,
+        ops: &OpsTable,
+        req: CompletionRequest,
+    ) -> Result<Completion, JobError> {
         self.completions
-            .call(req)
+            .call(req, |reqs| async move { ops.complete_all(&reqs).await })
             .await
             .unwrap_or_else(|| Err(JobError::transient("the completion's batch was lost")))
     }

@@ -7,14 +7,10 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-
-type Sender<Req, Resp> =
-    Box<dyn Fn(Vec<Req>) -> Pin<Box<dyn Future<Output = Vec<Resp>> + Send>> + Send + Sync>;
 
 enum Turn<Req, Resp> {
     Answer(Resp),
@@ -32,7 +28,6 @@ pub struct Coalescer<Req, Resp> {
     queue: Mutex<Queue<Req, Resp>>,
     max: usize,
     linger: Duration,
-    send: Sender<Req, Resp>,
 }
 
 impl<Req, Resp> std::fmt::Debug for Coalescer<Req, Resp> {
@@ -44,13 +39,9 @@ impl<Req, Resp> std::fmt::Debug for Coalescer<Req, Resp> {
     }
 }
 
-impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
-    /// Batches of at most `max` requests, sent with `send` (which answers them in order).
-    pub fn new<F, Fut>(max: usize, linger: Duration, send: F) -> Self
-    where
-        F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Vec<Resp>> + Send + 'static,
-    {
+impl<Req, Resp> Coalescer<Req, Resp> {
+    /// Batches of at most `max` requests.
+    pub fn new(max: usize, linger: Duration) -> Self {
         Coalescer {
             queue: Mutex::new(Queue {
                 waiting: VecDeque::new(),
@@ -58,7 +49,6 @@ impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
             }),
             max: max.max(1),
             linger,
-            send: Box::new(move |reqs| Box::pin(send(reqs))),
         }
     }
 
@@ -67,8 +57,13 @@ impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
     }
 
     /// The answer to `req`, sent in a batch; `None` when its batch was lost (the call that
-    /// led it was cancelled or panicked, or gave no answer for it).
-    pub async fn call(&self, req: Req) -> Option<Resp> {
+    /// led it was cancelled or panicked, or gave no answer for it). When this call leads the
+    /// batch, `send` sends it (and answers its requests in order).
+    pub async fn call<F, Fut>(&self, req: Req, send: F) -> Option<Resp>
+    where
+        F: FnOnce(Vec<Req>) -> Fut,
+        Fut: Future<Output = Vec<Resp>>,
+    {
         let (tx, rx) = oneshot::channel();
         let lead = {
             let mut q = self.lock();
@@ -88,10 +83,14 @@ impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
                 Err(_) => return None,
             },
         };
-        self.lead(own).await
+        self.lead(own, send).await
     }
 
-    async fn lead(&self, own: Req) -> Option<Resp> {
+    async fn lead<F, Fut>(&self, own: Req, send: F) -> Option<Resp>
+    where
+        F: FnOnce(Vec<Req>) -> Fut,
+        Fut: Future<Output = Vec<Resp>>,
+    {
         let _handover = Handover(self);
         if !self.linger.is_zero() && self.lock().waiting.len() + 1 < self.max {
             tokio::time::sleep(self.linger).await;
@@ -103,7 +102,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Coalescer<Req, Resp> {
         };
         let (mut reqs, answers): (Vec<Req>, Vec<_>) = taken.into_iter().unzip();
         reqs.insert(0, own);
-        let mut out = (self.send)(reqs).await.into_iter();
+        let mut out = send(reqs).await.into_iter();
         let mine = out.next();
         for answer in answers {
             // A missing answer drops its sender: that caller gets `None`.
@@ -136,28 +135,26 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
-    fn doubling(sizes: Arc<Mutex<Vec<usize>>>, max: usize) -> Arc<Coalescer<u32, u32>> {
-        Arc::new(Coalescer::new(
-            max,
-            Duration::from_millis(20),
-            move |reqs: Vec<u32>| {
-                sizes.lock().expect("lock").push(reqs.len());
-                async move {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    reqs.into_iter().map(|r| r * 2).collect::<Vec<_>>()
-                }
-            },
-        ))
+    async fn doubling(sizes: &Mutex<Vec<usize>>, reqs: Vec<u32>) -> Vec<u32> {
+        sizes.lock().expect("lock").push(reqs.len());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        reqs.into_iter().map(|r| r * 2).collect()
+    }
+
+    fn call(
+        c: &Arc<Coalescer<u32, u32>>,
+        sizes: &Arc<Mutex<Vec<usize>>>,
+        i: u32,
+    ) -> tokio::task::JoinHandle<Option<u32>> {
+        let (c, sizes) = (c.clone(), sizes.clone());
+        tokio::spawn(async move { c.call(i, |reqs| doubling(&sizes, reqs)).await })
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn requests_arriving_together_go_out_in_few_batches_and_each_gets_its_answer() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
-        let c = doubling(sizes.clone(), 10);
-        let calls = (0..25u32).map(|i| {
-            let c = c.clone();
-            tokio::spawn(async move { c.call(i).await })
-        });
+        let c = Arc::new(Coalescer::new(10, Duration::from_millis(20)));
+        let calls = (0..25u32).map(|i| call(&c, &sizes, i));
         let out: Vec<Option<u32>> = futures::future::join_all(calls)
             .await
             .into_iter()
@@ -176,16 +173,10 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_leader_hands_the_lead_on_and_nobody_waits_forever() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
-        let c = doubling(sizes.clone(), 10);
-        let leader = {
-            let c = c.clone();
-            tokio::spawn(async move { c.call(1).await })
-        };
+        let c = Arc::new(Coalescer::new(10, Duration::from_millis(20)));
+        let leader = call(&c, &sizes, 1);
         tokio::task::yield_now().await; // the leader lingers
-        let follower = {
-            let c = c.clone();
-            tokio::spawn(async move { c.call(2).await })
-        };
+        let follower = call(&c, &sizes, 2);
         tokio::task::yield_now().await;
         leader.abort();
         let answer = tokio::time::timeout(Duration::from_secs(5), follower)
@@ -195,14 +186,13 @@ mod tests {
         // Whether the follower's request went out with the cancelled leader's batch (lost:
         // None) or it led its own (Some), it was answered, and later calls still work.
         assert!(matches!(answer, None | Some(4)), "{answer:?}");
-        assert_eq!(c.call(3).await, Some(6));
+        assert_eq!(call(&c, &sizes, 3).await.expect("task"), Some(6));
     }
 
     #[tokio::test]
     async fn a_batch_without_answers_leaves_nobody_waiting() {
-        let c: Coalescer<u32, u32> =
-            Coalescer::new(10, Duration::ZERO, |_reqs: Vec<u32>| async { Vec::new() });
-        assert_eq!(c.call(1).await, None);
-        assert_eq!(c.call(2).await, None);
+        let c: Coalescer<u32, u32> = Coalescer::new(10, Duration::ZERO);
+        assert_eq!(c.call(1, |_| async { Vec::new() }).await, None);
+        assert_eq!(c.call(2, |_| async { Vec::new() }).await, None);
     }
 }

@@ -5,7 +5,6 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 
 use crate::classify::sdk_error;
 use crate::error::JobError;
-use crate::stats::Stats;
 
 /// Dead-letter attribute: the error code (see [`DeadLetter::code`]). The `ATTR_*` constants
 /// name the message attributes stoker puts on dead letters.
@@ -68,14 +67,8 @@ pub fn error_kind(code: &str) -> &'static str {
 pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";
 
 /// Sends the original body to the DLQ with the reason as message attributes.
-pub async fn send(
-    sqs: &Client,
-    stats: &Stats,
-    dlq_url: &str,
-    dead: &DeadLetter<'_>,
-) -> Result<(), JobError> {
+pub async fn send(sqs: &Client, dlq_url: &str, dead: &DeadLetter<'_>) -> Result<(), JobError> {
     let reason: String = dead.reason.chars().take(1000).collect();
-    stats.sqs();
     sqs.send_message()
         .queue_url(dlq_url)
         .message_body(dead.body)
@@ -111,6 +104,6 @@ impl<H: crate::job::Handler> crate::process::Runtime<H> {
             code,
             reason,
         };
-        send(&self.sqs, &self.stats, &self.config.dlq_url, &dead).await
+        send(&self.sqs, &self.config.dlq_url, &dead).await
     }
 }

@@ -90,7 +90,6 @@ pub async fn change_visibility_batch<H: Handler>(
                     .ok()
             })
             .collect();
-        rt.stats.sqs();
         match rt
             .sqs
             .change_message_visibility_batch()

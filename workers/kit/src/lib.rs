@@ -46,7 +46,6 @@ pub mod schema;
 pub mod section;
 pub mod settle;
 pub(crate) mod slot;
-pub mod stats;
 #[cfg(feature = "stoker")]
 pub mod stoker;
 pub mod summary;
@@ -61,6 +60,5 @@ pub use event::{Announcement, Delivery, EventMeta, JobEvent, WorkerId};
 pub use job::{FnHandler, Handler, Idempotency, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
 pub use run::{RunError, run, run_configured, run_with, runtime};
-pub use stats::{Counts, Stats};
 pub use summary::Summary;
 pub use typed::{Job, Request};

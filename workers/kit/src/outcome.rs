@@ -7,7 +7,6 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use crate::error::JobError;
 use crate::event::Announcement;
-use crate::stats::Stats;
 
 /// Publishes events to one EventBridge bus.
 #[derive(Debug, Clone)]
@@ -27,9 +26,8 @@ impl Publisher {
 
     /// Publishes a job's outcome event, if its event type announces one; a failure is logged,
     /// never fails the job.
-    pub async fn announce(&self, stats: &Stats, announcement: Option<Announcement>) {
+    pub async fn announce(&self, announcement: Option<Announcement>) {
         let Some(a) = announcement else { return };
-        stats.events();
         match self.client.put_events().entries(self.entry(a)).send().await {
             Ok(out) if out.failed_entry_count() == 0 => {}
             Ok(out) => {

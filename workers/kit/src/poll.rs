@@ -62,7 +62,6 @@ pub async fn run<H: Handler>(
             .visibility_timeout(cfg.visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send();
-        rt.stats.sqs();
         let out = tokio::select! {
             r = receive => r,
             _ = &mut shutdown => break,
@@ -283,7 +282,6 @@ async fn flush<H: Handler>(rt: &Runtime<H>, batch: &mut Vec<String>) {
                 .ok()
         })
         .collect();
-    rt.stats.sqs();
     match rt
         .sqs
         .delete_message_batch()

@@ -3,7 +3,6 @@
 //! outcome events, and say what the driver must do with the message.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,6 @@ use crate::ops::{
     Claim, ClaimRequest, Completion, CompletionRequest, Holder, OpsTable, RunOutcome, RunRecord,
 };
 use crate::outcome::Publisher;
-use crate::stats::Stats;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 mod attempt;
@@ -71,8 +69,6 @@ pub struct Runtime<H> {
     pub sqs: aws_sdk_sqs::Client,
     /// Sends outcome events; `None` when no bus is configured.
     pub publisher: Option<Publisher>,
-    /// Counts the AWS calls and jobs of this runtime.
-    pub stats: Arc<Stats>,
     /// Keeps running jobs' claims alive.
     pub leases: Leases,
     /// Claims and completions of jobs running together, batched.
@@ -174,7 +170,6 @@ impl<H: Handler> Runtime<H> {
             started: Utc::now(),
             clock: Instant::now(),
         };
-        self.stats.job();
         let delivery = Delivery {
             message_id: Some(msg.message_id),
             sent_at: msg.sent_at,

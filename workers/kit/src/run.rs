@@ -10,7 +10,6 @@ use crate::lease::Leases;
 use crate::ops::OpsTable;
 use crate::outcome::Publisher;
 use crate::process::Runtime;
-use crate::stats::Stats;
 
 /// Why a worker could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -33,16 +32,11 @@ pub fn runtime<H: Handler>(
     config: WorkerConfig,
 ) -> Runtime<H> {
     crate::calls::register(&config);
-    let stats = Arc::new(Stats::default());
     let publisher = config
         .bus
         .clone()
         .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
-    let ops = OpsTable::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        config.ops_table.clone(),
-        stats.clone(),
-    );
+    let ops = OpsTable::new(aws_sdk_dynamodb::Client::new(sdk), config.ops_table.clone());
     // Jobs that run together (a Lambda batch, a poller above concurrency 1) share their claim
     // and completion transactions; one job at a time has nobody to wait for.
     let together = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() || config.concurrency > 1;
@@ -52,12 +46,11 @@ pub fn runtime<H: Handler>(
         std::time::Duration::ZERO
     };
     Runtime {
-        batches: OpsBatches::new(&ops, linger),
+        batches: OpsBatches::new(linger),
         leases: Leases::start(&ops).expect("start the claim-lease thread"),
         ops,
         sqs: aws_sdk_sqs::Client::new(sdk),
         publisher,
-        stats,
         config,
         handler,
     }

@@ -89,7 +89,6 @@ pub async fn settle<H: Handler>(
 
 /// Makes one message visible again after `delay` (at most SQS' 12 hours).
 pub async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
-    rt.stats.sqs();
     if let Err(e) = rt
         .sqs
         .change_message_visibility()

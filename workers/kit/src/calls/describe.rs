@@ -101,7 +101,7 @@ fn unknown(method: &str, uri: &rest::Uri<'_>) -> Call {
 }
 
 /// `(service, region)` of a SigV4 `Authorization` header.
-fn signing_scope(auth: Option<&str>) -> Option<(String, String)> {
+pub(super) fn signing_scope(auth: Option<&str>) -> Option<(String, String)> {
     let cred = auth?.split("Credential=").nth(1)?;
     let cred = cred.split([',', ' ']).next()?;
     let parts: Vec<&str> = cred.split('/').collect();

@@ -21,6 +21,7 @@
 //! sets in each function's environment) are recorded as [`Bind`] lines, so the check can
 //! resolve the role's resources with the names the worker actually used.
 
+mod count;
 mod describe;
 mod rest;
 
@@ -43,6 +44,7 @@ use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::{Deserialize, Serialize};
 
+pub use count::{CallCount, counting};
 pub use describe::{PARTITION_KEY, Req, describe};
 
 use crate::config::WorkerConfig;

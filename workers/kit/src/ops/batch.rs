@@ -99,7 +99,6 @@ fn code(r: &CancellationReason) -> Option<&str> {
 
 impl OpsTable {
     async fn send_transaction(&self, items: Vec<TransactWriteItem>) -> Sent {
-        self.stats.ddb();
         match self
             .ddb
             .transact_write_items()

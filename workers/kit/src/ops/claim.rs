@@ -110,7 +110,6 @@ impl OpsTable {
         let now = Utc::now();
         let claim_id = claim_id.to_owned();
         let item = claim_item(worker, key, payload_hash, event_id, ttl, &claim_id, now);
-        self.stats.ddb();
         let res = self
             .ddb
             .put_item()
@@ -163,7 +162,6 @@ impl OpsTable {
         worker: &str,
         key: &str,
     ) -> Result<Option<ClaimItem>, JobError> {
-        self.stats.ddb();
         let out = self
             .ddb
             .get_item()
@@ -186,7 +184,6 @@ impl OpsTable {
         ttl: Duration,
     ) -> Result<bool, JobError> {
         let expires_ms = Utc::now().timestamp_millis() + ttl.as_millis() as i64;
-        self.stats.ddb();
         let res = self
             .ddb
             .update_item()
@@ -400,7 +397,6 @@ impl OpsTable {
         staged: &[TransactWriteItem],
     ) -> Result<Option<Vec<Option<String>>>, JobError> {
         let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
-        self.stats.ddb();
         let mut items = vec![claim, put];
         items.extend_from_slice(staged);
         match self

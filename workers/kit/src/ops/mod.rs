@@ -9,8 +9,6 @@
 //! Calls per job: one conditional PutItem to claim, one TransactWriteItems to complete (or
 //! release) and record the run. A replay costs the claim attempt and the run record.
 
-use std::sync::Arc;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put};
 use chrono::{DateTime, Utc};
@@ -18,7 +16,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::classify::sdk_error;
 use crate::error::JobError;
-use crate::stats::Stats;
 
 mod batch;
 mod claim;
@@ -32,7 +29,6 @@ use item::{ClaimStatus, RunItem};
 pub struct OpsTable {
     ddb: Client,
     table: String,
-    stats: Arc<Stats>,
 }
 
 /// How a run ended, as recorded for `stoker status`.
@@ -96,12 +92,11 @@ fn n(v: impl ToString) -> AttributeValue {
 }
 
 impl OpsTable {
-    /// The ops table named `table`, reached through `ddb`; each call is counted in `stats`.
-    pub fn new(ddb: Client, table: impl Into<String>, stats: Arc<Stats>) -> Self {
+    /// The ops table named `table`, reached through `ddb`.
+    pub fn new(ddb: Client, table: impl Into<String>) -> Self {
         OpsTable {
             ddb,
             table: table.into(),
-            stats,
         }
     }
 
@@ -122,14 +117,12 @@ impl OpsTable {
         OpsTable {
             ddb: Client::from_conf(conf),
             table: self.table.clone(),
-            stats: self.stats.clone(),
         }
     }
 
     /// Records a run on its own (replays, busy claims, undecodable messages).
     pub async fn record_run(&self, run: &RunRecord) -> Result<(), JobError> {
         let put = self.run_put(run)?;
-        self.stats.ddb();
         self.ddb
             .put_item()
             .table_name(&self.table)
@@ -164,7 +157,6 @@ impl OpsTable {
 
     /// The runs of one event, oldest first.
     pub async fn runs_of(&self, worker: &str, event_id: &str) -> Result<Vec<RunRecord>, JobError> {
-        self.stats.ddb();
         let out = self
             .ddb
             .query()
@@ -187,7 +179,6 @@ impl OpsTable {
         let mut runs = Vec::new();
         let mut start = None;
         loop {
-            self.stats.ddb();
             let out = self
                 .ddb
                 .query()

@@ -23,7 +23,7 @@ impl<H: Handler> Runtime<H> {
             event_id: meta.id.clone(),
             ttl: claim_ttl,
         };
-        let claim = self.batches.claim(request).await;
+        let claim = self.batches.claim(&self.ops, request).await;
         let claim_id = match claim {
             Ok(Claim::Acquired { claim_id }) if rc > self.config.max_receive_count => {
                 let run = t.run(

@@ -24,7 +24,7 @@ impl<H: Handler> Runtime<H> {
                 run: run.clone(),
                 staged: staged.to_vec(),
             };
-            self.batches.complete(request)
+            self.batches.complete(&self.ops, request)
         };
         match complete
             .retry(self.config.retry.delays())
@@ -68,7 +68,7 @@ impl<H: Handler> Runtime<H> {
                 duration_ms: run.duration_ms,
                 report: outcome,
             };
-            p.announce(&self.stats, event.completed(&done)).await;
+            p.announce(event.completed(&done)).await;
         }
         Disposition::Done
     }
@@ -124,7 +124,7 @@ impl<H: Handler> Runtime<H> {
                 attempts,
                 error: err,
             };
-            p.announce(&self.stats, event.failed(&failed)).await;
+            p.announce(event.failed(&failed)).await;
         }
         self.again(rc, Duration::ZERO, err)
     }
