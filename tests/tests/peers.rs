@@ -45,11 +45,10 @@ async fn stoker_and_the_powertools_peer_each_do_every_event_once() {
         .env("STOKER_BENCH_EVENTS", EVENTS.to_string());
     let s = run_json(cmd).expect("stoker's peer runs");
     assert_eq!(s["events"], EVENTS, "{s}");
-    // The kit's claim + completion and the handler's write: at least 3 DynamoDB calls per event.
-    assert!(
-        s["dynamodb_calls"].as_u64().unwrap_or(0) >= 3 * EVENTS as u64,
-        "{s}"
-    );
+    // The handler's own write per event, and the kit's claims and completions shared by the
+    // jobs running together: more than one call per event, fewer than three.
+    let ddb = s["dynamodb_calls"].as_u64().unwrap_or(0);
+    assert!((EVENTS as u64 + 1..3 * EVENTS as u64).contains(&ddb), "{s}");
     assert_eq!(
         effects(&env).await.expect("effects"),
         (EVENTS as u64, EVENTS as u64),
@@ -64,7 +63,7 @@ async fn stoker_and_the_powertools_peer_each_do_every_event_once() {
     let mut cmd = Command::new(&python);
     cmd.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/peers/powertools/peer.py"
+        "/../bench/peers/powertools/peer.py"
     ))
     .env("QUEUE_URL", &env.queue_url)
     .env("TABLE", &env.table)

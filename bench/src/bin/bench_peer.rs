@@ -6,7 +6,7 @@
 //! - stoker: `peer-stoker` (long-poll driver + idempotency + a handler whose one UpdateItem is
 //!   staged), in its own process, claim-first and optimistic, at concurrency 1 and 10;
 //! - Powertools for AWS Lambda (Python): BatchProcessor + @idempotent_function around the same
-//!   handler (`tests/peers/powertools/peer.py`), driven with the same SQS batches.
+//!   handler (`bench/peers/powertools/peer.py`), driven with the same SQS batches.
 //!
 //! Prints events/s, CPU seconds per 1,000 events, SQS and DynamoDB calls per event, peak RSS,
 //! the side effects found per event (1.00 = exactly once); then cold start (exec -> ready for
