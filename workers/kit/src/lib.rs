@@ -9,12 +9,14 @@
 //! - Two drivers for the same handler: [`lambda`] (SQS event source, `batchItemFailures`) and
 //!   [`poll`] (long-polling process with graceful shutdown); [`run()`] picks one.
 //! - The idempotent retry helper ([`process`], [`ops`], [`backoff`]): a claim per event in
-//!   the ops table, replays of completed jobs without side effects, in-process retries with
+//!   the ops table (none in [`Idempotency::Optimistic`] mode), claims and completions of the
+//!   jobs running together in one transaction, replays of completed jobs without side
+//!   effects, in-process retries with
 //!   full-jitter backoff for transient errors, growing redelivery delays, permanent errors to
 //!   the DLQ at once with their reason ([`dlq`]).
 //! - Structured logs ([`telemetry`]), CloudWatch EMF metrics ([`emf`]), outcome events
 //!   ([`outcome`]), AWS SDK configuration ([`aws`]), error classification ([`classify`]), the record of
-//!   every AWS call for the IAM call check ([`calls`]).
+//!   every AWS call for the IAM call check and the count of requests per service ([`calls`]).
 
 #![deny(missing_docs)]
 
