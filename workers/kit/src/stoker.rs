@@ -5,12 +5,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use stoker_events::payload::backup::BackupRequest;
-use stoker_events::payload::cache::CacheWarmRequest;
-use stoker_events::payload::optimize::OptimizeRequest;
 use stoker_events::payload::outcome::{ErrorKind, JobCompleted, JobFailed};
-use stoker_events::payload::rollup::{MeasurementBatch, RollupRequest};
-use stoker_events::payload::warmup::WarmupRequest;
 use stoker_events::{DecodeError, Envelope, Event, Meta, Payload, SOURCE_WORKER, Worker};
 
 use crate::error::JobError;
@@ -127,28 +122,15 @@ pub fn announce<P: Payload>(
     })
 }
 
-macro_rules! requests {
-    ($($ty:ty),* $(,)?) => {
-        $(
-            impl Request<Event> for $ty {
-                const KINDS: &'static [&'static str] = &[<$ty as Payload>::KIND.detail_type()];
+/// Every stoker payload is a request of the worker its kind routes to: a new payload needs
+/// nothing here.
+impl<P: Payload + Clone + Send + 'static> Request<Event> for P {
+    const KINDS: &'static [&'static str] = &[P::KIND.detail_type()];
 
-                fn from_event(event: &Event) -> Option<Self> {
-                    <$ty as Payload>::from_body(&event.body).cloned()
-                }
-            }
-        )*
-    };
+    fn from_event(event: &Event) -> Option<Self> {
+        P::from_body(&event.body).cloned()
+    }
 }
-
-requests!(
-    WarmupRequest,
-    CacheWarmRequest,
-    BackupRequest,
-    MeasurementBatch,
-    RollupRequest,
-    OptimizeRequest,
-);
 
 impl crate::outcome::Publisher {
     /// Publishes stoker events of `worker`'s own (e.g. regressions found), in the operation of
