@@ -77,11 +77,22 @@ impl<Req, Resp> Coalescer<Req, Resp> {
         };
         let own = match lead {
             Some(req) => req,
-            None => match rx.await {
-                Ok(Turn::Answer(answer)) => return Some(answer),
-                Ok(Turn::Lead(req)) => req,
-                Err(_) => return None,
-            },
+            None => {
+                let mut waiting = Waiting {
+                    rx: Some(rx),
+                    coalescer: self,
+                };
+                let turn = match waiting.rx.as_mut() {
+                    Some(rx) => rx.await,
+                    None => return None,
+                };
+                waiting.rx = None; // answered: nothing left for its drop to hand on
+                match turn {
+                    Ok(Turn::Answer(answer)) => return Some(answer),
+                    Ok(Turn::Lead(req)) => req,
+                    Err(_) => return None,
+                }
+            }
         };
         self.lead(own, send).await
     }
@@ -111,6 +122,23 @@ impl<Req, Resp> Coalescer<Req, Resp> {
             }
         }
         mine
+    }
+}
+
+/// A caller waiting for its turn. Dropped before its turn came (its caller cancelled), it
+/// still takes a lead handed to it meanwhile and passes it on, so the lead is never lost.
+struct Waiting<'a, Req, Resp> {
+    rx: Option<oneshot::Receiver<Turn<Req, Resp>>>,
+    coalescer: &'a Coalescer<Req, Resp>,
+}
+
+impl<Req, Resp> Drop for Waiting<'_, Req, Resp> {
+    fn drop(&mut self) {
+        let Some(mut rx) = self.rx.take() else { return };
+        rx.close();
+        if let Ok(Turn::Lead(_dropped)) = rx.try_recv() {
+            drop(Handover(self.coalescer));
+        }
     }
 }
 
@@ -187,6 +215,32 @@ mod tests {
         // None) or it led its own (Some), it was answered, and later calls still work.
         assert!(matches!(answer, None | Some(4)), "{answer:?}");
         assert_eq!(call(&c, &sizes, 3).await.expect("task"), Some(6));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_cancelled_after_the_lead_reached_it_passes_the_lead_on() {
+        let c: Coalescer<u32, u32> = Coalescer::new(10, Duration::ZERO);
+        let (release, hold) = tokio::sync::oneshot::channel::<()>();
+        // A leader whose batch waits for `release`, and a caller queued behind it.
+        let mut leader = Box::pin(c.call(1, |reqs: Vec<u32>| async move {
+            let _ = hold.await;
+            reqs
+        }));
+        assert!(futures::poll!(&mut leader).is_pending());
+        let mut waiter = Box::pin(c.call(2, |reqs: Vec<u32>| async move { reqs }));
+        assert!(futures::poll!(&mut waiter).is_pending());
+        // The leader finishes and hands the lead to the waiter, which is dropped (its caller
+        // cancelled) before it ever runs again.
+        let _ = release.send(());
+        assert_eq!(leader.await, Some(1));
+        drop(waiter);
+        let later = tokio::time::timeout(
+            Duration::from_secs(2),
+            c.call(3, |reqs: Vec<u32>| async move { reqs }),
+        )
+        .await
+        .expect("a later call is not left waiting for a lost lead");
+        assert_eq!(later, Some(3));
     }
 
     #[tokio::test]
