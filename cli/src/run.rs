@@ -28,6 +28,16 @@ impl RunArgs {
         let chosen = self.chosen()?;
         let ctx = aws.ctx().await?;
         stoker_kit::telemetry::init();
+        // Every chosen worker's own settings first: a bad one stops `stoker run` before any
+        // worker polls (stopping one mid-job would leave its messages and claims held).
+        let mut warmup = chosen
+            .contains(&Worker::Warmup)
+            .then(|| section::<stoker_warmup::WarmupSettings>(Worker::Warmup))
+            .transpose()?;
+        let mut optimizer = chosen
+            .contains(&Worker::Optimizer)
+            .then(|| section::<stoker_optimizer::OptimizerSettings>(Worker::Optimizer))
+            .transpose()?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for w in chosen {
@@ -36,7 +46,11 @@ impl RunArgs {
             let sdk = ctx.sdk.clone();
             match w {
                 Worker::Warmup => {
-                    let h = stoker_warmup::Warmup::new(&sdk, section(w)?);
+                    let settings = match warmup.take() {
+                        Some(s) => s,
+                        None => section(w)?,
+                    };
+                    let h = stoker_warmup::Warmup::new(&sdk, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::CacheWarmer => {
@@ -61,7 +75,11 @@ impl RunArgs {
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Optimizer => {
-                    let h = stoker_optimizer::Optimizer::from_config(&sdk, &cfg, section(w)?);
+                    let settings = match optimizer.take() {
+                        Some(s) => s,
+                        None => section(w)?,
+                    };
+                    let h = stoker_optimizer::Optimizer::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
             }

@@ -9,8 +9,9 @@
 //! `STOKER_CONCURRENCY`, `STOKER_BENCH_EVENTS`, `STOKER_BENCH_MODE` (`optimistic`, or the
 //! default claim-first).
 
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use stoker_events::Worker;
@@ -20,8 +21,8 @@ use stoker_kit::{
     Handler, Idempotency, JobCtx, JobError, Outcome, WorkerConfig, WorkerId, runtime,
 };
 
-/// The handler, counting the jobs it has done.
-struct Counted<H>(H, Arc<AtomicU64>);
+/// The handler, counting the distinct events it has done (a retry or a duplicate counts once).
+struct Counted<H>(H, Arc<Mutex<HashSet<String>>>);
 
 impl<H: Handler> Handler for Counted<H> {
     type Event = H::Event;
@@ -36,7 +37,11 @@ impl<H: Handler> Handler for Counted<H> {
 
     async fn handle(&self, event: &H::Event, ctx: &JobCtx) -> Result<Outcome, JobError> {
         let out = self.0.handle(event, ctx).await;
-        self.1.fetch_add(1, Ordering::Relaxed);
+        if out.is_ok()
+            && let Ok(mut done) = self.1.lock()
+        {
+            done.insert(ctx.event.id.clone());
+        }
         out
     }
 }
@@ -55,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
         table: cfg.ops_table.clone(),
     };
-    let jobs = Arc::new(AtomicU64::new(0));
+    let jobs = Arc::new(Mutex::new(HashSet::new()));
     let optimistic = std::env::var("STOKER_BENCH_MODE").is_ok_and(|m| m == "optimistic");
     let (start, stop, poller) = if optimistic {
         start_poller(runtime(
@@ -66,7 +71,8 @@ async fn main() -> anyhow::Result<()> {
     } else {
         start_poller(runtime(Counted(handler, jobs.clone()), &sdk, cfg))
     };
-    while jobs.load(Ordering::Relaxed) < n {
+    let done = || jobs.lock().map(|d| d.len() as u64).unwrap_or(0);
+    while done() < n {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Until every job's commit and delete went out: the poller drains before it returns.
@@ -77,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "{}",
         serde_json::json!({
-            "events": jobs.load(Ordering::Relaxed),
+            "events": done(),
             "seconds": secs,
             "cpu_seconds": cpu_s,
             "rss_kib": rss_kib,

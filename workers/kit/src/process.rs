@@ -73,6 +73,9 @@ pub struct Runtime<H> {
     pub leases: Leases,
     /// Claims and completions of jobs running together, batched.
     pub(crate) batches: OpsBatches,
+    /// Commits an optimistic job may leave pending when it gives its slot back: so many, and
+    /// the next one holds its slot through its commit.
+    pub(crate) commit_room: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// How much longer than the job's budget a claim lasts (the lease extends it while the job runs).

@@ -47,6 +47,9 @@ pub fn runtime<H: Handler>(
     };
     Runtime {
         batches: OpsBatches::new(linger),
+        commit_room: Arc::new(tokio::sync::Semaphore::new(
+            config.concurrency + crate::batching::MAX_BATCH,
+        )),
         leases: Leases::start(&ops).expect("start the claim-lease thread"),
         ops,
         sqs: aws_sdk_sqs::Client::new(sdk),

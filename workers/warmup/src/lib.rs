@@ -35,7 +35,7 @@ pub struct Warmup {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WarmupSettings {
     /// At most this many invocations in flight across a job's targets
-    /// (`STOKER_WARMUP_MAX_IN_FLIGHT`, default 100, at least 1).
+    /// (`STOKER_WARMUP_MAX_IN_FLIGHT`, default 100; 0 means the default).
     pub max_in_flight: usize,
 }
 
@@ -51,8 +51,8 @@ impl stoker_kit::section::Section for WarmupSettings {
         Ok(WarmupSettings {
             max_in_flight: vars
                 .number::<usize>("STOKER_WARMUP_MAX_IN_FLIGHT")?
-                .unwrap_or(d.max_in_flight)
-                .max(1),
+                .filter(|n| *n > 0)
+                .unwrap_or(d.max_in_flight),
         })
     }
 }

@@ -49,8 +49,12 @@ impl<H: Handler> Runtime<H> {
                 return self.fail(event, meta, t, &err, 0, stop, None).await;
             }
         };
-        // The handler is done: the next job may run while this one commits (with it, batched).
-        crate::slot::release();
+        // The handler is done: the next job may run while this one commits (with it, batched),
+        // as long as the commits so left pending stay bounded.
+        let _room = self.commit_room.clone().try_acquire_owned().ok();
+        if _room.is_some() {
+            crate::slot::release();
+        }
         let mut run = t.run(
             self.worker(),
             Some(meta),
