@@ -5,17 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::{
-    RuntimeComponents, RuntimeComponentsBuilder,
-};
-use aws_smithy_runtime_api::shared::IntoShared;
-use aws_smithy_types::config_bag::ConfigBag;
 
 use super::describe::signing_scope;
 
@@ -52,50 +43,11 @@ impl CallCount {
 /// (`aws::config_loader().http_client(counting(...))`) and every client made from that config
 /// is counted.
 pub fn counting(http: SharedHttpClient, count: Arc<CallCount>) -> SharedHttpClient {
-    CountingClient(http, count).into_shared()
+    super::observe::observed(http, count)
 }
 
-#[derive(Debug)]
-struct CountingClient(SharedHttpClient, Arc<CallCount>);
-
-impl HttpClient for CountingClient {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        CountingConnector(self.0.http_connector(settings, components), self.1.clone()).into_shared()
-    }
-
-    fn validate_base_client_config(
-        &self,
-        components: &RuntimeComponentsBuilder,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.validate_base_client_config(components, cfg)
-    }
-
-    fn validate_final_config(
-        &self,
-        components: &RuntimeComponents,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.validate_final_config(components, cfg)
-    }
-
-    fn connector_metadata(
-        &self,
-    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
-}
-
-#[derive(Debug)]
-struct CountingConnector(SharedHttpConnector, Arc<CallCount>);
-
-impl HttpConnector for CountingConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.1.add(&request);
-        self.0.call(request)
+impl super::observe::Observe for Arc<CallCount> {
+    fn observe(&self, request: &HttpRequest) {
+        self.add(request);
     }
 }

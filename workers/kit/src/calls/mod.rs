@@ -23,6 +23,7 @@
 
 mod count;
 mod describe;
+mod observe;
 mod rest;
 
 use std::collections::BTreeMap;
@@ -31,17 +32,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::{
-    RuntimeComponents, RuntimeComponentsBuilder,
-};
-use aws_smithy_runtime_api::shared::IntoShared;
-use aws_smithy_types::config_bag::ConfigBag;
 use serde::{Deserialize, Serialize};
 
 pub use count::{CallCount, counting};
@@ -264,7 +256,7 @@ pub fn wrap(http: SharedHttpClient) -> SharedHttpClient {
 /// [`wrap`], recording the calls as `worker`'s whatever the process runs.
 pub fn wrap_as(http: SharedHttpClient, worker: Option<&'static str>) -> SharedHttpClient {
     if recording() {
-        RecordingClient(http, worker).into_shared()
+        observe::observed(http, Recording(worker))
     } else {
         http
     }
@@ -313,50 +305,15 @@ pub fn register(config: &WorkerConfig) {
     );
 }
 
-#[derive(Debug)]
-struct RecordingClient(SharedHttpClient, Option<&'static str>);
+/// Records each request as `.0`'s (or the process's worker's) before it is sent.
+#[derive(Debug, Clone, Copy)]
+struct Recording(Option<&'static str>);
 
-impl HttpClient for RecordingClient {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        RecordingConnector(self.0.http_connector(settings, components), self.1).into_shared()
-    }
-
-    fn validate_base_client_config(
-        &self,
-        components: &RuntimeComponentsBuilder,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.validate_base_client_config(components, cfg)
-    }
-
-    fn validate_final_config(
-        &self,
-        components: &RuntimeComponents,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.validate_final_config(components, cfg)
-    }
-
-    fn connector_metadata(
-        &self,
-    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
-}
-
-#[derive(Debug)]
-struct RecordingConnector(SharedHttpConnector, Option<&'static str>);
-
-impl HttpConnector for RecordingConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+impl observe::Observe for Recording {
+    fn observe(&self, request: &HttpRequest) {
         if let Some(r) = recorder() {
-            r.record(&request, self.1);
+            r.record(request, self.0);
         }
-        self.0.call(request)
     }
 }
 

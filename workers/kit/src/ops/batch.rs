@@ -15,16 +15,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 use chrono::Utc;
 
-use super::claim::{
-    CLAIM_CONDITION, CONDITION_FAILED, TRANSIENT_CANCELLATIONS, claim_item, existing_claim,
-};
-use super::item::{ClaimItem, ClaimStatus};
-use super::{Claim, Completion, OpsTable, RunRecord, n};
+use super::claim::{CONDITION_FAILED, TRANSIENT_CANCELLATIONS, claim_item, existing_claim};
+use super::item::ClaimItem;
+use super::{Claim, Completion, OpsTable, RunRecord};
 use crate::classify::sdk_error;
 use crate::error::JobError;
 
@@ -137,17 +133,7 @@ impl OpsTable {
             claim_id,
             now,
         );
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item.to_item()?))
-            .condition_expression(CLAIM_CONDITION)
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
-            .expression_attribute_values(":now", n(now.timestamp_millis()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| JobError::permanent("ops_table", e.to_string()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.claim_item_put(&item, now)
     }
 
     /// Claims every request, in as few transactions as their keys allow (one request per key

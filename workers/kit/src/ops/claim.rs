@@ -281,6 +281,16 @@ impl OpsTable {
             digest(outcome),
             now,
         );
+        self.claim_item_put(&item, now)
+    }
+
+    /// `item` written in a transaction under [`CLAIM_CONDITION`] (nobody holds the key, or the
+    /// holder's claim expired at `now`), the stored item returned when refused.
+    pub(super) fn claim_item_put(
+        &self,
+        item: &ClaimItem,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, JobError> {
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item.to_item()?))

@@ -1,0 +1,70 @@
+//! An HTTP client that shows each request to an observer before sending it: the one hook of
+//! both the call recorder and the call counter (every SDK client of a config sends through it).
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_runtime_api::shared::IntoShared;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// What looks at each request.
+pub(super) trait Observe: std::fmt::Debug + Clone + Send + Sync + 'static {
+    /// Sees `request` just before it is sent.
+    fn observe(&self, request: &HttpRequest);
+}
+
+/// `http` showing each request to `observer` before sending it.
+pub(super) fn observed<O: Observe>(http: SharedHttpClient, observer: O) -> SharedHttpClient {
+    ObservedClient(http, observer).into_shared()
+}
+
+#[derive(Debug)]
+struct ObservedClient<O>(SharedHttpClient, O);
+
+impl<O: Observe> HttpClient for ObservedClient<O> {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        ObservedConnector(self.0.http_connector(settings, components), self.1.clone()).into_shared()
+    }
+
+    fn validate_base_client_config(
+        &self,
+        components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_base_client_config(components, cfg)
+    }
+
+    fn validate_final_config(
+        &self,
+        components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(
+        &self,
+    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
+#[derive(Debug)]
+struct ObservedConnector<O>(SharedHttpConnector, O);
+
+impl<O: Observe> HttpConnector for ObservedConnector<O> {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.1.observe(&request);
+        self.0.call(request)
+    }
+}
