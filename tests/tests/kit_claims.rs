@@ -167,7 +167,11 @@ async fn a_claim_never_expires_under_a_running_job() {
             Ok::<Outcome, JobError>(json!({}))
         }
     });
-    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, env.config()));
+    // The blocked thread stalls the runtime's timers (tokio), a batch's linger too: the second
+    // delivery's claim must go out while the job runs, so no linger here.
+    let mut cfg = env.config();
+    cfg.batch_linger = Duration::ZERO;
+    let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
     let (id, body) = test_event("lease", json!({}));
     let first = {
         let (rt, body) = (rt.clone(), body.clone());

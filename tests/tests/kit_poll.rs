@@ -40,6 +40,43 @@ impl Poller {
     }
 }
 
+/// Runs the test handler (claim-first) in a poller whose every request is counted, until
+/// `done`, then stops it.
+async fn run_counted<F, Fut>(
+    env: &KitEnv,
+    cfg: WorkerConfig,
+    what: &str,
+    done: F,
+) -> (PollSummary, Arc<CallCount>)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let handler = TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+        table: env.table.clone(),
+    };
+    let count = Arc::new(CallCount::default());
+    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(stoker_kit::poll::run(rt, async move {
+        let _ = rx.await;
+    }));
+    wait_for(what, Duration::from_secs(90), done).await;
+    let _ = stop.send(());
+    (task.await.expect("poller"), count)
+}
+
+/// Whether every event's one effect is there.
+async fn all_done(env: &KitEnv, events: &[(String, String)]) -> bool {
+    for (id, _) in events {
+        if env.effects(id).await.unwrap_or(0) != 1 {
+            return false;
+        }
+    }
+    true
+}
+
 #[tokio::test]
 async fn the_same_event_delivered_5_times_to_2_pollers_runs_once_and_replays_4_times() {
     let sdk = emulator().await;
@@ -481,26 +518,7 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
     }
     let mut cfg = env.config();
     cfg.concurrency = 1;
-    let handler = TestWorker {
-        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
-        table: env.table.clone(),
-    };
-    let count = Arc::new(CallCount::default());
-    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
-        let _ = rx.await;
-    }));
-    wait_for("30 jobs done", Duration::from_secs(90), || async {
-        let mut done = 0;
-        for (id, _) in &events {
-            done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
-        }
-        done == events.len()
-    })
-    .await;
-    let _ = stop.send(());
-    let summary = task.await.expect("poller");
+    let (summary, count) = run_counted(&env, cfg, "30 jobs done", || all_done(&env, &events)).await;
     let sqs = count.of("sqs");
     println!(
         "30 events at concurrency 1: {sqs} SQS calls ({:.2} per event)",
@@ -540,24 +558,11 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
     env.send(&events[0].1, None).await.expect("send");
     let mut cfg = env.config();
     cfg.concurrency = 10;
-    let handler = TestWorker {
-        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
-        table: env.table.clone(),
-    };
-    let count = Arc::new(CallCount::default());
-    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
-        let _ = rx.await;
-    }));
-    wait_for(
+    let (_, count) = run_counted(
+        &env,
+        cfg,
         "30 jobs done and both duplicates replayed",
-        Duration::from_secs(90),
         || async {
-            let mut done = 0;
-            for (id, _) in &events {
-                done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
-            }
             let replays = env
                 .runs(&events[0].0)
                 .await
@@ -565,12 +570,10 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
                 .iter()
                 .filter(|r| r.outcome == RunOutcome::Replayed)
                 .count();
-            done == events.len() && replays == 2
+            all_done(&env, &events).await && replays == 2
         },
     )
     .await;
-    let _ = stop.send(());
-    task.await.expect("poller");
     let ddb = count.of("dynamodb");
     println!(
         "32 deliveries of 30 events at concurrency 10: {ddb} ops-table calls ({:.2} per event)",
@@ -589,6 +592,41 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
     assert!(
         ddb as f64 / 30.0 <= 1.0,
         "{ddb} ops-table calls for 30 events: claims and completions should share transactions"
+    );
+    env.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_concurrency_1_a_receive_is_claimed_in_one_transaction_and_completions_share_theirs() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "c1claims", 5, false)
+        .await
+        .expect("resources");
+    let events: Vec<(String, String)> = (0..30)
+        .map(|i| test_event(&format!("c{i}"), json!({ "stage": true })))
+        .collect();
+    for (_, body) in &events {
+        env.send(body, None).await.expect("send");
+    }
+    let mut cfg = env.config();
+    cfg.concurrency = 1;
+    let (summary, count) = run_counted(&env, cfg, "30 jobs done", || all_done(&env, &events)).await;
+    let ddb = count.of("dynamodb");
+    println!(
+        "30 events at concurrency 1, claim-first: {ddb} ops-table calls ({:.2} per event)",
+        ddb as f64 / 30.0
+    );
+    assert_eq!(summary.received, 30, "each received once: {summary:?}");
+    for (id, _) in &events {
+        assert_eq!(env.effects(id).await.expect("effects"), 1, "{id} once");
+        let runs = env.runs(id).await.expect("runs");
+        assert_eq!(runs.len(), 1, "{id} ran and completed once: {runs:?}");
+        assert_eq!(runs[0].outcome, RunOutcome::Completed, "{id}: {runs:?}");
+    }
+    // Before: a claim, then a completion, per job (2.00 per event).
+    assert!(
+        ddb as f64 / 30.0 <= 0.6,
+        "{ddb} ops-table calls for 30 events at concurrency 1"
     );
     env.delete().await;
 }

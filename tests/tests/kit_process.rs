@@ -62,13 +62,11 @@ async fn sigterm_mid_batch_releases_in_flight_jobs_and_loses_nothing() {
         for (id, _) in &events {
             claimed += usize::from(claim_status(&env, id).await.as_deref() == Some("INPROGRESS"));
         }
-        if claimed == 3 {
+        // Three run; the other two of the receive are claimed too, waiting for a slot.
+        if claimed >= 3 {
             break;
         }
-        assert!(
-            deadline.tick().await,
-            "the worker never had 3 jobs in flight"
-        );
+        assert!(deadline.tick().await, "the worker never claimed 3 jobs");
     }
     let signalled = Instant::now();
     kill(Pid::from_raw(first.id() as i32), Signal::SIGTERM).unwrap();
@@ -88,7 +86,7 @@ async fn sigterm_mid_batch_releases_in_flight_jobs_and_loses_nothing() {
         assert_eq!(
             claim_status(&env, id).await,
             None,
-            "claims were released, not left to expire"
+            "claims (of running and of waiting jobs) were released, not left to expire"
         );
     }
 

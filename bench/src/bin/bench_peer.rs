@@ -50,11 +50,30 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     // The handler's one effect write is staged: it commits with the job's completion.
+    // STOKER_PEER_ONLY=claim-first/1 runs that one stoker row alone (then stops);
+    // STOKER_PEER_WRAP="perf record -g -o /tmp/peer.perf --" runs peer-stoker under a profiler.
+    let only = std::env::var("STOKER_PEER_ONLY").ok();
+    let wrap = std::env::var("STOKER_PEER_WRAP").unwrap_or_default();
     for mode in ["claim-first", "optimistic"] {
         for concurrency in [1, 10] {
+            if only
+                .as_ref()
+                .is_some_and(|o| *o != format!("{mode}/{concurrency}"))
+            {
+                continue;
+            }
             let env = KitEnv::create(&sdk, "peer-stoker", 5, false).await?;
             fill_with(&env, n, serde_json::json!({ "stage": true })).await?;
-            let mut cmd = Command::new(dir.join("peer-stoker"));
+            let peer = dir.join("peer-stoker");
+            let mut words = wrap.split_whitespace();
+            let mut cmd = match words.next() {
+                Some(w) => {
+                    let mut c = Command::new(w);
+                    c.args(words).arg(&peer);
+                    c
+                }
+                None => Command::new(&peer),
+            };
             cmd.envs(env.worker_env())
                 .env("STOKER_CONCURRENCY", concurrency.to_string())
                 .env("STOKER_BENCH_MODE", mode)
@@ -70,6 +89,12 @@ async fn main() -> anyhow::Result<()> {
             ));
             env.delete().await;
         }
+    }
+    if only.is_some() {
+        for (label, f, effects) in &rows {
+            println!("{label}: {f} (effects/event {effects:.2})");
+        }
+        return Ok(());
     }
     let env = KitEnv::create(&sdk, "peer-pt", 5, false).await?;
     fill(&env, n).await?;

@@ -45,7 +45,7 @@ pub struct WorkerConfig {
     /// How long in-flight jobs may finish after SIGTERM before they are released.
     pub shutdown_grace: Duration,
     /// How long a batch of claims or completions waits for the jobs running alongside after its
-    /// first (`STOKER_BATCH_LINGER_MS`, default 5; not at all for one job at a time).
+    /// first (`STOKER_BATCH_LINGER_MS`, default 5).
     pub batch_linger: Duration,
     /// In-process backoff and redelivery delays (`STOKER_REDELIVERY_BASE_SECS` sets
     /// `redelivery_base`).

@@ -1,11 +1,12 @@
 //! The long-poll driver: the same workers as processes (local, containers, `stoker run`).
 //!
 //! Receives `receive_batch` (10 by default) messages per long poll at every concurrency (when
-//! it has room for at least one job), starts them as slots free up (at most `concurrency` jobs at once), keeps every held
-//! message invisible with one batch call per heartbeat ([`crate::held`]), deletes finished
-//! messages in batches, leaves failed ones for redelivery, and on shutdown stops receiving,
-//! releases the messages not started, lets in-flight jobs finish within the grace period and
-//! releases the rest (visibility 0), so nothing is lost.
+//! it has room for at least one job), starts their jobs at once (their claims go out together)
+//! and gives them slots in order (at most `concurrency` handlers at once, [`crate::slot`]),
+//! keeps every held message invisible with one batch call per heartbeat ([`crate::held`]),
+//! deletes finished messages in batches, leaves failed ones for redelivery, and on shutdown
+//! stops receiving, releases the messages (and claims) not started, lets in-flight jobs finish
+//! within the grace period and releases the rest (visibility 0), so nothing is lost.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::held::{Held, change_visibility_batch};
@@ -84,43 +85,62 @@ pub async fn run<H: Handler>(
             .collect();
         // Every message of the receive stays invisible while it waits for a slot or runs.
         let held = Arc::new(Held::start(&rt, receipts));
-        let mut units: VecDeque<_> = by_group(messages).into();
+        // A standard queue's messages start at once and wait for their slots where they need
+        // them (crate::slot): their claims go out together. A FIFO group waits for its slot
+        // here and keeps it to the end: its messages run in order.
+        let mut units: VecDeque<Unit> = by_group(messages)
+            .into_iter()
+            .map(|(group, msgs)| match group {
+                Some(_) => Unit::Group(msgs),
+                None => {
+                    let (turn, wait) = oneshot::channel();
+                    let (rt, held, delete_tx, stop) =
+                        (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
+                    jobs.spawn(crate::slot::wait_for(wait, async move {
+                        run_group(&rt, &held, false, msgs, &delete_tx, &stop).await
+                    }));
+                    Unit::Turn(turn)
+                }
+            })
+            .collect();
         let mut permit = Some(first);
-        while let Some((group, msgs)) = units.pop_front() {
-            let permit = match permit.take() {
+        while let Some(unit) = units.pop_front() {
+            let p = match permit.take() {
                 Some(p) => p,
                 None => tokio::select! {
                     // Shutdown first: no buffered message starts once it is asked for.
                     biased;
                     _ = &mut shutdown => {
-                        units.push_front((group, msgs));
+                        units.push_front(unit);
                         summary.released_at_shutdown += release(&rt, &held, units).await;
                         break 'polling;
                     }
                     p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'polling },
                 },
             };
-            let (rt, held, delete_tx, stop) =
-                (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
-            jobs.spawn(async move {
-                let fifo = group.is_some();
-                let work = run_group(&rt, &held, fifo, msgs, &delete_tx, &stop);
-                if fifo {
-                    // A FIFO group keeps its slot to the end: its messages run in order.
-                    let _permit = permit;
-                    work.await
-                } else {
-                    crate::slot::hold(permit, work).await
+            match unit {
+                // A job that needed no slot (already done) leaves it to the next.
+                Unit::Turn(turn) => permit = turn.send(p).err(),
+                Unit::Group(msgs) => {
+                    let (rt, held, delete_tx, stop) =
+                        (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
+                    jobs.spawn(async move {
+                        let _slot = p;
+                        run_group(&rt, &held, true, msgs, &delete_tx, &stop).await
+                    });
                 }
-            });
+            }
             while jobs.try_join_next().is_some() {}
         }
+        drop(permit);
     }
 
     // Shutdown: finish within the grace period, then release what is still running.
     tracing::info!(in_flight = jobs.len(), grace = ?cfg.shutdown_grace, "shutting down: no more receives");
     let drained = tokio::time::timeout(cfg.shutdown_grace, async {
-        while jobs.join_next().await.is_some() {}
+        while let Some(r) = jobs.join_next().await {
+            summary.released_at_shutdown += r.unwrap_or(0);
+        }
     })
     .await;
     if drained.is_err() {
@@ -141,16 +161,22 @@ pub async fn run<H: Handler>(
     summary
 }
 
+/// A received message's job, waiting for its slot, or a FIFO group not started yet.
+enum Unit {
+    Turn(oneshot::Sender<OwnedSemaphorePermit>),
+    Group(Vec<Message>),
+}
+
 /// Received messages that never started (shutdown came first): visible again at once, in one
 /// batch call. Returns how many.
-async fn release<H: Handler>(
-    rt: &Runtime<H>,
-    held: &Held,
-    units: VecDeque<(Option<String>, Vec<Message>)>,
-) -> u64 {
+async fn release<H: Handler>(rt: &Runtime<H>, held: &Held, units: VecDeque<Unit>) -> u64 {
     let receipts: Vec<String> = units
         .into_iter()
-        .flat_map(|(_, msgs)| msgs)
+        .flat_map(|u| match u {
+            Unit::Group(msgs) => msgs,
+            // Its job, refused its slot, releases its claim and its message itself.
+            Unit::Turn(_) => Vec::new(),
+        })
         .filter_map(|m| m.receipt_handle().map(str::to_owned))
         .collect();
     for r in &receipts {
@@ -215,7 +241,7 @@ async fn run_group<H: Handler>(
                 let _ = delete_tx.send(receipt).await;
             }
             Settled::Keep { delay } => {
-                if delay.is_some() && *stop.borrow() {
+                if delay.is_some() && (*stop.borrow() || crate::slot::refused()) {
                     released += 1;
                 }
                 if fifo {

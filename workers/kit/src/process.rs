@@ -139,6 +139,15 @@ impl Timing<'_> {
         }
     }
 
+    /// The same message, timed from now (a job that waited for its slot).
+    fn restart(&self) -> Timing<'_> {
+        Timing {
+            msg: self.msg,
+            started: Utc::now(),
+            clock: Instant::now(),
+        }
+    }
+
     fn metrics(&self) -> JobMetrics {
         JobMetrics {
             duration_ms: self.clock.elapsed().as_secs_f64() * 1000.0,
@@ -163,6 +172,26 @@ impl<H: Handler> Runtime<H> {
     async fn release(&self, key: &str, claim_id: &str, run: &RunRecord) {
         if let Err(e) = self.ops.release(self.worker(), key, claim_id, run).await {
             tracing::warn!(error = %e, "claim not released; it expires on its own");
+        }
+    }
+
+    /// The handler is done: the next job may run while this one commits (with it, batched),
+    /// as long as the commits so left pending stay bounded. Hold the answer until the commit
+    /// is done.
+    fn give_slot_back(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let room = self.commit_room.clone().try_acquire_owned().ok();
+        if room.is_some() {
+            crate::slot::release();
+        }
+        room
+    }
+
+    /// Shutdown came before the job's turn: its message is released at once for another
+    /// worker (nothing ran).
+    fn not_started(&self) -> Disposition {
+        tracing::info!("shutdown before the job's turn: released for another worker");
+        Disposition::Retry {
+            delay: Duration::ZERO,
         }
     }
 

@@ -37,16 +37,8 @@ pub fn runtime<H: Handler>(
         .clone()
         .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
     let ops = OpsTable::new(aws_sdk_dynamodb::Client::new(sdk), config.ops_table.clone());
-    // Jobs that run together (a Lambda batch, a poller above concurrency 1) share their claim
-    // and completion transactions; one job at a time has nobody to wait for.
-    let together = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() || config.concurrency > 1;
-    let linger = if together {
-        config.batch_linger
-    } else {
-        std::time::Duration::ZERO
-    };
     Runtime {
-        batches: OpsBatches::new(linger),
+        batches: OpsBatches::new(config.batch_linger),
         commit_room: Arc::new(tokio::sync::Semaphore::new(
             config.concurrency + crate::batching::MAX_BATCH,
         )),

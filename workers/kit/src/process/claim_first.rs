@@ -92,6 +92,20 @@ impl<H: Handler> Runtime<H> {
         let lease = self
             .leases
             .keep(self.worker(), key.clone(), claim_id.clone(), claim_ttl);
+        // The claim was taken with the other jobs of the receive; now wait for a slot to run.
+        if !crate::slot::start().await {
+            let err = JobError::retryable("shutdown before the job started: claim released");
+            let run = t.run(
+                self.worker(),
+                Some(meta),
+                RunOutcome::FailedRetryable,
+                0,
+                Some(&err),
+            );
+            self.release(&key, &claim_id, &run).await;
+            return self.not_started();
+        }
+        let t = &t.restart();
         let (err, attempts, release) = match self
             .run_handler(event, meta, rc, t.clock + budget, stop, lease.lost())
             .await
@@ -105,6 +119,7 @@ impl<H: Handler> Runtime<H> {
                     None,
                 );
                 run.summary = summary;
+                let _room = self.give_slot_back();
                 let holder = Holder::Claim {
                     claim_id: claim_id.clone(),
                 };

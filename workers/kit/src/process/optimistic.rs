@@ -29,6 +29,10 @@ impl<H: Handler> Runtime<H> {
             }
             return self.past_the_limit(rc);
         }
+        if !crate::slot::start().await {
+            return self.not_started();
+        }
+        let t = &t.restart();
         let ran = self
             .run_handler(
                 event,
@@ -49,12 +53,7 @@ impl<H: Handler> Runtime<H> {
                 return self.fail(event, meta, t, &err, 0, stop, None).await;
             }
         };
-        // The handler is done: the next job may run while this one commits (with it, batched),
-        // as long as the commits so left pending stay bounded.
-        let _room = self.commit_room.clone().try_acquire_owned().ok();
-        if _room.is_some() {
-            crate::slot::release();
-        }
+        let _room = self.give_slot_back();
         let mut run = t.run(
             self.worker(),
             Some(meta),
