@@ -4,7 +4,8 @@
 
 use orders_consumer::RecordOrder;
 
-#[tokio::main]
+// One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let table = std::env::var("ORDERS_TABLE")
         .ok()

@@ -4,7 +4,8 @@
 
 use stoker_it::chaos::ChaosWorker;
 
-#[tokio::main]
+// One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let sdk = stoker_kit::aws::sdk_config().await;
     let worker = std::env::var("STOKER_CHAOS_WORKER")

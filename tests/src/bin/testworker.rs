@@ -3,7 +3,8 @@
 
 use stoker_it::testworker::TestWorker;
 
-#[tokio::main]
+// One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let sdk = stoker_kit::aws::sdk_config().await;
     let table = std::env::var("STOKER_OPS_TABLE").unwrap_or_default();

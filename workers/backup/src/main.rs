@@ -5,7 +5,8 @@ use stoker_backup::{Backup, BackupSettings};
 use stoker_events::Worker;
 use stoker_kit::WorkerConfig;
 
-#[tokio::main]
+// One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let (config, settings) = WorkerConfig::from_env_with::<BackupSettings>(Worker::Backup)
         .map_err(|e| stoker_kit::RunError::Setup(format!("the backup worker cannot start: {e}")))?;

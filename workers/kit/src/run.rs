@@ -65,7 +65,7 @@ pub fn runtime<H: Handler>(
 ///     Ok(serde_json::json!({ "targets": req.targets.len() }))
 /// }
 ///
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), stoker_kit::RunError> {
 ///     stoker_kit::run(handler_fn(Worker::Warmup, warm)).await
 /// }

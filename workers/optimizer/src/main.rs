@@ -5,7 +5,8 @@ use stoker_events::Worker;
 use stoker_kit::WorkerConfig;
 use stoker_optimizer::{Optimizer, OptimizerSettings};
 
-#[tokio::main]
+// One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let (config, settings) = WorkerConfig::from_env_with::<OptimizerSettings>(Worker::Optimizer)?;
     let sdk = stoker_kit::aws::sdk_config().await;

@@ -4,7 +4,8 @@
 use stoker_events::Worker;
 use stoker_kit::WorkerConfig;
 
-#[tokio::main]
+// One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let config = WorkerConfig::from_env(Worker::Rollup)?;
     let sdk = stoker_kit::aws::sdk_config().await;
