@@ -5,7 +5,6 @@ use serde::de::DeserializeOwned;
 
 use crate::error::DecodeError;
 use crate::kind::Kind;
-use crate::payload::*;
 use crate::validate::{Validate, Validator};
 
 /// A payload type: its kind and the rules it keeps.
@@ -18,6 +17,7 @@ pub trait Payload:
     fn from_body(body: &Body) -> Option<&Self>;
 }
 
+/// Makes `Body` and its [`Payload`] impls (called by `crate::kind::catalog`).
 macro_rules! bodies {
     ($($variant:ident($ty:ty) = $kind:ident),* $(,)?) => {
         /// The payload of a decoded event.
@@ -41,9 +41,9 @@ macro_rules! bodies {
             }
 
             /// Decodes and validates a payload of `kind`.
-            pub(crate) fn from_value(kind: Kind, value: serde_json::Value) -> Result<Body, DecodeError> {
+            pub(crate) fn from_value(kind: Kind, value: serde_json::Value) -> Result<Body, $crate::DecodeError> {
                 match kind {
-                    $(Kind::$kind => typed::<$ty>(value).map(Body::$variant)),*
+                    $(Kind::$kind => $crate::body::typed::<$ty>(value).map(Body::$variant)),*
                 }
             }
 
@@ -56,7 +56,7 @@ macro_rules! bodies {
         }
 
         $(
-            impl Payload for $ty {
+            impl $crate::Payload for $ty {
                 const KIND: Kind = Kind::$kind;
 
                 fn from_body(body: &Body) -> Option<&Self> {
@@ -75,21 +75,11 @@ macro_rules! bodies {
         )*
     };
 }
+pub(crate) use bodies;
 
-bodies! {
-    Warmup(WarmupRequest) = WarmupRequested,
-    CacheWarm(CacheWarmRequest) = CacheWarmRequested,
-    Backup(BackupRequest) = BackupRequested,
-    Measurements(MeasurementBatch) = MeasurementsReported,
-    Rollup(RollupRequest) = RollupRequested,
-    Optimize(OptimizeRequest) = OptimizeRequested,
-    JobCompleted(JobCompleted) = JobCompleted,
-    JobFailed(JobFailed) = JobFailed,
-    RegressionDetected(RegressionDetected) = RegressionDetected,
-    OptimizationRecommended(OptimizationRecommended) = OptimizationRecommended,
-}
+pub use crate::catalog::Body;
 
-fn typed<T: Payload>(value: serde_json::Value) -> Result<T, DecodeError> {
+pub(crate) fn typed<T: Payload>(value: serde_json::Value) -> Result<T, DecodeError> {
     // serde would also read a struct from a JSON array (its fields in order); the schema says
     // object, so the decoder does too.
     if !value.is_object() {

@@ -3,48 +3,74 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A single-purpose queue worker. Each owns one SQS queue (plus its DLQ) in `infra/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Worker {
-    Warmup,
-    CacheWarmer,
-    Backup,
-    Rollup,
-    Optimizer,
+/// Makes [`Worker`], [`Kind`] and `Body` from the catalog's lists (`crate::catalog`, the only
+/// place that names them).
+macro_rules! catalog {
+    (
+        workers { $($w:ident = $name:literal, $stem:literal;)* }
+        kinds { $($k:ident = $dt:literal, $owner:expr, $variant:ident($ty:ty);)* }
+    ) => {
+        /// A single-purpose queue worker. Each owns one SQS queue (plus its DLQ) in `infra/`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Worker {
+            $($w),*
+        }
+
+        impl Worker {
+            /// Every worker, in the catalog's order.
+            pub const ALL: [Worker; [$($name),*].len()] = [$(Worker::$w),*];
+
+            /// The worker's name as used in queue names, logs, metrics and the ops table.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Worker::$w => $name),*
+                }
+            }
+
+            /// The CloudFormation logical-id stem used for this worker's resources and outputs
+            /// (`<Stem>Queue`, `<Stem>QueueUrl`, `<Stem>DlqUrl`, ...).
+            pub const fn stem(self) -> &'static str {
+                match self {
+                    $(Worker::$w => $stem),*
+                }
+            }
+        }
+
+        /// The kind of an event: its EventBridge `detail-type`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($k),*
+        }
+
+        impl Kind {
+            /// Every kind, in the catalog's order.
+            pub const ALL: [Kind; [$($dt),*].len()] = [$(Kind::$k),*];
+
+            /// The EventBridge detail-type of this kind.
+            pub const fn detail_type(self) -> &'static str {
+                match self {
+                    $(Kind::$k => $dt),*
+                }
+            }
+
+            /// The worker whose queue receives this kind; `None` for outcome events.
+            pub fn worker(self) -> Option<Worker> {
+                match self {
+                    $(Kind::$k => $owner),*
+                }
+            }
+        }
+
+        $crate::body::bodies! {
+            $($variant($ty) = $k),*
+        }
+    };
 }
+pub(crate) use catalog;
+
+pub use crate::catalog::{Kind, Worker};
 
 impl Worker {
-    pub const ALL: [Worker; 5] = [
-        Worker::Warmup,
-        Worker::CacheWarmer,
-        Worker::Backup,
-        Worker::Rollup,
-        Worker::Optimizer,
-    ];
-
-    /// The worker's name as used in queue names, logs, metrics and the ops table.
-    pub fn name(self) -> &'static str {
-        match self {
-            Worker::Warmup => "warmup",
-            Worker::CacheWarmer => "cache-warmer",
-            Worker::Backup => "backup",
-            Worker::Rollup => "rollup",
-            Worker::Optimizer => "optimizer",
-        }
-    }
-
-    /// The CloudFormation logical-id stem used for this worker's resources and outputs
-    /// (`<Stem>Queue`, `<Stem>QueueUrl`, `<Stem>DlqUrl`, ...).
-    pub fn stem(self) -> &'static str {
-        match self {
-            Worker::Warmup => "Warmup",
-            Worker::CacheWarmer => "CacheWarmer",
-            Worker::Backup => "Backup",
-            Worker::Rollup => "Rollup",
-            Worker::Optimizer => "Optimizer",
-        }
-    }
-
     /// The job kinds routed to this worker's queue.
     pub fn kinds(self) -> impl Iterator<Item = Kind> {
         Kind::ALL
@@ -71,69 +97,8 @@ impl FromStr for Worker {
 
 /// A worker name that is not one of [`Worker::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown worker `{0}`; expected one of: warmup, cache-warmer, backup, rollup, optimizer")]
+#[error("unknown worker `{0}`; expected one of: {names}", names = Worker::ALL.map(Worker::name).join(", "))]
 pub struct UnknownWorker(pub String);
-
-/// The kind of an event: its EventBridge `detail-type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    WarmupRequested,
-    CacheWarmRequested,
-    BackupRequested,
-    MeasurementsReported,
-    RollupRequested,
-    OptimizeRequested,
-    JobCompleted,
-    JobFailed,
-    RegressionDetected,
-    OptimizationRecommended,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 10] = [
-        Kind::WarmupRequested,
-        Kind::CacheWarmRequested,
-        Kind::BackupRequested,
-        Kind::MeasurementsReported,
-        Kind::RollupRequested,
-        Kind::OptimizeRequested,
-        Kind::JobCompleted,
-        Kind::JobFailed,
-        Kind::RegressionDetected,
-        Kind::OptimizationRecommended,
-    ];
-
-    /// The EventBridge detail-type of this kind.
-    pub const fn detail_type(self) -> &'static str {
-        match self {
-            Kind::WarmupRequested => "stoker.warmup.requested",
-            Kind::CacheWarmRequested => "stoker.cache-warm.requested",
-            Kind::BackupRequested => "stoker.backup.requested",
-            Kind::MeasurementsReported => "stoker.rollup.measurements",
-            Kind::RollupRequested => "stoker.rollup.requested",
-            Kind::OptimizeRequested => "stoker.optimize.requested",
-            Kind::JobCompleted => "stoker.job.completed",
-            Kind::JobFailed => "stoker.job.failed",
-            Kind::RegressionDetected => "stoker.rollup.regression-detected",
-            Kind::OptimizationRecommended => "stoker.optimizer.recommended",
-        }
-    }
-
-    /// The worker whose queue receives this kind; `None` for outcome events.
-    pub fn worker(self) -> Option<Worker> {
-        match self {
-            Kind::WarmupRequested => Some(Worker::Warmup),
-            Kind::CacheWarmRequested => Some(Worker::CacheWarmer),
-            Kind::BackupRequested => Some(Worker::Backup),
-            Kind::MeasurementsReported | Kind::RollupRequested => Some(Worker::Rollup),
-            Kind::OptimizeRequested => Some(Worker::Optimizer),
-            Kind::JobCompleted
-            | Kind::JobFailed
-            | Kind::RegressionDetected
-            | Kind::OptimizationRecommended => None,
-        }
-    }
-}
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

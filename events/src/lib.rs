@@ -33,6 +33,7 @@
 //!   EventBridge wrapper (`account`, `region`, `resources`, ...) are ignored.
 
 mod body;
+mod catalog;
 mod decode;
 mod envelope;
 mod error;

@@ -29,7 +29,7 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn every_worker_package_runs_on_provided_al2023_x86_64() {
-    for w in ["warmup", "cache-warmer", "backup", "rollup", "optimizer"] {
+    for w in stoker_events::Worker::ALL.map(stoker_events::Worker::name) {
         let zip = repo().join(format!("target/lambda/x86_64/stoker-{w}/bootstrap.zip"));
         assert!(
             zip.exists(),

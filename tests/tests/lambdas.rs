@@ -14,7 +14,10 @@ use serde_json::json;
 use stoker_it::http::TestServer;
 use stoker_it::{Deadline, emulator, unique};
 
-const WORKERS: [&str; 5] = ["warmup", "cache-warmer", "backup", "rollup", "optimizer"];
+/// Every worker's name (stoker_events' catalog).
+fn workers() -> [&'static str; stoker_events::Worker::ALL.len()] {
+    stoker_events::Worker::ALL.map(stoker_events::Worker::name)
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -124,7 +127,7 @@ fn publish(stack: &str, kind: &str, payload: &serde_json::Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
-    for w in WORKERS {
+    for w in workers() {
         let zip = repo().join(format!("target/lambda/x86_64/stoker-{w}/bootstrap.zip"));
         assert!(
             zip.exists(),
@@ -203,7 +206,7 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
         String::from_utf8_lossy(&deploy.stderr)
     );
     let lambda = ms.lambda();
-    for w in WORKERS {
+    for w in workers() {
         let f = lambda
             .get_function_configuration()
             .function_name(format!("{stack}-{w}"))
@@ -215,7 +218,7 @@ async fn every_worker_runs_as_a_lambda_from_its_packaged_zip() {
     // Test-only settings on the deployed functions (never in infra/): the Lambdas record their
     // AWS calls for the IAM call check (ministack runs them on this host), and the emulator's
     // sources live on loopback, so the cache-warmer opts in as local development does.
-    for w in WORKERS {
+    for w in workers() {
         let f = format!("{stack}-{w}");
         let mut vars = lambda
             .get_function_configuration()
