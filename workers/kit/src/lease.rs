@@ -2,26 +2,61 @@
 //! never expire under a job that is still running (slow completion retries, CPU-bound work that
 //! ignores its timeout). When the claim turns out to be no longer ours, the job is told to stop.
 //!
-//! Heartbeats run on a thread of their own (a one-thread runtime with its own DynamoDB
-//! connections): a handler that blocks its executor thread cannot starve them.
+//! One keeper per runtime, on a thread of its own (a one-thread runtime with its own DynamoDB
+//! connections): a handler that blocks its executor thread cannot starve it. Jobs only put
+//! their claims on the keeper's list and take them off (no wake-up of its thread per job); the
+//! keeper looks at the list every [`TICK`] and extends the claims that are due.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
 use crate::ops::OpsTable;
-use crate::task::AbortOnDrop;
 
 /// How soon a failed extension is tried again.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often the keeper looks for claims due: an extension is at most this late.
+const TICK: Duration = Duration::from_millis(250);
+
+/// One claim on the keeper's list.
+struct Kept {
+    worker: &'static str,
+    key: String,
+    claim_id: String,
+    ttl: Duration,
+    every: Duration,
+    /// When it is to be extended next.
+    due: Instant,
+    /// When it was last taken or extended.
+    extended: Instant,
+    /// An extension is under way.
+    sending: bool,
+    lost: watch::Sender<bool>,
+}
+
+type List = Arc<Mutex<HashMap<u64, Kept>>>;
+
+fn lock(list: &List) -> MutexGuard<'_, HashMap<u64, Kept>> {
+    list.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The lease keeper of one worker runtime. Its thread ends when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Leases {
-    ops: OpsTable,
-    keeper: tokio::runtime::Handle,
+    list: List,
+    next: Arc<AtomicU64>,
     _thread: Arc<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Leases {
@@ -30,16 +65,22 @@ impl Leases {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let keeper = rt.handle().clone();
         let (tx, rx) = oneshot::channel::<()>();
+        let list: List = Arc::default();
+        let keeper = (list.clone(), ops.with_own_connections());
         std::thread::Builder::new()
             .name("stoker-leases".into())
             .spawn(move || {
-                let _ = rt.block_on(rx);
+                rt.block_on(async move {
+                    tokio::select! {
+                        _ = rx => {}
+                        _ = keep_all(keeper.0, keeper.1) => {}
+                    }
+                });
             })?;
         Ok(Leases {
-            ops: ops.with_own_connections(),
-            keeper,
+            list,
+            next: Arc::default(),
             _thread: Arc::new(tx),
         })
     }
@@ -55,39 +96,74 @@ impl Leases {
     ) -> Lease {
         let (tx, lost) = watch::channel(false);
         let every = (ttl / 3).max(Duration::from_secs(1));
-        let ops = self.ops.clone();
-        let task = AbortOnDrop::spawn_on(&self.keeper, async move {
-            let mut extended = tokio::time::Instant::now(); // the claim was just taken
-            let mut wait = every;
-            loop {
-                tokio::time::sleep(wait).await;
-                match ops.extend(worker, &key, &claim_id, ttl).await {
+        let now = Instant::now(); // the claim was just taken
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let kept = Kept {
+            worker,
+            key,
+            claim_id,
+            ttl,
+            every,
+            due: now + every,
+            extended: now,
+            sending: false,
+            lost: tx,
+        };
+        lock(&self.list).insert(id, kept);
+        Lease {
+            lost,
+            id,
+            list: self.list.clone(),
+        }
+    }
+}
+
+/// The keeper: every tick, one extension task per claim due.
+async fn keep_all(list: List, ops: OpsTable) {
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let due: Vec<(u64, &'static str, String, String, Duration)> = lock(&list)
+            .iter_mut()
+            .filter(|(_, k)| !k.sending && k.due <= now && !*k.lost.borrow())
+            .map(|(id, k)| {
+                k.sending = true;
+                (*id, k.worker, k.key.clone(), k.claim_id.clone(), k.ttl)
+            })
+            .collect();
+        for (id, worker, key, claim_id, ttl) in due {
+            let (list, ops) = (list.clone(), ops.clone());
+            tokio::spawn(async move {
+                let result = ops.extend(worker, &key, &claim_id, ttl).await;
+                let mut kept = lock(&list);
+                // Gone: the job dropped its lease meanwhile.
+                let Some(k) = kept.get_mut(&id) else { return };
+                k.sending = false;
+                let now = Instant::now();
+                match result {
                     Ok(true) => {
-                        extended = tokio::time::Instant::now();
-                        wait = every;
+                        k.extended = now;
+                        k.due = now + k.every;
                     }
                     Ok(false) => {
                         tracing::warn!(key, "the job's claim is no longer ours: stopping the job");
-                        let _ = tx.send(true);
-                        break;
+                        k.lost.send_replace(true);
                     }
                     // Try again soon; once the claim may have expired, stop the job: another
                     // worker may take it over.
-                    Err(e) if extended.elapsed() + RETRY < ttl => {
+                    Err(e) if k.extended.elapsed() + RETRY < k.ttl => {
                         tracing::warn!(error = %e, "claim not extended; trying again in 1 s");
-                        wait = RETRY;
+                        k.due = now + RETRY;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, key, "claim not extended before it could expire: stopping the job");
-                        let _ = tx.send(true);
-                        break;
+                        k.lost.send_replace(true);
                     }
                 }
-            }
-            // Keep the sender (and the raised flag) until the job drops the lease.
-            std::future::pending::<()>().await;
-        });
-        Lease { lost, _task: task }
+            });
+        }
     }
 }
 
@@ -95,7 +171,8 @@ impl Leases {
 #[derive(Debug)]
 pub struct Lease {
     lost: watch::Receiver<bool>,
-    _task: AbortOnDrop,
+    id: u64,
+    list: List,
 }
 
 impl Lease {
@@ -105,5 +182,11 @@ impl Lease {
         if lost.wait_for(|l| *l).await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        lock(&self.list).remove(&self.id);
     }
 }
