@@ -1,11 +1,42 @@
 //! CloudWatch Embedded Metric Format: one JSON line per job on stdout. In Lambda, CloudWatch
-//! Logs turns them into metrics (namespace `Stoker`, dimension `Worker`) without any API call.
+//! Logs turns them into metrics (namespace `Stoker`, or `STOKER_METRICS_NAMESPACE`; dimension
+//! `Worker`) without any API call. `STOKER_EMF=off` writes none. Both are read once per process.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
 static COLD: AtomicBool = AtomicBool::new(true);
+
+/// The namespace when `STOKER_METRICS_NAMESPACE` is not set.
+pub const DEFAULT_NAMESPACE: &str = "Stoker";
+
+struct Settings {
+    on: bool,
+    namespace: String,
+}
+
+fn settings() -> &'static Settings {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    SETTINGS.get_or_init(|| Settings {
+        on: std::env::var("STOKER_EMF").map_or(true, |v| v != "off"),
+        namespace: namespace(std::env::var("STOKER_METRICS_NAMESPACE").ok()),
+    })
+}
+
+/// The metrics' namespace: `requested` when CloudWatch would take it (1-255 characters, not
+/// `AWS/...`, which is AWS's own), else [`DEFAULT_NAMESPACE`] (with a warning).
+fn namespace(requested: Option<String>) -> String {
+    match requested {
+        Some(ns) if !ns.is_empty() && ns.len() <= 255 && !ns.starts_with("AWS/") => ns,
+        Some(ns) => {
+            tracing::warn!(namespace = %ns, "STOKER_METRICS_NAMESPACE is not a namespace CloudWatch takes (1-255 characters, not AWS/...): using {DEFAULT_NAMESPACE}");
+            DEFAULT_NAMESPACE.to_owned()
+        }
+        None => DEFAULT_NAMESPACE.to_owned(),
+    }
+}
 
 /// The metrics of one job.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,7 +60,7 @@ pub fn document(worker: &str, m: &JobMetrics, timestamp_ms: i64) -> Value {
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
-                "Namespace": "Stoker",
+                "Namespace": settings().namespace,
                 "Dimensions": [["Worker"]],
                 "Metrics": [
                     { "Name": "JobDuration", "Unit": "Milliseconds" },
@@ -53,7 +84,7 @@ pub fn document(worker: &str, m: &JobMetrics, timestamp_ms: i64) -> Value {
 
 /// Writes the job's EMF line to stdout (unless `STOKER_EMF=off`).
 pub fn emit(worker: &str, m: &JobMetrics) {
-    if std::env::var("STOKER_EMF").is_ok_and(|v| v == "off") {
+    if !settings().on {
         return;
     }
     println!(
@@ -93,7 +124,8 @@ impl<'a> Metric<'a> {
     }
 }
 
-/// The EMF document for a worker's own metrics, in namespace `Stoker` with dimension `Worker`.
+/// The EMF document for a worker's own metrics, in the namespace (`Stoker` by default) with
+/// dimension `Worker`.
 pub fn metrics_document(worker: &str, metrics: &[Metric<'_>], timestamp_ms: i64) -> Value {
     let declared: Vec<Value> = metrics
         .iter()
@@ -103,7 +135,7 @@ pub fn metrics_document(worker: &str, metrics: &[Metric<'_>], timestamp_ms: i64)
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
-                "Namespace": "Stoker",
+                "Namespace": settings().namespace,
                 "Dimensions": [["Worker"]],
                 "Metrics": declared
             }]
@@ -118,7 +150,7 @@ pub fn metrics_document(worker: &str, metrics: &[Metric<'_>], timestamp_ms: i64)
 
 /// Writes a worker's own metrics as one EMF line (unless `STOKER_EMF=off`).
 pub fn emit_metrics(worker: &str, metrics: &[Metric<'_>]) {
-    if std::env::var("STOKER_EMF").is_ok_and(|v| v == "off") || metrics.is_empty() {
+    if !settings().on || metrics.is_empty() {
         return;
     }
     println!(
@@ -130,6 +162,15 @@ pub fn emit_metrics(worker: &str, metrics: &[Metric<'_>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespace_cloudwatch_would_refuse_falls_back_to_the_default() {
+        assert_eq!(namespace(None), "Stoker");
+        assert_eq!(namespace(Some("Orders".into())), "Orders");
+        assert_eq!(namespace(Some(String::new())), "Stoker");
+        assert_eq!(namespace(Some("AWS/Lambda".into())), "Stoker");
+        assert_eq!(namespace(Some("x".repeat(256))), "Stoker");
+    }
 
     #[test]
     fn a_metrics_document_declares_and_carries_each_metric() {
