@@ -79,6 +79,11 @@ def workers() -> list:
         if w["name"] != path.stem:
             sys.exit(f"{path} names itself {w['name']}: name the file after the worker")
         found.append(w)
+    if not found:
+        sys.exit("infra/src/workers/ has no <name>.yaml: every worker has one")
+    for w in found:
+        if not w["order"].isdigit():
+            sys.exit(f"infra/src/workers/{w['name']}.yaml: order `{w['order']}` is not a whole number")
     orders = [int(w["order"]) for w in found]
     if len(set(orders)) != len(orders):
         sys.exit("infra/src/workers/: two workers share an `order`")

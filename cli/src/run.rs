@@ -34,6 +34,10 @@ impl RunArgs {
             .contains(&Worker::Warmup)
             .then(|| section::<stoker_warmup::WarmupSettings>(Worker::Warmup))
             .transpose()?;
+        let mut backup = chosen
+            .contains(&Worker::Backup)
+            .then(|| backup_settings(&ctx))
+            .transpose()?;
         let mut optimizer = chosen
             .contains(&Worker::Optimizer)
             .then(|| section::<stoker_optimizer::OptimizerSettings>(Worker::Optimizer))
@@ -61,13 +65,11 @@ impl RunArgs {
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Backup => {
-                    let bucket = ctx.output("ExportBucketName")?.to_owned();
-                    let h = stoker_backup::Backup::new(
-                        &sdk,
-                        &bucket,
-                        &cfg.ops_table,
-                        backup_scope(&ctx)?,
-                    );
+                    let settings = match backup.take() {
+                        Some(s) => s,
+                        None => backup_settings(&ctx)?,
+                    };
+                    let h = stoker_backup::Backup::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Rollup => {
@@ -144,16 +146,29 @@ fn section<S: Section>(w: Worker) -> Result<S, CliError> {
     })
 }
 
-/// The backup worker's scope: this stack, and the table prefix from
-/// `STOKER_BACKUP_TABLE_PREFIX` or else the stack output `BackupTablePrefix`.
-fn backup_scope(ctx: &Ctx) -> Result<stoker_backup::Scope, CliError> {
-    let prefix = match std::env::var(stoker_backup::scope::TABLE_PREFIX_VAR) {
-        Ok(p) if !p.is_empty() => p,
-        _ => ctx.output("BackupTablePrefix")?.to_owned(),
+/// The backup worker's settings, as its Lambda reads them, with this stack's outputs where the
+/// environment has none: the export bucket (`ExportBucketName`), the stack, the table prefix
+/// (`BackupTablePrefix`); `STOKER_DRILL_TIMEOUT_SECS` as set.
+fn backup_settings(ctx: &Ctx) -> Result<stoker_backup::BackupSettings, CliError> {
+    let from_stack = |k: &str| -> Option<String> {
+        match k {
+            "STOKER_EXPORT_BUCKET" => ctx.output("ExportBucketName").ok().map(str::to_owned),
+            "STOKER_STACK" => Some(ctx.stack.clone()),
+            stoker_backup::scope::TABLE_PREFIX_VAR => {
+                ctx.output("BackupTablePrefix").ok().map(str::to_owned)
+            }
+            _ => None,
+        }
     };
-    stoker_backup::Scope::new(&ctx.stack, &prefix).map_err(|e| {
+    let get = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty() && k != "STOKER_STACK")
+            .or_else(|| from_stack(k))
+    };
+    stoker_backup::BackupSettings::read(&stoker_kit::section::Vars::new(&get)).map_err(|e| {
         CliError::new(format!("the backup worker cannot start: {e}")).fix(
-            "set STOKER_BACKUP_TABLE_PREFIX to the prefix of the tables it may back up, or leave it out with --workers",
+            "set STOKER_BACKUP_TABLE_PREFIX to the prefix of the tables it may back up (or fix the variable named), or leave it out with --workers",
         )
     })
 }

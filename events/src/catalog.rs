@@ -6,12 +6,13 @@ use crate::payload::*;
 
 crate::kind::catalog! {
     workers {
-        // variant = name (queues, logs, metrics, the ops table), CloudFormation stem
-        Warmup = "warmup", "Warmup";
-        CacheWarmer = "cache-warmer", "CacheWarmer";
-        Backup = "backup", "Backup";
-        Rollup = "rollup", "Rollup";
-        Optimizer = "optimizer", "Optimizer";
+        // variant = name (queues, logs, metrics, the ops table), CloudFormation stem, job
+        // timeout in seconds (its infra/src/workers/<name>.yaml says the same)
+        Warmup = "warmup", "Warmup", 60;
+        CacheWarmer = "cache-warmer", "CacheWarmer", 120;
+        Backup = "backup", "Backup", 900;
+        Rollup = "rollup", "Rollup", 60;
+        Optimizer = "optimizer", "Optimizer", 900;
     }
     kinds {
         // kind = detail-type, the worker whose queue receives it, Body variant(payload type)

@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// place that names them).
 macro_rules! catalog {
     (
-        workers { $($w:ident = $name:literal, $stem:literal;)* }
+        workers { $($w:ident = $name:literal, $stem:literal, $timeout:literal;)* }
         kinds { $($k:ident = $dt:literal, $owner:expr, $variant:ident($ty:ty);)* }
     ) => {
         /// A single-purpose queue worker. Each owns one SQS queue (plus its DLQ) in `infra/`.
@@ -32,6 +32,14 @@ macro_rules! catalog {
             pub const fn stem(self) -> &'static str {
                 match self {
                     $(Worker::$w => $stem),*
+                }
+            }
+
+            /// The seconds a job of this worker may run: its Lambda's timeout in `infra/`
+            /// (a test holds them equal).
+            pub const fn timeout_secs(self) -> u64 {
+                match self {
+                    $(Worker::$w => $timeout),*
                 }
             }
         }

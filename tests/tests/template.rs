@@ -299,3 +299,45 @@ fn the_template_is_what_infra_generate_makes_of_infra_src() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// stoker-events' catalog and infra/src/workers/ name the same workers, in the same order,
+/// with the same stems and timeouts (the scripts list the workers from infra, the code from
+/// the catalog).
+#[test]
+fn the_events_catalog_and_infra_src_agree_on_every_worker() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new("python3")
+        .arg(root.join("infra/generate.py"))
+        .arg("--workers")
+        .output()
+        .expect("run python3 infra/generate.py --workers");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let catalog: Vec<&str> = Worker::ALL.iter().map(|w| w.name()).collect();
+    assert_eq!(
+        listed, catalog,
+        "the workers of infra/src/workers/ (by order) and of the catalog"
+    );
+    for w in Worker::ALL {
+        let file = root.join(format!("infra/src/workers/{}.yaml", w.name()));
+        let text = std::fs::read_to_string(&file).expect("the worker's infra file");
+        let setting = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}:")))
+                .map(|v| v.trim().to_owned())
+        };
+        assert_eq!(setting("stem").as_deref(), Some(w.stem()), "{w}: stem");
+        assert_eq!(
+            setting("timeout"),
+            Some(w.timeout_secs().to_string()),
+            "{w}: timeout"
+        );
+    }
+}

@@ -25,11 +25,19 @@ fn settings() -> &'static Settings {
     })
 }
 
-/// The metrics' namespace: `requested` when CloudWatch would take it (1-255 characters, not
-/// `AWS/...`, which is AWS's own), else [`DEFAULT_NAMESPACE`] (with a warning).
+/// The metrics' namespace: `requested` when CloudWatch would take it (1-255 characters:
+/// letters, digits and `. - _ / # :` and space; not `AWS/...`, which is AWS's own), else
+/// [`DEFAULT_NAMESPACE`] (with a warning).
 fn namespace(requested: Option<String>) -> String {
+    let valid = |ns: &str| {
+        (1..=255).contains(&ns.chars().count())
+            && !ns.starts_with("AWS/")
+            && ns
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c))
+    };
     match requested {
-        Some(ns) if !ns.is_empty() && ns.len() <= 255 && !ns.starts_with("AWS/") => ns,
+        Some(ns) if valid(&ns) => ns,
         Some(ns) => {
             tracing::warn!(namespace = %ns, "STOKER_METRICS_NAMESPACE is not a namespace CloudWatch takes (1-255 characters, not AWS/...): using {DEFAULT_NAMESPACE}");
             DEFAULT_NAMESPACE.to_owned()
@@ -170,6 +178,8 @@ mod tests {
         assert_eq!(namespace(Some(String::new())), "Stoker");
         assert_eq!(namespace(Some("AWS/Lambda".into())), "Stoker");
         assert_eq!(namespace(Some("x".repeat(256))), "Stoker");
+        assert_eq!(namespace(Some("Orders/Prod".into())), "Orders/Prod");
+        assert_eq!(namespace(Some("orders{prod}".into())), "Stoker");
     }
 
     #[test]

@@ -5,14 +5,14 @@
 //! One keeper per runtime, on a thread of its own (a one-thread runtime with its own DynamoDB
 //! connections): a handler that blocks its executor thread cannot starve it. Jobs only put
 //! their claims on the keeper's list and take them off (no wake-up of its thread per job); the
-//! keeper looks at the list every [`TICK`] and extends the claims that are due.
+//! keeper looks at the list every [`TICK`] while it is not empty and extends the claims due.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::ops::OpsTable;
 
@@ -37,26 +37,34 @@ struct Kept {
     lost: watch::Sender<bool>,
 }
 
-type List = Arc<Mutex<HashMap<u64, Kept>>>;
-
-fn lock(list: &List) -> MutexGuard<'_, HashMap<u64, Kept>> {
-    list.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The lease keeper of one worker runtime. Its thread ends when the last clone is dropped.
-#[derive(Debug, Clone)]
-pub struct Leases {
-    list: List,
-    next: Arc<AtomicU64>,
-    _thread: Arc<oneshot::Sender<()>>,
-}
-
 impl std::fmt::Debug for Kept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kept")
             .field("key", &self.key)
             .finish_non_exhaustive()
     }
+}
+
+/// The keeper's list, and its wake-up when a claim joins an empty list (it sleeps while there
+/// is nothing to keep).
+#[derive(Debug, Default)]
+struct Shared {
+    list: Mutex<HashMap<u64, Kept>>,
+    joined: Notify,
+    next: AtomicU64,
+}
+
+impl Shared {
+    fn list(&self) -> MutexGuard<'_, HashMap<u64, Kept>> {
+        self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The lease keeper of one worker runtime. Its thread ends when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Leases {
+    shared: Arc<Shared>,
+    _thread: Arc<oneshot::Sender<()>>,
 }
 
 impl Leases {
@@ -66,8 +74,8 @@ impl Leases {
             .enable_all()
             .build()?;
         let (tx, rx) = oneshot::channel::<()>();
-        let list: List = Arc::default();
-        let keeper = (list.clone(), ops.with_own_connections());
+        let shared = Arc::new(Shared::default());
+        let keeper = (shared.clone(), ops.with_own_connections());
         std::thread::Builder::new()
             .name("stoker-leases".into())
             .spawn(move || {
@@ -79,8 +87,7 @@ impl Leases {
                 });
             })?;
         Ok(Leases {
-            list,
-            next: Arc::default(),
+            shared,
             _thread: Arc::new(tx),
         })
     }
@@ -97,7 +104,7 @@ impl Leases {
         let (tx, lost) = watch::channel(false);
         let every = (ttl / 3).max(Duration::from_secs(1));
         let now = Instant::now(); // the claim was just taken
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = self.shared.next.fetch_add(1, Ordering::Relaxed);
         let kept = Kept {
             worker,
             key,
@@ -109,60 +116,91 @@ impl Leases {
             sending: false,
             lost: tx,
         };
-        lock(&self.list).insert(id, kept);
+        let was_empty = {
+            let mut list = self.shared.list();
+            let was_empty = list.is_empty();
+            list.insert(id, kept);
+            was_empty
+        };
+        if was_empty {
+            self.shared.joined.notify_one();
+        }
         Lease {
             lost,
             id,
-            list: self.list.clone(),
+            shared: self.shared.clone(),
         }
     }
 }
 
-/// The keeper: every tick, one extension task per claim due.
-async fn keep_all(list: List, ops: OpsTable) {
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// The keeper: every tick while claims are kept, one extension task per claim due.
+async fn keep_all(shared: Arc<Shared>, ops: OpsTable) {
     loop {
-        tick.tick().await;
+        if shared.list().is_empty() {
+            // A claim joining from now on stores a wake-up, even before this waits.
+            shared.joined.notified().await;
+        }
+        tokio::time::sleep(TICK).await;
         let now = Instant::now();
-        let due: Vec<(u64, &'static str, String, String, Duration)> = lock(&list)
+        let due: Vec<(u64, &'static str, String, String, Duration, Duration)> = shared
+            .list()
             .iter_mut()
             .filter(|(_, k)| !k.sending && k.due <= now && !*k.lost.borrow())
             .map(|(id, k)| {
                 k.sending = true;
-                (*id, k.worker, k.key.clone(), k.claim_id.clone(), k.ttl)
+                (
+                    *id,
+                    k.worker,
+                    k.key.clone(),
+                    k.claim_id.clone(),
+                    k.ttl,
+                    k.every,
+                )
             })
             .collect();
-        for (id, worker, key, claim_id, ttl) in due {
-            let (list, ops) = (list.clone(), ops.clone());
+        for (id, worker, key, claim_id, ttl, every) in due {
+            let (shared, ops) = (shared.clone(), ops.clone());
             tokio::spawn(async move {
-                let result = ops.extend(worker, &key, &claim_id, ttl).await;
-                let mut kept = lock(&list);
-                // Gone: the job dropped its lease meanwhile.
-                let Some(k) = kept.get_mut(&id) else { return };
-                k.sending = false;
-                let now = Instant::now();
-                match result {
-                    Ok(true) => {
-                        k.extended = now;
-                        k.due = now + k.every;
-                    }
-                    Ok(false) => {
-                        tracing::warn!(key, "the job's claim is no longer ours: stopping the job");
-                        k.lost.send_replace(true);
-                    }
-                    // Try again soon; once the claim may have expired, stop the job: another
-                    // worker may take it over.
-                    Err(e) if k.extended.elapsed() + RETRY < k.ttl => {
-                        tracing::warn!(error = %e, "claim not extended; trying again in 1 s");
-                        k.due = now + RETRY;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, key, "claim not extended before it could expire: stopping the job");
-                        k.lost.send_replace(true);
-                    }
-                }
+                // An extension that hangs is a failed one: the next is tried (or the job
+                // stopped) in time.
+                let result =
+                    match tokio::time::timeout(every, ops.extend(worker, &key, &claim_id, ttl))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(crate::JobError::transient("claim extension timed out")),
+                    };
+                settle(&shared, id, &key, result);
             });
+        }
+    }
+}
+
+/// Records how an extension of claim `id` went.
+fn settle(shared: &Shared, id: u64, key: &str, result: Result<bool, crate::JobError>) {
+    let mut list = shared.list();
+    // Gone: the job dropped its lease meanwhile.
+    let Some(k) = list.get_mut(&id) else { return };
+    k.sending = false;
+    let now = Instant::now();
+    match result {
+        Ok(true) => {
+            k.extended = now;
+            k.due = now + k.every;
+        }
+        Ok(false) => {
+            tracing::warn!(key, "the job's claim is no longer ours: stopping the job");
+            k.lost.send_replace(true);
+        }
+        // Try again soon (at most a tick late); once the claim may have expired, stop the job:
+        // another worker may take it over.
+        Err(e) if k.extended.elapsed() + RETRY + TICK < k.ttl => {
+            tracing::warn!(error = %e, "claim not extended; trying again in 1 s");
+            k.due = now + RETRY;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, key, "claim not extended before it could expire: stopping the job");
+            k.lost.send_replace(true);
         }
     }
 }
@@ -172,10 +210,15 @@ async fn keep_all(list: List, ops: OpsTable) {
 pub struct Lease {
     lost: watch::Receiver<bool>,
     id: u64,
-    list: List,
+    shared: Arc<Shared>,
 }
 
 impl Lease {
+    /// Whether the claim was found to be someone else's already.
+    pub fn is_lost(&self) -> bool {
+        *self.lost.borrow()
+    }
+
     /// Resolves when the claim is found to be someone else's (never, while it is ours).
     pub async fn lost(&self) {
         let mut lost = self.lost.clone();
@@ -187,6 +230,6 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        lock(&self.list).remove(&self.id);
+        self.shared.list().remove(&self.id);
     }
 }

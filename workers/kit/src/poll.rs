@@ -229,6 +229,9 @@ async fn run_group<H: Handler>(
         }
         let facts = message::from_sqs(&m);
         let disposition = settle::run_job(rt, &facts, rt.config.job_timeout, stop).await;
+        // Decided without its handler (a dead letter, a replay, a busy claim): the next job
+        // need not wait for this one's settling.
+        crate::slot::forgo();
         // No heartbeat may extend it after this: a retry's delay must stand.
         held.let_go(&receipt).await;
         let raw = Raw {

@@ -2,9 +2,10 @@
 //! and waits for its slot only where it needs one: a claim-first job after its claim (so the
 //! claims of a whole receive go out in one transaction, even one job at a time), an optimistic
 //! job before its handler. A job that needs no slot (a dead letter, a replay, a busy claim)
-//! never takes one. A job gives its slot back once its handler is done: its commit waits with
-//! the commits of the jobs after it and goes out with them, in one batch, while the next
-//! handler already runs.
+//! gives up its turn as soon as it is decided ([`forgo`]): its slot goes to the next job. A job
+//! that ran gives its slot back once its handler is done (when there is room for its commit):
+//! its commit waits with the commits of the jobs after it and goes out with them, in one
+//! batch, while the next handler already runs.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -35,10 +36,20 @@ pub(crate) async fn wait_for<F: Future>(
     SLOT.scope(RefCell::new(Slot::Waiting(turn)), job).await
 }
 
-/// Waits for the current job's slot; false when it will never come (shutdown: the job must
-/// not start). Outside [`wait_for`] (the Lambda driver, a FIFO group) there is nothing to wait
-/// for.
-pub(crate) async fn start() -> bool {
+/// What [`start`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Nothing to wait for: outside [`wait_for`] (the Lambda driver, a FIFO group), or the
+    /// slot is held already.
+    Now,
+    /// The slot came after a wait: the job's clock starts now.
+    Waited,
+    /// It will never come (shutdown): the job must not start.
+    Refused,
+}
+
+/// Waits for the current job's slot.
+pub(crate) async fn start() -> Turn {
     let turn = SLOT
         .try_with(|s| {
             let mut s = s.borrow_mut();
@@ -53,14 +64,25 @@ pub(crate) async fn start() -> bool {
         .ok()
         .flatten();
     let Some(turn) = turn else {
-        return true;
+        return Turn::Now;
     };
-    let (state, started) = match turn.await {
-        Ok(permit) => (Slot::Held { _permit: permit }, true),
-        Err(_) => (Slot::Refused, false),
+    let (state, turn) = match turn.await {
+        Ok(permit) => (Slot::Held { _permit: permit }, Turn::Waited),
+        Err(_) => (Slot::Refused, Turn::Refused),
     };
     let _ = SLOT.try_with(|s| *s.borrow_mut() = state);
-    started
+    turn
+}
+
+/// The current job will not run its handler: its turn (and a slot already sent for it) goes
+/// to the next job.
+pub(crate) fn forgo() {
+    let _ = SLOT.try_with(|s| {
+        let mut s = s.borrow_mut();
+        if matches!(*s, Slot::Waiting(_)) {
+            *s = Slot::Given;
+        }
+    });
 }
 
 /// Whether the current job was refused its slot (shutdown came before its turn).

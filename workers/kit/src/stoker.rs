@@ -20,13 +20,9 @@ impl From<Worker> for WorkerId {
     }
 }
 
-/// The worker timeouts infra/template.yaml gives the functions.
+/// The worker timeouts infra/template.yaml gives the functions (stoker-events' catalog).
 pub fn default_timeout(worker: Worker) -> Duration {
-    Duration::from_secs(match worker {
-        Worker::Warmup | Worker::Rollup => 60,
-        Worker::CacheWarmer => 120,
-        Worker::Backup | Worker::Optimizer => 900,
-    })
+    Duration::from_secs(worker.timeout_secs())
 }
 
 /// The name of the worker a stoker process is, from its executable's name (`stoker-backup`).

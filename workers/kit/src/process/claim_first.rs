@@ -93,7 +93,8 @@ impl<H: Handler> Runtime<H> {
             .leases
             .keep(self.worker(), key.clone(), claim_id.clone(), claim_ttl);
         // The claim was taken with the other jobs of the receive; now wait for a slot to run.
-        if !crate::slot::start().await {
+        let turn = crate::slot::start().await;
+        if turn == crate::slot::Turn::Refused {
             let err = JobError::retryable("shutdown before the job started: claim released");
             let run = t.run(
                 self.worker(),
@@ -105,11 +106,21 @@ impl<H: Handler> Runtime<H> {
             self.release(&key, &claim_id, &run).await;
             return self.not_started();
         }
-        let t = &t.restart();
-        let (err, attempts, release) = match self
-            .run_handler(event, meta, rc, t.clock + budget, stop, lease.lost())
-            .await
-        {
+        let restarted;
+        let t = if turn == crate::slot::Turn::Waited {
+            restarted = t.restart();
+            &restarted
+        } else {
+            t
+        };
+        // Lost while it waited for its slot: it must not run at all.
+        let ran = if lease.is_lost() {
+            Ran::ClaimLost
+        } else {
+            self.run_handler(event, meta, rc, t.clock + budget, stop, lease.lost())
+                .await
+        };
+        let (err, attempts, release) = match ran {
             Ran::Ok(outcome, attempts, staged, summary) => {
                 let mut run = t.run(
                     self.worker(),

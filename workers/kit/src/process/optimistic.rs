@@ -29,10 +29,15 @@ impl<H: Handler> Runtime<H> {
             }
             return self.past_the_limit(rc);
         }
-        if !crate::slot::start().await {
-            return self.not_started();
-        }
-        let t = &t.restart();
+        let restarted;
+        let t = match crate::slot::start().await {
+            crate::slot::Turn::Refused => return self.not_started(),
+            crate::slot::Turn::Now => t,
+            crate::slot::Turn::Waited => {
+                restarted = t.restart();
+                &restarted
+            }
+        };
         let ran = self
             .run_handler(
                 event,

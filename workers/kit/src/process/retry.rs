@@ -29,9 +29,11 @@ impl<H: Handler> Runtime<H> {
             });
         let mut stop = stop.clone();
         let result = tokio::select! {
-            r = retried => r,
+            // A stop or a lost claim first: the handler is not polled once either is known.
+            biased;
             _ = stopped(&mut stop) => return Ran::Stopped,
             _ = lost => return Ran::ClaimLost,
+            r = retried => r,
         };
         let attempt = attempts.load(Ordering::Relaxed);
         match result {
