@@ -146,9 +146,10 @@ fn section<S: Section>(w: Worker) -> Result<S, CliError> {
     })
 }
 
-/// The backup worker's settings, as its Lambda reads them, with this stack's outputs where the
-/// environment has none: the export bucket (`ExportBucketName`), the stack, the table prefix
-/// (`BackupTablePrefix`); `STOKER_DRILL_TIMEOUT_SECS` as set.
+/// The backup worker's settings, as its Lambda reads them: the stack and its export bucket
+/// (`ExportBucketName`) from the command line's stack, the table prefix from
+/// `STOKER_BACKUP_TABLE_PREFIX` or the stack's `BackupTablePrefix`, `STOKER_DRILL_TIMEOUT_SECS`
+/// as set.
 fn backup_settings(ctx: &Ctx) -> Result<stoker_backup::BackupSettings, CliError> {
     let from_stack = |k: &str| -> Option<String> {
         match k {
@@ -160,11 +161,14 @@ fn backup_settings(ctx: &Ctx) -> Result<stoker_backup::BackupSettings, CliError>
             _ => None,
         }
     };
-    let get = |k: &str| {
-        std::env::var(k)
+    // The stack named on the command line and its bucket, whatever the environment says (it
+    // may be set up for another stack); the rest as the environment sets it.
+    let get = |k: &str| match k {
+        "STOKER_STACK" | "STOKER_EXPORT_BUCKET" => from_stack(k),
+        _ => std::env::var(k)
             .ok()
-            .filter(|v| !v.is_empty() && k != "STOKER_STACK")
-            .or_else(|| from_stack(k))
+            .filter(|v| !v.is_empty())
+            .or_else(|| from_stack(k)),
     };
     stoker_backup::BackupSettings::read(&stoker_kit::section::Vars::new(&get)).map_err(|e| {
         CliError::new(format!("the backup worker cannot start: {e}")).fix(
