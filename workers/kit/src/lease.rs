@@ -5,7 +5,7 @@
 //! One keeper per runtime, on a thread of its own (a one-thread runtime with its own DynamoDB
 //! connections): a handler that blocks its executor thread cannot starve it. Jobs only put
 //! their claims on the keeper's list and take them off (no wake-up of its thread per job); the
-//! keeper looks at the list every [`TICK`] while it is not empty and extends the claims due.
+//! keeper looks at the list every 250 ms while it is not empty and extends the claims due.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

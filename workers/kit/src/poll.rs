@@ -2,7 +2,7 @@
 //!
 //! Receives `receive_batch` (10 by default) messages per long poll at every concurrency (when
 //! it has room for at least one job), starts their jobs at once (their claims go out together)
-//! and gives them slots in order (at most `concurrency` handlers at once, [`crate::slot`]),
+//! and gives them slots in order (at most `concurrency` handlers at once),
 //! keeps every held message invisible with one batch call per heartbeat ([`crate::held`]),
 //! deletes finished messages in batches, leaves failed ones for redelivery, and on shutdown
 //! stops receiving, releases the messages (and claims) not started, lets in-flight jobs finish
