@@ -14,6 +14,7 @@ pub mod bench;
 pub mod calls;
 pub mod cfn;
 pub mod chaos;
+pub mod counted;
 pub mod faultproxy;
 pub mod faultrun;
 pub mod http;

@@ -1,17 +1,22 @@
 //! Optimistic mode (`Idempotency::Optimistic`): no claim, the staged effect commits with the
 //! completion once; duplicates that ran alongside replay; a changed payload is a conflict.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use stoker_it::kit::{KitEnv, test_event};
+use stoker_it::counted::CountedPoller;
+use stoker_it::kit::KitEnv;
 use stoker_it::testworker::{Optimistic, TestWorker};
 use stoker_it::{emulator, wait_for};
-use stoker_kit::calls::CallCount;
 use stoker_kit::ops::RunOutcome;
-use stoker_kit::runtime;
-use tokio::sync::oneshot;
+
+/// The test handler in optimistic mode, writing its effects to `env`'s table.
+fn optimistic(env: &KitEnv) -> Optimistic {
+    Optimistic(TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+        table: env.table.clone(),
+    })
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay() {
@@ -19,34 +24,16 @@ async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay
     let env = KitEnv::create(&sdk, "optimistic", 5, false)
         .await
         .expect("resources");
-    let events: Vec<(String, String)> = (0..30)
-        .map(|i| test_event(&format!("o{i}"), json!({ "stage": true })))
-        .collect();
-    for (_, body) in &events {
-        env.send(body, None).await.expect("send");
-    }
+    let events = env.send_events("o", 30, json!({ "stage": true })).await;
     env.send(&events[0].1, None).await.expect("send");
     env.send(&events[0].1, None).await.expect("send");
     let mut cfg = env.config();
     cfg.concurrency = 10;
-    let handler = Optimistic(TestWorker {
-        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
-        table: env.table.clone(),
-    });
-    let count = Arc::new(CallCount::default());
-    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
-        let _ = rx.await;
-    }));
+    let poller = CountedPoller::start(&env, optimistic(&env), cfg).await;
     wait_for(
         "30 jobs committed and both duplicates replayed",
         Duration::from_secs(90),
         || async {
-            let mut done = 0;
-            for (id, _) in &events {
-                done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
-            }
             let replays = env
                 .runs(&events[0].0)
                 .await
@@ -54,7 +41,7 @@ async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay
                 .iter()
                 .filter(|r| r.outcome == RunOutcome::Replayed)
                 .count();
-            done == events.len() && replays == 2
+            env.all_done(&events).await && replays == 2
         },
     )
     .await;
@@ -67,8 +54,8 @@ async fn optimistic_jobs_commit_once_without_a_claim_and_their_duplicates_replay
         .dead_letters(1, Duration::from_secs(30))
         .await
         .expect("dlq");
-    let _ = stop.send(());
-    task.await.expect("poller");
+    let count = poller.count.clone();
+    poller.stop().await;
 
     let ddb = count.of("dynamodb");
     println!(
@@ -111,34 +98,16 @@ async fn at_concurrency_1_optimistic_commits_go_out_together_while_the_next_hand
     let env = KitEnv::create(&sdk, "optimistic-c1", 5, false)
         .await
         .expect("resources");
-    let events: Vec<(String, String)> = (0..30)
-        .map(|i| test_event(&format!("p{i}"), json!({ "stage": true })))
-        .collect();
-    for (_, body) in &events {
-        env.send(body, None).await.expect("send");
-    }
+    let events = env.send_events("p", 30, json!({ "stage": true })).await;
     let mut cfg = env.config();
     cfg.concurrency = 1;
-    let handler = Optimistic(TestWorker {
-        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
-        table: env.table.clone(),
-    });
-    let count = Arc::new(CallCount::default());
-    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(stoker_kit::poll::run(rt.clone(), async move {
-        let _ = rx.await;
-    }));
-    wait_for("30 jobs committed", Duration::from_secs(90), || async {
-        let mut done = 0;
-        for (id, _) in &events {
-            done += usize::from(env.effects(id).await.unwrap_or(0) == 1);
-        }
-        done == events.len()
+    let poller = CountedPoller::start(&env, optimistic(&env), cfg).await;
+    wait_for("30 jobs committed", Duration::from_secs(90), || {
+        env.all_done(&events)
     })
     .await;
-    let _ = stop.send(());
-    task.await.expect("poller");
+    let count = poller.count.clone();
+    poller.stop().await;
     let ddb = count.of("dynamodb");
     println!(
         "30 events at concurrency 1, optimistic: {ddb} ops-table calls ({:.2} per event)",

@@ -4,15 +4,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use stoker_it::counted::CountedPoller;
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_it::testworker::TestWorker;
 use stoker_it::{emulator, wait_for};
-use stoker_kit::calls::CallCount;
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::poll::PollSummary;
 use stoker_kit::{WorkerConfig, runtime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// The test handler (claim-first), writing its effects to `env`'s table.
+fn test_worker(env: &KitEnv) -> TestWorker {
+    TestWorker {
+        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
+        table: env.table.clone(),
+    }
+}
 
 /// An in-process long-poll worker running the test handler.
 struct Poller {
@@ -22,11 +30,7 @@ struct Poller {
 
 impl Poller {
     async fn start(env: &KitEnv, cfg: WorkerConfig) -> Poller {
-        let handler = TestWorker {
-            ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
-            table: env.table.clone(),
-        };
-        let rt = Arc::new(runtime(handler, &env.worker_sdk().await, cfg));
+        let rt = Arc::new(runtime(test_worker(env), &env.worker_sdk().await, cfg));
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(stoker_kit::poll::run(rt, async move {
             let _ = rx.await;
@@ -38,43 +42,6 @@ impl Poller {
         let _ = self.stop.send(());
         self.task.await.expect("poller task")
     }
-}
-
-/// Runs the test handler (claim-first) in a poller whose every request is counted, until
-/// `done`, then stops it.
-async fn run_counted<F, Fut>(
-    env: &KitEnv,
-    cfg: WorkerConfig,
-    what: &str,
-    done: F,
-) -> (PollSummary, Arc<CallCount>)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let handler = TestWorker {
-        ddb: aws_sdk_dynamodb::Client::new(&env.sdk),
-        table: env.table.clone(),
-    };
-    let count = Arc::new(CallCount::default());
-    let rt = Arc::new(runtime(handler, &env.counted_sdk(&count).await, cfg));
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(stoker_kit::poll::run(rt, async move {
-        let _ = rx.await;
-    }));
-    wait_for(what, Duration::from_secs(90), done).await;
-    let _ = stop.send(());
-    (task.await.expect("poller"), count)
-}
-
-/// Whether every event's one effect is there.
-async fn all_done(env: &KitEnv, events: &[(String, String)]) -> bool {
-    for (id, _) in events {
-        if env.effects(id).await.unwrap_or(0) != 1 {
-            return false;
-        }
-    }
-    true
 }
 
 #[tokio::test]
@@ -510,15 +477,16 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
     let env = KitEnv::create(&sdk, "batch", 5, false)
         .await
         .expect("resources");
-    let events: Vec<(String, String)> = (0..30)
-        .map(|i| test_event(&format!("b{i}"), json!({})))
-        .collect();
-    for (_, body) in &events {
-        env.send(body, None).await.expect("send");
-    }
+    let events = env.send_events("b", 30, json!({})).await;
     let mut cfg = env.config();
     cfg.concurrency = 1;
-    let (summary, count) = run_counted(&env, cfg, "30 jobs done", || all_done(&env, &events)).await;
+    let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
+    wait_for("30 jobs done", Duration::from_secs(90), || {
+        env.all_done(&events)
+    })
+    .await;
+    let count = poller.count.clone();
+    let summary = poller.stop().await;
     let sqs = count.of("sqs");
     println!(
         "30 events at concurrency 1: {sqs} SQS calls ({:.2} per event)",
@@ -546,22 +514,17 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
     let env = KitEnv::create(&sdk, "txbatch", 5, false)
         .await
         .expect("resources");
-    let events: Vec<(String, String)> = (0..30)
-        .map(|i| test_event(&format!("t{i}"), json!({ "stage": true })))
-        .collect();
-    for (_, body) in &events {
-        env.send(body, None).await.expect("send");
-    }
+    let events = env.send_events("t", 30, json!({ "stage": true })).await;
     // Two more deliveries of the first event (LocalStack hands them out last, not in the
     // first event's batch: ops::batch keeps two requests of one key apart anyway).
     env.send(&events[0].1, None).await.expect("send");
     env.send(&events[0].1, None).await.expect("send");
     let mut cfg = env.config();
     cfg.concurrency = 10;
-    let (_, count) = run_counted(
-        &env,
-        cfg,
+    let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
+    wait_for(
         "30 jobs done and both duplicates replayed",
+        Duration::from_secs(90),
         || async {
             let replays = env
                 .runs(&events[0].0)
@@ -570,10 +533,12 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
                 .iter()
                 .filter(|r| r.outcome == RunOutcome::Replayed)
                 .count();
-            all_done(&env, &events).await && replays == 2
+            env.all_done(&events).await && replays == 2
         },
     )
     .await;
+    let count = poller.count.clone();
+    poller.stop().await;
     let ddb = count.of("dynamodb");
     println!(
         "32 deliveries of 30 events at concurrency 10: {ddb} ops-table calls ({:.2} per event)",
@@ -602,15 +567,16 @@ async fn at_concurrency_1_a_receive_is_claimed_in_one_transaction_and_completion
     let env = KitEnv::create(&sdk, "c1claims", 5, false)
         .await
         .expect("resources");
-    let events: Vec<(String, String)> = (0..30)
-        .map(|i| test_event(&format!("c{i}"), json!({ "stage": true })))
-        .collect();
-    for (_, body) in &events {
-        env.send(body, None).await.expect("send");
-    }
+    let events = env.send_events("c", 30, json!({ "stage": true })).await;
     let mut cfg = env.config();
     cfg.concurrency = 1;
-    let (summary, count) = run_counted(&env, cfg, "30 jobs done", || all_done(&env, &events)).await;
+    let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
+    wait_for("30 jobs done", Duration::from_secs(90), || {
+        env.all_done(&events)
+    })
+    .await;
+    let count = poller.count.clone();
+    let summary = poller.stop().await;
     let ddb = count.of("dynamodb");
     println!(
         "30 events at concurrency 1, claim-first: {ddb} ops-table calls ({:.2} per event)",

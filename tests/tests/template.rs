@@ -283,16 +283,24 @@ fn substitute(text: &str, params: &Mapping, unknown: impl Fn(&str) -> String) ->
     out
 }
 
+fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `python3 infra/generate.py <arg>`.
+fn generate(arg: &str) -> std::process::Output {
+    std::process::Command::new("python3")
+        .arg(repo().join("infra/generate.py"))
+        .arg(arg)
+        .output()
+        .unwrap_or_else(|e| panic!("run python3 infra/generate.py {arg}: {e}"))
+}
+
 /// The template is generated from infra/src/ (the per-worker block written once) and committed:
 /// it must be what the generator makes of its sources.
 #[test]
 fn the_template_is_what_infra_generate_makes_of_infra_src() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new("python3")
-        .arg(root.join("infra/generate.py"))
-        .arg("--check")
-        .output()
-        .expect("run python3 infra/generate.py --check");
+    let out = generate("--check");
     assert!(
         out.status.success(),
         "{}",
@@ -305,12 +313,7 @@ fn the_template_is_what_infra_generate_makes_of_infra_src() {
 /// the catalog).
 #[test]
 fn the_events_catalog_and_infra_src_agree_on_every_worker() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = std::process::Command::new("python3")
-        .arg(root.join("infra/generate.py"))
-        .arg("--workers")
-        .output()
-        .expect("run python3 infra/generate.py --workers");
+    let out = generate("--workers");
     assert!(
         out.status.success(),
         "{}",
@@ -326,7 +329,7 @@ fn the_events_catalog_and_infra_src_agree_on_every_worker() {
         "the workers of infra/src/workers/ (by order) and of the catalog"
     );
     for w in Worker::ALL {
-        let file = root.join(format!("infra/src/workers/{}.yaml", w.name()));
+        let file = repo().join(format!("infra/src/workers/{}.yaml", w.name()));
         let text = std::fs::read_to_string(&file).expect("the worker's infra file");
         let setting = |key: &str| {
             text.lines()

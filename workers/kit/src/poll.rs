@@ -132,7 +132,6 @@ pub async fn run<H: Handler>(
             }
             while jobs.try_join_next().is_some() {}
         }
-        drop(permit);
     }
 
     // Shutdown: finish within the grace period, then release what is still running.

@@ -85,6 +85,28 @@ const MAX_VISIBILITY_DELAY: Duration = Duration::from_secs(12 * 3600);
 /// The code of a message delivered more often than the kit's limit.
 pub const DELIVERY_LIMIT: &str = "delivery_limit";
 
+/// The key completed with another payload (both modes): refused for good.
+fn conflict(key: &str) -> JobError {
+    JobError::permanent(
+        "idempotency_conflict",
+        format!(
+            "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
+        ),
+    )
+}
+
+/// A staged write's own condition refused the commit (both modes): nothing was written.
+fn staged_refused() -> JobError {
+    JobError::retryable(
+        "a staged write's own condition failed: nothing was committed; the job runs again",
+    )
+}
+
+/// The shutdown's grace ran out before the job was done (both modes).
+fn stopped_by_shutdown() -> JobError {
+    JobError::retryable("stopped by shutdown before finishing")
+}
+
 /// Raised to stop in-flight jobs at the end of a graceful shutdown.
 pub type Stop = watch::Receiver<bool>;
 
@@ -99,13 +121,14 @@ enum Ran {
 }
 
 /// When and how a job started: what every run record needs besides its outcome.
+#[derive(Clone, Copy)]
 struct Timing<'a> {
     msg: &'a Delivered<'a>,
     started: DateTime<Utc>,
     clock: Instant,
 }
 
-impl Timing<'_> {
+impl<'a> Timing<'a> {
     fn run(
         &self,
         worker: &str,
@@ -139,12 +162,16 @@ impl Timing<'_> {
         }
     }
 
-    /// The same message, timed from now (a job that waited for its slot).
-    fn restart(&self) -> Timing<'_> {
-        Timing {
-            msg: self.msg,
-            started: Utc::now(),
-            clock: Instant::now(),
+    /// The job's timing once its slot came: timed from then when it had to wait for it (the
+    /// wait is not the job's), else as it was (in Lambda the budget stays the invocation's).
+    fn after(&self, turn: crate::slot::Turn) -> Timing<'a> {
+        match turn {
+            crate::slot::Turn::Waited => Timing {
+                msg: self.msg,
+                started: Utc::now(),
+                clock: Instant::now(),
+            },
+            crate::slot::Turn::Now | crate::slot::Turn::Refused => *self,
         }
     }
 

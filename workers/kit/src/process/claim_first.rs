@@ -70,12 +70,7 @@ impl<H: Handler> Runtime<H> {
                 return self.past_the_limit(rc);
             }
             Ok(Claim::Conflict) => {
-                let err = JobError::permanent(
-                    "idempotency_conflict",
-                    format!(
-                        "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
-                    ),
-                );
+                let err = conflict(&key);
                 self.record(&t.run(
                     self.worker(),
                     Some(meta),
@@ -106,13 +101,7 @@ impl<H: Handler> Runtime<H> {
             self.release(&key, &claim_id, &run).await;
             return self.not_started();
         }
-        let restarted;
-        let t = if turn == crate::slot::Turn::Waited {
-            restarted = t.restart();
-            &restarted
-        } else {
-            t
-        };
+        let t = &t.after(turn);
         // Lost while it waited for its slot: it must not run at all.
         let ran = if lease.is_lost() {
             Ran::ClaimLost
@@ -149,13 +138,7 @@ impl<H: Handler> Runtime<H> {
                         attempts,
                         false,
                     ),
-                    Ok(Completion::StagedRefused) => (
-                        JobError::retryable(
-                            "a staged write's own condition failed: nothing was committed; the job runs again",
-                        ),
-                        attempts,
-                        true,
-                    ),
+                    Ok(Completion::StagedRefused) => (staged_refused(), attempts, true),
                     Err(e) => {
                         // It may have committed (an answer lost for good): not a failure. The
                         // next delivery replays it, or runs it once the claim expires.
@@ -167,11 +150,7 @@ impl<H: Handler> Runtime<H> {
                 }
             }
             Ran::Err(err, attempts) => (err, attempts, true),
-            Ran::Stopped => (
-                JobError::retryable("stopped by shutdown before finishing"),
-                0,
-                true,
-            ),
+            Ran::Stopped => (stopped_by_shutdown(), 0, true),
             Ran::ClaimLost => (
                 JobError::retryable(
                     "the job's claim was taken over while it ran: stopped, nothing committed",

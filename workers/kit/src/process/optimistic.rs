@@ -29,15 +29,11 @@ impl<H: Handler> Runtime<H> {
             }
             return self.past_the_limit(rc);
         }
-        let restarted;
-        let t = match crate::slot::start().await {
-            crate::slot::Turn::Refused => return self.not_started(),
-            crate::slot::Turn::Now => t,
-            crate::slot::Turn::Waited => {
-                restarted = t.restart();
-                &restarted
-            }
-        };
+        let turn = crate::slot::start().await;
+        if turn == crate::slot::Turn::Refused {
+            return self.not_started();
+        }
+        let t = &t.after(turn);
         let ran = self
             .run_handler(
                 event,
@@ -54,7 +50,7 @@ impl<H: Handler> Runtime<H> {
                 return self.fail(event, meta, t, &err, attempts, stop, None).await;
             }
             Ran::Stopped | Ran::ClaimLost => {
-                let err = JobError::retryable("stopped by shutdown before finishing");
+                let err = stopped_by_shutdown();
                 return self.fail(event, meta, t, &err, 0, stop, None).await;
             }
         };
@@ -83,12 +79,7 @@ impl<H: Handler> Runtime<H> {
                 tracing::info!("a duplicate of a completed job: ran, nothing committed, replayed");
                 return self.replayed(meta, t, attempts).await;
             }
-            Ok(Completion::Conflict) => JobError::permanent(
-                "idempotency_conflict",
-                format!(
-                    "idempotency key `{key}` already completed with a different payload; publish a new event (new id) instead of reusing one"
-                ),
-            ),
+            Ok(Completion::Conflict) => conflict(&key),
             Ok(Completion::TakenOver) => {
                 // A claim-first worker of the same key (a deploy switching modes) holds it: not
                 // a failure; look again later, when it has completed (a replay) or let go.
@@ -99,9 +90,7 @@ impl<H: Handler> Runtime<H> {
                     delay: self.config.retry.redelivery_delay(rc),
                 };
             }
-            Ok(Completion::StagedRefused) => JobError::retryable(
-                "a staged write's own condition failed: nothing was committed; the job runs again",
-            ),
+            Ok(Completion::StagedRefused) => staged_refused(),
             Err(e) => {
                 // It may have committed (an answer lost for good): the next delivery runs it
                 // again and replays if it did.
