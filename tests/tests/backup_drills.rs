@@ -3,9 +3,7 @@
 //! once), a job cut off mid-drill, a panic; and the sweep of leftovers at the start of each job.
 //! Native backups on ministack, faults injected by a proxy in front of it ([`inject`]).
 
-#[path = "support/inject.rs"]
-#[allow(dead_code)] // not every test file uses every helper
-mod inject;
+use crate::support::inject;
 
 use std::time::{Duration, Instant};
 

@@ -4,8 +4,7 @@
 //! CREATING when the wait ends prunes nothing, and the retry waits for that same backup.
 //! Native backups on ministack, faults injected by a proxy in front of it ([`inject`]).
 
-#[path = "support/inject.rs"]
-mod inject;
+use crate::support::inject;
 
 use std::time::Duration;
 

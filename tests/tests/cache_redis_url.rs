@@ -2,7 +2,7 @@
 //! parameter on LocalStack (a plain String parameter is refused), and `rediss://` to a real
 //! redis-server speaking TLS with a certificate the worker must verify.
 
-mod cache_support;
+use crate::cache_support;
 
 use std::path::Path;
 use std::process::Command;

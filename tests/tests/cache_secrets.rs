@@ -4,7 +4,7 @@
 //! unreachable source, refused host); none of the secrets appears in its stdout/stderr, the ops table, the DLQ's
 //! reasons or the outcome events.
 
-mod cache_support;
+use crate::cache_support;
 
 use std::time::Duration;
 
