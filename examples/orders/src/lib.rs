@@ -9,6 +9,7 @@
 //! kit's optimistic mode: no claim before it runs, one shared ops-table write per commit.
 
 pub mod event;
+pub mod quarantine;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -16,6 +17,7 @@ use serde::Serialize;
 use stoker_kit::{Idempotency, Job, JobCtx, JobError, Request, Summary, WorkerId};
 
 pub use event::{OrderBody, OrderCancelled, OrderEvent, OrderPlaced};
+pub use quarantine::QuarantineLayer;
 
 /// The worker, to the kit: its name in metrics, run records and claims.
 pub const WORKER: WorkerId =

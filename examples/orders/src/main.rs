@@ -1,8 +1,10 @@
 //! `orders-consumer`: under Lambda (SQS event source) it serves batches; anywhere else it
 //! long-polls its queue until SIGTERM. Settings: the kit's (`STOKER_QUEUE_URL`,
-//! `STOKER_DLQ_URL`, `STOKER_OPS_TABLE`, optional `STOKER_BUS`, ...) and `ORDERS_TABLE`.
+//! `STOKER_DLQ_URL`, `STOKER_OPS_TABLE`, optional `STOKER_BUS`, ...), `ORDERS_TABLE` and the
+//! optional `ORDERS_QUARANTINE` (order ids the job refuses: `QuarantineLayer`).
 
-use orders_consumer::RecordOrder;
+use orders_consumer::{QuarantineLayer, RecordOrder, WORKER};
+use stoker_kit::WorkerConfig;
 
 // One thread: a worker waits on I/O; fewer thread hand-offs cost less CPU (bench-peer).
 #[tokio::main(flavor = "current_thread")]
@@ -17,5 +19,8 @@ async fn main() -> Result<(), stoker_kit::RunError> {
         })?;
     let sdk = stoker_kit::aws::sdk_config().await;
     let job = RecordOrder::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    stoker_kit::run_with(job, &sdk).await
+    let quarantine =
+        QuarantineLayer::from_list(&std::env::var("ORDERS_QUARANTINE").unwrap_or_default());
+    let config = WorkerConfig::from_env(WORKER)?;
+    stoker_kit::serve(stoker_kit::runtime(job, &sdk, config).layer(quarantine)).await
 }

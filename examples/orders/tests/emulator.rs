@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use orders_consumer::{RecordOrder, WORKER};
+use orders_consumer::{QuarantineLayer, RecordOrder, WORKER};
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::{WorkerConfig, dlq, lambda, poll, runtime};
 
@@ -229,7 +229,9 @@ where
 async fn the_long_poll_driver_records_each_order_once_and_dead_letters_bad_events_with_their_reason()
  {
     let env = Env::create("poll").await;
-    let rt = Arc::new(runtime(env.job(), &env.sdk, env.config()));
+    // With a layer of the crate's own: a quarantined order is refused before the job runs.
+    let rt =
+        Arc::new(runtime(env.job(), &env.sdk, env.config()).layer(QuarantineLayer::new(["o-q"])));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let poller = tokio::spawn(poll::run(rt.clone(), async {
         let _ = stopped.await;
@@ -241,6 +243,7 @@ async fn the_long_poll_driver_records_each_order_once_and_dead_letters_bad_event
     env.send(&placed("e-a2", "o-a", "c-1", 1000)).await; // the same order again, another event
     env.send(&placed("e-b1", "o-b", "c-1", 500)).await;
     env.send("{not json").await;
+    env.send(&placed("e-q1", "o-q", "c-2", 700)).await; // quarantined
     env.send(r#"{"id":"e-x1","type":"order.cancelled","time":"2026-12-01T20:00:00Z","source":"checkout","detail":{"order_id":"o-a"}}"#).await;
 
     eventually("both orders", 60, || {
@@ -253,12 +256,12 @@ async fn the_long_poll_driver_records_each_order_once_and_dead_letters_bad_event
     })
     .await;
     let mut dead = Vec::new();
-    env.dead_letters_until(&mut dead, 2, 60).await;
+    env.dead_letters_until(&mut dead, 3, 60).await;
 
     // The same order with another total, once the first is recorded: a conflict, not a second
     // order.
     env.send(&placed("e-a3", "o-a", "c-1", 2000)).await;
-    env.dead_letters_until(&mut dead, 3, 60).await;
+    env.dead_letters_until(&mut dead, 4, 60).await;
     // Everything else has settled: the duplicates replayed and were deleted.
     let sqs = aws_sdk_sqs::Client::new(&env.sdk);
     eventually("an empty queue", 60, || {
@@ -300,7 +303,12 @@ async fn the_long_poll_driver_records_each_order_once_and_dead_letters_bad_event
     codes.sort();
     assert_eq!(
         codes,
-        ["idempotency_conflict", "malformed_event", "wrong_kind"],
+        [
+            "idempotency_conflict",
+            "malformed_event",
+            "quarantined",
+            "wrong_kind"
+        ],
         "{dead:?}"
     );
     let reason = |code: &str| &dead.iter().find(|(c, _)| c == code).expect(code).1;
@@ -311,6 +319,14 @@ async fn the_long_poll_driver_records_each_order_once_and_dead_letters_bad_event
     assert!(
         reason("malformed_event").contains("not an orders event"),
         "{dead:?}"
+    );
+    assert!(
+        reason("quarantined").contains("order o-q is quarantined"),
+        "{dead:?}"
+    );
+    assert!(
+        env.item("ORDER#o-q").await.is_none(),
+        "a quarantined order is not recorded"
     );
 
     // The run records say what happened to each event.

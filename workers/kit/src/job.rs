@@ -31,6 +31,8 @@ pub struct JobCtx {
     pub staged: Arc<Mutex<Vec<TransactWriteItem>>>,
     /// The report's one-line summary, kept with the run record ([`JobCtx::set_summary`]).
     pub summary: Arc<Mutex<Option<String>>>,
+    /// How many attempts the job has started (shared by its attempts; the retry layer counts).
+    pub(crate) attempts: Arc<std::sync::atomic::AtomicU32>,
 }
 
 /// At most this many writes may be staged per job (TransactWriteItems takes 100 items; the
@@ -54,6 +56,7 @@ impl JobCtx {
             deadline,
             staged: Arc::default(),
             summary: Arc::default(),
+            attempts: Arc::default(),
         }
     }
 
@@ -84,6 +87,11 @@ impl JobCtx {
         if let Ok(mut staged) = self.staged.lock() {
             staged.push(write);
         }
+    }
+
+    /// How many writes this attempt has staged so far.
+    pub fn staged_count(&self) -> usize {
+        self.staged.lock().map(|s| s.len()).unwrap_or_default()
     }
 
     /// The staged writes, taken.

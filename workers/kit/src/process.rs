@@ -2,13 +2,12 @@
 //! handler with in-process retries, complete or release, record the run, emit metrics and
 //! outcome events, and say what the driver must do with the message.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use backon::Retryable;
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
@@ -17,7 +16,8 @@ use crate::config::WorkerConfig;
 use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
 use crate::event::{Completed, Delivery, EventMeta, Failed, JobEvent};
-use crate::job::{Handler, Idempotency, JobCtx, MAX_STAGED, Outcome};
+use crate::job::{Handler, Idempotency, JobCtx, Outcome};
+use crate::layers::{Attempt, JobService};
 use crate::lease::Leases;
 pub use crate::message::Delivered;
 use crate::ops::{
@@ -26,7 +26,6 @@ use crate::ops::{
 use crate::outcome::Publisher;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-mod attempt;
 mod claim_first;
 mod finish;
 mod optimistic;
@@ -58,9 +57,13 @@ pub enum Disposition {
 /// job.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Runtime<H> {
+pub struct Runtime<H: Handler> {
     /// The job logic.
-    pub handler: H,
+    pub handler: Arc<H>,
+    /// The handler with the crate's own layers ([`Runtime::layer`]).
+    pub(crate) inner: JobService<H::Event>,
+    /// `inner` in the kit's layers: what every job runs ([`crate::layers`]).
+    pub(crate) stack: JobService<H::Event>,
     /// The worker's settings.
     pub config: WorkerConfig,
     /// Idempotency claims and run records.
@@ -234,7 +237,7 @@ impl<H: Handler> Runtime<H> {
             sent_at: msg.sent_at,
         };
         let event = match H::Event::decode(msg.body, &delivery) {
-            Ok(e) => e,
+            Ok(e) => Arc::new(e),
             Err(e) => {
                 tracing::warn!(message_id = msg.message_id, code = e.code(), error = %e, "undecodable message: to the DLQ");
                 let err = if e.is_permanent() {

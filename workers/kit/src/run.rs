@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::batching::OpsBatches;
 use crate::config::{ConfigError, WorkerConfig};
-use crate::job::Handler;
+use crate::error::JobError;
+use crate::job::{Handler, Outcome};
+use crate::layers::{Attempt, HandlerService, JobService, kit_stack};
 use crate::lease::Leases;
 use crate::ops::OpsTable;
 use crate::outcome::Publisher;
@@ -37,7 +39,11 @@ pub fn runtime<H: Handler>(
         .clone()
         .map(|bus| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), bus));
     let ops = OpsTable::new(aws_sdk_dynamodb::Client::new(sdk), config.ops_table.clone());
+    let handler = Arc::new(handler);
+    let inner = JobService::new(HandlerService(handler.clone()));
     Runtime {
+        stack: kit_stack(inner.clone(), config.retry),
+        inner,
         batches: OpsBatches::new(config.batch_linger),
         commit_room: Arc::new(tokio::sync::Semaphore::new(
             config.concurrency + crate::batching::MAX_BATCH,
@@ -48,6 +54,41 @@ pub fn runtime<H: Handler>(
         publisher,
         config,
         handler,
+    }
+}
+
+impl<H: Handler> Runtime<H> {
+    /// Wraps the handler in a [`tower::Layer`] of the crate's own (a tracing span, a limit on a
+    /// downstream, a check of the event). Layers added later wrap those added before; the
+    /// kit's retry, timeout, panic catch and staged-write limit ([`crate::layers`]) wrap them
+    /// all, so a layer sees every attempt of a job and its panics are caught.
+    ///
+    /// A whole layer of a crate's own: `examples/orders` (`QuarantineLayer`).
+    ///
+    /// ```no_run
+    /// # async fn f<H: stoker_kit::Handler>(rt: stoker_kit::Runtime<H>) {
+    /// use stoker_kit::layers::Attempt;
+    /// // Each attempt logged before the handler runs.
+    /// let log = tower::util::MapRequestLayer::new(|a: Attempt<H::Event>| {
+    ///     tracing::info!(attempt = a.ctx.attempt, "attempt");
+    ///     a
+    /// });
+    /// stoker_kit::serve(rt.layer(log)).await.unwrap();
+    /// # }
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<JobService<H::Event>>,
+        L::Service: tower::Service<Attempt<H::Event>, Response = Outcome, Error = JobError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<Attempt<H::Event>>>::Future: Send + 'static,
+    {
+        self.inner = JobService::new(layer.layer(self.inner));
+        self.stack = kit_stack(self.inner.clone(), self.config.retry);
+        self
     }
 }
 
@@ -90,9 +131,15 @@ pub async fn run_configured<H: Handler>(
     sdk: &aws_config::SdkConfig,
     config: WorkerConfig,
 ) -> Result<(), RunError> {
+    serve(runtime(handler, sdk, config)).await
+}
+
+/// Runs a runtime built with [`runtime`] (and its own layers: [`Runtime::layer`]) under the
+/// right driver: the Lambda Runtime API when the process runs in Lambda, else the long-poll
+/// loop until SIGTERM/SIGINT.
+pub async fn serve<H: Handler>(rt: Runtime<H>) -> Result<(), RunError> {
     crate::telemetry::init();
-    let sdk = sdk.clone();
-    let rt = Arc::new(runtime(handler, &sdk, config));
+    let rt = Arc::new(rt);
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         crate::lambda::run(rt)
             .await

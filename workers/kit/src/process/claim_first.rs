@@ -7,7 +7,7 @@ impl<H: Handler> Runtime<H> {
     /// The claim-run-finish part of [`process`](Self::process) for a claim-first job.
     pub(super) async fn claim_first(
         &self,
-        event: &H::Event,
+        event: &Arc<H::Event>,
         meta: &EventMeta,
         t: &Timing<'_>,
         budget: Duration,

@@ -10,7 +10,7 @@ impl<H: Handler> Runtime<H> {
     /// The run-and-commit part of [`process`](Self::process) for an optimistic job.
     pub(super) async fn optimistic(
         &self,
-        event: &H::Event,
+        event: &Arc<H::Event>,
         meta: &EventMeta,
         t: &Timing<'_>,
         budget: Duration,
