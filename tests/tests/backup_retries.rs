@@ -96,7 +96,9 @@ async fn a_prune_that_fails_is_retried_by_redelivery_without_a_second_backup() {
     cfg.retry.max = Duration::from_millis(50);
     let mut rt = stoker_kit::runtime(worker, &emulator().await, cfg);
     // The kit's claims and completions in the same (ministack) ops table as the worker's records.
-    rt.ops = OpsTable::new(direct.clone(), &ops);
+    std::sync::Arc::get_mut(&mut rt.core)
+        .expect("a runtime just built is not shared")
+        .ops = OpsTable::new(direct.clone(), &ops);
     let event = Envelope::new(request(&table, 2), SOURCE_OPERATOR, "operator:test");
     let body = serde_json::to_string(&event).expect("json");
     let (_stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -1,6 +1,7 @@
-//! Processing one delivered message, the same for both drivers: decode, claim, run the
-//! handler with in-process retries, complete or release, record the run, emit metrics and
-//! outcome events, and say what the driver must do with the message.
+//! Processing one delivered message, the same for both drivers, as a stack of job layers
+//! ([`crate::layers`]): metrics, decode, outcome events, idempotency (claim-first or
+//! optimistic: this module's files), then the handler's own stack. The answer is what the
+//! driver must do with the message.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,13 +10,11 @@ use std::time::{Duration, Instant};
 use backon::Retryable;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use tracing::Instrument;
 
 use crate::batching::OpsBatches;
 use crate::config::WorkerConfig;
-use crate::emf::{self, JobMetrics};
 use crate::error::JobError;
-use crate::event::{Completed, Delivery, EventMeta, Failed, JobEvent};
+use crate::event::{EventMeta, JobEvent};
 use crate::job::{Handler, Idempotency, JobCtx, Outcome};
 use crate::layers::{Attempt, JobService};
 use crate::lease::Leases;
@@ -32,7 +31,7 @@ mod optimistic;
 mod redelivery;
 mod retry;
 
-use redelivery::dead;
+pub(crate) use redelivery::dead;
 
 /// What the driver does with the message.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,17 +52,10 @@ pub enum Disposition {
     },
 }
 
-/// A handler with everything it runs with. Built once ([`crate::runtime`]); shared by every
-/// job.
+/// What every job of a worker shares: its settings and clients. A [`Runtime`] derefs to it.
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Runtime<H: Handler> {
-    /// The job logic.
-    pub handler: Arc<H>,
-    /// The handler with the crate's own layers ([`Runtime::layer`]).
-    pub(crate) inner: JobService<H::Event>,
-    /// `inner` in the kit's layers: what every job runs ([`crate::layers`]).
-    pub(crate) stack: JobService<H::Event>,
+pub struct Core {
     /// The worker's settings.
     pub config: WorkerConfig,
     /// Idempotency claims and run records.
@@ -79,6 +71,28 @@ pub struct Runtime<H: Handler> {
     /// Commits an optimistic job may leave pending when it gives its slot back: so many, and
     /// the next one holds its slot through its commit.
     pub(crate) commit_room: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// A handler with everything it runs with. Built once ([`crate::runtime`]); shared by every
+/// job.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Runtime<H: Handler> {
+    /// The job logic.
+    pub handler: Arc<H>,
+    /// The settings and clients its jobs share.
+    pub core: Arc<Core>,
+    /// The handler with the crate's own layers ([`Runtime::layer`]).
+    pub(crate) inner: JobService<H::Event>,
+    /// `inner` in the kit's layers: what every job runs ([`crate::layers`]).
+    pub(crate) stack: JobService<H::Event>,
+}
+
+impl<H: Handler> std::ops::Deref for Runtime<H> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
 }
 
 /// How much longer than the job's budget a claim lasts (the lease extends it while the job runs).
@@ -124,15 +138,24 @@ enum Ran {
 }
 
 /// When and how a job started: what every run record needs besides its outcome.
-#[derive(Clone, Copy)]
-struct Timing<'a> {
-    msg: &'a Delivered<'a>,
-    started: DateTime<Utc>,
-    clock: Instant,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing<'a> {
+    pub(crate) msg: &'a Delivered<'a>,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) clock: Instant,
 }
 
 impl<'a> Timing<'a> {
-    fn run(
+    /// Starts timing a message's job now.
+    pub(crate) fn now(msg: &'a Delivered<'a>) -> Self {
+        Timing {
+            msg,
+            started: Utc::now(),
+            clock: Instant::now(),
+        }
+    }
+
+    pub(crate) fn run(
         &self,
         worker: &str,
         event: Option<&EventMeta>,
@@ -177,22 +200,107 @@ impl<'a> Timing<'a> {
             crate::slot::Turn::Now | crate::slot::Turn::Refused => *self,
         }
     }
+}
 
-    fn metrics(&self) -> JobMetrics {
-        JobMetrics {
-            duration_ms: self.clock.elapsed().as_secs_f64() * 1000.0,
-            ..Default::default()
+/// A delivered message for the job stack, with its budget (the Lambda's remaining time or the
+/// job timeout) and the shutdown signal.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The message and its delivery facts.
+    pub msg: &'a Delivered<'a>,
+    /// How long its job may take.
+    pub budget: Duration,
+    /// Raised at the end of a graceful shutdown.
+    pub stop: &'a Stop,
+}
+
+/// A decoded job, for the layers under the decoder.
+#[derive(Debug)]
+pub struct Decoded<'a, E> {
+    /// The event, shared with the handler's attempts.
+    pub event: Arc<E>,
+    /// Its envelope.
+    pub meta: EventMeta,
+    /// Its idempotency key.
+    pub key: String,
+    /// Claim-first or optimistic.
+    pub mode: Idempotency,
+    /// How long it may take.
+    pub budget: Duration,
+    /// Raised at the end of a graceful shutdown.
+    pub stop: &'a Stop,
+    pub(crate) t: Timing<'a>,
+}
+
+/// What a job's layers answer: the driver's disposition, and what happened, for the metrics
+/// and outcome-event layers.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// What the driver does with the message.
+    pub disposition: Disposition,
+    /// What happened to the job.
+    pub report: Report,
+}
+
+/// What happened to a job, as the metrics and outcome-event layers see it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Report {
+    /// Its handler succeeded and its completion committed.
+    Completed {
+        /// Handler attempts in this delivery.
+        attempts: u32,
+        /// The handler's report.
+        outcome: Outcome,
+        /// The run's duration, as its run record has it.
+        duration_ms: u64,
+        /// Since the job started, when it was settled.
+        elapsed: Duration,
+    },
+    /// It failed on this delivery.
+    Failed {
+        /// Handler attempts in this delivery.
+        attempts: u32,
+        /// Why.
+        error: JobError,
+        /// For good: no redelivery follows (the DLQ).
+        for_good: bool,
+        /// Stopped by the shutdown (not the job's failure: no metric).
+        stopped: bool,
+        /// Since the job started, when it was settled.
+        elapsed: Duration,
+    },
+    /// A duplicate of a completed job.
+    Replayed {
+        /// Since the job started, when it was settled.
+        elapsed: Duration,
+    },
+    /// The message is not an event of this worker's.
+    Undecodable {
+        /// Since the job started, when it was settled.
+        elapsed: Duration,
+    },
+    /// Decided without the handler and without a metric: a busy or conflicting claim, a
+    /// delivery past the limit, the ops table unavailable, a shutdown before its turn.
+    Undecided,
+}
+
+impl From<Disposition> for Finished {
+    fn from(disposition: Disposition) -> Self {
+        Finished {
+            disposition,
+            report: Report::Undecided,
         }
     }
 }
 
-impl<H: Handler> Runtime<H> {
-    fn worker(&self) -> &'static str {
+impl Core {
+    pub(crate) fn worker(&self) -> &'static str {
         self.config.worker.name()
     }
 
     /// Writes a run record on its own; a failure is logged, never fails the job.
-    async fn record(&self, run: &RunRecord) {
+    pub(crate) async fn record(&self, run: &RunRecord) {
         if let Err(e) = self.ops.record_run(run).await {
             tracing::warn!(error = %e, "run record not written");
         }
@@ -218,64 +326,42 @@ impl<H: Handler> Runtime<H> {
 
     /// Shutdown came before the job's turn: its message is released at once for another
     /// worker (nothing ran).
-    fn not_started(&self) -> Disposition {
+    fn not_started(&self) -> Finished {
         tracing::info!("shutdown before the job's turn: released for another worker");
         Disposition::Retry {
             delay: Duration::ZERO,
         }
+        .into()
     }
 
-    /// Processes one message within `budget` (the Lambda's remaining time or the job timeout).
+    /// The idempotency part of the pipeline: claim-first or optimistic, around `stack`.
+    pub(crate) async fn settle_job<E: JobEvent>(
+        &self,
+        stack: &JobService<E>,
+        job: &Decoded<'_, E>,
+    ) -> Finished {
+        match job.mode {
+            Idempotency::ClaimFirst => self.claim_first(stack, job).await,
+            Idempotency::Optimistic => self.optimistic(stack, job).await,
+        }
+    }
+}
+
+impl<H: Handler> Runtime<H> {
+    /// Processes one message within `budget` (the Lambda's remaining time or the job timeout):
+    /// through the job layers ([`crate::layers`]), outermost first: metrics, decode, outcome
+    /// events, idempotency, then the handler's stack.
     pub async fn process(&self, msg: &Delivered<'_>, budget: Duration, stop: &Stop) -> Disposition {
-        let t = Timing {
-            msg,
-            started: Utc::now(),
-            clock: Instant::now(),
-        };
-        let delivery = Delivery {
-            message_id: Some(msg.message_id),
-            sent_at: msg.sent_at,
-        };
-        let event = match H::Event::decode(msg.body, &delivery) {
-            Ok(e) => Arc::new(e),
-            Err(e) => {
-                tracing::warn!(message_id = msg.message_id, code = e.code(), error = %e, "undecodable message: to the DLQ");
-                let err = if e.is_permanent() {
-                    e
-                } else {
-                    JobError::permanent("undecodable", e.to_string())
-                };
-                self.record(&t.run(
-                    self.worker(),
-                    None,
-                    RunOutcome::FailedPermanent,
-                    0,
-                    Some(&err),
-                ))
-                .await;
-                emf::emit(
-                    self.worker(),
-                    &JobMetrics {
-                        failed: true,
-                        ..t.metrics()
-                    },
-                );
-                return dead(&err);
-            }
-        };
-        let meta = event.meta();
-        let span = tracing::info_span!("job", worker = self.worker(), message_id = msg.message_id, event_id = %meta.id, kind = %meta.kind);
-        let key = self.handler.idempotency_key(&event);
-        let job = async {
-            match self.handler.idempotency() {
-                Idempotency::ClaimFirst => {
-                    self.claim_first(&event, &meta, &t, budget, stop, key).await
-                }
-                Idempotency::Optimistic => {
-                    self.optimistic(&event, &meta, &t, budget, stop, key).await
-                }
-            }
-        };
-        job.instrument(span).await
+        use crate::layers::{DecodeLayer, Idempotent, MetricsLayer, OutcomeLayer};
+        let jobs = tower::ServiceBuilder::new()
+            .layer(MetricsLayer::new(self.worker()))
+            .layer(DecodeLayer::new(self.handler.clone(), self.core.clone()))
+            .layer(OutcomeLayer::new(self.core.clone()))
+            .service(Idempotent::new(self.core.clone(), self.stack.clone()));
+        let message = Message { msg, budget, stop };
+        match crate::layers::call(jobs, message).await {
+            Ok(finished) => finished.disposition,
+            Err(never) => match never {},
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::layers::{Attempt, HandlerService, JobService, kit_stack};
 use crate::lease::Leases;
 use crate::ops::OpsTable;
 use crate::outcome::Publisher;
-use crate::process::Runtime;
+use crate::process::{Core, Runtime};
 
 /// Why a worker could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +41,7 @@ pub fn runtime<H: Handler>(
     let ops = OpsTable::new(aws_sdk_dynamodb::Client::new(sdk), config.ops_table.clone());
     let handler = Arc::new(handler);
     let inner = JobService::new(HandlerService(handler.clone()));
-    Runtime {
-        stack: kit_stack(inner.clone(), config.retry),
-        inner,
+    let core = Core {
         batches: OpsBatches::new(config.batch_linger),
         commit_room: Arc::new(tokio::sync::Semaphore::new(
             config.concurrency + crate::batching::MAX_BATCH,
@@ -53,6 +51,11 @@ pub fn runtime<H: Handler>(
         sqs: aws_sdk_sqs::Client::new(sdk),
         publisher,
         config,
+    };
+    Runtime {
+        stack: kit_stack(inner.clone(), core.config.retry),
+        inner,
+        core: Arc::new(core),
         handler,
     }
 }

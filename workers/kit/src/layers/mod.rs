@@ -1,20 +1,28 @@
-//! The handler's part of the job pipeline as a stack of tower layers, one concern per file:
+//! The job pipeline as a stack of tower layers, one concern per file. A message goes down
+//! through the job layers, then the handler's stack, once per attempt:
 //!
 //! ```text
-//! retry (transient errors, in process, within the deadline)      retry.rs
-//!   timeout (the job's deadline: its timeout or the Lambda's time) timeout.rs
-//!     panic catch (a panic is a retryable error)                   panic.rs
-//!       staged writes (at most MAX_STAGED per job)                 staged.rs
-//!         your layers (Runtime::layer), outermost added last
-//!           the handler                                            HandlerService
+//! metrics (one EMF line per job, from what happened to it)           metrics.rs
+//!   decode (the event; undecodable: the DLQ with its reason)          decode.rs
+//!     outcome events (completed, or failed for good, on the bus)      outcome.rs
+//!       idempotency (claim-first or optimistic, batched)              idempotency.rs
+//!         retry (transient errors, in process, within the deadline)   retry.rs
+//!           timeout (the job's deadline: its timeout or the Lambda's)  timeout.rs
+//!             panic catch (a panic is a retryable error)               panic.rs
+//!               staged writes (at most MAX_STAGED per job)             staged.rs
+//!                 your layers (Runtime::layer), outermost added last
+//!                   the handler                                        HandlerService
 //! ```
 //!
-//! Every layer is a [`tower::Layer`] over a [`tower::Service`] of one [`Attempt`], answering
-//! an [`Outcome`] or a [`JobError`]. A crate's own layers ([`crate::Runtime::layer`]) sit between
-//! the kit's and the handler: the kit's retries, timeout and panic catch cover them too, and
-//! they see every attempt. Around the stack the runtime decodes the message, takes or checks
-//! the job's claim, commits its completion and records, emits its metrics and outcome event
-//! ([`crate::process`]).
+//! The job layers answer a [`Finished`](crate::process::Finished): the driver's disposition
+//! and a [`Report`](crate::process::Report) of what happened, which the metrics and
+//! outcome-event layers read on the way up. The handler's layers are a [`tower::Layer`] over a
+//! [`tower::Service`] of one [`Attempt`], answering an [`Outcome`] or a [`JobError`]. A crate's
+//! own layers ([`crate::Runtime::layer`]) sit between the kit's and the handler: the kit's
+//! retries, timeout and panic catch cover them too, and they see every attempt. The
+//! idempotency layer's claims and commits go through one batcher shared by the jobs of a
+//! receive (`batching.rs`), so each job's layers stay per job while their DynamoDB calls are
+//! shared; what the driver then does with the message is `settle.rs`.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,10 +33,19 @@ use tower::util::BoxCloneSyncService;
 use crate::error::JobError;
 use crate::job::{Handler, JobCtx, Outcome};
 
+mod decode;
+mod idempotency;
+mod metrics;
+mod outcome;
 mod panic;
 mod retry;
 mod staged;
 mod timeout;
+
+pub use decode::{Decode, DecodeLayer};
+pub use idempotency::Idempotent;
+pub use metrics::{Metrics, MetricsLayer, metrics};
+pub use outcome::{Outcome as Announce, OutcomeLayer};
 
 pub use panic::{CatchPanic, CatchPanicLayer};
 pub use retry::{Retry, RetryLayer};
@@ -100,9 +117,9 @@ pub fn kit_stack<E: Send + Sync + 'static>(
 }
 
 /// Calls `svc` once it is ready.
-pub(crate) async fn call<S, R>(mut svc: S, req: R) -> Result<S::Response, JobError>
+pub(crate) async fn call<S, R>(mut svc: S, req: R) -> Result<S::Response, S::Error>
 where
-    S: Service<R, Error = JobError>,
+    S: Service<R>,
 {
     std::future::poll_fn(|cx| svc.poll_ready(cx)).await?;
     svc.call(req).await

@@ -229,3 +229,45 @@ async fn a_crates_own_layer_runs_inside_the_kits_retries_and_its_panics_are_caug
         .unwrap_err();
     assert!(err.to_string().contains("the layer panicked"), "{err}");
 }
+
+#[test]
+fn the_metric_line_of_each_report() {
+    use crate::process::Report;
+    let elapsed = Duration::from_millis(20);
+    let completed = metrics(&Report::Completed {
+        attempts: 2,
+        outcome: serde_json::Value::Null,
+        duration_ms: 20,
+        elapsed,
+    })
+    .expect("a completed job has a line");
+    assert!(completed.completed && !completed.failed && completed.attempts == 2);
+    assert_eq!(completed.duration_ms, 20.0);
+    let failed = |stopped| Report::Failed {
+        attempts: 1,
+        error: JobError::retryable("x"),
+        for_good: false,
+        stopped,
+        elapsed,
+    };
+    assert!(
+        metrics(&failed(false))
+            .expect("a failure has a line")
+            .failed
+    );
+    assert!(
+        metrics(&failed(true)).is_none(),
+        "a job stopped by shutdown did not fail"
+    );
+    assert!(
+        metrics(&Report::Replayed { elapsed })
+            .expect("a replay")
+            .replayed
+    );
+    assert!(
+        metrics(&Report::Undecodable { elapsed })
+            .expect("undecodable")
+            .failed
+    );
+    assert!(metrics(&Report::Undecided).is_none());
+}

@@ -3,17 +3,23 @@
 
 use super::*;
 
-impl<H: Handler> Runtime<H> {
-    /// The claim-run-finish part of [`process`](Self::process) for a claim-first job.
-    pub(super) async fn claim_first(
+impl Core {
+    /// The claim-run-finish part of [`Runtime::process`](super::Runtime::process) for a claim-first job.
+    pub(super) async fn claim_first<E: JobEvent>(
         &self,
-        event: &Arc<H::Event>,
-        meta: &EventMeta,
-        t: &Timing<'_>,
-        budget: Duration,
-        stop: &Stop,
-        key: String,
-    ) -> Disposition {
+        stack: &JobService<E>,
+        job: &Decoded<'_, E>,
+    ) -> Finished {
+        let Decoded {
+            event,
+            meta,
+            key,
+            budget,
+            stop,
+            t,
+            ..
+        } = job;
+        let (budget, key) = (*budget, key.clone());
         let rc = t.msg.receive_count;
         let claim_ttl = budget + CLAIM_GRACE;
         let request = ClaimRequest {
@@ -34,13 +40,15 @@ impl<H: Handler> Runtime<H> {
                     None,
                 );
                 self.release(&key, &claim_id, &run).await;
-                return self.past_the_limit(rc);
+                return self.past_the_limit(rc).into();
             }
             Ok(Claim::Acquired { claim_id }) => claim_id,
             Err(e) => {
                 tracing::warn!(error = %e, "ops table unavailable; the message will be redelivered");
                 let err = JobError::retryable(format!("ops table unavailable: {e}"));
-                return self.again(rc, self.config.retry.redelivery_delay(rc), &err);
+                return self
+                    .again(rc, self.config.retry.redelivery_delay(rc), &err)
+                    .into();
             }
             Ok(Claim::Replay { .. }) => {
                 tracing::info!("duplicate delivery of a completed job: replayed, no side effect");
@@ -64,10 +72,11 @@ impl<H: Handler> Runtime<H> {
                 );
                 return Disposition::Retry {
                     delay: (wait + Duration::from_secs(1)).min(MAX_VISIBILITY_DELAY),
-                };
+                }
+                .into();
             }
             Ok(Claim::Busy { .. }) => {
-                return self.past_the_limit(rc);
+                return self.past_the_limit(rc).into();
             }
             Ok(Claim::Conflict) => {
                 let err = conflict(&key);
@@ -79,7 +88,7 @@ impl<H: Handler> Runtime<H> {
                     Some(&err),
                 ))
                 .await;
-                return dead(&err);
+                return dead(&err).into();
             }
         };
 
@@ -106,7 +115,7 @@ impl<H: Handler> Runtime<H> {
         let ran = if lease.is_lost() {
             Ran::ClaimLost
         } else {
-            self.run_handler(event, meta, rc, t.clock + budget, stop, lease.lost())
+            self.run_handler(stack, event, meta, rc, t.clock + budget, stop, lease.lost())
                 .await
         };
         let (err, attempts, release) = match ran {
@@ -129,7 +138,7 @@ impl<H: Handler> Runtime<H> {
                 drop(lease);
                 match completion {
                     Ok(Completion::Committed) => {
-                        return self.completed(event, t, attempts, &run, &outcome).await;
+                        return self.completed(t, attempts, &run, &outcome);
                     }
                     Ok(Completion::TakenOver | Completion::Replayed | Completion::Conflict) => (
                         JobError::retryable(
@@ -145,7 +154,8 @@ impl<H: Handler> Runtime<H> {
                         tracing::warn!(error = %e, "completion not confirmed; the next delivery finds out");
                         return Disposition::Retry {
                             delay: claim_ttl.min(MAX_VISIBILITY_DELAY),
-                        };
+                        }
+                        .into();
                     }
                 }
             }
@@ -160,7 +170,6 @@ impl<H: Handler> Runtime<H> {
             ),
         };
         let release = release.then_some((key.as_str(), claim_id.as_str()));
-        self.fail(event, meta, t, &err, attempts, stop, release)
-            .await
+        self.fail(meta, t, &err, attempts, stop, release).await
     }
 }

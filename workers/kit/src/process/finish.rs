@@ -1,9 +1,10 @@
-//! How a job ends: its completion committed (retried until it is not lost), its metric and
-//! outcome event; or its failure recorded, its metric, and its redelivery or dead letter.
+//! How a job ends: its completion committed (retried until it is not lost); or its failure
+//! recorded, and its redelivery or dead letter. What happened goes up in a [`Report`] to the
+//! metrics and outcome-event layers.
 
 use super::*;
 
-impl<H: Handler> Runtime<H> {
+impl Core {
     /// Completing must not be lost after the side effect happened: whatever is not permanent
     /// is retried (the claim's lease keeps it ours meanwhile), even an AWS error the SDK gave up
     /// on; what the last try found is returned.
@@ -44,48 +45,37 @@ impl<H: Handler> Runtime<H> {
         }
     }
 
-    /// A committed job: its metric and its outcome event.
-    pub(super) async fn completed(
+    /// A committed job.
+    pub(super) fn completed(
         &self,
-        event: &H::Event,
         t: &Timing<'_>,
         attempts: u32,
         run: &RunRecord,
         outcome: &Outcome,
-    ) -> Disposition {
-        emf::emit(
-            self.worker(),
-            &JobMetrics {
-                completed: true,
+    ) -> Finished {
+        Finished {
+            disposition: Disposition::Done,
+            report: Report::Completed {
                 attempts,
-                ..t.metrics()
-            },
-        );
-        if let Some(p) = &self.publisher {
-            let done = Completed {
-                worker: self.worker(),
-                attempts,
+                outcome: outcome.clone(),
                 duration_ms: run.duration_ms,
-                report: outcome,
-            };
-            p.announce(event.completed(&done)).await;
+                elapsed: t.clock.elapsed(),
+            },
         }
-        Disposition::Done
     }
 
-    /// A job that failed: its run record (releasing its claim, when given), its metric, and its
-    /// redelivery, or its dead letter and outcome event once it failed for good.
+    /// A job that failed: its run record (releasing its claim, when given), and its
+    /// redelivery, or its dead letter once it failed for good.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn fail(
         &self,
-        event: &H::Event,
         meta: &EventMeta,
         t: &Timing<'_>,
         err: &JobError,
         attempts: u32,
         stop: &Stop,
         release: Option<(&str, &str)>,
-    ) -> Disposition {
+    ) -> Finished {
         let rc = t.msg.receive_count;
         let outcome = if err.is_permanent() {
             RunOutcome::FailedPermanent
@@ -98,16 +88,13 @@ impl<H: Handler> Runtime<H> {
             None => self.record(&run).await,
         }
         let stopped = *stop.borrow();
-        if !stopped {
-            emf::emit(
-                self.worker(),
-                &JobMetrics {
-                    failed: true,
-                    attempts,
-                    ..t.metrics()
-                },
-            );
-        }
+        let report = |for_good| Report::Failed {
+            attempts,
+            error: err.clone(),
+            for_good,
+            stopped,
+            elapsed: t.clock.elapsed(),
+        };
         if !err.is_permanent() && rc < self.config.max_receive_count {
             let delay = if stopped {
                 Duration::ZERO
@@ -115,27 +102,25 @@ impl<H: Handler> Runtime<H> {
                 self.config.retry.redelivery_delay(rc)
             };
             tracing::info!(error = %err, ?delay, "job failed; redelivery after a delay");
-            return Disposition::Retry { delay };
+            return Finished {
+                disposition: Disposition::Retry { delay },
+                report: report(false),
+            };
         }
         tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
-        if let Some(p) = &self.publisher {
-            let failed = Failed {
-                worker: self.worker(),
-                attempts,
-                error: err,
-            };
-            p.announce(event.failed(&failed)).await;
+        Finished {
+            disposition: self.again(rc, Duration::ZERO, err),
+            report: report(true),
         }
-        self.again(rc, Duration::ZERO, err)
     }
 
-    /// A duplicate of a completed job: its run record and metric; nothing else happens.
+    /// A duplicate of a completed job: its run record; nothing else happens.
     pub(super) async fn replayed(
         &self,
         meta: &EventMeta,
         t: &Timing<'_>,
         attempts: u32,
-    ) -> Disposition {
+    ) -> Finished {
         self.record(&t.run(
             self.worker(),
             Some(meta),
@@ -144,13 +129,11 @@ impl<H: Handler> Runtime<H> {
             None,
         ))
         .await;
-        emf::emit(
-            self.worker(),
-            &JobMetrics {
-                replayed: true,
-                ..t.metrics()
+        Finished {
+            disposition: Disposition::Done,
+            report: Report::Replayed {
+                elapsed: t.clock.elapsed(),
             },
-        );
-        Disposition::Done
+        }
     }
 }

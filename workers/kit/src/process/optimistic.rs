@@ -6,17 +6,23 @@
 
 use super::*;
 
-impl<H: Handler> Runtime<H> {
-    /// The run-and-commit part of [`process`](Self::process) for an optimistic job.
-    pub(super) async fn optimistic(
+impl Core {
+    /// The run-and-commit part of [`Runtime::process`](super::Runtime::process) for an optimistic job.
+    pub(super) async fn optimistic<E: JobEvent>(
         &self,
-        event: &Arc<H::Event>,
-        meta: &EventMeta,
-        t: &Timing<'_>,
-        budget: Duration,
-        stop: &Stop,
-        key: String,
-    ) -> Disposition {
+        stack: &JobService<E>,
+        job: &Decoded<'_, E>,
+    ) -> Finished {
+        let Decoded {
+            event,
+            meta,
+            key,
+            budget,
+            stop,
+            t,
+            ..
+        } = job;
+        let (budget, key) = (*budget, key.clone());
         let rc = t.msg.receive_count;
         if rc > self.config.max_receive_count {
             // Its job may have committed at the last delivery (an answer lost): replay it then.
@@ -27,7 +33,7 @@ impl<H: Handler> Runtime<H> {
             {
                 return self.replayed(meta, t, 0).await;
             }
-            return self.past_the_limit(rc);
+            return self.past_the_limit(rc).into();
         }
         let turn = crate::slot::start().await;
         if turn == crate::slot::Turn::Refused {
@@ -36,6 +42,7 @@ impl<H: Handler> Runtime<H> {
         let t = &t.after(turn);
         let ran = self
             .run_handler(
+                stack,
                 event,
                 meta,
                 rc,
@@ -47,11 +54,11 @@ impl<H: Handler> Runtime<H> {
         let (outcome, attempts, staged, summary) = match ran {
             Ran::Ok(outcome, attempts, staged, summary) => (outcome, attempts, staged, summary),
             Ran::Err(err, attempts) => {
-                return self.fail(event, meta, t, &err, attempts, stop, None).await;
+                return self.fail(meta, t, &err, attempts, stop, None).await;
             }
             Ran::Stopped | Ran::ClaimLost => {
                 let err = stopped_by_shutdown();
-                return self.fail(event, meta, t, &err, 0, stop, None).await;
+                return self.fail(meta, t, &err, 0, stop, None).await;
             }
         };
         let _room = self.give_slot_back();
@@ -73,7 +80,7 @@ impl<H: Handler> Runtime<H> {
             .await
         {
             Ok(Completion::Committed) => {
-                return self.completed(event, t, attempts, &run, &outcome).await;
+                return self.completed(t, attempts, &run, &outcome);
             }
             Ok(Completion::Replayed) => {
                 tracing::info!("a duplicate of a completed job: ran, nothing committed, replayed");
@@ -88,7 +95,8 @@ impl<H: Handler> Runtime<H> {
                 );
                 return Disposition::Retry {
                     delay: self.config.retry.redelivery_delay(rc),
-                };
+                }
+                .into();
             }
             Ok(Completion::StagedRefused) => staged_refused(),
             Err(e) => {
@@ -97,9 +105,10 @@ impl<H: Handler> Runtime<H> {
                 tracing::warn!(error = %e, "commit not confirmed; the next delivery finds out");
                 return Disposition::Retry {
                     delay: self.config.retry.redelivery_delay(rc),
-                };
+                }
+                .into();
             }
         };
-        self.fail(event, meta, t, &err, attempts, stop, None).await
+        self.fail(meta, t, &err, attempts, stop, None).await
     }
 }

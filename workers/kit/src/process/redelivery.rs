@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl<H: Handler> Runtime<H> {
+impl Core {
     /// A message delivered more times than the kit's limit: its worker crashed, was cut off or
     /// lost its answer at the last delivery the kit counts (the queue's redrive allows a margin
     /// above it so that this is seen here, with a reason, instead of moved by SQS without one).
@@ -34,7 +34,7 @@ impl<H: Handler> Runtime<H> {
     }
 }
 
-pub(super) fn dead(err: &JobError) -> Disposition {
+pub(crate) fn dead(err: &JobError) -> Disposition {
     Disposition::Dead {
         code: err.code().to_owned(),
         reason: err.to_string(),

@@ -3,12 +3,14 @@
 
 use super::*;
 
-impl<H: Handler> Runtime<H> {
+impl Core {
     /// Runs the job's stack ([`crate::layers`]) until it answers, the job stops or its claim
     /// is lost; the answer with the attempts made, the staged writes and the report's summary.
-    pub(super) async fn run_handler(
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn run_handler<E: JobEvent>(
         &self,
-        event: &Arc<H::Event>,
+        stack: &JobService<E>,
+        event: &Arc<E>,
         meta: &EventMeta,
         receive_count: u32,
         deadline: Instant,
@@ -20,7 +22,7 @@ impl<H: Handler> Runtime<H> {
             event: event.clone(),
             ctx: ctx.clone(),
         };
-        let work = crate::layers::call(self.stack.clone(), attempt);
+        let work = crate::layers::call(stack.clone(), attempt);
         let mut stop = stop.clone();
         let result = tokio::select! {
             // A stop or a lost claim first: the handler is not polled once either is known.
