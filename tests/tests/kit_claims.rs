@@ -433,3 +433,46 @@ async fn a_busy_claim_waits_for_its_expiry_even_at_the_last_delivery() {
     assert_eq!(env.effects(&id).await.unwrap(), 0);
     env.delete().await;
 }
+
+/// The outcome-event layer: a job that completed, or failed for good, is announced once; one
+/// left for redelivery is not (its redelivery decides).
+#[tokio::test]
+async fn outcome_events_go_out_for_completed_and_failed_for_good_jobs_only() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "announce", 5, false)
+        .await
+        .expect("resources");
+    let handler = handler_fn(Worker::Warmup, |event: Event, _ctx: JobCtx| async move {
+        let stoker_events::Body::Warmup(req) = &event.body else {
+            return Err(JobError::permanent("wrong_kind", "warm-up only"));
+        };
+        match req.targets[0].function.as_str() {
+            "retry" => Err(JobError::retryable("try again later")),
+            "bad" => Err(JobError::permanent("bad_input", "never")),
+            _ => Ok::<Outcome, JobError>(json!({ "ok": true })),
+        }
+    });
+    let (rt, count) = with_bus(&env, handler).await;
+    let last = env.config().max_receive_count;
+    // (behaviour, delivery, PutEvents calls so far)
+    let cases = [
+        ("ok", 1, 1),
+        ("retry", 1, 1),
+        ("bad", 1, 2),
+        ("retry", last, 3),
+    ];
+    for (function, receive_count, announced) in cases {
+        let (_, body) = test_event(function, json!({}));
+        let msg = Delivered {
+            receive_count,
+            ..delivered(&body, "m-announce")
+        };
+        let d = rt.process(&msg, Duration::from_secs(10), &never()).await;
+        assert_eq!(
+            count.of("events"),
+            announced,
+            "{function} at delivery {receive_count} ({d:?}): {announced} events so far"
+        );
+    }
+    env.delete().await;
+}

@@ -392,11 +392,14 @@ async fn lambda_batch(env: &Env, n: usize) -> SqsEvent {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lambda_driver_serves_a_batch_and_reports_no_failure_for_a_dead_letter() {
     let env = Env::create("lambda").await;
-    let rt = Arc::new(runtime(env.job(), &env.sdk, env.config()));
+    // The crate's own layer under the Lambda driver too.
+    let rt =
+        Arc::new(runtime(env.job(), &env.sdk, env.config()).layer(QuarantineLayer::new(["o-q2"])));
     env.send(&placed("e-c1", "o-c", "c-2", 700)).await;
     env.send(&placed("e-d1", "o-d", "c-2", 300)).await;
     env.send(&placed("e-e1", "o-e", "c-2", 0)).await; // a zero total: refused
-    let batch = lambda_batch(&env, 3).await;
+    env.send(&placed("e-q2", "o-q2", "c-2", 900)).await; // quarantined
+    let batch = lambda_batch(&env, 4).await;
     let deadline_ms = chrono::Utc::now().timestamp_millis() + 30_000;
 
     let response = lambda::handle_batch(rt, batch, deadline_ms).await;
@@ -412,10 +415,13 @@ async fn the_lambda_driver_serves_a_batch_and_reports_no_failure_for_a_dead_lett
         (2, 1000)
     );
     let mut dead = Vec::new();
-    env.dead_letters_until(&mut dead, 1, 30).await;
+    env.dead_letters_until(&mut dead, 2, 30).await;
+    dead.sort();
     assert_eq!(dead[0].0, "invalid_field", "{dead:?}");
     assert!(
         dead[0].1.contains("total_cents must be 1 to 100000000"),
         "{dead:?}"
     );
+    assert_eq!(dead[1].0, "quarantined", "{dead:?}");
+    assert!(env.item("ORDER#o-q2").await.is_none(), "not recorded");
 }

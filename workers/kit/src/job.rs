@@ -89,6 +89,27 @@ impl JobCtx {
         }
     }
 
+    /// A context for attempt `n` of the same job: nothing staged, no summary (what an earlier
+    /// attempt, or a task it left running, staged is not this attempt's).
+    pub(crate) fn for_attempt(&self, n: u32) -> JobCtx {
+        JobCtx {
+            attempt: n,
+            staged: Arc::default(),
+            summary: Arc::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Keeps what `attempt` staged and summed up, as the job's.
+    pub(crate) fn keep(&self, attempt: &JobCtx) {
+        if let Ok(mut staged) = self.staged.lock() {
+            *staged = attempt.take_staged();
+        }
+        if let Ok(mut summary) = self.summary.lock() {
+            *summary = attempt.take_summary();
+        }
+    }
+
     /// How many writes this attempt has staged so far.
     pub fn staged_count(&self) -> usize {
         self.staged.lock().map(|s| s.len()).unwrap_or_default()

@@ -234,12 +234,31 @@ pub struct Decoded<'a, E> {
 
 /// What a job's layers answer: the driver's disposition, and what happened, for the metrics
 /// and outcome-event layers.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Finished {
     /// What the driver does with the message.
     pub disposition: Disposition,
     /// What happened to the job.
     pub report: Report,
+    /// A job that gave its slot back before its commit holds a place among the pending
+    /// commits until all its layers are done.
+    room: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Finished {
+    /// Finished with `report`.
+    pub fn new(disposition: Disposition, report: Report) -> Self {
+        Finished {
+            disposition,
+            report,
+            room: None,
+        }
+    }
+
+    fn with_room(mut self, room: Option<tokio::sync::OwnedSemaphorePermit>) -> Self {
+        self.room = room;
+        self
+    }
 }
 
 /// What happened to a job, as the metrics and outcome-event layers see it.
@@ -280,17 +299,16 @@ pub enum Report {
         /// Since the job started, when it was settled.
         elapsed: Duration,
     },
-    /// Decided without the handler and without a metric: a busy or conflicting claim, a
-    /// delivery past the limit, the ops table unavailable, a shutdown before its turn.
+    /// Nothing to count or announce yet: decided without the handler (a busy or conflicting
+    /// claim, a delivery past the limit, the ops table unavailable, a shutdown before its
+    /// turn), or the handler ran but its commit was not confirmed or another holder of the key
+    /// took it (the next delivery finds out what happened).
     Undecided,
 }
 
 impl From<Disposition> for Finished {
     fn from(disposition: Disposition) -> Self {
-        Finished {
-            disposition,
-            report: Report::Undecided,
-        }
+        Finished::new(disposition, Report::Undecided)
     }
 }
 

@@ -109,10 +109,10 @@ async fn undecodable(core: &Core, t: &Timing<'_>, e: JobError) -> Finished {
         Some(&err),
     ))
     .await;
-    Finished {
-        disposition: crate::process::dead(&err),
-        report: Report::Undecodable {
+    Finished::new(
+        crate::process::dead(&err),
+        Report::Undecodable {
             elapsed: t.clock.elapsed(),
         },
-    }
+    )
 }

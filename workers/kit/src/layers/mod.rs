@@ -1,5 +1,5 @@
 //! The job pipeline as a stack of tower layers, one concern per file. A message goes down
-//! through the job layers, then the handler's stack, once per attempt:
+//! through the job layers once, and through the handler's layers once per attempt:
 //!
 //! ```text
 //! metrics (one EMF line per job, from what happened to it)           metrics.rs
@@ -45,7 +45,7 @@ mod timeout;
 pub use decode::{Decode, DecodeLayer};
 pub use idempotency::Idempotent;
 pub use metrics::{Metrics, MetricsLayer, metrics};
-pub use outcome::{Outcome as Announce, OutcomeLayer};
+pub use outcome::{Announce, OutcomeLayer};
 
 pub use panic::{CatchPanic, CatchPanicLayer};
 pub use retry::{Retry, RetryLayer};

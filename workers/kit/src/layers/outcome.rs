@@ -27,9 +27,9 @@ impl OutcomeLayer {
 }
 
 impl<S> Layer<S> for OutcomeLayer {
-    type Service = Outcome<S>;
-    fn layer(&self, inner: S) -> Outcome<S> {
-        Outcome {
+    type Service = Announce<S>;
+    fn layer(&self, inner: S) -> Announce<S> {
+        Announce {
             core: self.core.clone(),
             inner,
         }
@@ -38,12 +38,12 @@ impl<S> Layer<S> for OutcomeLayer {
 
 /// See [`OutcomeLayer`].
 #[derive(Debug, Clone)]
-pub struct Outcome<S> {
+pub struct Announce<S> {
     core: Arc<Core>,
     inner: S,
 }
 
-impl<'a, E, S> Service<Decoded<'a, E>> for Outcome<S>
+impl<'a, E, S> Service<Decoded<'a, E>> for Announce<S>
 where
     E: JobEvent,
     S: Service<Decoded<'a, E>, Response = Finished, Error = Infallible>,

@@ -1,5 +1,7 @@
-//! A panic in the handler (or in a layer under this one) is a retryable error with the panic's
-//! message, never a dead worker: the job is retried by redelivery.
+//! A panic in the handler (or in a layer under this one: in its `poll_ready`, its `call` or
+//! its future) is a retryable error with the panic's message, never a dead worker: the job is
+//! retried by redelivery. This layer is always ready and drives the readiness of the services
+//! under it inside the attempt.
 
 use std::panic::AssertUnwindSafe;
 use std::task::{Context, Poll};
@@ -28,31 +30,28 @@ pub struct CatchPanic<S>(S);
 
 impl<S, E> Service<Attempt<E>> for CatchPanic<S>
 where
-    S: Service<Attempt<E>, Error = JobError>,
+    S: Service<Attempt<E>, Error = JobError> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Response: Send + 'static,
+    E: Send + Sync + 'static,
 {
     type Response = S::Response;
     type Error = JobError;
     type Future = BoxFuture<'static, Result<S::Response, JobError>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), JobError>> {
-        self.0.poll_ready(cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), JobError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Attempt<E>) -> Self::Future {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| self.0.call(req))) {
-            Ok(work) => Box::pin(async move {
-                AssertUnwindSafe(work)
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|p| Err(panicked(&p)))
-            }),
-            Err(p) => {
-                let err = panicked(&p);
-                Box::pin(async move { Err(err) })
-            }
-        }
+        let inner = self.0.clone();
+        Box::pin(async move {
+            // `call` is a future: the inner service's poll_ready, call and future all run in it.
+            AssertUnwindSafe(super::call(inner, req))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|p| Err(panicked(&p)))
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! Transient errors retried in process (backon, the worker's [`RetryPolicy`]), never past the
 //! job's deadline; every other error, and the last transient one, goes to the runtime, which
-//! leaves the message for redelivery or dead-letters it. Each attempt starts with nothing
-//! staged and knows its number ([`JobCtx::attempt`](crate::JobCtx::attempt)).
+//! leaves the message for redelivery or dead-letters it. Each attempt has its own context:
+//! its number ([`JobCtx::attempt`](crate::JobCtx::attempt)), nothing staged; the job keeps
+//! what the attempt that succeeded staged and summed up.
 
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -68,16 +69,20 @@ where
             let deadline: Instant = req.ctx.deadline;
             let attempts = req.ctx.attempts.clone();
             let one = move || {
-                let mut ctx = req.ctx.clone();
-                ctx.attempt = ctx.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-                // What a failed attempt staged is not committed.
-                ctx.take_staged();
-                ctx.take_summary();
+                let job = req.ctx.clone();
+                let ctx = job.for_attempt(job.attempts.fetch_add(1, Ordering::Relaxed) + 1);
                 let attempt = Attempt {
                     event: req.event.clone(),
-                    ctx,
+                    ctx: ctx.clone(),
                 };
-                call(inner.clone(), attempt)
+                let work = call(inner.clone(), attempt);
+                async move {
+                    let answer = work.await;
+                    if answer.is_ok() {
+                        job.keep(&ctx);
+                    }
+                    answer
+                }
             };
             one.retry(delays)
                 .when(JobError::is_transient)

@@ -68,6 +68,7 @@ async fn transient_errors_are_retried_with_each_attempt_numbered_and_only_the_la
             log.lock().unwrap().push(ctx.attempt);
             ctx.stage(aws_sdk_dynamodb::types::TransactWriteItem::builder().build());
             if ctx.attempt < 3 {
+                ctx.set_summary(format!("attempt {} failed", ctx.attempt));
                 return Err(JobError::transient("throttled"));
             }
             Ok(serde_json::json!({ "attempt": ctx.attempt }))
@@ -270,4 +271,74 @@ fn the_metric_line_of_each_report() {
             .failed
     );
     assert!(metrics(&Report::Undecided).is_none());
+}
+
+/// A crate's layer that is never ready (a limit nobody releases), or panics when asked.
+#[derive(Clone)]
+struct Stuck {
+    panic: bool,
+}
+
+impl<S> Layer<S> for Stuck {
+    type Service = StuckService<S>;
+    fn layer(&self, inner: S) -> StuckService<S> {
+        StuckService {
+            inner,
+            panic: self.panic,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct StuckService<S> {
+    inner: S,
+    panic: bool,
+}
+
+impl<S: Service<Attempt<Ping>>> Service<Attempt<Ping>> for StuckService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        assert!(!self.panic, "poll_ready panicked");
+        Poll::Pending
+    }
+
+    fn call(&mut self, req: Attempt<Ping>) -> S::Future {
+        self.inner.call(req)
+    }
+}
+
+fn stuck(panic: bool) -> JobService<Ping> {
+    let handler = service_fn(|_: Attempt<Ping>| async { Ok(serde_json::Value::Null) });
+    kit_stack(JobService::new(Stuck { panic }.layer(handler)), fast())
+}
+
+#[tokio::test]
+async fn a_layer_that_never_gets_ready_is_held_to_the_deadline_and_one_that_panics_is_caught() {
+    let started = Instant::now();
+    let err = call(stuck(false), attempt(Duration::from_millis(50)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ran out of time"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let err = call(stuck(true), attempt(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("poll_ready panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_before_its_future_is_caught_too() {
+    let svc = stack(
+        |_: JobCtx| -> std::future::Ready<Result<Outcome, JobError>> {
+            panic!("before the future")
+        },
+    );
+    let err = call(svc, attempt(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("before the future"), "{err}");
 }

@@ -128,7 +128,8 @@ impl Core {
                     None,
                 );
                 run.summary = summary;
-                let _room = self.give_slot_back();
+                // Held until the job's layers are done (its outcome event included).
+                let room = self.give_slot_back();
                 let holder = Holder::Claim {
                     claim_id: claim_id.clone(),
                 };
@@ -138,7 +139,7 @@ impl Core {
                 drop(lease);
                 match completion {
                     Ok(Completion::Committed) => {
-                        return self.completed(t, attempts, &run, &outcome);
+                        return self.completed(t, attempts, &run, &outcome).with_room(room);
                     }
                     Ok(Completion::TakenOver | Completion::Replayed | Completion::Conflict) => (
                         JobError::retryable(

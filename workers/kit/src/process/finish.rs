@@ -53,15 +53,15 @@ impl Core {
         run: &RunRecord,
         outcome: &Outcome,
     ) -> Finished {
-        Finished {
-            disposition: Disposition::Done,
-            report: Report::Completed {
+        Finished::new(
+            Disposition::Done,
+            Report::Completed {
                 attempts,
                 outcome: outcome.clone(),
                 duration_ms: run.duration_ms,
                 elapsed: t.clock.elapsed(),
             },
-        }
+        )
     }
 
     /// A job that failed: its run record (releasing its claim, when given), and its
@@ -102,16 +102,10 @@ impl Core {
                 self.config.retry.redelivery_delay(rc)
             };
             tracing::info!(error = %err, ?delay, "job failed; redelivery after a delay");
-            return Finished {
-                disposition: Disposition::Retry { delay },
-                report: report(false),
-            };
+            return Finished::new(Disposition::Retry { delay }, report(false));
         }
         tracing::warn!(error = %err, code = err.code(), attempts, "job failed for good: to the DLQ");
-        Finished {
-            disposition: self.again(rc, Duration::ZERO, err),
-            report: report(true),
-        }
+        Finished::new(self.again(rc, Duration::ZERO, err), report(true))
     }
 
     /// A duplicate of a completed job: its run record; nothing else happens.
@@ -129,11 +123,11 @@ impl Core {
             None,
         ))
         .await;
-        Finished {
-            disposition: Disposition::Done,
-            report: Report::Replayed {
+        Finished::new(
+            Disposition::Done,
+            Report::Replayed {
                 elapsed: t.clock.elapsed(),
             },
-        }
+        )
     }
 }

@@ -61,7 +61,8 @@ impl Core {
                 return self.fail(meta, t, &err, 0, stop, None).await;
             }
         };
-        let _room = self.give_slot_back();
+        // Held until the job's layers are done (its outcome event included).
+        let room = self.give_slot_back();
         let mut run = t.run(
             self.worker(),
             Some(meta),
@@ -80,7 +81,7 @@ impl Core {
             .await
         {
             Ok(Completion::Committed) => {
-                return self.completed(t, attempts, &run, &outcome);
+                return self.completed(t, attempts, &run, &outcome).with_room(room);
             }
             Ok(Completion::Replayed) => {
                 tracing::info!("a duplicate of a completed job: ran, nothing committed, replayed");
@@ -109,6 +110,8 @@ impl Core {
                 .into();
             }
         };
-        self.fail(meta, t, &err, attempts, stop, None).await
+        self.fail(meta, t, &err, attempts, stop, None)
+            .await
+            .with_room(room)
     }
 }
