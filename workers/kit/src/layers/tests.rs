@@ -148,46 +148,59 @@ async fn more_staged_writes_than_a_transaction_holds_fail_for_good() {
     assert_eq!(err.code(), "too_many_staged_writes");
 }
 
-/// A crate's own layer: counts the calls it sees, and panics in `call` when told to.
-#[derive(Clone)]
-struct Counting {
-    calls: Arc<AtomicU32>,
-    panic: bool,
+/// What a crate's layer under test does wrong, if anything.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    PanicInCall,
+    NeverReady,
+    PanicWhenReady,
 }
 
-impl<S> Layer<S> for Counting {
-    type Service = CountingService<S>;
-    fn layer(&self, inner: S) -> CountingService<S> {
-        CountingService {
+/// A crate's own layer: counts the calls it sees, and misbehaves as told.
+#[derive(Clone)]
+struct Probe {
+    calls: Arc<AtomicU32>,
+    fault: Fault,
+}
+
+impl<S> Layer<S> for Probe {
+    type Service = ProbeService<S>;
+    fn layer(&self, inner: S) -> ProbeService<S> {
+        ProbeService {
             inner,
-            layer: self.clone(),
+            probe: self.clone(),
         }
     }
 }
 
 #[derive(Clone)]
-struct CountingService<S> {
+struct ProbeService<S> {
     inner: S,
-    layer: Counting,
+    probe: Probe,
 }
 
-impl<S: Service<Attempt<Ping>>> Service<Attempt<Ping>> for CountingService<S> {
+impl<S: Service<Attempt<Ping>>> Service<Attempt<Ping>> for ProbeService<S> {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
+        match self.probe.fault {
+            Fault::NeverReady => Poll::Pending,
+            Fault::PanicWhenReady => panic!("poll_ready panicked"),
+            _ => self.inner.poll_ready(cx),
+        }
     }
 
     fn call(&mut self, req: Attempt<Ping>) -> S::Future {
-        self.layer.calls.fetch_add(1, Ordering::Relaxed);
-        assert!(!self.layer.panic, "the layer panicked");
+        self.probe.calls.fetch_add(1, Ordering::Relaxed);
+        assert!(self.probe.fault != Fault::PanicInCall, "the layer panicked");
         self.inner.call(req)
     }
 }
 
-fn runtime_with(layer: Counting) -> crate::Runtime<impl Handler<Event = Ping>> {
+fn runtime_with(layer: Probe) -> crate::Runtime<impl Handler<Event = Ping>> {
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -206,9 +219,9 @@ fn runtime_with(layer: Counting) -> crate::Runtime<impl Handler<Event = Ping>> {
 #[tokio::test]
 async fn a_crates_own_layer_runs_inside_the_kits_retries_and_its_panics_are_caught() {
     let calls = Arc::new(AtomicU32::new(0));
-    let rt = runtime_with(Counting {
+    let rt = runtime_with(Probe {
         calls: calls.clone(),
-        panic: false,
+        fault: Fault::None,
     });
     let out = call(rt.stack.clone(), attempt(Duration::from_secs(5))).await;
     assert_eq!(out.expect("second attempt"), serde_json::json!("ok"));
@@ -218,9 +231,9 @@ async fn a_crates_own_layer_runs_inside_the_kits_retries_and_its_panics_are_caug
         "the layer sees every attempt"
     );
 
-    let rt = runtime_with(Counting {
-        calls: Arc::new(AtomicU32::new(0)),
-        panic: true,
+    let rt = runtime_with(Probe {
+        calls: Arc::default(),
+        fault: Fault::PanicInCall,
     });
     let err = rt
         .stack
@@ -273,46 +286,17 @@ fn the_metric_line_of_each_report() {
     assert!(metrics(&Report::Undecided).is_none());
 }
 
-/// A crate's layer that is never ready (a limit nobody releases), or panics when asked.
-#[derive(Clone)]
-struct Stuck {
-    panic: bool,
-}
-
-impl<S> Layer<S> for Stuck {
-    type Service = StuckService<S>;
-    fn layer(&self, inner: S) -> StuckService<S> {
-        StuckService {
-            inner,
-            panic: self.panic,
-        }
-    }
-}
-
-#[derive(Clone)]
-struct StuckService<S> {
-    inner: S,
-    panic: bool,
-}
-
-impl<S: Service<Attempt<Ping>>> Service<Attempt<Ping>> for StuckService<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        assert!(!self.panic, "poll_ready panicked");
-        Poll::Pending
-    }
-
-    fn call(&mut self, req: Attempt<Ping>) -> S::Future {
-        self.inner.call(req)
-    }
-}
-
 fn stuck(panic: bool) -> JobService<Ping> {
     let handler = service_fn(|_: Attempt<Ping>| async { Ok(serde_json::Value::Null) });
-    kit_stack(JobService::new(Stuck { panic }.layer(handler)), fast())
+    let probe = Probe {
+        calls: Arc::default(),
+        fault: if panic {
+            Fault::PanicWhenReady
+        } else {
+            Fault::NeverReady
+        },
+    };
+    kit_stack(JobService::new(probe.layer(handler)), fast())
 }
 
 #[tokio::test]

@@ -10,16 +10,7 @@ impl Core {
         stack: &JobService<E>,
         job: &Decoded<'_, E>,
     ) -> Finished {
-        let Decoded {
-            event,
-            meta,
-            key,
-            budget,
-            stop,
-            t,
-            ..
-        } = job;
-        let (budget, key) = (*budget, key.clone());
+        let (event, meta, key, budget, stop, t) = job.parts();
         let rc = t.msg.receive_count;
         let claim_ttl = budget + CLAIM_GRACE;
         let request = ClaimRequest {

@@ -13,16 +13,7 @@ impl Core {
         stack: &JobService<E>,
         job: &Decoded<'_, E>,
     ) -> Finished {
-        let Decoded {
-            event,
-            meta,
-            key,
-            budget,
-            stop,
-            t,
-            ..
-        } = job;
-        let (budget, key) = (*budget, key.clone());
+        let (event, meta, key, budget, stop, t) = job.parts();
         let rc = t.msg.receive_count;
         if rc > self.config.max_receive_count {
             // Its job may have committed at the last delivery (an answer lost): replay it then.
