@@ -52,10 +52,19 @@ async fn main() -> anyhow::Result<()> {
     // The handler's one effect write is staged: it commits with the job's completion.
     // STOKER_PEER_ONLY=claim-first/1 runs that one stoker row alone (then stops);
     // STOKER_PEER_WRAP="perf record -g -o /tmp/peer.perf --" runs peer-stoker under a profiler.
+    // STOKER_PEER_BASELINE=<another peer-stoker> runs each stoker row with that build too, right
+    // after this one's (an earlier commit's, say), labelled "baseline build".
     let only = std::env::var("STOKER_PEER_ONLY").ok();
     let wrap = std::env::var("STOKER_PEER_WRAP").unwrap_or_default();
+    let mut builds = vec![("", dir.join("peer-stoker"))];
+    if let Ok(base) = std::env::var("STOKER_PEER_BASELINE") {
+        builds.push((", baseline build", base.into()));
+    }
     for mode in ["claim-first", "optimistic"] {
-        for concurrency in [1, 10] {
+        for (concurrency, (build, peer)) in [1, 10]
+            .into_iter()
+            .flat_map(|c| builds.iter().map(move |b| (c, b)))
+        {
             if only
                 .as_ref()
                 .is_some_and(|o| *o != format!("{mode}/{concurrency}"))
@@ -64,15 +73,14 @@ async fn main() -> anyhow::Result<()> {
             }
             let env = KitEnv::create(&sdk, "peer-stoker", 5, false).await?;
             fill_with(&env, n, serde_json::json!({ "stage": true })).await?;
-            let peer = dir.join("peer-stoker");
             let mut words = wrap.split_whitespace();
             let mut cmd = match words.next() {
                 Some(w) => {
                     let mut c = Command::new(w);
-                    c.args(words).arg(&peer);
+                    c.args(words).arg(peer);
                     c
                 }
-                None => Command::new(&peer),
+                None => Command::new(peer),
             };
             cmd.envs(env.worker_env())
                 .env("STOKER_CONCURRENCY", concurrency.to_string())
@@ -82,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
             let effects = effects(&env).await?.1 as f64 / n as f64;
             rows.push((
                 format!(
-                    "stoker long-poll driver, {mode}, staged effect (concurrency {concurrency})"
+                    "stoker long-poll driver, {mode}, staged effect (concurrency {concurrency}{build})"
                 ),
                 figures,
                 effects,
