@@ -8,6 +8,7 @@ use stoker_it::counted::CountedPoller;
 use stoker_it::kit::{KitEnv, test_event};
 use stoker_it::testworker::TestWorker;
 use stoker_it::{emulator, wait_for};
+use stoker_kit::calls::CallCount;
 use stoker_kit::ops::RunOutcome;
 use stoker_kit::poll::PollSummary;
 use stoker_kit::{WorkerConfig, runtime};
@@ -467,17 +468,17 @@ async fn a_retried_completion_never_commits_staged_writes_twice() {
     assert_eq!(env.effects("e-1").await.unwrap(), 1);
 }
 
-/// Issue #18: at concurrency 1 the poller still receives 10 messages per call, keeps the ones
-/// waiting for their turn invisible, and deletes in batches: 30 events cost fewer SQS calls
-/// than events (one receive and one delete per message before: 60 and more), and none is
-/// delivered twice.
-#[tokio::test]
-async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call() {
+/// 30 events that behave as told, through a counted poller at concurrency 1 until all are
+/// done: their environment, the events, the calls made and the poller's summary.
+async fn thirty_at_concurrency_1(
+    name: &str,
+    behaviour: serde_json::Value,
+) -> (KitEnv, Vec<(String, String)>, Arc<CallCount>, PollSummary) {
     let sdk = emulator().await;
-    let env = KitEnv::create(&sdk, "batch", 5, false)
+    let env = KitEnv::create(&sdk, name, 5, false)
         .await
         .expect("resources");
-    let events = env.send_events("b", 30, json!({})).await;
+    let events = env.send_events(name, 30, behaviour).await;
     let mut cfg = env.config();
     cfg.concurrency = 1;
     let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
@@ -487,6 +488,16 @@ async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call(
     .await;
     let count = poller.count.clone();
     let summary = poller.stop().await;
+    (env, events, count, summary)
+}
+
+/// Issue #18: at concurrency 1 the poller still receives 10 messages per call, keeps the ones
+/// waiting for their turn invisible, and deletes in batches: 30 events cost fewer SQS calls
+/// than events (one receive and one delete per message before: 60 and more), and none is
+/// delivered twice.
+#[tokio::test]
+async fn at_concurrency_1_the_poller_receives_and_deletes_ten_messages_per_call() {
+    let (env, events, count, summary) = thirty_at_concurrency_1("batch", json!({})).await;
     let sqs = count.of("sqs");
     println!(
         "30 events at concurrency 1: {sqs} SQS calls ({:.2} per event)",
@@ -563,20 +574,8 @@ async fn jobs_running_together_share_their_claim_and_completion_transactions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_concurrency_1_a_receive_is_claimed_in_one_transaction_and_completions_share_theirs() {
-    let sdk = emulator().await;
-    let env = KitEnv::create(&sdk, "c1claims", 5, false)
-        .await
-        .expect("resources");
-    let events = env.send_events("c", 30, json!({ "stage": true })).await;
-    let mut cfg = env.config();
-    cfg.concurrency = 1;
-    let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
-    wait_for("30 jobs done", Duration::from_secs(90), || {
-        env.all_done(&events)
-    })
-    .await;
-    let count = poller.count.clone();
-    let summary = poller.stop().await;
+    let (env, events, count, summary) =
+        thirty_at_concurrency_1("c1claims", json!({ "stage": true })).await;
     let ddb = count.of("dynamodb");
     println!(
         "30 events at concurrency 1, claim-first: {ddb} ops-table calls ({:.2} per event)",

@@ -232,21 +232,6 @@ pub struct Decoded<'a, E> {
     pub(crate) t: Timing<'a>,
 }
 
-impl<'a, E> Decoded<'a, E> {
-    /// Its parts, as the idempotency steps use them.
-    #[allow(clippy::type_complexity)]
-    fn parts(&self) -> (&Arc<E>, &EventMeta, String, Duration, &'a Stop, &Timing<'a>) {
-        (
-            &self.event,
-            &self.meta,
-            self.key.clone(),
-            self.budget,
-            self.stop,
-            &self.t,
-        )
-    }
-}
-
 /// What a job's layers answer: the driver's disposition, and what happened, for the metrics
 /// and outcome-event layers.
 #[derive(Debug)]

@@ -10,9 +10,16 @@ impl Core {
         stack: &JobService<E>,
         job: &Decoded<'_, E>,
     ) -> Finished {
-        let (event, meta, key, budget, stop, t) = job.parts();
+        let Decoded {
+            event,
+            meta,
+            key,
+            stop,
+            t,
+            ..
+        } = job;
         let rc = t.msg.receive_count;
-        let claim_ttl = budget + CLAIM_GRACE;
+        let claim_ttl = job.budget + CLAIM_GRACE;
         let request = ClaimRequest {
             worker: self.worker().to_owned(),
             key: key.clone(),
@@ -30,7 +37,7 @@ impl Core {
                     0,
                     None,
                 );
-                self.release(&key, &claim_id, &run).await;
+                self.release(key, &claim_id, &run).await;
                 return self.past_the_limit(rc).into();
             }
             Ok(Claim::Acquired { claim_id }) => claim_id,
@@ -70,7 +77,7 @@ impl Core {
                 return self.past_the_limit(rc).into();
             }
             Ok(Claim::Conflict) => {
-                let err = conflict(&key);
+                let err = conflict(key);
                 self.record(&t.run(
                     self.worker(),
                     Some(meta),
@@ -98,7 +105,7 @@ impl Core {
                 0,
                 Some(&err),
             );
-            self.release(&key, &claim_id, &run).await;
+            self.release(key, &claim_id, &run).await;
             return self.not_started();
         }
         let t = &t.after(turn);
@@ -106,8 +113,7 @@ impl Core {
         let ran = if lease.is_lost() {
             Ran::ClaimLost
         } else {
-            self.run_handler(stack, event, meta, rc, t.clock + budget, stop, lease.lost())
-                .await
+            self.run_handler(stack, job, t, lease.lost()).await
         };
         let (err, attempts, release) = match ran {
             Ran::Ok(outcome, attempts, staged, summary) => {
@@ -125,12 +131,12 @@ impl Core {
                     claim_id: claim_id.clone(),
                 };
                 let completion = self
-                    .finish_completed(&key, &holder, &outcome, &run, &staged)
+                    .finish_completed(key, &holder, &outcome, &run, &staged)
                     .await;
                 drop(lease);
                 match completion {
                     Ok(Completion::Committed) => {
-                        return self.completed(t, attempts, &run, &outcome).with_room(room);
+                        return self.completed(t, attempts, &run, outcome).with_room(room);
                     }
                     Ok(Completion::TakenOver | Completion::Replayed | Completion::Conflict) => (
                         JobError::retryable(

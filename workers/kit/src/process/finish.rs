@@ -51,13 +51,13 @@ impl Core {
         t: &Timing<'_>,
         attempts: u32,
         run: &RunRecord,
-        outcome: &Outcome,
+        outcome: Outcome,
     ) -> Finished {
         Finished::new(
             Disposition::Done,
             Report::Completed {
                 attempts,
-                outcome: outcome.clone(),
+                outcome,
                 duration_ms: run.duration_ms,
                 elapsed: t.clock.elapsed(),
             },

@@ -13,13 +13,20 @@ impl Core {
         stack: &JobService<E>,
         job: &Decoded<'_, E>,
     ) -> Finished {
-        let (event, meta, key, budget, stop, t) = job.parts();
+        let Decoded {
+            event,
+            meta,
+            key,
+            stop,
+            t,
+            ..
+        } = job;
         let rc = t.msg.receive_count;
         if rc > self.config.max_receive_count {
             // Its job may have committed at the last delivery (an answer lost): replay it then.
             if let Ok(Claim::Replay { .. }) = self
                 .ops
-                .completed(self.worker(), &key, &event.payload_hash())
+                .completed(self.worker(), key, &event.payload_hash())
                 .await
             {
                 return self.replayed(meta, t, 0).await;
@@ -32,15 +39,7 @@ impl Core {
         }
         let t = &t.after(turn);
         let ran = self
-            .run_handler(
-                stack,
-                event,
-                meta,
-                rc,
-                t.clock + budget,
-                stop,
-                std::future::pending(),
-            )
+            .run_handler(stack, job, t, std::future::pending())
             .await;
         let (outcome, attempts, staged, summary) = match ran {
             Ran::Ok(outcome, attempts, staged, summary) => (outcome, attempts, staged, summary),
@@ -68,17 +67,17 @@ impl Core {
             event_id: meta.id.clone(),
         };
         let err = match self
-            .finish_completed(&key, &holder, &outcome, &run, &staged)
+            .finish_completed(key, &holder, &outcome, &run, &staged)
             .await
         {
             Ok(Completion::Committed) => {
-                return self.completed(t, attempts, &run, &outcome).with_room(room);
+                return self.completed(t, attempts, &run, outcome).with_room(room);
             }
             Ok(Completion::Replayed) => {
                 tracing::info!("a duplicate of a completed job: ran, nothing committed, replayed");
                 return self.replayed(meta, t, attempts).await;
             }
-            Ok(Completion::Conflict) => conflict(&key),
+            Ok(Completion::Conflict) => conflict(key),
             Ok(Completion::TakenOver) => {
                 // A claim-first worker of the same key (a deploy switching modes) holds it: not
                 // a failure; look again later, when it has completed (a replay) or let go.

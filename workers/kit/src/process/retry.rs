@@ -6,24 +6,27 @@ use super::*;
 impl Core {
     /// Runs the job's stack ([`crate::layers`]) until it answers, the job stops or its claim
     /// is lost; the answer with the attempts made, the staged writes and the report's summary.
-    #[allow(clippy::too_many_arguments)]
+    /// `t` is the job's timing once its slot came: its budget counts from then.
     pub(super) async fn run_handler<E: JobEvent>(
         &self,
         stack: &JobService<E>,
-        event: &Arc<E>,
-        meta: &EventMeta,
-        receive_count: u32,
-        deadline: Instant,
-        stop: &Stop,
+        job: &Decoded<'_, E>,
+        t: &Timing<'_>,
         lost: impl Future<Output = ()>,
     ) -> Ran {
-        let ctx = JobCtx::new(self.config.worker, meta.clone(), 0, receive_count, deadline);
+        let ctx = JobCtx::new(
+            self.config.worker,
+            job.meta.clone(),
+            0,
+            t.msg.receive_count,
+            t.clock + job.budget,
+        );
         let attempt = Attempt {
-            event: event.clone(),
+            event: job.event.clone(),
             ctx: ctx.clone(),
         };
         let work = crate::layers::call(stack.clone(), attempt);
-        let mut stop = stop.clone();
+        let mut stop = job.stop.clone();
         let result = tokio::select! {
             // A stop or a lost claim first: the handler is not polled once either is known.
             biased;
