@@ -20,6 +20,7 @@ pub mod faultrun;
 pub mod http;
 pub mod iam;
 pub mod iam_calls;
+pub mod keep_alive;
 pub mod kit;
 pub mod lambda;
 pub mod optimizer;

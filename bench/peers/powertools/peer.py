@@ -46,6 +46,16 @@ sqs = boto3.client("sqs")
 ddb = boto3.client("dynamodb")
 sqs.meta.events.register("before-send.*", counting("sqs"))
 ddb.meta.events.register("before-send.*", counting("dynamodb"))
+
+
+def keep_alive(request, **_):
+    # As stoker_it::keep_alive: LocalStack closes every connection unless asked not to.
+    request.headers["Connection"] = "keep-alive"
+
+
+if os.environ.get("STOKER_PEER_KEEPALIVE") == "1":
+    sqs.meta.events.register("before-send.*", keep_alive)
+    ddb.meta.events.register("before-send.*", keep_alive)
 persistence = DynamoDBPersistenceLayer(table_name=TABLE, key_attr="pk", sort_key_attr="sk", boto3_client=ddb)
 config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=86400)
 processor = BatchProcessor(event_type=EventType.SQS)

@@ -38,7 +38,22 @@ async fn main() -> anyhow::Result<()> {
     let python = std::env::var("STOKER_PEER_PYTHON")
         .map_err(|_| anyhow::anyhow!("STOKER_PEER_PYTHON is not set: run ./scripts/bench-peer"))?;
     let peer_py = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/powertools/peer.py");
-    let sdk = stoker_it::emulator().await;
+    let mut sdk = stoker_it::emulator().await;
+    // STOKER_PEER_KEEPALIVE=1: every side keeps its connections alive, as against AWS
+    // (LocalStack otherwise closes each one: stoker_it::keep_alive).
+    let keep_alive = stoker_it::keep_alive::wanted();
+    if keep_alive {
+        let http = stoker_it::keep_alive::client(stoker_kit::aws::http_client());
+        sdk = stoker_kit::aws::unrecorded_config_loader()
+            .http_client(http)
+            .load()
+            .await;
+    }
+    let connections = if keep_alive {
+        "connections kept alive"
+    } else {
+        "a new connection per call: LocalStack's Connection: close"
+    };
     let dir = std::env::current_exe()?
         .parent()
         .map(std::path::Path::to_path_buf)
@@ -120,7 +135,9 @@ async fn main() -> anyhow::Result<()> {
     ));
     env.delete().await;
 
-    println!("\n## Throughput and cost per event ({n} events each, same emulator, same run)\n");
+    println!(
+        "\n## Throughput and cost per event ({n} events each, same emulator, same run; {connections})\n"
+    );
     println!(
         "| run | events/s | x baseline | x Powertools | CPU s / 1,000 events | SQS calls/event | DynamoDB calls/event | peak RSS MiB | effects/event |"
     );

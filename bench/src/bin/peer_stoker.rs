@@ -7,7 +7,8 @@
 //!
 //! Environment: the kit's (`STOKER_QUEUE_URL`, `STOKER_DLQ_URL`, `STOKER_OPS_TABLE`),
 //! `STOKER_CONCURRENCY`, `STOKER_BENCH_EVENTS`, `STOKER_BENCH_MODE` (`optimistic`, or the
-//! default claim-first).
+//! default claim-first), `STOKER_PEER_KEEPALIVE=1` (connections kept alive against LocalStack,
+//! as against AWS: `stoker_it::keep_alive`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -60,9 +61,12 @@ async fn main() -> anyhow::Result<()> {
     // Every request of the process (the kit's and the handler's), counted at the HTTP client
     // of the one SDK config every client is built from.
     let count = Arc::new(CallCount::default());
-    let sdk = stoker_kit::aws::counted_config_loader(Worker::Warmup, count.clone())
-        .load()
-        .await;
+    let mut loader = stoker_kit::aws::counted_config_loader(Worker::Warmup, count.clone());
+    if stoker_it::keep_alive::wanted() {
+        let http = stoker_kit::calls::counting(stoker_kit::aws::http_client(), count.clone());
+        loader = loader.http_client(stoker_it::keep_alive::client(http));
+    }
+    let sdk = loader.load().await;
     let cfg = WorkerConfig::from_env(Worker::Warmup)?;
     let handler = TestWorker {
         ddb: aws_sdk_dynamodb::Client::new(&sdk),
