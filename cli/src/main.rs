@@ -6,6 +6,7 @@ mod dlq;
 mod error;
 mod optimize;
 mod publish;
+mod readiness;
 mod run;
 mod status;
 mod table;
@@ -37,6 +38,8 @@ enum Cmd {
     Backup(backup::BackupArgs),
     /// Review functions' memory and timeout (optionally power-tune and apply) and print the table.
     Optimize(optimize::OptimizeArgs),
+    /// Check the stack's tables, queues and alarms through the pipeline; exit 0 on go, 1 on no-go.
+    Readiness(readiness::ReadinessArgs),
     /// Undo the optimizer's last change of a function (memory, timeout and alias).
     Rollback(optimize::RollbackArgs),
     /// Run workers as long-poll processes in this binary until Ctrl-C / SIGTERM.
@@ -54,6 +57,7 @@ async fn main() {
         Cmd::Backup(a) => a.run(&cli.aws).await,
         Cmd::Optimize(a) => a.run(&cli.aws).await,
         Cmd::Rollback(a) => a.run(&cli.aws).await,
+        Cmd::Readiness(a) => a.run(&cli.aws).await,
     };
     if let Err(e) = result {
         eprintln!("{e}");

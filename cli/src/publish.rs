@@ -66,6 +66,12 @@ impl PublishArgs {
     }
 
     pub async fn run(&self, aws_args: &AwsArgs) -> Result<(), CliError> {
+        self.run_for_report(aws_args).await.map(|_| ())
+    }
+
+    /// [`PublishArgs::run`], answering the worker's report when it waited for one and the job
+    /// completed.
+    pub async fn run_for_report(&self, aws_args: &AwsArgs) -> Result<Option<Value>, CliError> {
         let kind: Kind = self.kind.parse().map_err(|e: stoker_events::UnknownKind| {
             CliError::invalid(e.to_string())
                 .fix("pass one of the kinds listed in schemas/ (e.g. stoker.warmup.requested)")
@@ -89,7 +95,7 @@ impl PublishArgs {
                 "{}",
                 serde_json::to_string_pretty(&entry).unwrap_or_default()
             );
-            return Ok(());
+            return Ok(None);
         }
         let out = aws_sdk_eventbridge::Client::new(&ctx.sdk)
             .put_events()
@@ -124,7 +130,7 @@ impl PublishArgs {
             ),
         }
         if !self.wait {
-            return Ok(());
+            return Ok(None);
         }
         let worker = kind.worker().ok_or_else(|| {
             CliError::invalid(format!(
@@ -153,11 +159,11 @@ impl PublishArgs {
                 let run = &run;
                 bar.finish();
                 let report = ops.stored_outcome(worker.name(), &id).await.ok().flatten();
-                self.print_run(run, report);
+                self.print_run(run, report.clone());
                 return match run.outcome {
                     RunOutcome::FailedPermanent => Err(CliError::new(format!("the job failed: {}", run.error.as_deref().unwrap_or("?")))
                         .fix(format!("see `stoker dlq list {worker}`; fix the cause, then `stoker dlq redrive {worker}`"))),
-                    _ => Ok(()),
+                    _ => Ok(report),
                 };
             }
             if Instant::now() > deadline {
@@ -252,7 +258,9 @@ impl PublishArgs {
                         .unwrap_or_default()
                 );
                 if let Some(r) = report {
-                    match stoker_optimizer::report::table(&r) {
+                    match stoker_optimizer::report::table(&r)
+                        .or_else(|| stoker_readiness::table(&r))
+                    {
                         Some(table) => print!("{table}"),
                         None => println!("report: {r}"),
                     }

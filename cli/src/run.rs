@@ -84,6 +84,14 @@ impl RunArgs {
                     let h = stoker_optimizer::Optimizer::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
+                Worker::Readiness => {
+                    // The stack named on the command line, whatever the environment says.
+                    let settings = stoker_readiness::ReadinessSettings {
+                        stack: ctx.stack.clone(),
+                    };
+                    let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
+                    tasks.spawn(poll(h, sdk, cfg, stop));
+                }
             }
         }
         eprintln!(

@@ -13,6 +13,7 @@ crate::kind::catalog! {
         Backup = "backup", "Backup", 900;
         Rollup = "rollup", "Rollup", 60;
         Optimizer = "optimizer", "Optimizer", 900;
+        Readiness = "readiness", "Readiness", 300;
     }
     kinds {
         // kind = detail-type, the worker whose queue receives it, Body variant(payload type)
@@ -22,10 +23,12 @@ crate::kind::catalog! {
         MeasurementsReported = "stoker.rollup.measurements", Some(Worker::Rollup), Measurements(MeasurementBatch);
         RollupRequested = "stoker.rollup.requested", Some(Worker::Rollup), Rollup(RollupRequest);
         OptimizeRequested = "stoker.optimize.requested", Some(Worker::Optimizer), Optimize(OptimizeRequest);
+        ReadinessRequested = "stoker.readiness.requested", Some(Worker::Readiness), Readiness(ReadinessRequest);
         // Outcome events: no queue of their own.
         JobCompleted = "stoker.job.completed", None, JobCompleted(JobCompleted);
         JobFailed = "stoker.job.failed", None, JobFailed(JobFailed);
         RegressionDetected = "stoker.rollup.regression-detected", None, RegressionDetected(RegressionDetected);
         OptimizationRecommended = "stoker.optimizer.recommended", None, OptimizationRecommended(OptimizationRecommended);
+        ReadinessReported = "stoker.readiness.reported", None, ReadinessReported(ReadinessReported);
     }
 }

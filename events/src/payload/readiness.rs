@@ -1,0 +1,187 @@
+//! `stoker.readiness.requested`: check the system and report go / no-go;
+//! `stoker.readiness.reported`: the verdict.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::names;
+use crate::validate::{Validate, Validator};
+
+/// Check these resources (each empty list means the stack's own) and report go / no-go:
+/// go when no check failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessRequest {
+    /// DynamoDB tables (0-50): point-in-time recovery on, a backup recent enough. Default: the
+    /// stack's ops table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::collection::vec(\"[a-z][a-z0-9-]{2,20}\", 0..3)")
+    )]
+    #[schemars(length(max = 50))]
+    pub tables: Vec<String>,
+    /// SQS queue names (0-100): dead-letter queues empty, the others below the depth limit and
+    /// with a DLQ, all encrypted. Default: every queue whose name starts with the stack's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::collection::vec(\"[a-z][a-z0-9-]{0,20}\", 0..3)")
+    )]
+    #[schemars(length(max = 100))]
+    pub queues: Vec<String>,
+    /// CloudWatch alarms whose names start with this (each: has an action, is not in ALARM).
+    /// Default: the stack's name and `-`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::option::of(\"[a-z][a-z0-9-]{0,20}\")")
+    )]
+    #[schemars(length(min = 1, max = 255))]
+    pub alarm_prefix: Option<String>,
+    /// The limits the checks hold resources to.
+    #[serde(default)]
+    pub thresholds: Thresholds,
+}
+
+/// The limits of the checks (defaults from the operations plans stoker serves).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// A table's newest backup may be at most this old (1-8760 h, default 26: a daily backup
+    /// and some slack).
+    #[serde(default = "default_backup_age_hours")]
+    #[schemars(range(min = 1, max = 8760))]
+    pub max_backup_age_hours: u32,
+    /// A queue deeper than this warns (0-1000000, default 100).
+    #[serde(default = "default_queue_depth")]
+    #[schemars(range(max = 1_000_000))]
+    pub max_queue_depth: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_backup_age_hours: default_backup_age_hours(),
+            max_queue_depth: default_queue_depth(),
+        }
+    }
+}
+
+fn default_backup_age_hours() -> u32 {
+    26
+}
+fn default_queue_depth() -> u64 {
+    100
+}
+
+/// `stoker.readiness.reported`: the verdict of a readiness job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessReported {
+    /// No check failed.
+    pub go: bool,
+    pub passed: u32,
+    pub warned: u32,
+    pub failed: u32,
+    /// The failed checks, `<check> <resource>: <evidence>` (at most 20).
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::collection::vec(\"[a-z .:]{0,30}\", 0..3)")
+    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
+}
+
+impl Validate for ReadinessRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.count("tables", self.tables.len(), 0, 50);
+        v.at("tables", |v| {
+            for (i, t) in self.tables.iter().enumerate() {
+                v.at(i, |v| v.name("", t, names::dynamodb_table));
+            }
+        });
+        v.count("queues", self.queues.len(), 0, 100);
+        v.at("queues", |v| {
+            for (i, q) in self.queues.iter().enumerate() {
+                v.at(i, |v| v.name("", q, sqs_queue));
+            }
+        });
+        if let Some(p) = &self.alarm_prefix {
+            v.length("alarm_prefix", p, 1, 255);
+        }
+        v.at("thresholds", |v| self.thresholds.validate(v));
+    }
+}
+
+impl Validate for Thresholds {
+    fn validate(&self, v: &mut Validator) {
+        v.range(
+            "max_backup_age_hours",
+            self.max_backup_age_hours.into(),
+            1,
+            8760,
+        );
+        v.range("max_queue_depth", self.max_queue_depth, 0, 1_000_000);
+    }
+}
+
+impl Validate for ReadinessReported {
+    fn validate(&self, _: &mut Validator) {}
+}
+
+/// An SQS queue name: 1-80 letters, digits, `-` and `_` (a FIFO queue's ends in `.fifo`).
+fn sqs_queue(s: &str) -> Result<(), String> {
+    let stem = s.strip_suffix(".fifo").unwrap_or(s);
+    if s.is_empty() || s.len() > 80 {
+        return Err("must be 1-80 characters".into());
+    }
+    if !stem
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("may hold only letters, digits, - and _ (and end in .fifo)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_are_checked() {
+        assert!(sqs_queue("stoker-warmup-dlq").is_ok());
+        assert!(sqs_queue("orders.fifo").is_ok());
+        assert!(sqs_queue("").is_err());
+        assert!(sqs_queue("a/b").is_err());
+        assert!(sqs_queue(&"q".repeat(81)).is_err());
+    }
+
+    #[test]
+    fn an_empty_request_means_the_stacks_own_with_default_limits() {
+        let r: ReadinessRequest = serde_json::from_str("{}").unwrap();
+        assert_eq!(r, ReadinessRequest::default());
+        assert_eq!(r.thresholds.max_backup_age_hours, 26);
+        assert_eq!(r.thresholds.max_queue_depth, 100);
+        assert!(Validator::check(&r).is_ok());
+    }
+
+    #[test]
+    fn bad_names_and_limits_are_refused_by_field() {
+        let r: ReadinessRequest = serde_json::from_str(
+            r#"{"tables": ["x"], "queues": ["a b"], "thresholds": {"max_backup_age_hours": 0}}"#,
+        )
+        .unwrap();
+        let errors = Validator::check(&r).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["tables[0]", "queues[0]", "thresholds.max_backup_age_hours"],
+            "{errors:?}"
+        );
+    }
+}

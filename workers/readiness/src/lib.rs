@@ -1,0 +1,137 @@
+//! The readiness worker: checks the stack's tables, queues and alarms (or those a request
+//! names) and reports go / no-go, each check with its evidence. Go when no check failed.
+//!
+//! A check that cannot read its resource (access denied, not found) fails with the error as
+//! its evidence: what cannot be checked is not ready. The job itself fails only when its
+//! request cannot be run at all.
+
+pub mod alarms;
+pub mod check;
+mod evidence;
+pub mod queues;
+pub mod tables;
+
+use stoker_events::Worker;
+use stoker_events::payload::readiness::{ReadinessReported, ReadinessRequest};
+use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::outcome::Publisher;
+use stoker_kit::{Job, JobCtx, JobError, WorkerConfig};
+
+pub use check::{Check, Report, Status, table};
+
+/// The readiness worker's own settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadinessSettings {
+    /// The stack's name (`STOKER_STACK`, required): its queues and alarms are named after it.
+    pub stack: String,
+}
+
+impl stoker_kit::section::Section for ReadinessSettings {
+    fn read(vars: &stoker_kit::section::Vars<'_>) -> Result<Self, stoker_kit::config::ConfigError> {
+        Ok(ReadinessSettings {
+            stack: vars.required(
+                "STOKER_STACK",
+                "the stack's name: its queues and alarms are named after it",
+            )?,
+        })
+    }
+}
+
+/// The readiness worker's handler.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
+    pub events: Option<Publisher>,
+    /// The stack's name: its queues (`<stack>-*`) and alarms (`<stack>-*`).
+    pub stack: String,
+    /// The stack's ops table: the table checked when a request names none.
+    pub ops_table: String,
+}
+
+impl Readiness {
+    /// From the SDK config, the worker's config and its settings.
+    pub fn from_config(
+        sdk: &aws_config::SdkConfig,
+        config: &WorkerConfig,
+        settings: ReadinessSettings,
+    ) -> Self {
+        Readiness {
+            ddb: aws_sdk_dynamodb::Client::new(sdk),
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            events: config
+                .bus
+                .clone()
+                .map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
+            stack: settings.stack,
+            ops_table: config.ops_table.clone(),
+        }
+    }
+
+    /// Every check of `req`.
+    pub async fn check(&self, req: &ReadinessRequest) -> Report {
+        let now = chrono::Utc::now();
+        let tables = if req.tables.is_empty() {
+            vec![self.ops_table.clone()]
+        } else {
+            req.tables.clone()
+        };
+        let mut checks = Vec::new();
+        for t in &tables {
+            checks.extend(
+                tables::check(&self.ddb, t, req.thresholds.max_backup_age_hours, now).await,
+            );
+        }
+        match queues::urls(&self.sqs, &req.queues, &format!("{}-", self.stack)).await {
+            Ok(urls) => {
+                checks.extend(queues::check(&self.sqs, &urls, req.thresholds.max_queue_depth).await)
+            }
+            Err(c) => checks.push(c),
+        }
+        let prefix = req
+            .alarm_prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}-", self.stack));
+        checks.extend(alarms::check(&self.cloudwatch, &prefix).await);
+        Report::new(checks)
+    }
+}
+
+impl Job for Readiness {
+    type Event = stoker_events::Event;
+    type Request = ReadinessRequest;
+    type Report = Report;
+
+    fn worker(&self) -> stoker_kit::WorkerId {
+        Worker::Readiness.into()
+    }
+
+    async fn run(&self, req: ReadinessRequest, ctx: &JobCtx) -> Result<Report, JobError> {
+        let report = self.check(&req).await;
+        emit_metrics(
+            Worker::Readiness.name(),
+            &[
+                Metric::count("ReadinessChecksFailed", report.failed as f64),
+                Metric::count("ReadinessChecksWarned", report.warned as f64),
+                Metric::count("ReadinessChecksPassed", report.passed as f64),
+            ],
+        );
+        if let Some(p) = &self.events {
+            let mut failures = report.failures();
+            failures.truncate(20);
+            let verdict = ReadinessReported {
+                go: report.go,
+                passed: report.passed,
+                warned: report.warned,
+                failed: report.failed,
+                failures,
+            };
+            p.emit(Worker::Readiness.name(), &ctx.event, &[verdict])
+                .await?;
+        }
+        Ok(report)
+    }
+}
