@@ -34,6 +34,7 @@ mod lambdas;
 mod optimizer;
 mod optimizer_guards;
 mod peers;
+mod readiness;
 mod rollup;
 mod routing;
 mod schedule;

@@ -1,0 +1,297 @@
+//! The readiness worker: every check made to pass and made to fail on the emulators (tables on
+//! ministack, which has native backups; queues and alarms on LocalStack), a narrowed request
+//! that is go, and the binary on a real queue (a no-go verdict, a bad request dead-lettered).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+use aws_sdk_dynamodb::types::PointInTimeRecoverySpecification;
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::json;
+use stoker_events::payload::readiness::{ReadinessRequest, Thresholds};
+use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
+use stoker_it::kit::{KitEnv, fill_on};
+use stoker_it::{emulator, unique, worker_sdk, workspace_bin};
+use stoker_readiness::{Readiness, Report, Status};
+
+/// A DynamoDB client on ministack (native backups), from `sdk`.
+fn ministack_ddb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let url = std::env::var("STOKER_MINISTACK_URL").expect("STOKER_MINISTACK_URL");
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_url(url)
+            .build(),
+    )
+}
+
+/// The worker for stack `stack` (its tables on ministack), its calls recorded as readiness's.
+async fn worker(stack: &str) -> Readiness {
+    stoker_it::bind_names(
+        Worker::Readiness,
+        &[
+            ("STOKER_STACK", stack),
+            ("STOKER_BACKUP_TABLE_PREFIX", stack),
+        ],
+    );
+    let sdk = worker_sdk(Worker::Readiness).await;
+    Readiness {
+        ddb: ministack_ddb(&sdk),
+        sqs: aws_sdk_sqs::Client::new(&sdk),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+        events: None,
+        stack: stack.to_owned(),
+        ops_table: format!("{stack}-ops"),
+    }
+}
+
+/// `(check, resource) -> status` of a report.
+fn statuses(r: &Report) -> HashMap<(String, String), Status> {
+    r.checks
+        .iter()
+        .map(|c| ((c.check.clone(), c.resource.clone()), c.status))
+        .collect()
+}
+
+fn status(r: &Report, check: &str, resource: &str) -> Status {
+    *statuses(r)
+        .get(&(check.to_owned(), resource.to_owned()))
+        .unwrap_or_else(|| panic!("no {check} of {resource} in {:#?}", r.checks))
+}
+
+async fn queue(sqs: &aws_sdk_sqs::Client, name: &str, attrs: &[(QueueAttributeName, String)]) -> String {
+    let mut req = sqs.create_queue().queue_name(name);
+    for (k, v) in attrs {
+        req = req.attributes(k.clone(), v);
+    }
+    req.send().await.expect("CreateQueue").queue_url.expect("url")
+}
+
+async fn arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("arn")
+}
+
+async fn send(sqs: &aws_sdk_sqs::Client, url: &str, n: usize) {
+    for i in 0..n {
+        sqs.send_message()
+            .queue_url(url)
+            .message_body(format!("m{i}"))
+            .send()
+            .await
+            .expect("SendMessage");
+    }
+}
+
+async fn alarm(cw: &aws_sdk_cloudwatch::Client, name: &str, action: bool, state: StateValue) {
+    let mut req = cw
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("Stoker/Test")
+        .metric_name("Probe")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(0.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold);
+    if action {
+        req = req.alarm_actions("arn:aws:sns:us-east-1:000000000000:stoker-alarms");
+    }
+    req.send().await.expect("PutMetricAlarm");
+    cw.set_alarm_state()
+        .alarm_name(name)
+        .state_value(state)
+        .state_reason("set by the test")
+        .send()
+        .await
+        .expect("SetAlarmState");
+}
+
+#[tokio::test]
+async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go() {
+    let sdk = emulator().await;
+    let stack = unique("rd");
+    let (sqs, cw) = (
+        aws_sdk_sqs::Client::new(&sdk),
+        aws_sdk_cloudwatch::Client::new(&sdk),
+    );
+    let ddb = ministack_ddb(&sdk);
+
+    // Tables: one protected (PITR on, a fresh backup), one bare.
+    let (safe, bare) = (format!("{stack}-safe"), format!("{stack}-bare"));
+    fill_on(&ddb, &safe, 3).await;
+    fill_on(&ddb, &bare, 3).await;
+    ddb.update_continuous_backups()
+        .table_name(&safe)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .expect("spec"),
+        )
+        .send()
+        .await
+        .expect("UpdateContinuousBackups");
+    ddb.create_backup()
+        .table_name(&safe)
+        .backup_name(format!("{safe}-daily"))
+        .send()
+        .await
+        .expect("CreateBackup");
+
+    // Queues: a worker's queue with its (empty) DLQ; a busy queue without one; a DLQ holding
+    // a dead letter (its source queue points at it); a queue not encrypted.
+    let sse = |on: &str| (QueueAttributeName::SqsManagedSseEnabled, on.to_owned());
+    let jobs_dlq = queue(&sqs, &format!("{stack}-jobs-dlq"), &[sse("true")]).await;
+    let redrive = |arn: &str| {
+        (
+            QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": arn, "maxReceiveCount": 5}).to_string(),
+        )
+    };
+    let jobs_dlq_arn = arn(&sqs, &jobs_dlq).await;
+    queue(&sqs, &format!("{stack}-jobs"), &[sse("true"), redrive(&jobs_dlq_arn)]).await;
+    let busy = queue(&sqs, &format!("{stack}-busy"), &[sse("true")]).await;
+    send(&sqs, &busy, 3).await;
+    let dead = queue(&sqs, &format!("{stack}-graveyard"), &[sse("true")]).await;
+    let dead_arn = arn(&sqs, &dead).await;
+    queue(&sqs, &format!("{stack}-feeder"), &[sse("true"), redrive(&dead_arn)]).await;
+    send(&sqs, &dead, 1).await;
+    queue(&sqs, &format!("{stack}-plain"), &[sse("false")]).await;
+
+    // Alarms: one quiet with an action, one firing, one telling nobody.
+    alarm(&cw, &format!("{stack}-quiet"), true, StateValue::Ok).await;
+    alarm(&cw, &format!("{stack}-firing"), true, StateValue::Alarm).await;
+    alarm(&cw, &format!("{stack}-silent"), false, StateValue::Ok).await;
+
+    let w = worker(&stack).await;
+    let req = ReadinessRequest {
+        tables: vec![safe.clone(), bare.clone(), format!("{stack}-missing")],
+        queues: vec![],
+        alarm_prefix: None,
+        thresholds: Thresholds {
+            max_backup_age_hours: 26,
+            max_queue_depth: 2,
+        },
+    };
+    let r = w.check(&req).await;
+    let q = |n: &str| format!("{stack}-{n}");
+    assert_eq!(status(&r, "table.pitr", &safe), Status::Pass);
+    assert_eq!(status(&r, "table.backup", &safe), Status::Pass);
+    assert_eq!(status(&r, "table.pitr", &bare), Status::Fail);
+    assert_eq!(status(&r, "table.backup", &bare), Status::Fail);
+    let missing = r
+        .checks
+        .iter()
+        .find(|c| c.check == "table.pitr" && c.resource == q("missing"))
+        .expect("the missing table's check");
+    assert_eq!(missing.status, Status::Fail);
+    assert!(
+        missing.evidence.contains("could not read (DescribeContinuousBackups"),
+        "{missing:?}"
+    );
+    assert_eq!(status(&r, "queue.dlq_empty", &q("jobs-dlq")), Status::Pass);
+    assert_eq!(status(&r, "queue.dlq_empty", &q("graveyard")), Status::Fail);
+    assert_eq!(status(&r, "queue.depth", &q("jobs")), Status::Pass);
+    assert_eq!(status(&r, "queue.depth", &q("busy")), Status::Warn);
+    assert_eq!(status(&r, "queue.redrive", &q("jobs")), Status::Pass);
+    assert_eq!(status(&r, "queue.redrive", &q("busy")), Status::Warn);
+    assert_eq!(status(&r, "queue.encryption", &q("jobs")), Status::Pass);
+    assert_eq!(status(&r, "queue.encryption", &q("plain")), Status::Fail);
+    assert_eq!(status(&r, "alarm.state", &q("quiet")), Status::Pass);
+    assert_eq!(status(&r, "alarm.state", &q("firing")), Status::Fail);
+    assert_eq!(status(&r, "alarm.action", &q("quiet")), Status::Pass);
+    assert_eq!(status(&r, "alarm.action", &q("silent")), Status::Warn);
+    assert!(!r.go, "{r:#?}");
+    assert_eq!(r.checks[0].status, Status::Fail, "failures come first");
+
+    // Only what is healthy: go. No alarm under a prefix: no-go.
+    let healthy = ReadinessRequest {
+        tables: vec![safe.clone()],
+        queues: vec![q("jobs"), q("jobs-dlq")],
+        alarm_prefix: Some(q("quiet")),
+        thresholds: Thresholds::default(),
+    };
+    let r = w.check(&healthy).await;
+    assert!(r.go, "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 9), "{r:#?}");
+    let none = ReadinessRequest {
+        alarm_prefix: Some(q("nothing-here")),
+        ..healthy
+    };
+    let r = w.check(&none).await;
+    assert!(!r.go);
+    assert_eq!(status(&r, "alarm.exists", &format!("{}*", q("nothing-here"))), Status::Fail);
+
+    for t in [&safe, &bare] {
+        let _ = ddb.delete_table().table_name(t).send().await;
+    }
+    for n in ["jobs-dlq", "jobs", "busy", "graveyard", "feeder", "plain"] {
+        if let Ok(u) = sqs.get_queue_url().queue_name(q(n)).send().await {
+            let _ = sqs.delete_queue().queue_url(u.queue_url().unwrap_or_default()).send().await;
+        }
+    }
+    let _ = cw
+        .delete_alarms()
+        .alarm_names(q("quiet"))
+        .alarm_names(q("firing"))
+        .alarm_names(q("silent"))
+        .send()
+        .await;
+}
+
+#[tokio::test]
+async fn the_worker_binary_reports_no_go_for_a_queued_request_and_dead_letters_a_bad_one() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "rdq", 3, false).await.expect("resources");
+    // Its own queues are the stack's: `<name>` and `<name>-dlq`; the ops table has no backup.
+    let _worker = env
+        .spawn_worker(
+            workspace_bin("stoker-readiness").to_str().expect("path"),
+            &[("STOKER_STACK", &env.name)],
+        )
+        .expect("spawn the worker");
+    let good = Envelope::new(
+        ReadinessRequest {
+            tables: vec![env.table.clone()],
+            ..ReadinessRequest::default()
+        },
+        SOURCE_OPERATOR,
+        "operator:test",
+    );
+    env.send(&serde_json::to_string(&good).expect("json"), None)
+        .await
+        .expect("send");
+    let mut bad = serde_json::to_value(&good).expect("json");
+    bad["id"] = json!(uuid::Uuid::now_v7());
+    bad["payload"]["thresholds"] = json!({ "max_backup_age_hours": 0 });
+    env.send(&bad.to_string(), None).await.expect("send");
+    let report = env
+        .wait_outcome("readiness", &good.id.to_string(), Duration::from_secs(60))
+        .await;
+    assert_eq!(report["go"], false, "{report}");
+    let checks = report["checks"].as_array().expect("checks");
+    let of = |check: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == check)
+            .unwrap_or_else(|| panic!("no {check} in {report}"))
+    };
+    assert_eq!(of("table.backup")["status"], "fail", "{report}");
+    assert_eq!(of("queue.dlq_empty")["resource"], format!("{}-dlq", env.name));
+    let table = stoker_readiness::table(&report).expect("a text table");
+    assert!(table.starts_with("NO-GO: "), "{table}");
+    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
+    assert!(
+        reason.contains("thresholds.max_backup_age_hours"),
+        "reason: {reason}"
+    );
+    env.delete().await;
+}
