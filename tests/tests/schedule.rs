@@ -19,6 +19,7 @@ async fn schedules_deliver_their_typed_input_within_a_deadline() {
         ("BackupSchedule", every_minute),
         ("RollupSchedule", every_minute),
         ("OptimizeSchedule", every_minute),
+        ("ReadinessSchedule", every_minute),
         // Schedules without targets are left out of the stack.
         (
             "WarmupTargetsJson",
