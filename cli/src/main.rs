@@ -38,7 +38,7 @@ enum Cmd {
     Backup(backup::BackupArgs),
     /// Review functions' memory and timeout (optionally power-tune and apply) and print the table.
     Optimize(optimize::OptimizeArgs),
-    /// Check the stack's tables, queues and alarms through the pipeline; exit 0 on go, 1 on no-go.
+    /// Check the stack's tables, queues and alarms: exit 0 go, 1 no-go, 3 no verdict.
     Readiness(readiness::ReadinessArgs),
     /// Undo the optimizer's last change of a function (memory, timeout and alias).
     Rollback(optimize::RollbackArgs),

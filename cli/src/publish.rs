@@ -69,9 +69,9 @@ impl PublishArgs {
         self.run_for_report(aws_args).await.map(|_| ())
     }
 
-    /// [`PublishArgs::run`], answering the worker's report when it waited for one and the job
-    /// completed.
-    pub async fn run_for_report(&self, aws_args: &AwsArgs) -> Result<Option<Value>, CliError> {
+    /// [`PublishArgs::run`], answering what the job did when it waited for one that completed:
+    /// its summary line and its report (as stored: `{"truncated": true}` when too large).
+    pub async fn run_for_report(&self, aws_args: &AwsArgs) -> Result<Option<Done>, CliError> {
         let kind: Kind = self.kind.parse().map_err(|e: stoker_events::UnknownKind| {
             CliError::invalid(e.to_string())
                 .fix("pass one of the kinds listed in schemas/ (e.g. stoker.warmup.requested)")
@@ -163,7 +163,10 @@ impl PublishArgs {
                 return match run.outcome {
                     RunOutcome::FailedPermanent => Err(CliError::new(format!("the job failed: {}", run.error.as_deref().unwrap_or("?")))
                         .fix(format!("see `stoker dlq list {worker}`; fix the cause, then `stoker dlq redrive {worker}`"))),
-                    _ => Ok(report),
+                    _ => Ok(Some(Done {
+                        summary: run.summary.clone(),
+                        report,
+                    })),
                 };
             }
             if Instant::now() > deadline {
@@ -271,6 +274,13 @@ impl PublishArgs {
             }
         }
     }
+}
+
+/// What a followed job did: its one-line summary and its report.
+#[derive(Debug, Clone, Default)]
+pub struct Done {
+    pub summary: Option<String>,
+    pub report: Option<Value>,
 }
 
 /// A progress line on standard error: redrawn in place on a terminal, one line per change

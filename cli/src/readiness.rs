@@ -1,15 +1,18 @@
 //! `stoker readiness`: run the readiness checks through the pipeline, print every check with its
-//! evidence, and exit 0 on go, 1 on no-go (a deploy pipeline gates on it).
+//! evidence, and exit 0 on go, 1 on no-go, 3 when no verdict came (2: invalid input), so that a
+//! deploy pipeline gates on it and tells "not ready" from "could not tell".
 
 use clap::Args;
 use stoker_events::payload::readiness::{ReadinessRequest, Thresholds};
 
 use crate::context::{AwsArgs, Output};
 use crate::error::CliError;
-use crate::publish::PublishArgs;
+use crate::publish::{Done, PublishArgs};
 
 /// The exit code of a no-go.
 pub const NO_GO: i32 = 1;
+/// The exit code when no verdict came (the job failed, timed out, or AWS was unreachable).
+pub const NO_VERDICT: i32 = 3;
 
 #[derive(Debug, Args)]
 pub struct ReadinessArgs {
@@ -46,29 +49,66 @@ impl ReadinessArgs {
                 max_queue_depth: self.max_queue_depth,
             },
         };
-        let report = PublishArgs::follow(
+        let done = PublishArgs::follow(
             "stoker.readiness.requested",
             crate::publish::payload_json(&payload)?,
             self.timeout,
             self.output,
         )
         .run_for_report(aws)
-        .await?;
-        verdict(report.as_ref())
+        .await
+        .map_err(no_verdict)?;
+        verdict(done.unwrap_or_default())
     }
 }
 
-/// Go, or the no-go error (exit code [`NO_GO`]) naming the first failure.
-fn verdict(report: Option<&serde_json::Value>) -> Result<(), CliError> {
-    let report = report.ok_or_else(|| {
-        CliError::new("the readiness job completed without a report")
-            .fix("see `stoker status` and the readiness worker's logs")
-    })?;
-    if report["go"].as_bool() == Some(true) {
-        return Ok(());
+/// Anything but invalid input that stopped the job from giving a verdict (the job failed, no
+/// outcome in time, AWS unreachable): exit code [`NO_VERDICT`], so that a gate tells "not
+/// ready" from "could not tell".
+fn no_verdict(e: CliError) -> CliError {
+    if e.exit_code == 2 {
+        return e;
     }
-    let first = report["checks"]
-        .as_array()
+    CliError {
+        exit_code: NO_VERDICT,
+        ..e
+    }
+}
+
+/// Go, or the no-go error (exit code [`NO_GO`]) naming the first failure. A report too large to
+/// store is read from the run's summary (`go: ...` / `no-go: ...`).
+fn verdict(done: Done) -> Result<(), CliError> {
+    let from_report = done.report.as_ref().and_then(|r| r["go"].as_bool());
+    let from_summary = done.summary.as_deref().and_then(|s| {
+        if s.starts_with("go:") {
+            Some(true)
+        } else if s.starts_with("no-go:") {
+            Some(false)
+        } else {
+            None
+        }
+    });
+    match from_report.or(from_summary) {
+        Some(true) => Ok(()),
+        Some(false) => Err(CliError {
+            exit_code: NO_GO,
+            ..CliError::new(first_failure(&done))
+                .fix("fix each FAIL above, then run `stoker readiness` again")
+        }),
+        None => Err(CliError {
+            exit_code: NO_VERDICT,
+            ..CliError::new("the readiness job completed without a verdict")
+                .fix("see `stoker status` and the readiness worker's logs")
+        }),
+    }
+}
+
+/// `no-go: N check(s) failed; first: <check> <resource>: <evidence>`, from the report or the
+/// summary.
+fn first_failure(done: &Done) -> String {
+    let report = done.report.as_ref();
+    let first = report
+        .and_then(|r| r["checks"].as_array())
         .and_then(|c| c.iter().find(|c| c["status"] == "fail"))
         .map(|c| {
             format!(
@@ -77,35 +117,68 @@ fn verdict(report: Option<&serde_json::Value>) -> Result<(), CliError> {
                 c["resource"].as_str().unwrap_or("?"),
                 c["evidence"].as_str().unwrap_or("?")
             )
-        })
-        .unwrap_or_else(|| "a check failed".into());
-    Err(CliError {
-        exit_code: NO_GO,
-        ..CliError::new(format!(
-            "no-go: {} check(s) failed; first: {first}",
-            report["failed"]
-        ))
-        .fix("fix each FAIL above, then run `stoker readiness` again")
-    })
+        });
+    match (first, report.and_then(|r| r["failed"].as_u64())) {
+        (Some(first), Some(n)) => format!("no-go: {n} check(s) failed; first: {first}"),
+        _ => done.summary.clone().unwrap_or_else(|| "no-go".into()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use serde_json::json;
+
+    fn done(report: Option<serde_json::Value>, summary: Option<&str>) -> Done {
+        Done {
+            summary: summary.map(str::to_owned),
+            report,
+        }
+    }
 
     #[test]
     fn go_is_ok_and_no_go_exits_1_naming_the_first_failure() {
-        assert!(super::verdict(Some(&json!({"go": true, "failed": 0}))).is_ok());
-        let e = super::verdict(Some(&json!({"go": false, "failed": 2, "checks": [
-            {"check": "table.pitr", "resource": "orders", "status": "fail", "evidence": "off"}
-        ]})))
+        assert!(verdict(done(Some(json!({"go": true, "failed": 0})), None)).is_ok());
+        let e = verdict(done(
+            Some(json!({"go": false, "failed": 2, "checks": [
+                {"check": "table.pitr", "resource": "orders", "status": "fail", "evidence": "off"}
+            ]})),
+            None,
+        ))
         .unwrap_err();
-        assert_eq!(e.exit_code, super::NO_GO);
+        assert_eq!(e.exit_code, NO_GO);
         assert!(
             e.message.contains("first: table.pitr orders: off"),
             "{}",
             e.message
         );
-        assert!(super::verdict(None).is_err());
+    }
+
+    #[test]
+    fn a_report_too_large_to_store_is_read_from_its_summary() {
+        let truncated = Some(json!({"truncated": true}));
+        assert!(
+            verdict(done(
+                truncated.clone(),
+                Some("go: 300 passed, 0 warned, 0 failed")
+            ))
+            .is_ok()
+        );
+        let e = verdict(done(truncated.clone(), Some("no-go: 1 failed; first: x"))).unwrap_err();
+        assert_eq!(
+            (e.exit_code, e.message.as_str()),
+            (NO_GO, "no-go: 1 failed; first: x")
+        );
+        assert_eq!(
+            verdict(done(truncated, None)).unwrap_err().exit_code,
+            NO_VERDICT
+        );
+    }
+
+    #[test]
+    fn no_verdict_has_its_own_exit_code_and_invalid_input_keeps_2() {
+        assert_eq!(no_verdict(CliError::new("timed out")).exit_code, NO_VERDICT);
+        assert_eq!(no_verdict(CliError::invalid("bad flag")).exit_code, 2);
+        assert_eq!(verdict(Done::default()).unwrap_err().exit_code, NO_VERDICT);
     }
 }

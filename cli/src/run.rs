@@ -88,6 +88,10 @@ impl RunArgs {
                     // The stack named on the command line, whatever the environment says.
                     let settings = stoker_readiness::ReadinessSettings {
                         stack: ctx.stack.clone(),
+                        backup_table: std::env::var("STOKER_BACKUP_TABLE")
+                            .ok()
+                            .filter(|t| !t.is_empty()),
+                        table_prefix: ctx.output("BackupTablePrefix").ok().map(str::to_owned),
                     };
                     let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));

@@ -196,7 +196,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             assert!(table.starts_with("WORKER"), "{table}");
             assert_eq!(
                 table.lines().count(),
-                6,
+                1 + stoker_events::Worker::ALL.len(),
                 "a header and one line per worker:\n{table}"
             );
             Ok(())

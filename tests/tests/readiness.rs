@@ -13,7 +13,7 @@ use stoker_events::payload::readiness::{ReadinessRequest, Thresholds};
 use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
 use stoker_it::kit::{KitEnv, fill_on};
 use stoker_it::{emulator, unique, worker_sdk, workspace_bin};
-use stoker_readiness::{Readiness, Report, Status};
+use stoker_readiness::{Readiness, Report, Scope, Status};
 
 /// A DynamoDB client on ministack (native backups), from `sdk`.
 fn ministack_ddb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -40,8 +40,12 @@ async fn worker(stack: &str) -> Readiness {
         sqs: aws_sdk_sqs::Client::new(&sdk),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
         events: None,
-        stack: stack.to_owned(),
-        ops_table: format!("{stack}-ops"),
+        scope: Scope {
+            stack: stack.to_owned(),
+            ops_table: format!("{stack}-ops"),
+            backup_table: None,
+            table_prefix: Some(stack.to_owned()),
+        },
     }
 }
 
@@ -191,25 +195,52 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     )
     .await;
     send(&sqs, &dead, 1).await;
+    // Someone is reading the dead letter (`stoker dlq list` hides it a while): still a failure.
+    let read = sqs
+        .receive_message()
+        .queue_url(&dead)
+        .visibility_timeout(60)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    assert_eq!(read.messages().len(), 1, "the dead letter is in flight");
     queue(&sqs, &format!("{stack}-plain"), &[sse("false")]).await;
 
     // Alarms: one quiet with an action, one firing, one telling nobody.
     alarm(&cw, &format!("{stack}-quiet"), true, StateValue::Ok).await;
     alarm(&cw, &format!("{stack}-firing"), true, StateValue::Alarm).await;
     alarm(&cw, &format!("{stack}-silent"), false, StateValue::Ok).await;
+    // A composite alarm (AWS lists them only when asked for by type).
+    cw.put_composite_alarm()
+        .alarm_name(format!("{stack}-composite"))
+        .alarm_rule(format!("ALARM(\"{stack}-quiet\")"))
+        .alarm_actions("arn:aws:sns:us-east-1:000000000000:stoker-alarms")
+        .send()
+        .await
+        .expect("PutCompositeAlarm");
+    // The worker's own no-go alarm is not one of its checks (it would keep itself firing).
+    alarm(
+        &cw,
+        &format!("{stack}-readiness-no-go"),
+        true,
+        StateValue::Alarm,
+    )
+    .await;
 
     let w = worker(&stack).await;
+    let q = |n: &str| format!("{stack}-{n}");
     let req = ReadinessRequest {
         tables: vec![safe.clone(), bare.clone(), format!("{stack}-missing")],
-        queues: vec![],
-        alarm_prefix: None,
+        queues: ["jobs-dlq", "jobs", "busy", "graveyard", "feeder", "plain"]
+            .map(q)
+            .to_vec(),
+        alarm_prefix: Some(format!("{stack}-")),
         thresholds: Thresholds {
             max_backup_age_hours: 26,
             max_queue_depth: 2,
         },
     };
-    let r = w.check(&req).await;
-    let q = |n: &str| format!("{stack}-{n}");
+    let r = w.check(&req).await.expect("in scope");
     assert_eq!(status(&r, "table.pitr", &safe), Status::Pass);
     assert_eq!(status(&r, "table.backup", &safe), Status::Pass);
     assert_eq!(status(&r, "table.pitr", &bare), Status::Fail);
@@ -246,6 +277,11 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     );
     assert_eq!(status(&r, "alarm.action", &q("quiet")), Status::Pass);
     assert_eq!(status(&r, "alarm.action", &q("silent")), Status::Warn);
+    assert_eq!(status(&r, "alarm.action", &q("composite")), Status::Pass);
+    assert!(
+        !r.checks.iter().any(|c| c.resource == q("readiness-no-go")),
+        "{r:#?}"
+    );
     assert!(!r.go, "{r:#?}");
     assert_eq!(r.checks[0].status, Status::Fail, "failures come first");
 
@@ -256,19 +292,48 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         alarm_prefix: Some(q("quiet")),
         thresholds: Thresholds::default(),
     };
-    let r = w.check(&healthy).await;
+    let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
     assert_eq!((r.failed, r.warned, r.passed), (0, 0, 9), "{r:#?}");
+    // A named queue that does not exist fails, and does not hide the others.
+    let with_missing = ReadinessRequest {
+        queues: vec![q("no-such-queue"), q("jobs")],
+        ..healthy.clone()
+    };
+    let r = w.check(&with_missing).await.expect("in scope");
+    assert_eq!(
+        status(&r, "queue.exists", &q("no-such-queue")),
+        Status::Fail
+    );
+    assert_eq!(status(&r, "queue.depth", &q("jobs")), Status::Pass);
     let none = ReadinessRequest {
         alarm_prefix: Some(q("nothing-here")),
         ..healthy
     };
-    let r = w.check(&none).await;
+    let r = w.check(&none).await.expect("in scope");
     assert!(!r.go);
     assert_eq!(
         status(&r, "alarm.exists", &format!("{}*", q("nothing-here"))),
         Status::Fail
     );
+
+    // A backup older than the limit fails (the same backup, seen 27 hours later).
+    let later = chrono::Utc::now() + chrono::Duration::hours(27);
+    let aged = stoker_readiness::tables::check(&w.ddb, &safe, 26, later).await;
+    let backup = aged
+        .iter()
+        .find(|c| c.check == "table.backup")
+        .expect("backup check");
+    assert_eq!(backup.status, Status::Fail, "{backup:?}");
+    assert!(backup.evidence.contains("older than 26 h"), "{backup:?}");
+
+    // Anything outside the stack is refused for good, before any check.
+    let outside = ReadinessRequest {
+        tables: vec!["payroll".into()],
+        ..ReadinessRequest::default()
+    };
+    let e = w.check(&outside).await.expect_err("out of scope");
+    assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
 
     for t in [&safe, &bare] {
         let _ = ddb.delete_table().table_name(t).send().await;
@@ -287,6 +352,8 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         .alarm_names(q("quiet"))
         .alarm_names(q("firing"))
         .alarm_names(q("silent"))
+        .alarm_names(q("readiness-no-go"))
+        .alarm_names(q("composite"))
         .send()
         .await;
 }
@@ -298,15 +365,17 @@ async fn the_worker_binary_reports_no_go_for_a_queued_request_and_dead_letters_a
         .await
         .expect("resources");
     // Its own queues are the stack's: `<name>` and `<name>-dlq`; the ops table has no backup.
+    // The stack is the resources' prefix: its queues are `<stack>-...`.
     let _worker = env
         .spawn_worker(
             workspace_bin("stoker-readiness").to_str().expect("path"),
-            &[("STOKER_STACK", &env.name)],
+            &[("STOKER_STACK", "it-rdq")],
         )
         .expect("spawn the worker");
     let good = Envelope::new(
         ReadinessRequest {
             tables: vec![env.table.clone()],
+            queues: vec![env.name.clone(), format!("{}-dlq", env.name)],
             ..ReadinessRequest::default()
         },
         SOURCE_OPERATOR,
@@ -319,6 +388,10 @@ async fn the_worker_binary_reports_no_go_for_a_queued_request_and_dead_letters_a
     bad["id"] = json!(uuid::Uuid::now_v7());
     bad["payload"]["thresholds"] = json!({ "max_backup_age_hours": 0 });
     env.send(&bad.to_string(), None).await.expect("send");
+    let mut outside = serde_json::to_value(&good).expect("json");
+    outside["id"] = json!(uuid::Uuid::now_v7());
+    outside["payload"]["tables"] = json!(["payroll"]);
+    env.send(&outside.to_string(), None).await.expect("send");
     let report = env
         .wait_outcome("readiness", &good.id.to_string(), Duration::from_secs(60))
         .await;
@@ -337,10 +410,18 @@ async fn the_worker_binary_reports_no_go_for_a_queued_request_and_dead_letters_a
     );
     let table = stoker_readiness::table(&report).expect("a text table");
     assert!(table.starts_with("NO-GO: "), "{table}");
-    let reason = &env.dead_reasons(1, Duration::from_secs(30)).await[0];
+    let reasons = env.dead_reasons(2, Duration::from_secs(30)).await;
     assert!(
-        reason.contains("thresholds.max_backup_age_hours"),
-        "reason: {reason}"
+        reasons
+            .iter()
+            .any(|r| r.contains("thresholds.max_backup_age_hours")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("`payroll` is outside what readiness may check")),
+        "{reasons:?}"
     );
     env.delete().await;
 }

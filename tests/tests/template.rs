@@ -354,3 +354,35 @@ fn the_events_catalog_and_infra_src_agree_on_every_worker() {
         );
     }
 }
+
+/// The readiness worker finds the stack's alarms by name (`<stack>-<worker>-*`, one prefix per
+/// worker): every alarm of the template is named so, and every worker has some.
+#[test]
+fn every_alarm_is_named_after_the_stack_and_a_worker() {
+    let t = template();
+    let mut per_worker: std::collections::HashMap<&str, usize> = Default::default();
+    for (id, r) in resources(&t) {
+        if r["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let name = untag(&r["Properties"]["AlarmName"])
+            .as_str()
+            .unwrap_or_else(|| panic!("{id:?}: AlarmName is not a !Sub string"));
+        let rest = name
+            .strip_prefix("${AWS::StackName}-")
+            .unwrap_or_else(|| panic!("{id:?}: {name} does not start with the stack's name"));
+        let worker = Worker::ALL
+            .iter()
+            .map(|w| w.name())
+            .filter(|w| rest.starts_with(&format!("{w}-")))
+            .max_by_key(|w| w.len())
+            .unwrap_or_else(|| panic!("{id:?}: {name} names no worker after the stack"));
+        *per_worker.entry(worker).or_default() += 1;
+    }
+    for w in Worker::ALL {
+        assert!(
+            per_worker.get(w.name()).is_some_and(|n| *n >= 2),
+            "{w}: fewer than 2 alarms ({per_worker:?})"
+        );
+    }
+}

@@ -9,6 +9,7 @@ pub mod alarms;
 pub mod check;
 mod evidence;
 pub mod queues;
+pub mod scope;
 pub mod tables;
 
 use stoker_events::Worker;
@@ -18,12 +19,17 @@ use stoker_kit::outcome::Publisher;
 use stoker_kit::{Job, JobCtx, JobError, WorkerConfig};
 
 pub use check::{Check, Report, Status, table};
+pub use scope::Scope;
 
 /// The readiness worker's own settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadinessSettings {
     /// The stack's name (`STOKER_STACK`, required): its queues and alarms are named after it.
     pub stack: String,
+    /// The table the daily backup protects when not the ops table (`STOKER_BACKUP_TABLE`).
+    pub backup_table: Option<String>,
+    /// Tables a request may name besides those (`STOKER_BACKUP_TABLE_PREFIX`).
+    pub table_prefix: Option<String>,
 }
 
 impl stoker_kit::section::Section for ReadinessSettings {
@@ -33,6 +39,8 @@ impl stoker_kit::section::Section for ReadinessSettings {
                 "STOKER_STACK",
                 "the stack's name: its queues and alarms are named after it",
             )?,
+            backup_table: vars.text("STOKER_BACKUP_TABLE"),
+            table_prefix: vars.text("STOKER_BACKUP_TABLE_PREFIX"),
         })
     }
 }
@@ -45,10 +53,8 @@ pub struct Readiness {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
     pub events: Option<Publisher>,
-    /// The stack's name: its queues (`<stack>-*`) and alarms (`<stack>-*`).
-    pub stack: String,
-    /// The stack's ops table: the table checked when a request names none.
-    pub ops_table: String,
+    /// What it may look at: the stack's own resources.
+    pub scope: Scope,
 }
 
 impl Readiness {
@@ -66,37 +72,36 @@ impl Readiness {
                 .bus
                 .clone()
                 .map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
-            stack: settings.stack,
-            ops_table: config.ops_table.clone(),
+            scope: Scope {
+                stack: settings.stack,
+                ops_table: config.ops_table.clone(),
+                backup_table: settings.backup_table,
+                table_prefix: settings.table_prefix,
+            },
         }
     }
 
-    /// Every check of `req`.
-    pub async fn check(&self, req: &ReadinessRequest) -> Report {
+    /// Every check of `req`; a request naming anything outside the stack is refused
+    /// ([`scope::OUT_OF_SCOPE`]).
+    pub async fn check(&self, req: &ReadinessRequest) -> Result<Report, JobError> {
+        let tables = self.scope.tables(req)?;
+        let queue_names = self.scope.queues(req)?;
+        let alarm_prefixes = self.scope.alarm_prefixes(req)?;
         let now = chrono::Utc::now();
-        let tables = if req.tables.is_empty() {
-            vec![self.ops_table.clone()]
-        } else {
-            req.tables.clone()
-        };
         let mut checks = Vec::new();
         for t in &tables {
             checks.extend(
                 tables::check(&self.ddb, t, req.thresholds.max_backup_age_hours, now).await,
             );
         }
-        match queues::urls(&self.sqs, &req.queues, &format!("{}-", self.stack)).await {
-            Ok(urls) => {
-                checks.extend(queues::check(&self.sqs, &urls, req.thresholds.max_queue_depth).await)
-            }
-            Err(c) => checks.push(c),
+        let (urls, missing) = queues::urls(&self.sqs, &queue_names).await;
+        checks.extend(missing);
+        checks.extend(queues::check(&self.sqs, &urls, req.thresholds.max_queue_depth).await);
+        let own = self.scope.own_alarm();
+        for prefix in &alarm_prefixes {
+            checks.extend(alarms::check(&self.cloudwatch, prefix, &own).await);
         }
-        let prefix = req
-            .alarm_prefix
-            .clone()
-            .unwrap_or_else(|| format!("{}-", self.stack));
-        checks.extend(alarms::check(&self.cloudwatch, &prefix).await);
-        Report::new(checks)
+        Ok(Report::new(checks))
     }
 }
 
@@ -110,15 +115,19 @@ impl Job for Readiness {
     }
 
     async fn run(&self, req: ReadinessRequest, ctx: &JobCtx) -> Result<Report, JobError> {
-        let report = self.check(&req).await;
-        emit_metrics(
-            Worker::Readiness.name(),
-            &[
-                Metric::count("ReadinessChecksFailed", report.failed as f64),
-                Metric::count("ReadinessChecksWarned", report.warned as f64),
-                Metric::count("ReadinessChecksPassed", report.passed as f64),
-            ],
-        );
+        let report = self.check(&req).await?;
+        // The stack's verdict drives its no-go alarm: a narrowed request (one table, say) is
+        // reported but does not set off the stack's alarm.
+        if req == ReadinessRequest::default() {
+            emit_metrics(
+                Worker::Readiness.name(),
+                &[
+                    Metric::count("ReadinessChecksFailed", report.failed as f64),
+                    Metric::count("ReadinessChecksWarned", report.warned as f64),
+                    Metric::count("ReadinessChecksPassed", report.passed as f64),
+                ],
+            );
+        }
         if let Some(p) = &self.events {
             let mut failures = report.failures();
             failures.truncate(20);

@@ -15,60 +15,26 @@ use crate::evidence::unreadable;
 struct Queue {
     name: String,
     arn: String,
+    /// Messages waiting, in flight and delayed: a dead letter someone is reading still counts.
     depth: u64,
     dead_letter_arn: Option<String>,
     encrypted: Option<String>,
 }
 
-/// The queue URLs to check: those named, or every queue whose name starts with `prefix`.
-pub async fn urls(sqs: &Client, names: &[String], prefix: &str) -> Result<Vec<String>, Check> {
-    if !names.is_empty() {
-        let mut out = Vec::new();
-        for n in names {
-            match sqs.get_queue_url().queue_name(n).send().await {
-                Ok(o) => out.push(o.queue_url().unwrap_or_default().to_owned()),
-                Err(e) => {
-                    return Err(Check::fail(
-                        "queue.exists",
-                        n,
-                        unreadable("GetQueueUrl", &e),
-                    ));
-                }
-            }
-        }
-        return Ok(out);
-    }
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = sqs
-            .list_queues()
-            .queue_name_prefix(prefix)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| {
-                Check::fail(
-                    "queue.exists",
-                    &format!("{prefix}*"),
-                    unreadable("ListQueues", &e),
-                )
-            })?;
-        out.extend(page.queue_urls().iter().cloned());
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
+/// The URLs of the queues `names`, and a failed `queue.exists` for each that does not exist.
+pub async fn urls(sqs: &Client, names: &[String]) -> (Vec<String>, Vec<Check>) {
+    let (mut out, mut missing) = (Vec::new(), Vec::new());
+    for n in names {
+        match sqs.get_queue_url().queue_name(n).send().await {
+            Ok(o) => out.push(o.queue_url().unwrap_or_default().to_owned()),
+            Err(e) => missing.push(Check::fail(
+                "queue.exists",
+                n,
+                unreadable("GetQueueUrl", &e),
+            )),
         }
     }
-    if out.is_empty() {
-        return Err(Check::fail(
-            "queue.exists",
-            &format!("{prefix}*"),
-            "no queue has this prefix: is the stack deployed in this account and region?",
-        ));
-    }
-    Ok(out)
+    (out, missing)
 }
 
 /// Every check of the queues at `urls`.
@@ -150,12 +116,21 @@ async fn read(sqs: &Client, url: &str, name: &str) -> Result<Queue, Check> {
         (None, Some(on)) if on == "true" => Some("SQS-managed keys".into()),
         _ => None,
     };
+    let count = |k: &str| get(k).and_then(|d| d.parse::<u64>().ok());
+    let Some(waiting) = count("ApproximateNumberOfMessages") else {
+        return Err(Check::fail(
+            "queue.attributes",
+            name,
+            "no ApproximateNumberOfMessages in its attributes: its depth is unknown",
+        ));
+    };
+    let depth = waiting
+        + count("ApproximateNumberOfMessagesNotVisible").unwrap_or(0)
+        + count("ApproximateNumberOfMessagesDelayed").unwrap_or(0);
     Ok(Queue {
         name: name.to_owned(),
         arn: get("QueueArn").unwrap_or_default(),
-        depth: get("ApproximateNumberOfMessages")
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0),
+        depth,
         dead_letter_arn,
         encrypted,
     })
