@@ -22,6 +22,9 @@ pub struct ReadinessArgs {
     /// SQS queues to check by name (repeatable; default: every queue of the stack).
     #[arg(long = "queue")]
     pub queues: Vec<String>,
+    /// Lambda functions to check (repeatable; default: the stack's own).
+    #[arg(long = "function")]
+    pub functions: Vec<String>,
     /// Check the alarms whose names start with this (default: the stack's name and `-`).
     #[arg(long)]
     pub alarm_prefix: Option<String>,
@@ -31,6 +34,15 @@ pub struct ReadinessArgs {
     /// A queue deeper than this warns.
     #[arg(long, default_value_t = 100)]
     pub max_queue_depth: u64,
+    /// A function with a larger share of errors (%) over the last hour fails.
+    #[arg(long, default_value_t = 5)]
+    pub max_error_rate_pct: u32,
+    /// A function throttled more than this in one minute of the last hour fails.
+    #[arg(long, default_value_t = 10)]
+    pub max_throttles_per_minute: u32,
+    /// A function with a slower p95 duration (ms) over the last hour warns.
+    #[arg(long, default_value_t = 300)]
+    pub max_p95_ms: u32,
     /// How long to wait for the verdict, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -43,10 +55,14 @@ impl ReadinessArgs {
         let payload = ReadinessRequest {
             tables: self.tables.clone(),
             queues: self.queues.clone(),
+            functions: self.functions.clone(),
             alarm_prefix: self.alarm_prefix.clone(),
             thresholds: Thresholds {
                 max_backup_age_hours: self.max_backup_age_hours,
                 max_queue_depth: self.max_queue_depth,
+                max_error_rate_pct: self.max_error_rate_pct,
+                max_throttles_per_minute: self.max_throttles_per_minute,
+                max_p95_ms: self.max_p95_ms,
             },
         };
         let done = PublishArgs::follow(

@@ -92,6 +92,9 @@ impl RunArgs {
                             .ok()
                             .filter(|t| !t.is_empty()),
                         table_prefix: ctx.output("BackupTablePrefix").ok().map(str::to_owned),
+                        function_prefix: std::env::var("STOKER_FUNCTION_PREFIX")
+                            .ok()
+                            .filter(|p| !p.is_empty()),
                     };
                     let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));

@@ -39,12 +39,14 @@ async fn worker(stack: &str) -> Readiness {
         ddb: ministack_ddb(&sdk),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
         events: None,
         scope: Scope {
             stack: stack.to_owned(),
             ops_table: format!("{stack}-ops"),
             backup_table: None,
             table_prefix: Some(stack.to_owned()),
+            function_prefix: None,
         },
     }
 }
@@ -227,6 +229,10 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     )
     .await;
 
+    // A function with nothing to report: not invoked, its log group kept 14 days.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    log_group(&logs, &format!("{stack}-fn-idle"), Some(14)).await;
+
     let w = worker(&stack).await;
     let q = |n: &str| format!("{stack}-{n}");
     let req = ReadinessRequest {
@@ -235,9 +241,11 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
             .map(q)
             .to_vec(),
         alarm_prefix: Some(format!("{stack}-")),
+        functions: vec![q("fn-idle")],
         thresholds: Thresholds {
             max_backup_age_hours: 26,
             max_queue_depth: 2,
+            ..Thresholds::default()
         },
     };
     let r = w.check(&req).await.expect("in scope");
@@ -290,11 +298,12 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         tables: vec![safe.clone()],
         queues: vec![q("jobs"), q("jobs-dlq")],
         alarm_prefix: Some(q("quiet")),
+        functions: vec![q("fn-idle")],
         thresholds: Thresholds::default(),
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 9), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 13), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],
@@ -335,6 +344,11 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     let e = w.check(&outside).await.expect_err("out of scope");
     assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
 
+    let _ = logs
+        .delete_log_group()
+        .log_group_name(format!("/aws/lambda/{stack}-fn-idle"))
+        .send()
+        .await;
     for t in [&safe, &bare] {
         let _ = ddb.delete_table().table_name(t).send().await;
     }
@@ -356,6 +370,136 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         .alarm_names(q("composite"))
         .send()
         .await;
+}
+
+/// A log group for `function`, kept `days` (forever when `None`).
+async fn log_group(logs: &aws_sdk_cloudwatchlogs::Client, function: &str, days: Option<i32>) {
+    let name = format!("/aws/lambda/{function}");
+    logs.create_log_group()
+        .log_group_name(&name)
+        .send()
+        .await
+        .expect("CreateLogGroup");
+    if let Some(d) = days {
+        logs.put_retention_policy()
+            .log_group_name(&name)
+            .retention_in_days(d)
+            .send()
+            .await
+            .expect("PutRetentionPolicy");
+    }
+}
+
+/// `AWS/Lambda` metrics of `function` a few minutes ago: `invocations`, `errors`, `throttles`
+/// (all in one minute), and durations of `fast_ms` for 90 % of the invocations and `slow_ms`
+/// for the rest.
+async fn lambda_metrics(
+    cw: &aws_sdk_cloudwatch::Client,
+    function: &str,
+    (invocations, errors, throttles): (f64, f64, f64),
+    (fast_ms, slow_ms): (f64, f64),
+) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+    let dim = Dimension::builder()
+        .name("FunctionName")
+        .value(function)
+        .build();
+    let at = aws_smithy_types::DateTime::from_millis(
+        (chrono::Utc::now() - chrono::Duration::minutes(5)).timestamp_millis(),
+    );
+    let count = |name: &str, v: f64| {
+        MetricDatum::builder()
+            .metric_name(name)
+            .dimensions(dim.clone())
+            .timestamp(at)
+            .unit(StandardUnit::Count)
+            .value(v)
+            .build()
+    };
+    let duration = MetricDatum::builder()
+        .metric_name("Duration")
+        .dimensions(dim.clone())
+        .timestamp(at)
+        .unit(StandardUnit::Milliseconds)
+        .values(fast_ms)
+        .counts((invocations * 0.9).round())
+        .values(slow_ms)
+        .counts((invocations * 0.1).round())
+        .build();
+    cw.put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(count("Invocations", invocations))
+        .metric_data(count("Errors", errors))
+        .metric_data(count("Throttles", throttles))
+        .metric_data(duration)
+        .send()
+        .await
+        .expect("PutMetricData");
+}
+
+#[tokio::test]
+async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
+    let sdk = emulator().await;
+    let stack = unique("rdf");
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let f = |n: &str| format!("{stack}-{n}");
+    // Healthy: few errors, no throttles, fast, logs kept 14 days.
+    lambda_metrics(&cw, &f("fine"), (1000.0, 2.0, 0.0), (40.0, 90.0)).await;
+    log_group(&logs, &f("fine"), Some(14)).await;
+    // Failing: 20 % errors, 30 throttles in a minute, a slow tail, logs kept forever.
+    lambda_metrics(&cw, &f("broken"), (100.0, 20.0, 30.0), (100.0, 900.0)).await;
+    log_group(&logs, &f("broken"), None).await;
+    // No log group at all.
+    let w = worker(&stack).await;
+    let req = ReadinessRequest {
+        tables: vec![format!("{stack}-ops")],
+        queues: vec![],
+        functions: vec![f("fine"), f("broken"), f("unlogged")],
+        ..ReadinessRequest::default()
+    };
+    let r = w.check(&req).await.expect("in scope");
+    assert_eq!(
+        status(&r, "function.errors", &f("fine")),
+        Status::Pass,
+        "{r:#?}"
+    );
+    assert_eq!(
+        status(&r, "function.errors", &f("broken")),
+        Status::Fail,
+        "{r:#?}"
+    );
+    assert_eq!(status(&r, "function.throttles", &f("fine")), Status::Pass);
+    assert_eq!(status(&r, "function.throttles", &f("broken")), Status::Fail);
+    assert_eq!(
+        status(&r, "function.p95", &f("fine")),
+        Status::Pass,
+        "{r:#?}"
+    );
+    assert_eq!(
+        status(&r, "function.p95", &f("broken")),
+        Status::Warn,
+        "{r:#?}"
+    );
+    assert_eq!(status(&r, "function.logs", &f("fine")), Status::Pass);
+    assert_eq!(status(&r, "function.logs", &f("broken")), Status::Warn);
+    assert_eq!(status(&r, "function.logs", &f("unlogged")), Status::Warn);
+    assert_eq!(status(&r, "function.errors", &f("unlogged")), Status::Pass);
+
+    // A function outside the stack and the function prefix is refused for good.
+    let outside = ReadinessRequest {
+        functions: vec!["payroll-api".into()],
+        ..ReadinessRequest::default()
+    };
+    let e = w.check(&outside).await.expect_err("out of scope");
+    assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
+    for n in ["fine", "broken"] {
+        let _ = logs
+            .delete_log_group()
+            .log_group_name(format!("/aws/lambda/{}", f(n)))
+            .send()
+            .await;
+    }
 }
 
 #[tokio::test]

@@ -31,6 +31,15 @@ pub struct ReadinessRequest {
     )]
     #[schemars(length(max = 100))]
     pub queues: Vec<String>,
+    /// Lambda functions (0-50): errors, throttles and p95 duration over the last hour, a log
+    /// group with a retention. Default: the stack's own functions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::collection::vec(\"[a-z][a-z0-9-]{0,20}\", 0..3)")
+    )]
+    #[schemars(length(max = 50))]
+    pub functions: Vec<String>,
     /// CloudWatch alarms whose names start with this (each: has an action, is not in ALARM).
     /// Default: the stack's name and `-`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +68,21 @@ pub struct Thresholds {
     #[serde(default = "default_queue_depth")]
     #[schemars(range(max = 1_000_000))]
     pub max_queue_depth: u64,
+    /// A function whose errors exceed this share of its invocations in the last hour fails
+    /// (0-100 %, default 5; above 1 % warns).
+    #[serde(default = "default_error_rate_pct")]
+    #[schemars(range(max = 100))]
+    pub max_error_rate_pct: u32,
+    /// A function throttled more than this in any one minute of the last hour fails (0-100000,
+    /// default 10).
+    #[serde(default = "default_throttles_per_minute")]
+    #[schemars(range(max = 100_000))]
+    pub max_throttles_per_minute: u32,
+    /// A function whose p95 duration over the last hour exceeds this warns (1-900000 ms,
+    /// default 300).
+    #[serde(default = "default_p95_ms")]
+    #[schemars(range(min = 1, max = 900_000))]
+    pub max_p95_ms: u32,
 }
 
 impl Default for Thresholds {
@@ -66,6 +90,9 @@ impl Default for Thresholds {
         Thresholds {
             max_backup_age_hours: default_backup_age_hours(),
             max_queue_depth: default_queue_depth(),
+            max_error_rate_pct: default_error_rate_pct(),
+            max_throttles_per_minute: default_throttles_per_minute(),
+            max_p95_ms: default_p95_ms(),
         }
     }
 }
@@ -75,6 +102,15 @@ fn default_backup_age_hours() -> u32 {
 }
 fn default_queue_depth() -> u64 {
     100
+}
+fn default_error_rate_pct() -> u32 {
+    5
+}
+fn default_throttles_per_minute() -> u32 {
+    10
+}
+fn default_p95_ms() -> u32 {
+    300
 }
 
 /// `stoker.readiness.reported`: the verdict of a readiness job.
@@ -110,6 +146,12 @@ impl Validate for ReadinessRequest {
                 v.at(i, |v| v.name("", q, sqs_queue));
             }
         });
+        v.count("functions", self.functions.len(), 0, 50);
+        v.at("functions", |v| {
+            for (i, f) in self.functions.iter().enumerate() {
+                v.at(i, |v| v.name("", f, names::lambda_function));
+            }
+        });
         if let Some(p) = &self.alarm_prefix {
             v.length("alarm_prefix", p, 1, 255);
         }
@@ -126,6 +168,14 @@ impl Validate for Thresholds {
             8760,
         );
         v.range("max_queue_depth", self.max_queue_depth, 0, 1_000_000);
+        v.range("max_error_rate_pct", self.max_error_rate_pct.into(), 0, 100);
+        v.range(
+            "max_throttles_per_minute",
+            self.max_throttles_per_minute.into(),
+            0,
+            100_000,
+        );
+        v.range("max_p95_ms", self.max_p95_ms.into(), 1, 900_000);
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod alarms;
 pub mod check;
 mod evidence;
+pub mod functions;
 pub mod queues;
 pub mod scope;
 pub mod tables;
@@ -30,6 +31,8 @@ pub struct ReadinessSettings {
     pub backup_table: Option<String>,
     /// Tables a request may name besides those (`STOKER_BACKUP_TABLE_PREFIX`).
     pub table_prefix: Option<String>,
+    /// Functions a request may name besides the stack's (`STOKER_FUNCTION_PREFIX`).
+    pub function_prefix: Option<String>,
 }
 
 impl stoker_kit::section::Section for ReadinessSettings {
@@ -41,6 +44,7 @@ impl stoker_kit::section::Section for ReadinessSettings {
             )?,
             backup_table: vars.text("STOKER_BACKUP_TABLE"),
             table_prefix: vars.text("STOKER_BACKUP_TABLE_PREFIX"),
+            function_prefix: vars.text("STOKER_FUNCTION_PREFIX"),
         })
     }
 }
@@ -51,6 +55,7 @@ pub struct Readiness {
     pub ddb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
     pub events: Option<Publisher>,
     /// What it may look at: the stack's own resources.
@@ -68,6 +73,7 @@ impl Readiness {
             ddb: aws_sdk_dynamodb::Client::new(sdk),
             sqs: aws_sdk_sqs::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             events: config
                 .bus
                 .clone()
@@ -77,6 +83,7 @@ impl Readiness {
                 ops_table: config.ops_table.clone(),
                 backup_table: settings.backup_table,
                 table_prefix: settings.table_prefix,
+                function_prefix: settings.function_prefix,
             },
         }
     }
@@ -87,6 +94,7 @@ impl Readiness {
         let tables = self.scope.tables(req)?;
         let queue_names = self.scope.queues(req)?;
         let alarm_prefixes = self.scope.alarm_prefixes(req)?;
+        let functions = self.scope.functions(req)?;
         let now = chrono::Utc::now();
         let mut checks = Vec::new();
         for t in &tables {
@@ -97,6 +105,14 @@ impl Readiness {
         let (urls, missing) = queues::urls(&self.sqs, &queue_names).await;
         checks.extend(missing);
         checks.extend(queues::check(&self.sqs, &urls, req.thresholds.max_queue_depth).await);
+        let limits = functions::Limits {
+            max_error_rate_pct: f64::from(req.thresholds.max_error_rate_pct),
+            max_throttles_per_minute: req.thresholds.max_throttles_per_minute,
+            max_p95_ms: req.thresholds.max_p95_ms,
+        };
+        for f in &functions {
+            checks.extend(functions::check(&self.cloudwatch, &self.logs, f, limits, now).await);
+        }
         let own = self.scope.own_alarm();
         for prefix in &alarm_prefixes {
             checks.extend(alarms::check(&self.cloudwatch, prefix, &own).await);

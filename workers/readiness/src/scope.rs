@@ -21,6 +21,9 @@ pub struct Scope {
     /// Other tables a request may name: those starting with this (`STOKER_BACKUP_TABLE_PREFIX`,
     /// the backup role's own bound).
     pub table_prefix: Option<String>,
+    /// Functions a request may name besides the stack's own (`STOKER_FUNCTION_PREFIX`, the
+    /// warm-up and optimizer roles' bound).
+    pub function_prefix: Option<String>,
 }
 
 /// Error code of a request naming something outside the stack.
@@ -83,6 +86,38 @@ impl Scope {
         }
     }
 
+    /// The functions to check: those named (the stack's, or under the function prefix), or the
+    /// stack's own (`<stack>-<worker>`).
+    pub fn functions(&self, req: &ReadinessRequest) -> Result<Vec<String>, JobError> {
+        let own = format!("{}-", self.stack);
+        if req.functions.is_empty() {
+            return Ok(Worker::ALL
+                .iter()
+                .map(|w| format!("{own}{}", w.name()))
+                .collect());
+        }
+        let allowed = |f: &str| {
+            f.starts_with(&own)
+                || self
+                    .function_prefix
+                    .as_deref()
+                    .is_some_and(|p| !p.is_empty() && f.starts_with(p))
+        };
+        match req.functions.iter().find(|f| !allowed(f)) {
+            Some(f) => Err(JobError::permanent(
+                OUT_OF_SCOPE,
+                format!(
+                    "functions: `{f}` is outside what readiness may check: the stack's (`{own}*`){}",
+                    self.function_prefix
+                        .as_deref()
+                        .map(|p| format!(" and those named `{p}*`"))
+                        .unwrap_or_default()
+                ),
+            )),
+            None => Ok(req.functions.clone()),
+        }
+    }
+
     /// The alarm name prefixes to check: the one named (within the stack's), or one per worker
     /// (`<stack>-<worker>-`: each worker should have alarms).
     pub fn alarm_prefixes(&self, req: &ReadinessRequest) -> Result<Vec<String>, JobError> {
@@ -116,6 +151,7 @@ mod tests {
             ops_table: "stoker-ops".into(),
             backup_table: Some("app-orders".into()),
             table_prefix: Some("app-".into()),
+            function_prefix: Some("app-".into()),
         }
     }
 
@@ -153,11 +189,16 @@ mod tests {
                 alarm_prefix: Some("prod-".into()),
                 ..Default::default()
             },
+            ReadinessRequest {
+                functions: vec!["payroll-api".into()],
+                ..Default::default()
+            },
         ] {
             let e = s
                 .tables(&req)
                 .and(s.queues(&req))
                 .and(s.alarm_prefixes(&req))
+                .and(s.functions(&req))
                 .unwrap_err();
             assert_eq!(e.code(), OUT_OF_SCOPE, "{e}");
         }
@@ -165,13 +206,19 @@ mod tests {
             tables: vec!["app-users".into(), "stoker-ops".into()],
             queues: vec!["stoker-warmup".into()],
             alarm_prefix: Some("stoker-backup-".into()),
+            functions: vec!["app-orders-api".into(), "stoker-warmup".into()],
             ..Default::default()
         };
         assert!(
             s.tables(&ok)
                 .and(s.queues(&ok))
                 .and(s.alarm_prefixes(&ok))
+                .and(s.functions(&ok))
                 .is_ok()
+        );
+        assert_eq!(
+            s.functions(&ReadinessRequest::default()).unwrap().len(),
+            Worker::ALL.len()
         );
     }
 }
