@@ -1,0 +1,279 @@
+//! ./scripts/bench-readiness [JOBS]   (default 20)
+//!
+//! The readiness worker's benchmark on LocalStack, in one run: a stack of 6 queues with their
+//! DLQs, 6 functions (metrics and log groups), 12 alarms and 2 tables; JOBS readiness checks of
+//! all of it by the worker, against the baseline: the same reads issued one after another by a
+//! plain SDK loop (no report, no evidence). Prints latency per job, AWS requests per job by
+//! service (counted at the HTTP client), and what a check every 15 minutes costs a month at
+//! public us-east-1 prices.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, Statistic};
+use aws_sdk_sqs::types::QueueAttributeName;
+use stoker_events::payload::readiness::ReadinessRequest;
+use stoker_kit::calls::CallCount;
+use stoker_readiness::{Readiness, Scope};
+
+/// Public us-east-1 prices, USD per request: SQS $0.40 per million; CloudWatch API requests
+/// $0.01 per 1,000; CloudWatch Logs' and DynamoDB's describe calls are not billed.
+fn price(service: &str) -> f64 {
+    match service {
+        "sqs" => 0.40 / 1e6,
+        "monitoring" => 0.01 / 1e3,
+        _ => 0.0,
+    }
+}
+
+/// Jobs a month at one check every 15 minutes.
+const JOBS_A_MONTH: f64 = 4.0 * 24.0 * 30.0;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let jobs: usize = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20);
+    let sdk = stoker_it::emulator().await;
+    let stack = stoker_it::unique("bench-rd");
+    let workers = [
+        "warmup",
+        "cache",
+        "backup",
+        "rollup",
+        "optimizer",
+        "readiness",
+    ];
+    let req = setup(&sdk, &stack, &workers).await?;
+
+    // The worker, counted.
+    let count = Arc::new(CallCount::default());
+    let counted =
+        stoker_kit::aws::counted_config_loader(stoker_events::Worker::Readiness, count.clone())
+            .load()
+            .await;
+    let worker = Readiness {
+        ddb: aws_sdk_dynamodb::Client::new(&counted),
+        sqs: aws_sdk_sqs::Client::new(&counted),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&counted),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&counted),
+        events: None,
+        scope: Scope {
+            stack: stack.clone(),
+            ops_table: format!("{stack}-ops"),
+            backup_table: None,
+            table_prefix: Some(stack.clone()),
+            function_prefix: None,
+        },
+    };
+    let mut ms = Vec::new();
+    let mut checks = 0;
+    for _ in 0..jobs {
+        let t = Instant::now();
+        let r = worker.check(&req).await?;
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        checks = r.checks.len();
+    }
+    let ours = count.all();
+    let p50_s = pct(&ms, 0.5) / 1000.0;
+
+    // The baseline: the same reads, one after another, nothing made of them.
+    let base_count = Arc::new(CallCount::default());
+    let base_sdk = stoker_kit::aws::counted_config_loader(
+        stoker_events::Worker::Readiness,
+        base_count.clone(),
+    )
+    .load()
+    .await;
+    let mut base_ms = Vec::new();
+    for _ in 0..jobs {
+        let t = Instant::now();
+        raw_reads(&base_sdk, &req).await;
+        base_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let base = base_count.all();
+
+    println!(
+        "\n## Readiness: {jobs} checks of a stack of 6 queues + DLQs, 6 functions, 12 alarms, 2 tables ({checks} checks each)\n"
+    );
+    println!(
+        "| run | p50 ms | p95 ms | requests/job | SQS | CloudWatch | Logs | DynamoDB | USD a month at every 15 min |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (label, lat, calls) in [
+        ("baseline: the same reads, a plain SDK loop", base_ms, base),
+        ("readiness worker (report, evidence, verdict)", ms, ours),
+    ] {
+        let per = |s: &str| calls.get(s).copied().unwrap_or(0) as f64 / jobs as f64;
+        let total: f64 = calls.values().sum::<u64>() as f64 / jobs as f64;
+        let usd: f64 = calls
+            .iter()
+            .map(|(s, n)| *n as f64 / jobs as f64 * price(s))
+            .sum::<f64>()
+            * JOBS_A_MONTH;
+        println!(
+            "| {label} | {:.0} | {:.0} | {total:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {usd:.4} |",
+            pct(&lat, 0.5),
+            pct(&lat, 0.95),
+            per("sqs"),
+            per("monitoring"),
+            per("logs"),
+            per("dynamodb"),
+        );
+    }
+    println!(
+        "\nPrices: SQS $0.40 per million requests, CloudWatch API $0.01 per 1,000; DynamoDB's and \
+         CloudWatch Logs' describe calls are not billed. The worker's own Lambda time is not in \
+         this figure (256 MB for the p50 above: {:.4} USD a month at $0.0000166667 per GB-s).",
+        p50_s * 0.25 * 0.000_016_666_7 * JOBS_A_MONTH
+    );
+    Ok(())
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The stack: per worker a queue with its DLQ, a function (metrics, a log group) and two alarms;
+/// two tables. Returns the request naming all of it.
+async fn setup(
+    sdk: &aws_config::SdkConfig,
+    stack: &str,
+    workers: &[&str],
+) -> anyhow::Result<ReadinessRequest> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let mut queues = Vec::new();
+    let mut functions = Vec::new();
+    for w in workers {
+        let name = format!("{stack}-{w}");
+        let dlq = sqs
+            .create_queue()
+            .queue_name(format!("{name}-dlq"))
+            .send()
+            .await?;
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(dlq.queue_url().unwrap_or_default())
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .unwrap_or_default();
+        sqs.create_queue()
+            .queue_name(&name)
+            .attributes(
+                QueueAttributeName::RedrivePolicy,
+                serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": 5}).to_string(),
+            )
+            .send()
+            .await?;
+        queues.extend([name.clone(), format!("{name}-dlq")]);
+        logs.create_log_group()
+            .log_group_name(format!("/aws/lambda/{name}"))
+            .send()
+            .await?;
+        cw.put_metric_data()
+            .namespace("AWS/Lambda")
+            .metric_data(
+                MetricDatum::builder()
+                    .metric_name("Invocations")
+                    .dimensions(
+                        Dimension::builder()
+                            .name("FunctionName")
+                            .value(&name)
+                            .build(),
+                    )
+                    .value(100.0)
+                    .build(),
+            )
+            .send()
+            .await?;
+        functions.push(name.clone());
+        for a in ["dlq-not-empty", "errors"] {
+            cw.put_metric_alarm()
+                .alarm_name(format!("{name}-{a}"))
+                .namespace("Stoker/Bench")
+                .metric_name(a)
+                .statistic(Statistic::Sum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(0.0)
+                .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+                .alarm_actions("arn:aws:sns:us-east-1:000000000000:bench")
+                .send()
+                .await?;
+        }
+    }
+    let tables = vec![format!("{stack}-ops"), format!("{stack}-orders")];
+    for t in &tables {
+        stoker_it::kit::create_ops_table(sdk, t).await?;
+    }
+    let _ = ddb;
+    Ok(ReadinessRequest {
+        tables,
+        queues,
+        functions,
+        alarm_prefix: Some(format!("{stack}-")),
+        ..ReadinessRequest::default()
+    })
+}
+
+/// The reads the checks need, one after another.
+async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    for t in &req.tables {
+        let _ = ddb.describe_continuous_backups().table_name(t).send().await;
+        let _ = ddb.list_backups().table_name(t).send().await;
+    }
+    for q in &req.queues {
+        if let Ok(u) = sqs.get_queue_url().queue_name(q).send().await {
+            let _ = sqs
+                .get_queue_attributes()
+                .queue_url(u.queue_url().unwrap_or_default())
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await;
+        }
+    }
+    let now = chrono::Utc::now();
+    let start = aws_smithy_types::DateTime::from_millis(
+        (now - chrono::Duration::hours(1)).timestamp_millis(),
+    );
+    let end = aws_smithy_types::DateTime::from_millis(now.timestamp_millis());
+    for f in &req.functions {
+        for m in ["Invocations", "Errors", "Throttles", "Duration"] {
+            let _ = cw
+                .get_metric_statistics()
+                .namespace("AWS/Lambda")
+                .metric_name(m)
+                .dimensions(Dimension::builder().name("FunctionName").value(f).build())
+                .start_time(start)
+                .end_time(end)
+                .period(60)
+                .statistics(Statistic::Sum)
+                .send()
+                .await;
+        }
+        let _ = logs
+            .describe_log_groups()
+            .log_group_name_prefix(format!("/aws/lambda/{f}"))
+            .send()
+            .await;
+    }
+    if let Some(p) = &req.alarm_prefix {
+        let _ = cw.describe_alarms().alarm_name_prefix(p).send().await;
+    }
+}
