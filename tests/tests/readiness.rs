@@ -46,7 +46,7 @@ async fn worker(stack: &str) -> Readiness {
             ops_table: format!("{stack}-ops"),
             backup_table: None,
             table_prefix: Some(stack.to_owned()),
-            function_prefix: None,
+            function_prefix: Some(format!("{stack}-")),
         },
     }
 }

@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
             ops_table: format!("{stack}-ops"),
             backup_table: None,
             table_prefix: Some(stack.clone()),
-            function_prefix: None,
+            function_prefix: Some(format!("{stack}-")),
         },
     };
     let mut ms = Vec::new();
@@ -124,9 +124,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "\nPrices: SQS $0.40 per million requests, CloudWatch API $0.01 per 1,000; DynamoDB's and \
-         CloudWatch Logs' describe calls are not billed. The worker's own Lambda time is not in \
-         this figure (256 MB for the p50 above: {:.4} USD a month at $0.0000166667 per GB-s).",
+        "\nPrices: SQS $0.40 per million requests, CloudWatch API $0.01 per 1,000 (applied to \
+         every CloudWatch request, DescribeAlarms included, which is not billed: an upper bound); \
+         DynamoDB's and CloudWatch Logs' describe calls are not billed; the free tiers (1M \
+         CloudWatch API and 1M SQS requests a month) are not applied. The worker's own Lambda \
+         time is not in this figure (256 MB for the p50 above: {:.4} USD a month at \
+         $0.0000166667 per GB-s).",
         p50_s * 0.25 * 0.000_016_666_7 * JOBS_A_MONTH
     );
     Ok(())
@@ -254,19 +257,41 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
     );
     let end = aws_smithy_types::DateTime::from_millis(now.timestamp_millis());
     for f in &req.functions {
-        for m in ["Invocations", "Errors", "Throttles", "Duration"] {
-            let _ = cw
+        // As the worker reads them: a function's metrics together; the p95, and the maximum
+        // where no percentile comes back (LocalStack).
+        let dim = || Dimension::builder().name("FunctionName").value(f).build();
+        let get = |m: &'static str, stat: Option<Statistic>| {
+            let mut r = cw
                 .get_metric_statistics()
                 .namespace("AWS/Lambda")
                 .metric_name(m)
-                .dimensions(Dimension::builder().name("FunctionName").value(f).build())
+                .dimensions(dim())
                 .start_time(start)
-                .end_time(end)
-                .period(60)
-                .statistics(Statistic::Sum)
-                .send()
-                .await;
-        }
+                .end_time(end);
+            r = match stat {
+                Some(s) => r.period(60).statistics(s),
+                None => r.period(3600).extended_statistics("p95"),
+            };
+            r.send()
+        };
+        let duration = async {
+            let p95 = get("Duration", None).await;
+            let given = p95.ok().is_some_and(|o| {
+                o.datapoints().iter().any(|d| {
+                    d.extended_statistics()
+                        .is_some_and(|e| e.contains_key("p95"))
+                })
+            });
+            if !given {
+                let _ = get("Duration", Some(Statistic::Maximum)).await;
+            }
+        };
+        let _ = futures::join!(
+            get("Invocations", Some(Statistic::Sum)),
+            get("Errors", Some(Statistic::Sum)),
+            get("Throttles", Some(Statistic::Sum)),
+            duration,
+        );
         let _ = logs
             .describe_log_groups()
             .log_group_name_prefix(format!("/aws/lambda/{f}"))

@@ -29,12 +29,12 @@ pub async fn check(
     now: DateTime<Utc>,
 ) -> Vec<Check> {
     let since = now - Duration::hours(1);
-    let minutes = |metric: &'static str| stats(cw, function, metric, since, now, 60, None);
+    let minutes = |metric: &'static str| stats(cw, function, metric, since, now, 60, Ask::Sum);
     let (invocations, errors, throttles, duration) = futures::join!(
         minutes("Invocations"),
         minutes("Errors"),
         minutes("Throttles"),
-        stats(cw, function, "Duration", since, now, 3600, Some("p95")),
+        duration95(cw, function, since, now),
     );
     let sum = |d: &[Datapoint]| d.iter().filter_map(Datapoint::sum).sum::<f64>();
     let mut out = Vec::new();
@@ -50,30 +50,47 @@ pub async fn check(
         Err(why) => Check::fail("function.throttles", function, why.clone()),
     });
     out.push(match &duration {
-        Ok(d) => {
-            let highest = |v: Vec<f64>| v.into_iter().reduce(f64::max);
-            let p95 = highest(
-                d.iter()
-                    .filter_map(|p| p.extended_statistics()?.get("p95").copied())
-                    .collect(),
-            );
-            let max = highest(d.iter().filter_map(Datapoint::maximum).collect());
-            let seen = match (p95, max) {
-                (Some(p), _) => Some(Duration95::P95(p)),
-                (None, Some(m)) => Some(Duration95::AtMost(m)),
-                _ => None,
-            };
-            slow(
-                function,
-                seen,
-                invocations.as_deref().map(sum).unwrap_or(0.0),
-                limits.max_p95_ms,
-            )
-        }
+        Ok(seen) => slow(
+            function,
+            *seen,
+            invocations.as_deref().map(sum).unwrap_or(0.0),
+            limits.max_p95_ms,
+        ),
         Err(why) => Check::fail("function.p95", function, why.clone()),
     });
     out.push(log_group(logs, function).await);
     out
+}
+
+/// What to ask CloudWatch for: a request takes statistics or a percentile, never both.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    Sum,
+    Maximum,
+    P95,
+}
+
+/// The p95 duration over the last hour; where CloudWatch gives none (LocalStack answers a
+/// percentile with an error), the longest duration, which bounds it.
+async fn duration95(
+    cw: &aws_sdk_cloudwatch::Client,
+    function: &str,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<Duration95>, String> {
+    let p95 = stats(cw, function, "Duration", since, now, 3600, Ask::P95).await;
+    let highest = |v: Vec<f64>| v.into_iter().reduce(f64::max);
+    if let Some(p) = p95.ok().and_then(|d| {
+        highest(
+            d.iter()
+                .filter_map(|p| p.extended_statistics()?.get("p95").copied())
+                .collect(),
+        )
+    }) {
+        return Ok(Some(Duration95::P95(p)));
+    }
+    let max = stats(cw, function, "Duration", since, now, 3600, Ask::Maximum).await?;
+    Ok(highest(max.iter().filter_map(Datapoint::maximum).collect()).map(Duration95::AtMost))
 }
 
 async fn stats(
@@ -83,7 +100,7 @@ async fn stats(
     since: DateTime<Utc>,
     now: DateTime<Utc>,
     period_s: i32,
-    percentile: Option<&str>,
+    ask: Ask,
 ) -> Result<Vec<Datapoint>, String> {
     let mut req = cw
         .get_metric_statistics()
@@ -98,10 +115,10 @@ async fn stats(
         .start_time(SdkTime::from_millis(since.timestamp_millis()))
         .end_time(SdkTime::from_millis(now.timestamp_millis()))
         .period(period_s);
-    // A percentile comes with the maximum, its bound where the service gives no percentile.
-    req = match percentile {
-        Some(p) => req.statistics(Statistic::Maximum).extended_statistics(p),
-        None => req.statistics(Statistic::Sum),
+    req = match ask {
+        Ask::Sum => req.statistics(Statistic::Sum),
+        Ask::Maximum => req.statistics(Statistic::Maximum),
+        Ask::P95 => req.extended_statistics("p95"),
     };
     req.send()
         .await

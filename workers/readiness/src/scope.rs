@@ -1,5 +1,6 @@
-//! What a readiness job may look at: the stack's own resources. A request naming anything else
-//! is refused before any check runs (the job's permanent error: the message goes to the DLQ
+//! What a readiness job may look at: the stack's own tables, queues, functions and alarms (and
+//! the tables and functions under the stack's prefixes). A request naming anything else is
+//! refused before any check runs (the job's permanent error: the message goes to the DLQ
 //! with the reason), so that a request cannot use the worker to read other teams' tables,
 //! queues or alarms. IAM backs the queues and the tables' recovery settings; `ListBackups` and
 //! `DescribeAlarms` can only be granted on `*`, so for those this check is the boundary.
@@ -86,8 +87,8 @@ impl Scope {
         }
     }
 
-    /// The functions to check: those named (the stack's, or under the function prefix), or the
-    /// stack's own (`<stack>-<worker>`).
+    /// The functions to check, by plain name: those named (one of the stack's own, or one under
+    /// the function prefix), or the stack's own (`<stack>-<worker>`).
     pub fn functions(&self, req: &ReadinessRequest) -> Result<Vec<String>, JobError> {
         let own = format!("{}-", self.stack);
         if req.functions.is_empty() {
@@ -96,18 +97,23 @@ impl Scope {
                 .map(|w| format!("{own}{}", w.name()))
                 .collect());
         }
+        let stacks: Vec<String> = Worker::ALL
+            .iter()
+            .map(|w| format!("{own}{}", w.name()))
+            .collect();
         let allowed = |f: &str| {
-            f.starts_with(&own)
-                || self
-                    .function_prefix
-                    .as_deref()
-                    .is_some_and(|p| !p.is_empty() && f.starts_with(p))
+            !f.contains(':')
+                && (stacks.iter().any(|s| s == f)
+                    || self
+                        .function_prefix
+                        .as_deref()
+                        .is_some_and(|p| !p.is_empty() && f.starts_with(p)))
         };
         match req.functions.iter().find(|f| !allowed(f)) {
             Some(f) => Err(JobError::permanent(
                 OUT_OF_SCOPE,
                 format!(
-                    "functions: `{f}` is outside what readiness may check: the stack's (`{own}*`){}",
+                    "functions: `{f}` is outside what readiness may check: the stack's own (`{own}<worker>`){}, by plain name",
                     self.function_prefix
                         .as_deref()
                         .map(|p| format!(" and those named `{p}*`"))
@@ -191,6 +197,15 @@ mod tests {
             },
             ReadinessRequest {
                 functions: vec!["payroll-api".into()],
+                ..Default::default()
+            },
+            // Another stack's function, and a qualified name.
+            ReadinessRequest {
+                functions: vec!["stoker-staging-warmup".into()],
+                ..Default::default()
+            },
+            ReadinessRequest {
+                functions: vec!["app-orders-api:live".into()],
                 ..Default::default()
             },
         ] {
