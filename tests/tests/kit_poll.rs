@@ -443,6 +443,7 @@ async fn a_retried_completion_never_commits_staged_writes_twice() {
         error: None,
         requested_by: "operator:test".into(),
         summary: None,
+        cost: None,
     };
     let first = ops
         .complete(

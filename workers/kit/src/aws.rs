@@ -77,10 +77,14 @@ pub fn http_client() -> SharedHttpClient {
     crate::calls::wrap(connections())
 }
 
+/// The connection pool, its requests priced into the ledger of the job sending them
+/// ([`crate::cost`]).
 fn connections() -> SharedHttpClient {
-    Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    crate::cost::metered(
+        Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    )
 }
 
 /// [`config_loader`] with no overrides, loaded.

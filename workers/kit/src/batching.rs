@@ -41,8 +41,11 @@ impl OpsBatches {
     pub async fn complete(
         &self,
         ops: &OpsTable,
-        req: CompletionRequest,
+        mut req: CompletionRequest,
     ) -> Result<Completion, JobError> {
+        // Priced here, in the job's own task: the claim, the run record and the staged writes,
+        // 2 write units each (a transaction's price).
+        req.run = req.run.costed(2.0 * (2 + req.staged.len()) as f64);
         self.completions
             .call(req, |reqs| async move { ops.complete_all(&reqs).await })
             .await

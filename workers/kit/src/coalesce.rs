@@ -3,7 +3,8 @@
 //! jobs alongside, sends up to `max` requests in one call and hands each its answer), then
 //! hands the lead to the first request still waiting. No background task: the batch is sent
 //! by a caller, on the caller's runtime. The ops table's claims and completions go through it
-//! ([`crate::ops::OpsTable::claim_all`], [`crate::ops::OpsTable::complete_all`]).
+//! ([`crate::ops::OpsTable::claim_all`], [`crate::ops::OpsTable::complete_all`]). A batch's
+//! cost is shared evenly among its jobs' ledgers ([`crate::cost`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -13,7 +14,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 enum Turn<Req, Resp> {
-    Answer(Resp),
+    /// The answer, and this request's share of the batch's cost.
+    Answer(Resp, crate::cost::JobCost),
     /// Lead the next batch, with this request of one's own.
     Lead(Req),
 }
@@ -88,7 +90,10 @@ impl<Req, Resp> Coalescer<Req, Resp> {
                 };
                 waiting.rx = None; // answered: nothing left for its drop to hand on
                 match turn {
-                    Ok(Turn::Answer(answer)) => return Some(answer),
+                    Ok(Turn::Answer(answer, share)) => {
+                        crate::cost::charge(&share);
+                        return Some(answer);
+                    }
                     Ok(Turn::Lead(req)) => req,
                     Err(_) => return None,
                 }
@@ -113,12 +118,16 @@ impl<Req, Resp> Coalescer<Req, Resp> {
         };
         let (mut reqs, answers): (Vec<Req>, Vec<_>) = taken.into_iter().unzip();
         reqs.insert(0, own);
-        let mut out = send(reqs).await.into_iter();
+        let n = reqs.len();
+        let (out, cost) = crate::cost::apart(send(reqs)).await;
+        let share = cost.share(n);
+        crate::cost::charge(&share);
+        let mut out = out.into_iter();
         let mine = out.next();
         for answer in answers {
             // A missing answer drops its sender: that caller gets `None`.
             if let Some(resp) = out.next() {
-                let _ = answer.send(Turn::Answer(resp));
+                let _ = answer.send(Turn::Answer(resp, share.clone()));
             }
         }
         mine

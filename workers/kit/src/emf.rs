@@ -59,6 +59,8 @@ pub struct JobMetrics {
     pub replayed: bool,
     /// Handler attempts in this delivery (`JobAttempts`); 0 when the handler did not run.
     pub attempts: u32,
+    /// What the job cost on AWS, in USD (`JobCost`, [`crate::cost`]).
+    pub cost_usd: f64,
 }
 
 /// The EMF document for one job (the first of the process is marked as a cold start).
@@ -76,6 +78,7 @@ pub fn document(worker: &str, m: &JobMetrics, timestamp_ms: i64) -> Value {
                     { "Name": "JobsFailed", "Unit": "Count" },
                     { "Name": "JobReplays", "Unit": "Count" },
                     { "Name": "JobAttempts", "Unit": "Count" },
+                    { "Name": "JobCost", "Unit": "None" },
                     { "Name": "ColdStart", "Unit": "Count" }
                 ]
             }]
@@ -86,6 +89,7 @@ pub fn document(worker: &str, m: &JobMetrics, timestamp_ms: i64) -> Value {
         "JobsFailed": u8::from(m.failed),
         "JobReplays": u8::from(m.replayed),
         "JobAttempts": m.attempts,
+        "JobCost": m.cost_usd,
         "ColdStart": u8::from(cold),
     })
 }

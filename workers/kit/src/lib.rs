@@ -27,6 +27,7 @@ pub mod calls;
 pub mod classify;
 pub(crate) mod coalesce;
 pub mod config;
+pub mod cost;
 pub mod dlq;
 pub mod emf;
 pub mod error;

@@ -185,6 +185,7 @@ impl<'a> Timing<'a> {
             error: err.map(ToString::to_string),
             requested_by,
             summary: None,
+            cost: None,
         }
     }
 
@@ -368,7 +369,8 @@ impl Core {
 impl<H: Handler> Runtime<H> {
     /// Processes one message within `budget` (the Lambda's remaining time or the job timeout):
     /// through the job layers ([`crate::layers`]), outermost first: metrics, decode, outcome
-    /// events, idempotency, then the handler's stack.
+    /// events, idempotency, then the handler's stack. The job runs in its own cost ledger
+    /// ([`crate::cost`]).
     pub async fn process(&self, msg: &Delivered<'_>, budget: Duration, stop: &Stop) -> Disposition {
         use crate::layers::{DecodeLayer, Idempotent, MetricsLayer, OutcomeLayer};
         let jobs = tower::ServiceBuilder::new()
@@ -377,7 +379,7 @@ impl<H: Handler> Runtime<H> {
             .layer(OutcomeLayer::new(self.core.clone()))
             .service(Idempotent::new(self.core.clone(), self.stack.clone()));
         let message = Message { msg, budget, stop };
-        match crate::layers::call(jobs, message).await {
+        match crate::cost::scope(crate::layers::call(jobs, message)).await {
             Ok(finished) => finished.disposition,
             Err(never) => match never {},
         }

@@ -38,6 +38,12 @@ use serde::{Deserialize, Serialize};
 
 pub use count::{CallCount, counting};
 pub use describe::{PARTITION_KEY, Req, describe};
+pub(crate) use observe::{Observe, observed};
+
+/// The service of a SigV4 `Authorization` header's scope (`dynamodb`, `monitoring`, ...).
+pub(crate) fn signing_service(auth: Option<&str>) -> Option<String> {
+    describe::signing_scope(auth).map(|(service, _)| service)
+}
 
 use crate::config::WorkerConfig;
 

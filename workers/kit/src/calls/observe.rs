@@ -14,13 +14,13 @@ use aws_smithy_runtime_api::shared::IntoShared;
 use aws_smithy_types::config_bag::ConfigBag;
 
 /// What looks at each request.
-pub(super) trait Observe: std::fmt::Debug + Clone + Send + Sync + 'static {
+pub(crate) trait Observe: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Sees `request` just before it is sent.
     fn observe(&self, request: &HttpRequest);
 }
 
 /// `http` showing each request to `observer` before sending it.
-pub(super) fn observed<O: Observe>(http: SharedHttpClient, observer: O) -> SharedHttpClient {
+pub(crate) fn observed<O: Observe>(http: SharedHttpClient, observer: O) -> SharedHttpClient {
     ObservedClient(http, observer).into_shared()
 }
 

@@ -1,6 +1,7 @@
 //! One EMF metric line per job ([`crate::emf`]), from what happened to it: completed (with its
 //! attempts), failed (not when a shutdown stopped it), replayed, or undecodable (a failure).
-//! A job decided without its handler (a busy claim, say) emits none.
+//! A job decided without its handler (a busy claim, say) emits none. Each line carries the
+//! job's cost as its ledger has it then ([`crate::cost`]).
 
 use std::task::{Context, Poll};
 
@@ -60,7 +61,8 @@ where
         let work: BoxFuture<'a, Result<Finished, S::Error>> = Box::pin(self.inner.call(req));
         Box::pin(async move {
             let finished = work.await?;
-            if let Some(m) = metrics(&finished.report) {
+            if let Some(mut m) = metrics(&finished.report) {
+                m.cost_usd = crate::cost::for_record(m.duration_ms as u64, 0.0).usd;
                 emf::emit(worker, &m);
             }
             Ok(finished)

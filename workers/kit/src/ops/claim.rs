@@ -406,7 +406,11 @@ impl OpsTable {
         run: &RunRecord,
         staged: &[TransactWriteItem],
     ) -> Result<Option<Vec<Option<String>>>, JobError> {
-        let put = TransactWriteItem::builder().put(self.run_put(run)?).build();
+        // Every item of a transaction costs 2 write units.
+        let run = run.costed(2.0 * (2 + staged.len()) as f64);
+        let put = TransactWriteItem::builder()
+            .put(self.run_put(&run)?)
+            .build();
         let mut items = vec![claim, put];
         items.extend_from_slice(staged);
         match self

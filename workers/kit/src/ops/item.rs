@@ -58,6 +58,8 @@ pub(super) struct RunItem {
     requested_by: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cost: Option<crate::cost::JobCost>,
     expires_at: i64,
 }
 
@@ -91,6 +93,7 @@ impl RunItem {
             error: cut(&run.error, MAX_ERROR_CHARS),
             requested_by: run.requested_by.clone(),
             summary: cut(&run.summary, MAX_SUMMARY_CHARS),
+            cost: run.cost.clone(),
             expires_at: epoch_s(run.finished_at, RUN_TTL),
         }
     }
@@ -124,6 +127,7 @@ impl From<RunItem> for RunRecord {
             error: item.error,
             requested_by: item.requested_by,
             summary: item.summary,
+            cost: item.cost,
         }
     }
 }
@@ -275,6 +279,9 @@ mod tests {
     fn n(v: &str) -> AttributeValue {
         AttributeValue::N(v.to_owned())
     }
+    fn m(pairs: &[(&str, AttributeValue)]) -> AttributeValue {
+        AttributeValue::M(item(pairs))
+    }
     fn at(t: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(t).unwrap().to_utc()
     }
@@ -304,6 +311,11 @@ mod tests {
             error: Some("timed out".into()),
             requested_by: "cli:me".into(),
             summary: Some("3 rows".into()),
+            cost: Some({
+                let mut c = crate::cost::JobCost::default();
+                c.add("dynamodb", 2.0, 0.5);
+                c
+            }),
         }
     }
 
@@ -331,6 +343,17 @@ mod tests {
             ("error", s("timed out")),
             ("requested_by", s("cli:me")),
             ("summary", s("3 rows")),
+            (
+                "cost",
+                m(&[
+                    ("usd", n("0.5")),
+                    ("calls", n("2")),
+                    (
+                        "by_service",
+                        m(&[("dynamodb", m(&[("calls", n("2")), ("usd", n("0.5"))]))]),
+                    ),
+                ]),
+            ),
             ("expires_at", n("1780228801")),
         ]);
         assert_eq!(sorted(&stored), sorted(&expected));
@@ -342,9 +365,11 @@ mod tests {
         let mut r = run();
         r.error_code = None;
         r.summary = None;
+        r.cost = None;
         r.error = Some("x".repeat(MAX_ERROR_CHARS + 10));
         let stored = RunItem::new(&r).to_item().unwrap();
         assert!(!stored.contains_key("error_code") && !stored.contains_key("summary"));
+        assert!(!stored.contains_key("cost"));
         assert_eq!(
             stored["error"].as_s().unwrap().chars().count(),
             MAX_ERROR_CHARS

@@ -80,6 +80,21 @@ pub struct RunRecord {
     /// What a completed job did, in one line (its report's [`crate::Summary`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// What the run cost on AWS ([`crate::cost`]); filled in when the record is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::JobCost>,
+}
+
+impl RunRecord {
+    /// This record with its cost as the current job's ledger has it, plus the record's own
+    /// write of `write_units` ([`crate::cost::for_record`]); a cost already set stays.
+    pub fn costed(&self, write_units: f64) -> RunRecord {
+        let mut run = self.clone();
+        if run.cost.is_none() {
+            run.cost = Some(crate::cost::for_record(run.duration_ms, write_units));
+        }
+        run
+    }
 }
 
 /// A string expression attribute value.
@@ -122,7 +137,7 @@ impl OpsTable {
 
     /// Records a run on its own (replays, busy claims, undecodable messages).
     pub async fn record_run(&self, run: &RunRecord) -> Result<(), JobError> {
-        let put = self.run_put(run)?;
+        let put = self.run_put(&run.costed(1.0))?;
         self.ddb
             .put_item()
             .table_name(&self.table)
