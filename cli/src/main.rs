@@ -2,6 +2,7 @@
 
 mod backup;
 mod context;
+mod cost;
 mod dlq;
 mod error;
 mod optimize;
@@ -38,6 +39,8 @@ enum Cmd {
     Backup(backup::BackupArgs),
     /// Review functions' memory and timeout (optionally power-tune and apply) and print the table.
     Optimize(optimize::OptimizeArgs),
+    /// What the stack's jobs cost, by worker and service, and its monthly estimate.
+    Cost(cost::CostArgs),
     /// Check the stack's tables, queues and alarms: exit 0 go, 1 no-go, 3 no verdict.
     Readiness(readiness::ReadinessArgs),
     /// Undo the optimizer's last change of a function (memory, timeout and alias).
@@ -58,6 +61,7 @@ async fn main() {
         Cmd::Optimize(a) => a.run(&cli.aws).await,
         Cmd::Rollback(a) => a.run(&cli.aws).await,
         Cmd::Readiness(a) => a.run(&cli.aws).await,
+        Cmd::Cost(a) => a.run(&cli.aws).await,
     };
     if let Err(e) = result {
         eprintln!("{e}");

@@ -1,5 +1,5 @@
-//! `stoker status`: per worker, queue and DLQ depth, the last run, failures and replays in the
-//! last 24 h, and its schedule.
+//! `stoker status`: per worker, queue and DLQ depth, the last run, failures, replays and cost
+//! in the last 24 h (with the monthly estimate at that rate), and its schedule.
 
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use clap::Args;
@@ -28,6 +28,10 @@ pub struct WorkerStatus {
     pub failures_24h: usize,
     pub replays_24h: usize,
     pub runs_24h: usize,
+    /// What the last 24 h of runs cost, in USD (`stoker cost` for the breakdown).
+    pub cost_24h_usd: f64,
+    /// That rate over a month.
+    pub monthly_usd: f64,
     pub schedule: Option<Schedule>,
 }
 
@@ -117,6 +121,7 @@ async fn worker_status(ctx: &Ctx, w: Worker) -> Result<WorkerStatus, CliError> {
         .iter()
         .filter(|r| r.outcome == RunOutcome::Replayed)
         .count();
+    let cost = crate::cost::WorkerCost::of(w.name(), &runs, 24.0);
     let schedule = match ctx.outputs.get(&format!("{}ScheduleRuleName", w.stem())) {
         None => None,
         Some(rule) => {
@@ -142,6 +147,8 @@ async fn worker_status(ctx: &Ctx, w: Worker) -> Result<WorkerStatus, CliError> {
         failures_24h,
         replays_24h,
         runs_24h: runs.len(),
+        cost_24h_usd: cost.usd,
+        monthly_usd: cost.monthly_usd,
         schedule,
     })
 }
@@ -158,6 +165,8 @@ fn print_table(rows: &[WorkerStatus]) {
         "RUNS 24H",
         "FAILED 24H",
         "REPLAYS 24H",
+        "USD 24H",
+        "USD/MONTH",
         "SCHEDULE",
     ]);
     for r in rows {
@@ -192,6 +201,8 @@ fn print_table(rows: &[WorkerStatus]) {
             r.runs_24h.to_string(),
             r.failures_24h.to_string(),
             r.replays_24h.to_string(),
+            crate::cost::usd(r.cost_24h_usd),
+            crate::cost::usd(r.monthly_usd),
             schedule,
         ]);
     }

@@ -190,6 +190,42 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             assert_eq!(warmup["schedule"]["state"], "DISABLED");
             let runs = env.runs(&id).await?;
             assert_eq!(runs.len(), 1);
+            // The run record carries what the job cost: its share of the batched claim and
+            // completion at least (DynamoDB), priced per write unit.
+            let cost = runs[0].cost.clone().expect("the run record's cost");
+            assert!(cost.calls > 0.0, "{cost:?}");
+            assert!(cost.by_service["dynamodb"].usd > 0.0, "{cost:?}");
+            assert!(warmup["cost_24h_usd"].as_f64() > Some(0.0), "{warmup}");
+            assert!(
+                warmup["monthly_usd"].as_f64() > warmup["cost_24h_usd"].as_f64(),
+                "{warmup}"
+            );
+
+            // stoker cost: by worker and service, and the stack's idle cost read from the
+            // account (its alarms: every worker has at least its DLQ, errors and cost alarms).
+            let out = stoker(&stack.name, &["cost", "--output", "json"]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            let report: Value = serde_json::from_slice(&out.stdout)?;
+            let w = report["workers"]
+                .as_array()
+                .expect("workers")
+                .iter()
+                .find(|w| w["worker"] == "warmup")
+                .expect("warmup row")
+                .clone();
+            assert_eq!(w["runs"], 3, "{w}");
+            assert_eq!(w["unpriced_runs"], 0, "{w}");
+            assert!(w["by_service"]["dynamodb"]["calls"].as_f64() > Some(0.0), "{w}");
+            assert_eq!(w["usd"], warmup["cost_24h_usd"], "status and cost agree");
+            let alarms = report["idle"][0].clone();
+            assert!(
+                alarms["count"].as_f64() >= Some(3.0 * stoker_events::Worker::ALL.len() as f64),
+                "{alarms}"
+            );
+            assert!(report["monthly_usd"].as_f64() > report["idle_monthly_usd"].as_f64());
+            let out = stoker(&stack.name, &["cost"]);
+            assert!(out.status.success(), "{}", text(&out.stderr));
+            assert!(text(&out.stdout).contains("Monthly estimate: "), "{}", text(&out.stdout));
 
             let out = stoker(&stack.name, &["status"]);
             let table = text(&out.stdout);
