@@ -215,7 +215,10 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                 .clone();
             assert_eq!(w["runs"], 3, "{w}");
             assert_eq!(w["unpriced_runs"], 0, "{w}");
-            assert!(w["by_service"]["dynamodb"]["calls"].as_f64() > Some(0.0), "{w}");
+            assert!(
+                w["by_service"]["dynamodb"]["calls"].as_f64() > Some(0.0),
+                "{w}"
+            );
             assert_eq!(w["usd"], warmup["cost_24h_usd"], "status and cost agree");
             let alarms = report["idle"][0].clone();
             assert!(
@@ -225,7 +228,11 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             assert!(report["monthly_usd"].as_f64() > report["idle_monthly_usd"].as_f64());
             let out = stoker(&stack.name, &["cost"]);
             assert!(out.status.success(), "{}", text(&out.stderr));
-            assert!(text(&out.stdout).contains("Monthly estimate: "), "{}", text(&out.stdout));
+            assert!(
+                text(&out.stdout).contains("Monthly estimate: "),
+                "{}",
+                text(&out.stdout)
+            );
 
             let out = stoker(&stack.name, &["status"]);
             let table = text(&out.stdout);

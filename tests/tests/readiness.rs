@@ -40,6 +40,13 @@ async fn worker(stack: &str) -> Readiness {
         sqs: aws_sdk_sqs::Client::new(&sdk),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
         logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+        lambda: aws_sdk_lambda::Client::new(&sdk),
+        optimizer: stoker_optimizer::apply::Applier {
+            lambda: aws_sdk_lambda::Client::new(&sdk),
+            ddb: aws_sdk_dynamodb::Client::new(&sdk),
+            ops_table: format!("{stack}-ops"),
+            alias: "live".into(),
+        },
         events: None,
         scope: Scope {
             stack: stack.to_owned(),
@@ -229,9 +236,22 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     )
     .await;
 
-    // A function with nothing to report: not invoked, its log group kept 14 days.
+    // A function with nothing to report: deployed, not invoked, its log group kept 14 days.
+    // Another whose memory was changed after the optimizer applied its own (as recorded in the
+    // ops table), and a third that is not deployed.
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
     log_group(&logs, &format!("{stack}-fn-idle"), Some(14)).await;
+    log_group(&logs, &format!("{stack}-fn-edited"), Some(14)).await;
+    stoker_it::kit::create_ops_table(&sdk, &format!("{stack}-ops"))
+        .await
+        .expect("ops table");
+    for f in ["fn-idle", "fn-edited"] {
+        stoker_it::lambda::deploy_function(&sdk, &format!("{stack}-{f}"), b"#!/bin/sh\n", &[])
+            .await
+            .expect("CreateFunction");
+    }
+    record_applied_change(&sdk, &stack, &format!("{stack}-fn-edited"), 2048).await;
+    record_applied_change(&sdk, &stack, &format!("{stack}-fn-idle"), 128).await;
 
     let w = worker(&stack).await;
     let q = |n: &str| format!("{stack}-{n}");
@@ -241,7 +261,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
             .map(q)
             .to_vec(),
         alarm_prefix: Some(format!("{stack}-")),
-        functions: vec![q("fn-idle")],
+        functions: vec![q("fn-idle"), q("fn-edited"), q("fn-gone")],
         thresholds: Thresholds {
             max_backup_age_hours: 26,
             max_queue_depth: 2,
@@ -264,6 +284,16 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
             .evidence
             .contains("could not read (DescribeContinuousBackups"),
         "{missing:?}"
+    );
+    assert_eq!(status(&r, "function.exists", &q("fn-idle")), Status::Pass);
+    assert_eq!(status(&r, "function.config", &q("fn-idle")), Status::Pass);
+    assert_eq!(status(&r, "function.exists", &q("fn-gone")), Status::Fail);
+    assert_eq!(status(&r, "function.config", &q("fn-edited")), Status::Warn);
+    assert!(
+        !r.checks
+            .iter()
+            .any(|c| c.resource == q("fn-gone") && c.check != "function.exists"),
+        "a function that is not there is one failure, not one per metric: {r:#?}"
     );
     assert_eq!(status(&r, "queue.dlq_empty", &q("jobs-dlq")), Status::Pass);
     assert_eq!(status(&r, "queue.dlq_empty", &q("graveyard")), Status::Fail);
@@ -303,7 +333,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 13), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 15), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],
@@ -344,9 +374,21 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     let e = w.check(&outside).await.expect_err("out of scope");
     assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
 
-    let _ = logs
-        .delete_log_group()
-        .log_group_name(format!("/aws/lambda/{stack}-fn-idle"))
+    for f in ["fn-idle", "fn-edited"] {
+        let _ = logs
+            .delete_log_group()
+            .log_group_name(format!("/aws/lambda/{stack}-{f}"))
+            .send()
+            .await;
+        let _ = aws_sdk_lambda::Client::new(&sdk)
+            .delete_function()
+            .function_name(format!("{stack}-{f}"))
+            .send()
+            .await;
+    }
+    let _ = aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_table()
+        .table_name(format!("{stack}-ops"))
         .send()
         .await;
     for t in [&safe, &bare] {
@@ -370,6 +412,39 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         .alarm_names(q("composite"))
         .send()
         .await;
+}
+
+/// The optimizer's record of having applied `memory_mb` MB (and 30 s) to `function`, as
+/// `stoker_optimizer::apply` writes it.
+async fn record_applied_change(
+    sdk: &aws_config::SdkConfig,
+    stack: &str,
+    function: &str,
+    memory_mb: u32,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let change = stoker_optimizer::apply::Change {
+        function: function.to_owned(),
+        previous_memory_mb: 1024,
+        previous_timeout_s: 30,
+        memory_mb,
+        timeout_s: 30,
+        alias: "live".into(),
+        previous_alias_version: None,
+        version: Some("1".into()),
+        status: "applied".into(),
+        at: chrono::Utc::now().to_rfc3339(),
+        event_id: "e".into(),
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .put_item()
+        .table_name(format!("{stack}-ops"))
+        .item("pk", S(format!("OPTIMIZER#{function}")))
+        .item("sk", S("LATEST".into()))
+        .item("change", S(serde_json::to_string(&change).expect("json")))
+        .send()
+        .await
+        .expect("PutItem");
 }
 
 /// A log group for `function`, kept `days` (forever when `None`).
@@ -451,6 +526,11 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     lambda_metrics(&cw, &f("broken"), (100.0, 20.0, 30.0), (100.0, 900.0)).await;
     log_group(&logs, &f("broken"), None).await;
     // No log group at all.
+    for n in ["fine", "broken", "unlogged"] {
+        stoker_it::lambda::deploy_function(&sdk, &f(n), b"#!/bin/sh\n", &[])
+            .await
+            .expect("CreateFunction");
+    }
     let w = worker(&stack).await;
     let req = ReadinessRequest {
         tables: vec![format!("{stack}-ops")],
@@ -493,6 +573,13 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     };
     let e = w.check(&outside).await.expect_err("out of scope");
     assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
+    for n in ["fine", "broken", "unlogged"] {
+        let _ = aws_sdk_lambda::Client::new(&sdk)
+            .delete_function()
+            .function_name(f(n))
+            .send()
+            .await;
+    }
     for n in ["fine", "broken"] {
         let _ = logs
             .delete_log_group()

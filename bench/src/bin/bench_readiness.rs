@@ -5,7 +5,9 @@
 //! all of it by the worker, against the baseline: the same reads issued one after another by a
 //! plain SDK loop (no report, no evidence). Prints latency per job, AWS requests per job by
 //! service (counted at the HTTP client), and what a check every 15 minutes costs a month at
-//! public us-east-1 prices.
+//! public us-east-1 prices, as the kit's cost ledger prices each request
+//! ([`stoker_kit::cost`]). Then the ledger's own price: the worker's client CPU per job with
+//! the ledger on (each job in its scope) and off.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,16 +17,6 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use stoker_events::payload::readiness::ReadinessRequest;
 use stoker_kit::calls::CallCount;
 use stoker_readiness::{Readiness, Scope};
-
-/// Public us-east-1 prices, USD per request: SQS $0.40 per million; CloudWatch API requests
-/// $0.01 per 1,000; CloudWatch Logs' and DynamoDB's describe calls are not billed.
-fn price(service: &str) -> f64 {
-    match service {
-        "sqs" => 0.40 / 1e6,
-        "monitoring" => 0.01 / 1e3,
-        _ => 0.0,
-    }
-}
 
 /// Jobs a month at one check every 15 minutes.
 const JOBS_A_MONTH: f64 = 4.0 * 24.0 * 30.0;
@@ -59,6 +51,13 @@ async fn main() -> anyhow::Result<()> {
         sqs: aws_sdk_sqs::Client::new(&counted),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&counted),
         logs: aws_sdk_cloudwatchlogs::Client::new(&counted),
+        lambda: aws_sdk_lambda::Client::new(&counted),
+        optimizer: stoker_optimizer::apply::Applier {
+            lambda: aws_sdk_lambda::Client::new(&counted),
+            ddb: aws_sdk_dynamodb::Client::new(&counted),
+            ops_table: format!("{stack}-ops"),
+            alias: "live".into(),
+        },
         events: None,
         scope: Scope {
             stack: stack.clone(),
@@ -70,13 +69,27 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut ms = Vec::new();
     let mut checks = 0;
+    let mut usd = 0.0;
+    let (cpu0, _) = stoker_it::bench::own_usage();
     for _ in 0..jobs {
         let t = Instant::now();
-        let r = worker.check(&req).await?;
+        let (r, cost) = stoker_kit::cost::scope(async {
+            let r = worker.check(&req).await;
+            (r, stoker_kit::cost::so_far())
+        })
+        .await;
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        checks = r.checks.len();
+        checks = r?.checks.len();
+        usd += cost.usd;
     }
+    let (cpu1, _) = stoker_it::bench::own_usage();
     let ours = count.all();
+    // The same jobs with the ledger off (no scope: no request is priced).
+    for _ in 0..jobs {
+        worker.check(&req).await?;
+    }
+    let (cpu2, _) = stoker_it::bench::own_usage();
+    let cpu_ms = |a: f64, b: f64| (b - a) * 1000.0 / jobs as f64;
     let p50_s = pct(&ms, 0.5) / 1000.0;
 
     // The baseline: the same reads, one after another, nothing made of them.
@@ -88,9 +101,14 @@ async fn main() -> anyhow::Result<()> {
     .load()
     .await;
     let mut base_ms = Vec::new();
+    let mut base_usd = 0.0;
     for _ in 0..jobs {
         let t = Instant::now();
-        raw_reads(&base_sdk, &req).await;
+        base_usd += stoker_kit::cost::scope(async {
+            raw_reads(&base_sdk, &req).await;
+            stoker_kit::cost::so_far().usd
+        })
+        .await;
         base_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let base = base_count.all();
@@ -102,17 +120,23 @@ async fn main() -> anyhow::Result<()> {
         "| run | p50 ms | p95 ms | requests/job | SQS | CloudWatch | Logs | DynamoDB | USD a month at every 15 min |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (label, lat, calls) in [
-        ("baseline: the same reads, a plain SDK loop", base_ms, base),
-        ("readiness worker (report, evidence, verdict)", ms, ours),
+    for (label, lat, calls, usd) in [
+        (
+            "baseline: the same reads, a plain SDK loop",
+            base_ms,
+            base,
+            base_usd,
+        ),
+        (
+            "readiness worker (report, evidence, verdict)",
+            ms,
+            ours,
+            usd,
+        ),
     ] {
         let per = |s: &str| calls.get(s).copied().unwrap_or(0) as f64 / jobs as f64;
         let total: f64 = calls.values().sum::<u64>() as f64 / jobs as f64;
-        let usd: f64 = calls
-            .iter()
-            .map(|(s, n)| *n as f64 / jobs as f64 * price(s))
-            .sum::<f64>()
-            * JOBS_A_MONTH;
+        let usd = usd / jobs as f64 * JOBS_A_MONTH;
         println!(
             "| {label} | {:.0} | {:.0} | {total:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {usd:.4} |",
             pct(&lat, 0.5),
@@ -124,13 +148,19 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "\nPrices: SQS $0.40 per million requests, CloudWatch API $0.01 per 1,000 (applied to \
-         every CloudWatch request, DescribeAlarms included, which is not billed: an upper bound); \
-         DynamoDB's and CloudWatch Logs' describe calls are not billed; the free tiers (1M \
-         CloudWatch API and 1M SQS requests a month) are not applied. The worker's own Lambda \
-         time is not in this figure (256 MB for the p50 above: {:.4} USD a month at \
-         $0.0000166667 per GB-s).",
+        "\nPrices, as the kit's cost ledger applies them (stoker_kit::cost): SQS $0.40 per \
+         million requests, CloudWatch API $0.01 per 1,000 (applied to every CloudWatch request, \
+         DescribeAlarms included, which is not billed: an upper bound); a DynamoDB read $0.125 \
+         per million units; Lambda's, DynamoDB's and CloudWatch Logs' describe calls are not \
+         billed; the free tiers (1M CloudWatch API and 1M SQS requests a month) are not \
+         applied. The worker's own Lambda time is not in this figure (256 MB for the p50 \
+         above: {:.4} USD a month at $0.0000166667 per GB-s).",
         p50_s * 0.25 * 0.000_016_666_7 * JOBS_A_MONTH
+    );
+    println!(
+        "\n### The ledger's own price\n\n| run | client CPU ms per job |\n|---|---:|\n| ledger off (no job scope) | {:.2} |\n| ledger on (every request priced) | {:.2} |",
+        cpu_ms(cpu1, cpu2),
+        cpu_ms(cpu0, cpu1),
     );
     Ok(())
 }
@@ -201,6 +231,7 @@ async fn setup(
             )
             .send()
             .await?;
+        stoker_it::lambda::deploy_function(sdk, &name, b"#!/bin/sh\n", &[]).await?;
         functions.push(name.clone());
         for a in ["dlq-not-empty", "errors"] {
             cw.put_metric_alarm()
@@ -256,7 +287,27 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
         (now - chrono::Duration::hours(1)).timestamp_millis(),
     );
     let end = aws_smithy_types::DateTime::from_millis(now.timestamp_millis());
+    let lambda = aws_sdk_lambda::Client::new(sdk);
     for f in &req.functions {
+        let _ = lambda
+            .get_function_configuration()
+            .function_name(f)
+            .send()
+            .await;
+        let _ = ddb
+            .get_item()
+            .table_name(&req.tables[0])
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("OPTIMIZER#{f}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("LATEST".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await;
         // As the worker reads them: a function's metrics together; the p95, and the maximum
         // where no percentile comes back (LocalStack).
         let dim = || Dimension::builder().name("FunctionName").value(f).build();

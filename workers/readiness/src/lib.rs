@@ -7,6 +7,7 @@
 
 pub mod alarms;
 pub mod check;
+pub mod configuration;
 mod evidence;
 pub mod functions;
 pub mod queues;
@@ -56,6 +57,9 @@ pub struct Readiness {
     pub sqs: aws_sdk_sqs::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    /// Reads the optimizer's last applied change of a function (the ops table).
+    pub optimizer: stoker_optimizer::apply::Applier,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
     pub events: Option<Publisher>,
     /// What it may look at: the stack's own resources.
@@ -74,6 +78,13 @@ impl Readiness {
             sqs: aws_sdk_sqs::Client::new(sdk),
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            lambda: aws_sdk_lambda::Client::new(sdk),
+            optimizer: stoker_optimizer::apply::Applier {
+                lambda: aws_sdk_lambda::Client::new(sdk),
+                ddb: aws_sdk_dynamodb::Client::new(sdk),
+                ops_table: config.ops_table.clone(),
+                alias: stoker_optimizer::apply::DEFAULT_ALIAS.into(),
+            },
             events: config
                 .bus
                 .clone()
@@ -111,7 +122,15 @@ impl Readiness {
             max_p95_ms: req.thresholds.max_p95_ms,
         };
         for f in &functions {
-            checks.extend(functions::check(&self.cloudwatch, &self.logs, f, limits, now).await);
+            match configuration::check(&self.lambda, &self.optimizer, f).await {
+                None => checks.push(configuration::missing(f)),
+                Some(found) => {
+                    checks.extend(found);
+                    checks.extend(
+                        functions::check(&self.cloudwatch, &self.logs, f, limits, now).await,
+                    );
+                }
+            }
         }
         let own = self.scope.own_alarm();
         for prefix in &alarm_prefixes {
