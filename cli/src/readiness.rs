@@ -43,6 +43,9 @@ pub struct ReadinessArgs {
     /// A function with a slower p95 duration (ms) over the last hour warns.
     #[arg(long, default_value_t = 300)]
     pub max_p95_ms: u32,
+    /// A function whose slowest cold start (ms) over the last hour is slower warns.
+    #[arg(long, default_value_t = 1000)]
+    pub max_cold_start_ms: u32,
     /// How long to wait for the verdict, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -63,6 +66,7 @@ impl ReadinessArgs {
                 max_error_rate_pct: self.max_error_rate_pct,
                 max_throttles_per_minute: self.max_throttles_per_minute,
                 max_p95_ms: self.max_p95_ms,
+                max_cold_start_ms: self.max_cold_start_ms,
             },
         };
         let done = PublishArgs::follow(

@@ -333,7 +333,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 15), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 16), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],
@@ -447,6 +447,42 @@ async fn record_applied_change(
         .expect("PutItem");
 }
 
+/// REPORT lines of `function` a few minutes ago, one per invocation, with an `Init Duration`
+/// where given (a cold start).
+async fn report_lines(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    function: &str,
+    inits: &[Option<f64>],
+) {
+    let group = format!("/aws/lambda/{function}");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("reports")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(5)).timestamp_millis();
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("reports");
+    for (i, init) in inits.iter().enumerate() {
+        let init = init
+            .map(|ms| format!("Init Duration: {ms} ms\t"))
+            .unwrap_or_default();
+        put = put.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(at + i as i64)
+                .message(format!(
+                    "REPORT RequestId: {i}\tDuration: 12.0 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t{init}"
+                ))
+                .build()
+                .expect("log event"),
+        );
+    }
+    put.send().await.expect("PutLogEvents");
+}
+
 /// A log group for `function`, kept `days` (forever when `None`).
 async fn log_group(logs: &aws_sdk_cloudwatchlogs::Client, function: &str, days: Option<i32>) {
     let name = format!("/aws/lambda/{function}");
@@ -525,6 +561,9 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     // Failing: 20 % errors, 30 throttles in a minute, a slow tail, logs kept forever.
     lambda_metrics(&cw, &f("broken"), (100.0, 20.0, 30.0), (100.0, 900.0)).await;
     log_group(&logs, &f("broken"), None).await;
+    // Cold starts in their REPORT lines: 200 ms, and 1.5 s (above the seeds' 1 s).
+    report_lines(&logs, &f("fine"), &[Some(200.0), None, None]).await;
+    report_lines(&logs, &f("broken"), &[Some(1500.0), None]).await;
     // No log group at all.
     for n in ["fine", "broken", "unlogged"] {
         stoker_it::lambda::deploy_function(&sdk, &f(n), b"#!/bin/sh\n", &[])
@@ -565,6 +604,15 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     assert_eq!(status(&r, "function.logs", &f("broken")), Status::Warn);
     assert_eq!(status(&r, "function.logs", &f("unlogged")), Status::Warn);
     assert_eq!(status(&r, "function.errors", &f("unlogged")), Status::Pass);
+    assert_eq!(status(&r, "function.cold_starts", &f("fine")), Status::Pass);
+    assert_eq!(
+        status(&r, "function.cold_starts", &f("broken")),
+        Status::Warn
+    );
+    assert_eq!(
+        status(&r, "function.cold_starts", &f("unlogged")),
+        Status::Pass
+    );
 
     // A function outside the stack and the function prefix is refused for good.
     let outside = ReadinessRequest {

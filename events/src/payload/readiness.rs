@@ -83,6 +83,11 @@ pub struct Thresholds {
     #[serde(default = "default_p95_ms")]
     #[schemars(range(min = 1, max = 900_000))]
     pub max_p95_ms: u32,
+    /// A function whose slowest cold start (`Init Duration` of its REPORT lines) in the last
+    /// hour exceeds this warns (1-900000 ms, default 1000).
+    #[serde(default = "default_cold_start_ms")]
+    #[schemars(range(min = 1, max = 900_000))]
+    pub max_cold_start_ms: u32,
 }
 
 impl Default for Thresholds {
@@ -93,6 +98,7 @@ impl Default for Thresholds {
             max_error_rate_pct: default_error_rate_pct(),
             max_throttles_per_minute: default_throttles_per_minute(),
             max_p95_ms: default_p95_ms(),
+            max_cold_start_ms: default_cold_start_ms(),
         }
     }
 }
@@ -111,6 +117,9 @@ fn default_throttles_per_minute() -> u32 {
 }
 fn default_p95_ms() -> u32 {
     300
+}
+fn default_cold_start_ms() -> u32 {
+    1000
 }
 
 /// `stoker.readiness.reported`: the verdict of a readiness job.
@@ -176,6 +185,12 @@ impl Validate for Thresholds {
             100_000,
         );
         v.range("max_p95_ms", self.max_p95_ms.into(), 1, 900_000);
+        v.range(
+            "max_cold_start_ms",
+            self.max_cold_start_ms.into(),
+            1,
+            900_000,
+        );
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod alarms;
 pub mod check;
+pub mod cold_starts;
 pub mod configuration;
 mod evidence;
 pub mod functions;
@@ -128,6 +129,10 @@ impl Readiness {
                     checks.extend(found);
                     checks.extend(
                         functions::check(&self.cloudwatch, &self.logs, f, limits, now).await,
+                    );
+                    checks.push(
+                        cold_starts::check(&self.logs, f, req.thresholds.max_cold_start_ms, now)
+                            .await,
                     );
                 }
             }
