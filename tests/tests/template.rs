@@ -386,3 +386,101 @@ fn every_alarm_is_named_after_the_stack_and_a_worker() {
         );
     }
 }
+
+/// The alarms the seeds name, per worker, with the seeds' numbers as the parameters' defaults:
+/// queue depth > 100 (5 minutes), Lambda throttles > 10 in a minute, a cold start > 1 s (from
+/// the REPORT lines, through a metric filter), and the cost per job.
+#[test]
+fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
+    let t = template();
+    let r = resources(&t);
+    let default = |param: &str| -> f64 {
+        let v = &t["Parameters"][param]["Default"];
+        v.as_f64()
+            .or_else(|| v.as_u64().map(|n| n as f64))
+            .unwrap_or_else(|| panic!("parameter {param} has no numeric default"))
+    };
+    let alarm = |id: &str| -> &Value {
+        &r.get(id).unwrap_or_else(|| panic!("no resource {id}"))["Properties"]
+    };
+    let threshold = |a: &Value| {
+        untag(&a["Threshold"])
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    for w in Worker::ALL {
+        let stem = w.stem();
+        let depth = alarm(&format!("{stem}QueueDepthAlarm"));
+        assert_eq!(depth["Namespace"].as_str(), Some("AWS/SQS"));
+        assert_eq!(
+            depth["MetricName"].as_str(),
+            Some("ApproximateNumberOfMessagesVisible")
+        );
+        assert_eq!(depth["Statistic"].as_str(), Some("Maximum"));
+        assert_eq!(depth["Period"].as_u64(), Some(300));
+        assert_eq!(threshold(depth), "QueueDepthAlarm");
+        let throttles = alarm(&format!("{stem}ThrottlesAlarm"));
+        assert_eq!(throttles["Namespace"].as_str(), Some("AWS/Lambda"));
+        assert_eq!(throttles["MetricName"].as_str(), Some("Throttles"));
+        assert_eq!(throttles["Statistic"].as_str(), Some("Sum"));
+        assert_eq!(throttles["Period"].as_u64(), Some(60), "per minute");
+        assert_eq!(threshold(throttles), "ThrottlesAlarmPerMinute");
+        let cold = alarm(&format!("{stem}ColdStartAlarm"));
+        assert_eq!(
+            cold["MetricName"].as_str(),
+            Some(format!("{stem}InitDuration").as_str())
+        );
+        assert_eq!(cold["Statistic"].as_str(), Some("Maximum"));
+        assert_eq!(threshold(cold), "ColdStartAlarmMs");
+        let filter = alarm(&format!("{stem}InitDurationFilter"));
+        let transform = &filter["MetricTransformations"][0];
+        assert_eq!(transform["MetricName"], cold["MetricName"]);
+        assert_eq!(transform["MetricNamespace"], cold["Namespace"]);
+        assert_eq!(
+            init_of(
+                filter["FilterPattern"].as_str().expect("pattern"),
+                transform["MetricValue"].as_str().expect("value")
+            ),
+            Some("1520.50".to_owned()),
+            "the pattern's fields line up with a REPORT line's words"
+        );
+        let cost = alarm(&format!("{stem}CostAlarm"));
+        assert_eq!(cost["MetricName"].as_str(), Some("JobCost"));
+        assert_eq!(cost["Statistic"].as_str(), Some("Average"));
+        assert_eq!(threshold(cost), "CostPerJobAlarmUsd");
+    }
+    assert_eq!(default("QueueDepthAlarm"), 100.0);
+    assert_eq!(default("ThrottlesAlarmPerMinute"), 10.0);
+    assert_eq!(default("ColdStartAlarmMs"), 1000.0);
+    assert!(default("CostPerJobAlarmUsd") > 0.0);
+}
+
+/// What a space-delimited filter pattern's `value` field (`$init`) takes from a cold start's
+/// REPORT line: its literal fields must equal the line's words in order (the emulators do not
+/// evaluate metric filters, so this checks the positions).
+fn init_of(pattern: &str, value: &str) -> Option<String> {
+    let line = "REPORT RequestId: 3f5a\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 57 MB\tInit Duration: 1520.50 ms\t";
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let fields: Vec<&str> = pattern
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let wanted = value.trim_start_matches('$');
+    let mut found = None;
+    for (i, f) in fields.iter().enumerate() {
+        if *f == "..." {
+            break;
+        }
+        let word = words.get(i)?;
+        match f.split_once('=') {
+            Some((_, literal)) if literal.trim_matches('"') != *word => return None,
+            Some(_) => {}
+            None if *f == wanted => found = Some((*word).to_owned()),
+            None => {}
+        }
+    }
+    found
+}
