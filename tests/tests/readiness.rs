@@ -41,6 +41,7 @@ async fn worker(stack: &str) -> Readiness {
         cloudwatch: aws_sdk_cloudwatch::Client::new(&sdk),
         logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
         lambda: aws_sdk_lambda::Client::new(&sdk),
+        rules: aws_sdk_eventbridge::Client::new(&sdk),
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&sdk),
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
@@ -703,4 +704,105 @@ async fn the_worker_binary_reports_no_go_for_a_queued_request_and_dead_letters_a
         "{reasons:?}"
     );
     env.delete().await;
+}
+
+/// The stack's schedules (on the stack's own verdict only): enabled or not, and whether their
+/// worker was seen completing jobs (the kit's `JobsCompleted`) within two intervals.
+#[tokio::test]
+async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    use aws_sdk_eventbridge::types::RuleState;
+    let sdk = emulator().await;
+    let stack = unique("rds");
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let rules = [
+        (
+            "WarmupScheduleRule-T1",
+            "rate(5 minutes)",
+            RuleState::Enabled,
+        ),
+        ("BackupScheduleRule-T2", "rate(1 day)", RuleState::Disabled),
+        (
+            "OptimizerScheduleRule-T3",
+            "rate(1 hour)",
+            RuleState::Enabled,
+        ),
+    ];
+    for (id, expr, state) in &rules {
+        events
+            .put_rule()
+            .name(format!("{stack}-{id}"))
+            .schedule_expression(*expr)
+            .state(state.clone())
+            .send()
+            .await
+            .expect("PutRule");
+    }
+    // Warm-up jobs completed two minutes ago; no optimizer job at all.
+    aws_sdk_cloudwatch::Client::new(&sdk)
+        .put_metric_data()
+        .namespace(stoker_kit::emf::DEFAULT_NAMESPACE)
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("JobsCompleted")
+                .dimensions(Dimension::builder().name("Worker").value("warmup").build())
+                .timestamp(aws_smithy_types::DateTime::from_millis(
+                    (chrono::Utc::now() - chrono::Duration::minutes(2)).timestamp_millis(),
+                ))
+                .value(3.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
+    let w = worker(&stack).await;
+    let r = w
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    let rule = |id: &str| format!("{stack}-{id}");
+    assert_eq!(
+        status(&r, "schedule.enabled", &rule("WarmupScheduleRule-T1")),
+        Status::Pass
+    );
+    assert_eq!(
+        status(&r, "schedule.ran", &rule("WarmupScheduleRule-T1")),
+        Status::Pass,
+        "{r:#?}"
+    );
+    assert_eq!(
+        status(&r, "schedule.enabled", &rule("BackupScheduleRule-T2")),
+        Status::Warn
+    );
+    assert_eq!(
+        status(&r, "schedule.enabled", &rule("OptimizerScheduleRule-T3")),
+        Status::Pass
+    );
+    assert_eq!(
+        status(&r, "schedule.ran", &rule("OptimizerScheduleRule-T3")),
+        Status::Warn
+    );
+    assert!(
+        !r.checks
+            .iter()
+            .any(|c| c.check == "schedule.ran" && c.resource == rule("BackupScheduleRule-T2")),
+        "a disabled schedule is not expected to run"
+    );
+    // A narrowed request does not look at the schedules.
+    let narrowed = ReadinessRequest {
+        queues: vec![format!("{stack}-warmup")],
+        ..ReadinessRequest::default()
+    };
+    let r = w.check(&narrowed).await.expect("in scope");
+    assert!(
+        !r.checks.iter().any(|c| c.check.starts_with("schedule.")),
+        "{r:#?}"
+    );
+    for (id, _, _) in &rules {
+        let _ = events
+            .delete_rule()
+            .name(format!("{stack}-{id}"))
+            .send()
+            .await;
+    }
 }

@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         cloudwatch: aws_sdk_cloudwatch::Client::new(&counted),
         logs: aws_sdk_cloudwatchlogs::Client::new(&counted),
         lambda: aws_sdk_lambda::Client::new(&counted),
+        rules: aws_sdk_eventbridge::Client::new(&counted),
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&counted),
             ddb: aws_sdk_dynamodb::Client::new(&counted),

@@ -25,6 +25,12 @@ fn settings() -> &'static Settings {
     })
 }
 
+/// The namespace this process's metrics go to (`STOKER_METRICS_NAMESPACE`, or
+/// [`DEFAULT_NAMESPACE`]).
+pub fn namespace_in_use() -> &'static str {
+    &settings().namespace
+}
+
 /// The metrics' namespace: `requested` when CloudWatch would take it (1-255 characters:
 /// letters, digits and `. - _ / # :` and space; not `AWS/...`, which is AWS's own), else
 /// [`DEFAULT_NAMESPACE`] (with a warning).

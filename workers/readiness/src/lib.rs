@@ -12,6 +12,7 @@ pub mod configuration;
 mod evidence;
 pub mod functions;
 pub mod queues;
+pub mod schedules;
 pub mod scope;
 pub mod tables;
 
@@ -59,6 +60,8 @@ pub struct Readiness {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// Lists the stack's schedule rules.
+    pub rules: aws_sdk_eventbridge::Client,
     /// Reads the optimizer's last applied change of a function (the ops table).
     pub optimizer: stoker_optimizer::apply::Applier,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
@@ -80,6 +83,7 @@ impl Readiness {
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
+            rules: aws_sdk_eventbridge::Client::new(sdk),
             optimizer: stoker_optimizer::apply::Applier {
                 lambda: aws_sdk_lambda::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
@@ -136,6 +140,17 @@ impl Readiness {
                     );
                 }
             }
+        }
+        // The stack's schedules, when the request asks for the stack's own verdict (it names
+        // nothing).
+        if req.tables.is_empty()
+            && req.queues.is_empty()
+            && req.functions.is_empty()
+            && req.alarm_prefix.is_none()
+        {
+            checks.extend(
+                schedules::check(&self.rules, &self.cloudwatch, &self.scope.stack, now).await,
+            );
         }
         let own = self.scope.own_alarm();
         for prefix in &alarm_prefixes {

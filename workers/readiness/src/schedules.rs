@@ -1,0 +1,187 @@
+//! The stack's own schedules (the EventBridge rules named `<stack>-<Worker>…ScheduleRule-…`):
+//! each enabled (`schedule.enabled`), and its worker seen completing a job within two of its
+//! intervals (`schedule.ran`, from the kit's `JobsCompleted` metric): "warmed within its
+//! schedule", "backed up on schedule".
+
+use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_eventbridge::types::{Rule, RuleState};
+use aws_smithy_types::DateTime as SdkTime;
+use chrono::{DateTime, Duration, Utc};
+use stoker_events::Worker;
+
+use crate::check::Check;
+use crate::evidence::unreadable;
+
+/// Every check of the stack's schedules.
+pub async fn check(
+    events: &aws_sdk_eventbridge::Client,
+    cw: &aws_sdk_cloudwatch::Client,
+    stack: &str,
+    now: DateTime<Utc>,
+) -> Vec<Check> {
+    let rules = match list(events, stack).await {
+        Ok(r) => r,
+        Err(why) => return vec![Check::fail("schedule.enabled", &format!("{stack}-*"), why)],
+    };
+    let mut out = Vec::new();
+    for rule in rules {
+        let (Some(name), Some(expr)) = (rule.name(), rule.schedule_expression()) else {
+            continue;
+        };
+        let enabled = rule.state() == Some(&RuleState::Enabled);
+        out.push(if enabled {
+            Check::pass("schedule.enabled", name, format!("{expr}, enabled"))
+        } else {
+            Check::warn(
+                "schedule.enabled",
+                name,
+                format!(
+                    "{expr}, {}: its jobs only run when asked (the stack's SchedulesState parameter)",
+                    rule.state().map_or("no state", RuleState::as_str)
+                ),
+            )
+        });
+        let Some(worker) = worker_of(stack, name) else {
+            continue;
+        };
+        if enabled {
+            out.push(ran(cw, name, expr, worker, now).await);
+        }
+    }
+    out
+}
+
+async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<Rule>, String> {
+    let mut rules = Vec::new();
+    let mut token = None;
+    loop {
+        let out = events
+            .list_rules()
+            .name_prefix(format!("{stack}-"))
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| unreadable("ListRules", &e))?;
+        rules.extend(out.rules().iter().cloned());
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => return Ok(rules),
+        }
+    }
+}
+
+/// The worker a schedule rule feeds, from its name (`<stack>-WarmupScheduleRule-…`, as
+/// CloudFormation names it after its logical id).
+pub fn worker_of(stack: &str, rule: &str) -> Option<Worker> {
+    let id = rule.strip_prefix(stack)?.strip_prefix('-')?;
+    let id = id.split('-').next()?;
+    if !id.ends_with("ScheduleRule") {
+        return None;
+    }
+    Worker::ALL
+        .into_iter()
+        .filter(|w| id.starts_with(w.stem()))
+        .max_by_key(|w| w.stem().len())
+}
+
+/// How often `expr` fires: `rate(N unit)` exactly; a `cron(...)` as daily (its most common
+/// use here), which at worst makes the window longer than it should be.
+pub fn interval(expr: &str) -> Duration {
+    let Some(rate) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) else {
+        return Duration::days(1);
+    };
+    let mut parts = rate.split_whitespace();
+    let n: i64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
+    match parts.next().unwrap_or("") {
+        u if u.starts_with("minute") => Duration::minutes(n),
+        u if u.starts_with("hour") => Duration::hours(n),
+        _ => Duration::days(n),
+    }
+}
+
+/// `schedule.ran`: some job of `worker` completed within two intervals of `expr` (at least 10
+/// minutes: metrics arrive a few minutes late).
+async fn ran(
+    cw: &aws_sdk_cloudwatch::Client,
+    rule: &str,
+    expr: &str,
+    worker: Worker,
+    now: DateTime<Utc>,
+) -> Check {
+    const CHECK: &str = "schedule.ran";
+    let window = (interval(expr) * 2).max(Duration::minutes(10));
+    let period = ((window.num_seconds() + 59) / 60 * 60) as i32;
+    let out = cw
+        .get_metric_statistics()
+        .namespace(stoker_kit::emf::namespace_in_use())
+        .metric_name("JobsCompleted")
+        .dimensions(
+            Dimension::builder()
+                .name("Worker")
+                .value(worker.name())
+                .build(),
+        )
+        .start_time(SdkTime::from_millis((now - window).timestamp_millis()))
+        .end_time(SdkTime::from_millis(now.timestamp_millis()))
+        .period(period)
+        .statistics(Statistic::Sum)
+        .send()
+        .await;
+    let completed: f64 = match out {
+        Ok(o) => o.datapoints().iter().filter_map(|d| d.sum()).sum(),
+        Err(e) => {
+            return Check::fail(
+                CHECK,
+                rule,
+                unreadable("GetMetricStatistics JobsCompleted", &e),
+            );
+        }
+    };
+    let hours = window.num_minutes() as f64 / 60.0;
+    if completed > 0.0 {
+        Check::pass(
+            CHECK,
+            rule,
+            format!("{completed:.0} {worker} jobs completed in the last {hours:.1} h ({expr})"),
+        )
+    } else {
+        Check::warn(
+            CHECK,
+            rule,
+            format!(
+                "no {worker} job completed in the last {hours:.1} h although it runs {expr}: see `stoker status` and its DLQ (a stack deployed since is not yet due)"
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_is_its_workers_by_its_logical_id() {
+        assert_eq!(
+            worker_of("st", "st-WarmupScheduleRule-AB12"),
+            Some(Worker::Warmup)
+        );
+        assert_eq!(
+            worker_of("st", "st-WarmupBaselineScheduleRule-AB12"),
+            Some(Worker::Warmup)
+        );
+        assert_eq!(
+            worker_of("st", "st-CacheWarmerScheduleRule-X"),
+            Some(Worker::CacheWarmer)
+        );
+        assert_eq!(worker_of("st", "st-WarmupRequestedRule-X"), None);
+        assert_eq!(worker_of("st", "other-WarmupScheduleRule-X"), None);
+    }
+
+    #[test]
+    fn intervals_of_rates_and_crons() {
+        assert_eq!(interval("rate(15 minutes)"), Duration::minutes(15));
+        assert_eq!(interval("rate(1 hour)"), Duration::hours(1));
+        assert_eq!(interval("rate(2 days)"), Duration::days(2));
+        assert_eq!(interval("cron(0 3 * * ? *)"), Duration::days(1));
+    }
+}
