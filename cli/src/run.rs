@@ -95,6 +95,7 @@ impl RunArgs {
                         function_prefix: std::env::var("STOKER_FUNCTION_PREFIX")
                             .ok()
                             .filter(|p| !p.is_empty()),
+                        export_bucket: ctx.output("ExportBucketName").ok().map(str::to_owned),
                     };
                     let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));

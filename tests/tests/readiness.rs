@@ -42,6 +42,8 @@ async fn worker(stack: &str) -> Readiness {
         logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
         lambda: aws_sdk_lambda::Client::new(&sdk),
         rules: aws_sdk_eventbridge::Client::new(&sdk),
+        s3: aws_sdk_s3::Client::new(&sdk),
+        export_bucket: None,
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&sdk),
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
@@ -254,6 +256,27 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-edited"), 2048).await;
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-idle"), 128).await;
 
+    // The bare table was throttled a few minutes ago.
+    cw.put_metric_data()
+        .namespace("AWS/DynamoDB")
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("WriteThrottleEvents")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("TableName")
+                        .value(&bare)
+                        .build(),
+                )
+                .timestamp(aws_smithy_types::DateTime::from_millis(
+                    (chrono::Utc::now() - chrono::Duration::minutes(3)).timestamp_millis(),
+                ))
+                .value(4.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
     let w = worker(&stack).await;
     let q = |n: &str| format!("{stack}-{n}");
     let req = ReadinessRequest {
@@ -274,6 +297,8 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     assert_eq!(status(&r, "table.backup", &safe), Status::Pass);
     assert_eq!(status(&r, "table.pitr", &bare), Status::Fail);
     assert_eq!(status(&r, "table.backup", &bare), Status::Fail);
+    assert_eq!(status(&r, "table.throttles", &safe), Status::Pass);
+    assert_eq!(status(&r, "table.throttles", &bare), Status::Warn);
     let missing = r
         .checks
         .iter()
@@ -334,7 +359,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 16), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 17), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],
@@ -788,6 +813,71 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
             .any(|c| c.check == "schedule.ran" && c.resource == rule("BackupScheduleRule-T2")),
         "a disabled schedule is not expected to run"
     );
+    // The export bucket (named as the template names it), on the stack's verdict: public
+    // access blocked and versioned; then opened.
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let bucket = format!("{stack}-exports-000000000000");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let block = |all: bool| {
+        aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(all)
+            .restrict_public_buckets(all)
+            .build()
+    };
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(block(true))
+        .send()
+        .await
+        .expect("PutPublicAccessBlock");
+    let mut with_bucket = w.clone();
+    with_bucket.export_bucket = Some(bucket.clone());
+    let r = with_bucket
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    assert_eq!(status(&r, "bucket.public_access", &bucket), Status::Pass);
+    assert_eq!(status(&r, "bucket.versioning", &bucket), Status::Warn);
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutBucketVersioning");
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(block(false))
+        .send()
+        .await
+        .expect("PutPublicAccessBlock");
+    let r = with_bucket
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    let open = r
+        .checks
+        .iter()
+        .find(|c| c.check == "bucket.public_access")
+        .expect("the bucket's check");
+    assert_eq!(open.status, Status::Fail, "{open:?}");
+    assert!(
+        open.evidence
+            .contains("BlockPublicPolicy, RestrictPublicBuckets off"),
+        "{open:?}"
+    );
+    assert_eq!(status(&r, "bucket.versioning", &bucket), Status::Pass);
+    let _ = s3.delete_bucket().bucket(&bucket).send().await;
+
     // A narrowed request does not look at the schedules.
     let narrowed = ReadinessRequest {
         queues: vec![format!("{stack}-warmup")],

@@ -53,6 +53,8 @@ async fn main() -> anyhow::Result<()> {
         logs: aws_sdk_cloudwatchlogs::Client::new(&counted),
         lambda: aws_sdk_lambda::Client::new(&counted),
         rules: aws_sdk_eventbridge::Client::new(&counted),
+        s3: aws_sdk_s3::Client::new(&counted),
+        export_bucket: None,
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&counted),
             ddb: aws_sdk_dynamodb::Client::new(&counted),

@@ -33,6 +33,7 @@ fn action_name(service: &str, op: &str) -> String {
         ("lambda", "Invoke") => "InvokeFunction",
         ("s3", "ListObjectsV2" | "ListObjects" | "HeadBucket") => "ListBucket",
         ("s3", "ListObjectVersions") => "ListBucketVersions",
+        ("s3", "GetPublicAccessBlock") => "GetBucketPublicAccessBlock",
         ("s3", "HeadObject") => "GetObject",
         (
             "s3",

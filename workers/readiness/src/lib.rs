@@ -6,6 +6,7 @@
 //! request cannot be run at all.
 
 pub mod alarms;
+pub mod bucket;
 pub mod check;
 pub mod cold_starts;
 pub mod configuration;
@@ -15,6 +16,7 @@ pub mod queues;
 pub mod schedules;
 pub mod scope;
 pub mod tables;
+pub mod throttles;
 
 use stoker_events::Worker;
 use stoker_events::payload::readiness::{ReadinessReported, ReadinessRequest};
@@ -36,6 +38,9 @@ pub struct ReadinessSettings {
     pub table_prefix: Option<String>,
     /// Functions a request may name besides the stack's (`STOKER_FUNCTION_PREFIX`).
     pub function_prefix: Option<String>,
+    /// The backup worker's export bucket (`STOKER_EXPORT_BUCKET`), checked on the stack's own
+    /// verdict.
+    pub export_bucket: Option<String>,
 }
 
 impl stoker_kit::section::Section for ReadinessSettings {
@@ -48,6 +53,7 @@ impl stoker_kit::section::Section for ReadinessSettings {
             backup_table: vars.text("STOKER_BACKUP_TABLE"),
             table_prefix: vars.text("STOKER_BACKUP_TABLE_PREFIX"),
             function_prefix: vars.text("STOKER_FUNCTION_PREFIX"),
+            export_bucket: vars.text("STOKER_EXPORT_BUCKET"),
         })
     }
 }
@@ -62,6 +68,9 @@ pub struct Readiness {
     pub lambda: aws_sdk_lambda::Client,
     /// Lists the stack's schedule rules.
     pub rules: aws_sdk_eventbridge::Client,
+    pub s3: aws_sdk_s3::Client,
+    /// The export bucket to check on the stack's own verdict.
+    pub export_bucket: Option<String>,
     /// Reads the optimizer's last applied change of a function (the ops table).
     pub optimizer: stoker_optimizer::apply::Applier,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
@@ -84,6 +93,8 @@ impl Readiness {
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
             lambda: aws_sdk_lambda::Client::new(sdk),
             rules: aws_sdk_eventbridge::Client::new(sdk),
+            s3: aws_sdk_s3::Client::new(sdk),
+            export_bucket: settings.export_bucket.clone(),
             optimizer: stoker_optimizer::apply::Applier {
                 lambda: aws_sdk_lambda::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
@@ -117,6 +128,7 @@ impl Readiness {
             checks.extend(
                 tables::check(&self.ddb, t, req.thresholds.max_backup_age_hours, now).await,
             );
+            checks.push(throttles::check(&self.cloudwatch, t, now).await);
         }
         let (urls, missing) = queues::urls(&self.sqs, &queue_names).await;
         checks.extend(missing);
@@ -151,6 +163,9 @@ impl Readiness {
             checks.extend(
                 schedules::check(&self.rules, &self.cloudwatch, &self.scope.stack, now).await,
             );
+            if let Some(b) = &self.export_bucket {
+                checks.extend(bucket::check(&self.s3, b).await);
+            }
         }
         let own = self.scope.own_alarm();
         for prefix in &alarm_prefixes {

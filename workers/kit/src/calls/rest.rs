@@ -150,6 +150,8 @@ pub(super) fn s3(_scope: &Scope, req: &Req<'_>, uri: &Uri<'_>) -> Call {
         match method {
             "GET" if uri.param("list-type").as_deref() == Some("2") => "ListObjectsV2".into(),
             "GET" if has("versions") => "ListObjectVersions".into(),
+            "GET" if has("publicAccessBlock") => "GetPublicAccessBlock".into(),
+            "GET" if has("versioning") => "GetBucketVersioning".into(),
             "GET" => "ListObjects".into(),
             "HEAD" => "HeadBucket".into(),
             "POST" if has("delete") => "DeleteObjects".into(),

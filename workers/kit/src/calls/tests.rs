@@ -221,6 +221,16 @@ fn lambda_and_s3_paths_give_the_operation_and_the_resource() {
         ("ListObjectsV2", "arn:aws:s3:::b")
     );
     assert_eq!(ls.context["s3:prefix"], ["exports/t/"]);
+    for (query, op) in [
+        ("publicAccessBlock", "GetPublicAccessBlock"),
+        ("versioning", "GetBucketVersioning"),
+    ] {
+        let get = rest_req("s3", "GET", &format!("http://localhost:4566/b?{query}"));
+        assert_eq!(
+            (get.operation.as_str(), get.resource.as_str()),
+            (op, "arn:aws:s3:::b")
+        );
+    }
 
     let odd = rest_req(
         "lambda",
