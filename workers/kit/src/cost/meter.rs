@@ -33,7 +33,7 @@ pub fn price(request: &HttpRequest, prices: &Prices) -> (String, f64) {
         ("dynamodb", Some(op)) => dynamodb(op, body(), prices),
         ("sqs", _) => prices.sqs_request,
         ("events", Some("PutEvents")) => {
-            prices.events_entry * array_len(body(), &["Entries"]).max(1) as f64
+            prices.events_entry * items_len(body()).max(1) as f64
         }
         ("events", _) => 0.0,
         ("monitoring", _) => prices.cloudwatch_request,
@@ -57,10 +57,10 @@ fn dynamodb(op: &str, body: &[u8], p: &Prices) -> f64 {
         "PutItem" | "UpdateItem" | "DeleteItem" => p.dynamodb_write_unit,
         "GetItem" | "Query" | "Scan" => p.dynamodb_read_unit,
         "TransactWriteItems" => {
-            2.0 * p.dynamodb_write_unit * array_len(body, &["TransactItems"]) as f64
+            2.0 * p.dynamodb_write_unit * items_len(body) as f64
         }
         "TransactGetItems" => {
-            2.0 * p.dynamodb_read_unit * array_len(body, &["TransactItems"]) as f64
+            2.0 * p.dynamodb_read_unit * items_len(body) as f64
         }
         "BatchWriteItem" => p.dynamodb_write_unit * per_table_len(body, None) as f64,
         "BatchGetItem" => p.dynamodb_read_unit * per_table_len(body, Some("Keys")) as f64,
@@ -90,13 +90,16 @@ fn rest(service: &str, op: &str, p: &Prices) -> f64 {
     }
 }
 
-/// The length of the array at `path` in a JSON body (0 when it is not one).
-fn array_len(body: &[u8], path: &[&str]) -> usize {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    path.iter()
-        .fold(&v, |v, k| &v[*k])
-        .as_array()
-        .map_or(0, Vec::len)
+/// The items of a transaction (`TransactItems`) or the entries of a `PutEvents` (`Entries`) in
+/// a JSON body (0 when there are none). They are skipped, not parsed: this runs on every
+/// batched claim and completion.
+fn items_len(body: &[u8]) -> usize {
+    #[derive(serde::Deserialize)]
+    struct Top {
+        #[serde(rename = "TransactItems", alias = "Entries", default)]
+        items: Vec<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Top>(body).map_or(0, |t| t.items.len())
 }
 
 /// Items of a batch call: per table under `RequestItems`, an array (`None`) or the array under
