@@ -256,6 +256,33 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-edited"), 2048).await;
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-idle"), 128).await;
 
+    // The safe table passed a restore drill yesterday (the backup worker's metric).
+    cw.put_metric_data()
+        .namespace(stoker_kit::emf::DEFAULT_NAMESPACE)
+        .metric_data(
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("BackupDrillPassed")
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("Worker")
+                        .value("backup")
+                        .build(),
+                )
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("Table")
+                        .value(&safe)
+                        .build(),
+                )
+                .timestamp(aws_smithy_types::DateTime::from_millis(
+                    (chrono::Utc::now() - chrono::Duration::hours(20)).timestamp_millis(),
+                ))
+                .value(1.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
     // The bare table was throttled a few minutes ago.
     cw.put_metric_data()
         .namespace("AWS/DynamoDB")
@@ -299,6 +326,8 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     assert_eq!(status(&r, "table.backup", &bare), Status::Fail);
     assert_eq!(status(&r, "table.throttles", &safe), Status::Pass);
     assert_eq!(status(&r, "table.throttles", &bare), Status::Warn);
+    assert_eq!(status(&r, "table.drill", &safe), Status::Pass);
+    assert_eq!(status(&r, "table.drill", &bare), Status::Warn);
     let missing = r
         .checks
         .iter()
@@ -359,7 +388,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 17), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 18), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],

@@ -10,7 +10,7 @@ use stoker_events::Worker;
 use stoker_events::payload::backup::BackupRequest;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
-use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::emf::{Metric, emit_metrics, emit_metrics_by};
 use stoker_kit::progress::Progress;
 
 use crate::attr::{Item, digest};
@@ -61,6 +61,15 @@ impl Backup {
             &[Metric::count(
                 "BackupDrillFailed",
                 f64::from(u8::from(!d.passed)),
+            )],
+        );
+        // Per table, for readiness's `table.drill` (a drill passed within 7 days).
+        emit_metrics_by(
+            Worker::Backup.name(),
+            ("Table", &req.table),
+            &[Metric::count(
+                "BackupDrillPassed",
+                f64::from(u8::from(d.passed)),
             )],
         );
         report.drill = Some(d.clone());

@@ -10,6 +10,7 @@ pub mod bucket;
 pub mod check;
 pub mod cold_starts;
 pub mod configuration;
+pub mod drills;
 mod evidence;
 pub mod functions;
 pub mod queues;
@@ -129,6 +130,7 @@ impl Readiness {
                 tables::check(&self.ddb, t, req.thresholds.max_backup_age_hours, now).await,
             );
             checks.push(throttles::check(&self.cloudwatch, t, now).await);
+            checks.push(drills::check(&self.cloudwatch, t, now).await);
         }
         let (urls, missing) = queues::urls(&self.sqs, &queue_names).await;
         checks.extend(missing);

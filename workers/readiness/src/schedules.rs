@@ -84,9 +84,21 @@ pub fn worker_of(stack: &str, rule: &str) -> Option<Worker> {
         .max_by_key(|w| w.stem().len())
 }
 
-/// How often `expr` fires: `rate(N unit)` exactly; a `cron(...)` as daily (its most common
-/// use here), which at worst makes the window longer than it should be.
+/// How often `expr` fires: `rate(N unit)` exactly; a `cron(...)` by its fields: weekly when it
+/// names days of the week, monthly when it names days of the month, else daily (at worst the
+/// window is longer than it should be).
 pub fn interval(expr: &str) -> Duration {
+    if let Some(cron) = expr.strip_prefix("cron(").and_then(|c| c.strip_suffix(')')) {
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        let any = |f: Option<&&str>| matches!(f.copied(), None | Some("*") | Some("?"));
+        return if !any(fields.get(4)) {
+            Duration::days(7)
+        } else if !any(fields.get(2)) {
+            Duration::days(31)
+        } else {
+            Duration::days(1)
+        };
+    }
     let Some(rate) = expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) else {
         return Duration::days(1);
     };
@@ -183,5 +195,7 @@ mod tests {
         assert_eq!(interval("rate(1 hour)"), Duration::hours(1));
         assert_eq!(interval("rate(2 days)"), Duration::days(2));
         assert_eq!(interval("cron(0 3 * * ? *)"), Duration::days(1));
+        assert_eq!(interval("cron(0 4 ? * SUN *)"), Duration::days(7));
+        assert_eq!(interval("cron(0 4 1 * ? *)"), Duration::days(31));
     }
 }

@@ -32,9 +32,7 @@ pub fn price(request: &HttpRequest, prices: &Prices) -> (String, f64) {
     let usd = match (service.as_str(), target_op) {
         ("dynamodb", Some(op)) => dynamodb(op, body(), prices),
         ("sqs", _) => prices.sqs_request,
-        ("events", Some("PutEvents")) => {
-            prices.events_entry * items_len(body()).max(1) as f64
-        }
+        ("events", Some("PutEvents")) => prices.events_entry * items_len(body()).max(1) as f64,
         ("events", _) => 0.0,
         ("monitoring", _) => prices.cloudwatch_request,
         ("lambda" | "s3", _) => {
@@ -56,12 +54,8 @@ fn dynamodb(op: &str, body: &[u8], p: &Prices) -> f64 {
     match op {
         "PutItem" | "UpdateItem" | "DeleteItem" => p.dynamodb_write_unit,
         "GetItem" | "Query" | "Scan" => p.dynamodb_read_unit,
-        "TransactWriteItems" => {
-            2.0 * p.dynamodb_write_unit * items_len(body) as f64
-        }
-        "TransactGetItems" => {
-            2.0 * p.dynamodb_read_unit * items_len(body) as f64
-        }
+        "TransactWriteItems" => 2.0 * p.dynamodb_write_unit * items_len(body) as f64,
+        "TransactGetItems" => 2.0 * p.dynamodb_read_unit * items_len(body) as f64,
         "BatchWriteItem" => p.dynamodb_write_unit * per_table_len(body, None) as f64,
         "BatchGetItem" => p.dynamodb_read_unit * per_table_len(body, Some("Keys")) as f64,
         _ => 0.0,
