@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         rules: aws_sdk_eventbridge::Client::new(&counted),
         s3: aws_sdk_s3::Client::new(&counted),
         export_bucket: None,
+        namespace: stoker_kit::emf::DEFAULT_NAMESPACE.into(),
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&counted),
             ddb: aws_sdk_dynamodb::Client::new(&counted),

@@ -13,12 +13,17 @@ const CHECK: &str = "table.drill";
 /// How recent a passed drill must be.
 pub const WITHIN_DAYS: i64 = 7;
 
-/// `table.drill` of `table`.
-pub async fn check(cw: &aws_sdk_cloudwatch::Client, table: &str, now: DateTime<Utc>) -> Check {
+/// `table.drill` of `table`, from the metrics in `namespace`.
+pub async fn check(
+    cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    table: &str,
+    now: DateTime<Utc>,
+) -> Check {
     let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
     let out = cw
         .get_metric_statistics()
-        .namespace(stoker_kit::emf::namespace_in_use())
+        .namespace(namespace)
         .metric_name("BackupDrillPassed")
         .dimensions(dim("Worker", stoker_events::Worker::Backup.name()))
         .dimensions(dim("Table", table))

@@ -7,6 +7,7 @@
 
 pub mod alarms;
 pub mod bucket;
+pub mod cache;
 pub mod check;
 pub mod cold_starts;
 pub mod configuration;
@@ -72,6 +73,8 @@ pub struct Readiness {
     pub s3: aws_sdk_s3::Client,
     /// The export bucket to check on the stack's own verdict.
     pub export_bucket: Option<String>,
+    /// Where the kit's and the workers' metrics are (`Stoker`, or `STOKER_METRICS_NAMESPACE`).
+    pub namespace: String,
     /// Reads the optimizer's last applied change of a function (the ops table).
     pub optimizer: stoker_optimizer::apply::Applier,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
@@ -96,6 +99,7 @@ impl Readiness {
             rules: aws_sdk_eventbridge::Client::new(sdk),
             s3: aws_sdk_s3::Client::new(sdk),
             export_bucket: settings.export_bucket.clone(),
+            namespace: stoker_kit::emf::namespace_in_use().to_owned(),
             optimizer: stoker_optimizer::apply::Applier {
                 lambda: aws_sdk_lambda::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
@@ -130,7 +134,7 @@ impl Readiness {
                 tables::check(&self.ddb, t, req.thresholds.max_backup_age_hours, now).await,
             );
             checks.push(throttles::check(&self.cloudwatch, t, now).await);
-            checks.push(drills::check(&self.cloudwatch, t, now).await);
+            checks.push(drills::check(&self.cloudwatch, &self.namespace, t, now).await);
         }
         let (urls, missing) = queues::urls(&self.sqs, &queue_names).await;
         checks.extend(missing);
@@ -163,8 +167,16 @@ impl Readiness {
             && req.alarm_prefix.is_none()
         {
             checks.extend(
-                schedules::check(&self.rules, &self.cloudwatch, &self.scope.stack, now).await,
+                schedules::check(
+                    &self.rules,
+                    &self.cloudwatch,
+                    &self.namespace,
+                    &self.scope.stack,
+                    now,
+                )
+                .await,
             );
+            checks.push(cache::check(&self.cloudwatch, &self.namespace, now).await);
             if let Some(b) = &self.export_bucket {
                 checks.extend(bucket::check(&self.s3, b).await);
             }

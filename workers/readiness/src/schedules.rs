@@ -12,10 +12,11 @@ use stoker_events::Worker;
 use crate::check::Check;
 use crate::evidence::unreadable;
 
-/// Every check of the stack's schedules.
+/// Every check of the stack's schedules (the workers' metrics in `namespace`).
 pub async fn check(
     events: &aws_sdk_eventbridge::Client,
     cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
     stack: &str,
     now: DateTime<Utc>,
 ) -> Vec<Check> {
@@ -45,7 +46,7 @@ pub async fn check(
             continue;
         };
         if enabled {
-            out.push(ran(cw, name, expr, worker, now).await);
+            out.push(ran(cw, namespace, name, expr, worker, now).await);
         }
     }
     out
@@ -115,6 +116,7 @@ pub fn interval(expr: &str) -> Duration {
 /// minutes: metrics arrive a few minutes late).
 async fn ran(
     cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
     rule: &str,
     expr: &str,
     worker: Worker,
@@ -125,7 +127,7 @@ async fn ran(
     let period = ((window.num_seconds() + 59) / 60 * 60) as i32;
     let out = cw
         .get_metric_statistics()
-        .namespace(stoker_kit::emf::namespace_in_use())
+        .namespace(namespace)
         .metric_name("JobsCompleted")
         .dimensions(
             Dimension::builder()
