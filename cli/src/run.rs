@@ -96,6 +96,7 @@ impl RunArgs {
                             .ok()
                             .filter(|p| !p.is_empty()),
                         export_bucket: ctx.output("ExportBucketName").ok().map(str::to_owned),
+                        cache_scheduled: ctx.outputs.contains_key("CacheWarmerScheduleRuleName"),
                     };
                     let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));

@@ -45,6 +45,7 @@ async fn worker(stack: &str) -> Readiness {
         s3: aws_sdk_s3::Client::new(&sdk),
         export_bucket: None,
         namespace: namespace(stack),
+        cache_scheduled: false,
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&sdk),
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
@@ -866,6 +867,18 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
         .expect("the Redis check");
     assert_eq!(redis.status, Status::Warn, "{redis:?}");
     assert!(redis.evidence.contains("hit rate 55.0 %"), "{redis:?}");
+    // Nothing measured in another namespace: no Redis to check, unless caches are warmed on a
+    // schedule (then it is unreachable, or the cache-warmer fails).
+    for (scheduled, expected) in [(false, Status::Pass), (true, Status::Fail)] {
+        let mut quiet = w.clone();
+        quiet.namespace = namespace(&format!("{stack}-quiet"));
+        quiet.cache_scheduled = scheduled;
+        let r = quiet
+            .check(&ReadinessRequest::default())
+            .await
+            .expect("in scope");
+        assert_eq!(status(&r, "cache.redis", "redis"), expected, "{r:#?}");
+    }
     assert!(
         !r.checks
             .iter()

@@ -432,6 +432,7 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
             Some(format!("{stem}InitDuration").as_str())
         );
         assert_eq!(cold["Statistic"].as_str(), Some("Maximum"));
+        assert_eq!(cold["Period"].as_u64(), Some(300));
         assert_eq!(threshold(cold), "ColdStartAlarmMs");
         let filter = alarm(&format!("{stem}InitDurationFilter"));
         let transform = &filter["MetricTransformations"][0];

@@ -56,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         s3: aws_sdk_s3::Client::new(&counted),
         export_bucket: None,
         namespace: stoker_kit::emf::DEFAULT_NAMESPACE.into(),
+        cache_scheduled: false,
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&counted),
             ddb: aws_sdk_dynamodb::Client::new(&counted),
@@ -74,8 +75,20 @@ async fn main() -> anyhow::Result<()> {
     let mut ms = Vec::new();
     let mut checks = 0;
     let mut usd = 0.0;
-    let (cpu0, _) = stoker_it::bench::own_usage();
-    for _ in 0..jobs {
+    // Client CPU per job with the ledger on (each job in its scope) and off (no scope: no
+    // request is priced), the two alternating so that neither gets the warm-up.
+    let (mut cpu_on, mut cpu_off) = (0.0, 0.0);
+    let cpu = || stoker_it::bench::own_usage().0;
+    let mut counted_calls = None;
+    for i in 0..jobs {
+        let off_first = i % 2 == 1;
+        if off_first {
+            let c = cpu();
+            worker.check(&req).await?;
+            cpu_off += cpu() - c;
+        }
+        let before = count.all();
+        let c = cpu();
         let t = Instant::now();
         let (r, cost) = stoker_kit::cost::scope(async {
             let r = worker.check(&req).await;
@@ -83,17 +96,23 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        cpu_on += cpu() - c;
+        let after = count.all();
+        let mine = counted_calls.get_or_insert_with(std::collections::BTreeMap::new);
+        for (service, n) in after {
+            *mine.entry(service.clone()).or_insert(0) +=
+                n - before.get(&service).copied().unwrap_or(0);
+        }
         checks = r?.checks.len();
         usd += cost.usd;
+        if !off_first {
+            let c = cpu();
+            worker.check(&req).await?;
+            cpu_off += cpu() - c;
+        }
     }
-    let (cpu1, _) = stoker_it::bench::own_usage();
-    let ours = count.all();
-    // The same jobs with the ledger off (no scope: no request is priced).
-    for _ in 0..jobs {
-        worker.check(&req).await?;
-    }
-    let (cpu2, _) = stoker_it::bench::own_usage();
-    let cpu_ms = |a: f64, b: f64| (b - a) * 1000.0 / jobs as f64;
+    let ours = counted_calls.unwrap_or_default();
+    let cpu_ms = |total: f64| total * 1000.0 / jobs as f64;
     let p50_s = pct(&ms, 0.5) / 1000.0;
 
     // The baseline: the same reads, one after another, nothing made of them.
@@ -163,8 +182,8 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "\n### The ledger's own price\n\n| run | client CPU ms per job |\n|---|---:|\n| ledger off (no job scope) | {:.2} |\n| ledger on (every request priced) | {:.2} |",
-        cpu_ms(cpu1, cpu2),
-        cpu_ms(cpu0, cpu1),
+        cpu_ms(cpu_off),
+        cpu_ms(cpu_on),
     );
     Ok(())
 }
@@ -272,9 +291,47 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
     let cw = aws_sdk_cloudwatch::Client::new(sdk);
     let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let now = chrono::Utc::now();
+    let stat = |namespace: &'static str, metric: &'static str, dims: Vec<Dimension>, hours: i64| {
+        cw.get_metric_statistics()
+            .namespace(namespace)
+            .metric_name(metric)
+            .set_dimensions(Some(dims))
+            .start_time(aws_smithy_types::DateTime::from_millis(
+                (now - chrono::Duration::hours(hours)).timestamp_millis(),
+            ))
+            .end_time(aws_smithy_types::DateTime::from_millis(
+                now.timestamp_millis(),
+            ))
+            .period((hours * 3600) as i32)
+            .statistics(Statistic::Sum)
+            .send()
+    };
+    let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
     for t in &req.tables {
         let _ = ddb.describe_continuous_backups().table_name(t).send().await;
         let _ = ddb.list_backups().table_name(t).send().await;
+        let _ = stat(
+            "AWS/DynamoDB",
+            "ReadThrottleEvents",
+            vec![dim("TableName", t)],
+            1,
+        )
+        .await;
+        let _ = stat(
+            "AWS/DynamoDB",
+            "WriteThrottleEvents",
+            vec![dim("TableName", t)],
+            1,
+        )
+        .await;
+        let _ = stat(
+            "Stoker",
+            "BackupDrillPassed",
+            vec![dim("Worker", "backup"), dim("Table", t)],
+            8 * 24,
+        )
+        .await;
     }
     for q in &req.queues {
         if let Ok(u) = sqs.get_queue_url().queue_name(q).send().await {
@@ -286,7 +343,6 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
                 .await;
         }
     }
-    let now = chrono::Utc::now();
     let start = aws_smithy_types::DateTime::from_millis(
         (now - chrono::Duration::hours(1)).timestamp_millis(),
     );
@@ -350,6 +406,13 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
         let _ = logs
             .describe_log_groups()
             .log_group_name_prefix(format!("/aws/lambda/{f}"))
+            .send()
+            .await;
+        let _ = logs
+            .filter_log_events()
+            .log_group_name(format!("/aws/lambda/{f}"))
+            .filter_pattern("\"Init Duration\"")
+            .start_time((now - chrono::Duration::hours(1)).timestamp_millis())
             .send()
             .await;
     }

@@ -194,7 +194,8 @@ impl CacheWarmer {
         }
     }
 
-    /// The hit rate and keys warmed as CloudWatch metrics (namespace `Stoker`); a failure to
+    /// The hit rate and keys warmed as CloudWatch metrics (the kit's namespace, `Stoker` unless
+    /// `STOKER_METRICS_NAMESPACE` says otherwise, as readiness reads them); a failure to
     /// publish is logged, it does not undo the warming.
     async fn publish_metrics(&self, r: &Report) {
         let dim = Dimension::builder()
@@ -228,7 +229,7 @@ impl CacheWarmer {
         if let Err(e) = self
             .cloudwatch
             .put_metric_data()
-            .namespace("Stoker")
+            .namespace(stoker_kit::emf::namespace_in_use())
             .set_metric_data(Some(data))
             .send()
             .await

@@ -46,10 +46,23 @@ pub async fn read(
     until_ms: Option<i64>,
     limit: usize,
 ) -> Result<Option<Vec<(String, ReportLine)>>, JobError> {
+    read_matching(logs, group, "REPORT", since_ms, until_ms, limit).await
+}
+
+/// [`read`], of the REPORT lines matching the filter pattern `pattern` only (`"Init Duration"`:
+/// the cold starts).
+pub async fn read_matching(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    pattern: &str,
+    since_ms: i64,
+    until_ms: Option<i64>,
+    limit: usize,
+) -> Result<Option<Vec<(String, ReportLine)>>, JobError> {
     let mut pages = logs
         .filter_log_events()
         .log_group_name(group)
-        .filter_pattern("REPORT")
+        .filter_pattern(pattern)
         .start_time(since_ms)
         .set_end_time(until_ms)
         .into_paginator()

@@ -1,8 +1,8 @@
 //! Redis, through the cache-warmer's measurements (`RedisHitRate`, taken after each of its
 //! runs when it reaches Redis): `cache.redis`. Measured in the last 2 hours: reachable, and the
 //! hit rate judged (the seeds: above 40 %; the stack's own target 70 %). Measured within the
-//! day but not lately: unreachable, or the cache-warmer stopped. Never measured: Redis is not
-//! configured, and there is nothing to check.
+//! day but not lately, or never although the stack schedules cache warming: unreachable, or
+//! the cache-warmer stopped. Never measured and no cache schedule: no Redis to check.
 
 use aws_sdk_cloudwatch::types::{Datapoint, Dimension, Statistic};
 use aws_smithy_types::DateTime as SdkTime;
@@ -17,8 +17,14 @@ pub const MIN_HIT_RATE: f64 = 40.0;
 /// Below this warns (the stack's target, as its hit-rate alarm has it).
 pub const TARGET_HIT_RATE: f64 = 70.0;
 
-/// `cache.redis`, from the metrics in `namespace`.
-pub async fn check(cw: &aws_sdk_cloudwatch::Client, namespace: &str, now: DateTime<Utc>) -> Check {
+/// `cache.redis`, from the metrics in `namespace`; `scheduled`: the stack warms caches on a
+/// schedule, so measurements are expected.
+pub async fn check(
+    cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    scheduled: bool,
+    now: DateTime<Utc>,
+) -> Check {
     let out = cw
         .get_metric_statistics()
         .namespace(namespace)
@@ -38,7 +44,7 @@ pub async fn check(cw: &aws_sdk_cloudwatch::Client, namespace: &str, now: DateTi
         .send()
         .await;
     match out {
-        Ok(o) => judge(o.datapoints(), now),
+        Ok(o) => judge(o.datapoints(), scheduled, now),
         Err(e) => Check::fail(
             CHECK,
             "redis",
@@ -48,7 +54,7 @@ pub async fn check(cw: &aws_sdk_cloudwatch::Client, namespace: &str, now: DateTi
 }
 
 /// The verdict on the last day's hourly averages of the hit rate.
-pub fn judge(points: &[Datapoint], now: DateTime<Utc>) -> Check {
+pub fn judge(points: &[Datapoint], scheduled: bool, now: DateTime<Utc>) -> Check {
     let at = |d: &Datapoint| {
         d.timestamp()
             .and_then(|t| DateTime::from_timestamp_millis(t.to_millis().ok()?))
@@ -59,10 +65,17 @@ pub fn judge(points: &[Datapoint], now: DateTime<Utc>) -> Check {
         .collect();
     measured.sort_by_key(|(t, _)| *t);
     let Some((last_at, rate)) = measured.last().copied() else {
+        if scheduled {
+            return Check::fail(
+                CHECK,
+                "redis",
+                "no hit rate measured in the last day although caches are warmed on a schedule: Redis unreachable, or the cache-warmer failing; see `stoker status` and its DLQ",
+            );
+        }
         return Check::pass(
             CHECK,
             "redis",
-            "no hit rate measured in the last day: no Redis is configured for the cache-warmer",
+            "no hit rate measured in the last day, and no cache warming is scheduled: no Redis to check",
         );
     };
     // An hourly datapoint is stamped at its hour's start.
@@ -111,14 +124,21 @@ mod tests {
     #[test]
     fn the_last_measure_decides() {
         let now = Utc::now();
-        assert_eq!(judge(&[], now).status, Status::Pass);
-        assert_eq!(judge(&[point(1, 80.0, now)], now).status, Status::Pass);
-        assert_eq!(judge(&[point(1, 55.0, now)], now).status, Status::Warn);
+        assert_eq!(judge(&[], false, now).status, Status::Pass);
+        assert_eq!(judge(&[], true, now).status, Status::Fail);
         assert_eq!(
-            judge(&[point(5, 90.0, now), point(1, 30.0, now)], now).status,
+            judge(&[point(1, 80.0, now)], true, now).status,
+            Status::Pass
+        );
+        assert_eq!(
+            judge(&[point(1, 55.0, now)], true, now).status,
+            Status::Warn
+        );
+        assert_eq!(
+            judge(&[point(5, 90.0, now), point(1, 30.0, now)], true, now).status,
             Status::Fail
         );
-        let stale = judge(&[point(6, 90.0, now)], now);
+        let stale = judge(&[point(6, 90.0, now)], false, now);
         assert_eq!(stale.status, Status::Fail);
         assert!(stale.evidence.contains("unreachable"), "{}", stale.evidence);
     }

@@ -7,7 +7,8 @@ use stoker_optimizer::report_line::{self, ReportLine};
 use crate::check::Check;
 
 const CHECK: &str = "function.cold_starts";
-/// REPORT lines read at most per function and check.
+/// Cold-start REPORT lines read at most per function and check (only the cold starts are read:
+/// the filter pattern `"Init Duration"`).
 const MAX_LINES: usize = 2000;
 
 /// `function.cold_starts` of `function`, warning when a cold start took longer than `max_ms`.
@@ -19,7 +20,15 @@ pub async fn check(
 ) -> Check {
     let group = format!("/aws/lambda/{function}");
     let since = (now - Duration::hours(1)).timestamp_millis();
-    match report_line::read(logs, &group, since, Some(now.timestamp_millis()), MAX_LINES).await {
+    let cold = report_line::read_matching(
+        logs,
+        &group,
+        "\"Init Duration\"",
+        since,
+        Some(now.timestamp_millis()),
+        MAX_LINES,
+    );
+    match cold.await {
         Ok(None) => Check::pass(
             CHECK,
             function,

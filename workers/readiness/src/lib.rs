@@ -43,6 +43,8 @@ pub struct ReadinessSettings {
     /// The backup worker's export bucket (`STOKER_EXPORT_BUCKET`), checked on the stack's own
     /// verdict.
     pub export_bucket: Option<String>,
+    /// The stack warms caches on a schedule (`STOKER_CACHE_SCHEDULED=true`): Redis is measured.
+    pub cache_scheduled: bool,
 }
 
 impl stoker_kit::section::Section for ReadinessSettings {
@@ -56,6 +58,7 @@ impl stoker_kit::section::Section for ReadinessSettings {
             table_prefix: vars.text("STOKER_BACKUP_TABLE_PREFIX"),
             function_prefix: vars.text("STOKER_FUNCTION_PREFIX"),
             export_bucket: vars.text("STOKER_EXPORT_BUCKET"),
+            cache_scheduled: vars.text("STOKER_CACHE_SCHEDULED").as_deref() == Some("true"),
         })
     }
 }
@@ -75,6 +78,8 @@ pub struct Readiness {
     pub export_bucket: Option<String>,
     /// Where the kit's and the workers' metrics are (`Stoker`, or `STOKER_METRICS_NAMESPACE`).
     pub namespace: String,
+    /// Caches are warmed on a schedule: Redis measurements are expected.
+    pub cache_scheduled: bool,
     /// Reads the optimizer's last applied change of a function (the ops table).
     pub optimizer: stoker_optimizer::apply::Applier,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
@@ -100,6 +105,7 @@ impl Readiness {
             s3: aws_sdk_s3::Client::new(sdk),
             export_bucket: settings.export_bucket.clone(),
             namespace: stoker_kit::emf::namespace_in_use().to_owned(),
+            cache_scheduled: settings.cache_scheduled,
             optimizer: stoker_optimizer::apply::Applier {
                 lambda: aws_sdk_lambda::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
@@ -176,7 +182,9 @@ impl Readiness {
                 )
                 .await,
             );
-            checks.push(cache::check(&self.cloudwatch, &self.namespace, now).await);
+            checks.push(
+                cache::check(&self.cloudwatch, &self.namespace, self.cache_scheduled, now).await,
+            );
             if let Some(b) = &self.export_bucket {
                 checks.extend(bucket::check(&self.s3, b).await);
             }

@@ -29,6 +29,10 @@ pub async fn check(
         let (Some(name), Some(expr)) = (rule.name(), rule.schedule_expression()) else {
             continue;
         };
+        // Only this stack's own schedules: `stoker-staging-...` shares the prefix `stoker-`.
+        let Some(worker) = worker_of(stack, name) else {
+            continue;
+        };
         let enabled = rule.state() == Some(&RuleState::Enabled);
         out.push(if enabled {
             Check::pass("schedule.enabled", name, format!("{expr}, enabled"))
@@ -42,9 +46,6 @@ pub async fn check(
                 ),
             )
         });
-        let Some(worker) = worker_of(stack, name) else {
-            continue;
-        };
         if enabled {
             out.push(ran(cw, namespace, name, expr, worker, now).await);
         }
@@ -104,12 +105,18 @@ pub fn interval(expr: &str) -> Duration {
         return Duration::days(1);
     };
     let mut parts = rate.split_whitespace();
-    let n: i64 = parts.next().and_then(|n| n.parse().ok()).unwrap_or(1);
-    match parts.next().unwrap_or("") {
-        u if u.starts_with("minute") => Duration::minutes(n),
-        u if u.starts_with("hour") => Duration::hours(n),
-        _ => Duration::days(n),
-    }
+    // EventBridge takes at most a few years; anything out of range reads as a year.
+    let n: i64 = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000_000);
+    let d = match parts.next().unwrap_or("") {
+        u if u.starts_with("minute") => Duration::try_minutes(n),
+        u if u.starts_with("hour") => Duration::try_hours(n),
+        _ => Duration::try_days(n),
+    };
+    d.unwrap_or(Duration::days(365)).min(Duration::days(365))
 }
 
 /// `schedule.ran`: some job of `worker` completed within two intervals of `expr` (at least 10
@@ -199,5 +206,6 @@ mod tests {
         assert_eq!(interval("cron(0 3 * * ? *)"), Duration::days(1));
         assert_eq!(interval("cron(0 4 ? * SUN *)"), Duration::days(7));
         assert_eq!(interval("cron(0 4 1 * ? *)"), Duration::days(31));
+        assert_eq!(interval("rate(99999999999 days)"), Duration::days(365));
     }
 }

@@ -17,7 +17,6 @@
 //! - every other service (CloudWatch Logs' API, SSM standard parameters, STS): nothing.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use serde_json::Value;
 
 use super::prices::Prices;
 use crate::calls::{Req, describe};
@@ -56,8 +55,8 @@ fn dynamodb(op: &str, body: &[u8], p: &Prices) -> f64 {
         "GetItem" | "Query" | "Scan" => p.dynamodb_read_unit,
         "TransactWriteItems" => 2.0 * p.dynamodb_write_unit * items_len(body) as f64,
         "TransactGetItems" => 2.0 * p.dynamodb_read_unit * items_len(body) as f64,
-        "BatchWriteItem" => p.dynamodb_write_unit * per_table_len(body, None) as f64,
-        "BatchGetItem" => p.dynamodb_read_unit * per_table_len(body, Some("Keys")) as f64,
+        "BatchWriteItem" => p.dynamodb_write_unit * per_table_len(body, false) as f64,
+        "BatchGetItem" => p.dynamodb_read_unit * per_table_len(body, true) as f64,
         _ => 0.0,
     }
 }
@@ -96,20 +95,32 @@ fn items_len(body: &[u8]) -> usize {
     serde_json::from_slice::<Top>(body).map_or(0, |t| t.items.len())
 }
 
-/// Items of a batch call: per table under `RequestItems`, an array (`None`) or the array under
-/// `key`.
-fn per_table_len(body: &[u8], key: Option<&str>) -> usize {
-    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let Some(tables) = v["RequestItems"].as_object() else {
-        return 0;
-    };
-    tables
-        .values()
-        .map(|t| match key {
-            None => t.as_array().map_or(0, Vec::len),
-            Some(k) => t[k].as_array().map_or(0, Vec::len),
-        })
-        .sum()
+/// Items of a batch call: per table under `RequestItems`, an array (`BatchWriteItem`) or the
+/// array under `Keys` (`BatchGetItem`, `keys`). The items are skipped, not parsed.
+fn per_table_len(body: &[u8], keys: bool) -> usize {
+    use serde::de::IgnoredAny;
+    use std::collections::HashMap;
+    #[derive(serde::Deserialize)]
+    struct Writes {
+        #[serde(rename = "RequestItems", default)]
+        tables: HashMap<String, Vec<IgnoredAny>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Reads {
+        #[serde(rename = "RequestItems", default)]
+        tables: HashMap<String, Keys>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Keys {
+        #[serde(rename = "Keys", default)]
+        keys: Vec<IgnoredAny>,
+    }
+    if keys {
+        serde_json::from_slice::<Reads>(body)
+            .map_or(0, |r| r.tables.values().map(|t| t.keys.len()).sum())
+    } else {
+        serde_json::from_slice::<Writes>(body).map_or(0, |w| w.tables.values().map(Vec::len).sum())
+    }
 }
 
 #[cfg(test)]
