@@ -27,6 +27,17 @@ fn stoker(stack: &str, args: &[&str]) -> Output {
         .expect("run stoker")
 }
 
+/// The line of `worker` in a `--output json` answer listing `workers`.
+fn worker_row(answer: &Value, worker: &str) -> Value {
+    answer["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .find(|w| w["worker"] == worker)
+        .unwrap_or_else(|| panic!("no line for {worker} in {answer}"))
+        .clone()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -177,13 +188,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             let out = stoker(&stack.name, &["status", "--output", "json"]);
             assert!(out.status.success(), "{}", text(&out.stderr));
             let status: Value = serde_json::from_slice(&out.stdout)?;
-            let warmup = status["workers"]
-                .as_array()
-                .expect("workers")
-                .iter()
-                .find(|w| w["worker"] == "warmup")
-                .expect("warmup row")
-                .clone();
+            let warmup = worker_row(&status, "warmup");
             assert_eq!(warmup["runs_24h"], 3, "{warmup}");
             assert_eq!(warmup["last_run"]["outcome"], "completed");
             assert_eq!(warmup["dead_letters"], 0);
@@ -206,13 +211,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             let out = stoker(&stack.name, &["cost", "--output", "json"]);
             assert!(out.status.success(), "{}", text(&out.stderr));
             let report: Value = serde_json::from_slice(&out.stdout)?;
-            let w = report["workers"]
-                .as_array()
-                .expect("workers")
-                .iter()
-                .find(|w| w["worker"] == "warmup")
-                .expect("warmup row")
-                .clone();
+            let w = worker_row(&report, "warmup");
             assert_eq!(w["runs"], 3, "{w}");
             assert_eq!(w["unpriced_runs"], 0, "{w}");
             assert!(

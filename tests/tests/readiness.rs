@@ -63,6 +63,33 @@ async fn worker(stack: &str) -> Readiness {
     }
 }
 
+/// One datapoint of `metric` (in `namespace`, with `dims`), `minutes_ago`.
+async fn datum(
+    cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+    metric: &str,
+    dims: &[(&str, &str)],
+    minutes_ago: i64,
+    value: f64,
+) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let mut d = MetricDatum::builder()
+        .metric_name(metric)
+        .value(value)
+        .timestamp(aws_smithy_types::DateTime::from_millis(
+            (chrono::Utc::now() - chrono::Duration::minutes(minutes_ago)).timestamp_millis(),
+        ));
+    for (n, v) in dims {
+        d = d.dimensions(Dimension::builder().name(*n).value(*v).build());
+    }
+    cw.put_metric_data()
+        .namespace(namespace)
+        .metric_data(d.build())
+        .send()
+        .await
+        .expect("PutMetricData");
+}
+
 /// The metrics namespace of stack `stack`'s test: its own, so that no other test's metrics
 /// (the cache tests publish `RedisHitRate`) reach its checks.
 fn namespace(stack: &str) -> String {
@@ -264,54 +291,28 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-edited"), 2048).await;
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-idle"), 128).await;
 
-    // The safe table passed a restore drill yesterday (the backup worker's metric).
-    cw.put_metric_data()
-        .namespace(namespace(&stack))
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("BackupDrillPassed")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("Worker")
-                        .value("backup")
-                        .build(),
-                )
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("Table")
-                        .value(&safe)
-                        .build(),
-                )
-                .timestamp(aws_smithy_types::DateTime::from_millis(
-                    (chrono::Utc::now() - chrono::Duration::hours(20)).timestamp_millis(),
-                ))
-                .value(1.0)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("PutMetricData");
-    // The bare table was throttled a few minutes ago.
-    cw.put_metric_data()
-        .namespace("AWS/DynamoDB")
-        .metric_data(
-            aws_sdk_cloudwatch::types::MetricDatum::builder()
-                .metric_name("WriteThrottleEvents")
-                .dimensions(
-                    aws_sdk_cloudwatch::types::Dimension::builder()
-                        .name("TableName")
-                        .value(&bare)
-                        .build(),
-                )
-                .timestamp(aws_smithy_types::DateTime::from_millis(
-                    (chrono::Utc::now() - chrono::Duration::minutes(3)).timestamp_millis(),
-                ))
-                .value(4.0)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("PutMetricData");
+    // The safe table passed a restore drill yesterday (the backup worker's metric); the bare
+    // table was throttled a few minutes ago.
+    let drill = [("Worker", "backup"), ("Table", safe.as_str())];
+    datum(
+        &cw,
+        &namespace(&stack),
+        "BackupDrillPassed",
+        &drill,
+        20 * 60,
+        1.0,
+    )
+    .await;
+    let throttled = [("TableName", bare.as_str())];
+    datum(
+        &cw,
+        "AWS/DynamoDB",
+        "WriteThrottleEvents",
+        &throttled,
+        3,
+        4.0,
+    )
+    .await;
     let w = worker(&stack).await;
     let q = |n: &str| format!("{stack}-{n}");
     let req = ReadinessRequest {
@@ -772,7 +773,6 @@ async fn the_worker_binary_reports_no_go_for_a_queued_request_and_dead_letters_a
 /// worker was seen completing jobs (the kit's `JobsCompleted`) within two intervals.
 #[tokio::test]
 async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
     use aws_sdk_eventbridge::types::RuleState;
     let sdk = emulator().await;
     let stack = unique("rds");
@@ -802,37 +802,18 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
     }
     // Warm-up jobs completed two minutes ago; no optimizer job at all. The cache-warmer
     // measured Redis' hit rate at 55 % ten minutes ago.
-    aws_sdk_cloudwatch::Client::new(&sdk)
-        .put_metric_data()
-        .namespace(namespace(&stack))
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name("RedisHitRate")
-                .dimensions(
-                    Dimension::builder()
-                        .name("Worker")
-                        .value("cache-warmer")
-                        .build(),
-                )
-                .timestamp(aws_smithy_types::DateTime::from_millis(
-                    (chrono::Utc::now() - chrono::Duration::minutes(10)).timestamp_millis(),
-                ))
-                .value(55.0)
-                .build(),
-        )
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name("JobsCompleted")
-                .dimensions(Dimension::builder().name("Worker").value("warmup").build())
-                .timestamp(aws_smithy_types::DateTime::from_millis(
-                    (chrono::Utc::now() - chrono::Duration::minutes(2)).timestamp_millis(),
-                ))
-                .value(3.0)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("PutMetricData");
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let ns = namespace(&stack);
+    datum(
+        &cw,
+        &ns,
+        "RedisHitRate",
+        &[("Worker", "cache-warmer")],
+        10,
+        55.0,
+    )
+    .await;
+    datum(&cw, &ns, "JobsCompleted", &[("Worker", "warmup")], 2, 3.0).await;
     let w = worker(&stack).await;
     let r = w
         .check(&ReadinessRequest::default())

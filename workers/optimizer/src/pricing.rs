@@ -19,10 +19,11 @@ pub struct Pricing {
 
 impl Default for Pricing {
     fn default() -> Self {
+        let p = stoker_kit::cost::Prices::default();
         Pricing {
-            arm64_per_gb_second: 0.000_013_333_4,
-            x86_64_per_gb_second: 0.000_016_666_7,
-            per_request: 0.000_000_2,
+            arm64_per_gb_second: p.lambda_arm64_gb_second,
+            x86_64_per_gb_second: p.lambda_x86_64_gb_second,
+            per_request: p.lambda_request,
         }
     }
 }
@@ -34,23 +35,12 @@ impl Pricing {
     pub fn read(
         vars: &stoker_kit::section::Vars<'_>,
     ) -> Result<Self, stoker_kit::config::ConfigError> {
-        let d = Pricing::default();
-        let price =
-            |var: &'static str, default: f64| -> Result<f64, stoker_kit::config::ConfigError> {
-                match vars.number::<f64>(var)? {
-                    None => Ok(default),
-                    Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
-                    Some(v) => Err(stoker_kit::config::ConfigError {
-                        var,
-                        problem: format!("{v} is not a price (a finite number of USD, at least 0)"),
-                        output: None,
-                    }),
-                }
-            };
+        // The kit's prices read the same variables (its cost ledger prices Lambda time too).
+        let p = stoker_kit::cost::Prices::read(vars)?;
         Ok(Pricing {
-            arm64_per_gb_second: price("STOKER_PRICE_ARM64_GB_SECOND", d.arm64_per_gb_second)?,
-            x86_64_per_gb_second: price("STOKER_PRICE_X86_64_GB_SECOND", d.x86_64_per_gb_second)?,
-            per_request: price("STOKER_PRICE_PER_REQUEST", d.per_request)?,
+            arm64_per_gb_second: p.lambda_arm64_gb_second,
+            x86_64_per_gb_second: p.lambda_x86_64_gb_second,
+            per_request: p.lambda_request,
         })
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Each job runs in its own ledger ([`scope`], set by the runtime around the job's layers):
 //! every request sent while the job runs — its claim, its handler's calls, its retries — is
-//! priced ([`meter`]) and added to it. A call the kit sends for several jobs at once (a
+//! priced ([`price`]) and added to it. A call the kit sends for several jobs at once (a
 //! batch of claims or completions) is shared evenly among them. The run record carries the
 //! ledger as it stands when the record is written, plus the record's own write (priced ahead,
 //! since the record cannot hold the price of the request that stores it) and, under Lambda,
