@@ -4,12 +4,11 @@
 //! day but not lately, or never although the stack schedules cache warming: unreachable, or
 //! the cache-warmer stopped. Never measured and no cache schedule: no Redis to check.
 
-use aws_sdk_cloudwatch::types::{Datapoint, Dimension, Statistic};
-use aws_smithy_types::DateTime as SdkTime;
+use aws_sdk_cloudwatch::types::{Datapoint, Statistic};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::check::Check;
-use crate::evidence::unreadable;
+use crate::metric;
 
 const CHECK: &str = "cache.redis";
 /// Below this hit rate (%) fails (the seeds' 40 %).
@@ -25,31 +24,19 @@ pub async fn check(
     scheduled: bool,
     now: DateTime<Utc>,
 ) -> Check {
-    let out = cw
-        .get_metric_statistics()
-        .namespace(namespace)
-        .metric_name("RedisHitRate")
-        .dimensions(
-            Dimension::builder()
-                .name("Worker")
-                .value(stoker_events::Worker::CacheWarmer.name())
-                .build(),
-        )
-        .start_time(SdkTime::from_millis(
-            (now - Duration::days(1)).timestamp_millis(),
-        ))
-        .end_time(SdkTime::from_millis(now.timestamp_millis()))
-        .period(3600)
-        .statistics(Statistic::Average)
-        .send()
-        .await;
-    match out {
-        Ok(o) => judge(o.datapoints(), scheduled, now),
-        Err(e) => Check::fail(
-            CHECK,
-            "redis",
-            unreadable("GetMetricStatistics RedisHitRate", &e),
-        ),
+    let dims = [("Worker", stoker_events::Worker::CacheWarmer.name())];
+    let rates = metric::read(
+        cw,
+        namespace,
+        "RedisHitRate",
+        &dims,
+        (Duration::days(1), Duration::hours(1)),
+        Statistic::Average,
+        now,
+    );
+    match rates.await {
+        Ok(points) => judge(&points, scheduled, now),
+        Err(why) => Check::fail(CHECK, "redis", why),
     }
 }
 
@@ -114,7 +101,7 @@ mod tests {
 
     fn point(hours_ago: i64, avg: f64, now: DateTime<Utc>) -> Datapoint {
         Datapoint::builder()
-            .timestamp(SdkTime::from_millis(
+            .timestamp(aws_smithy_types::DateTime::from_millis(
                 (now - Duration::hours(hours_ago)).timestamp_millis(),
             ))
             .average(avg)

@@ -2,12 +2,11 @@
 //! worker's `BackupDrillPassed` metric (dimensions `Worker=backup`, `Table`). A backup never
 //! restored is a hope, not a backup.
 
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_smithy_types::DateTime as SdkTime;
+use aws_sdk_cloudwatch::types::Statistic;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::check::Check;
-use crate::evidence::unreadable;
+use crate::metric;
 
 const CHECK: &str = "table.drill";
 /// How recent a passed drill must be: a week, and a day's slack for a weekly drill that
@@ -21,28 +20,23 @@ pub async fn check(
     table: &str,
     now: DateTime<Utc>,
 ) -> Check {
-    let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
-    let out = cw
-        .get_metric_statistics()
-        .namespace(namespace)
-        .metric_name("BackupDrillPassed")
-        .dimensions(dim("Worker", stoker_events::Worker::Backup.name()))
-        .dimensions(dim("Table", table))
-        .start_time(SdkTime::from_millis(
-            (now - Duration::days(WITHIN_DAYS)).timestamp_millis(),
-        ))
-        .end_time(SdkTime::from_millis(now.timestamp_millis()))
-        .period((WITHIN_DAYS * 86_400) as i32)
-        .statistics(Statistic::Sum)
-        .send()
-        .await;
-    match out {
-        Ok(o) => judge(table, o.datapoints().iter().filter_map(|d| d.sum()).sum()),
-        Err(e) => Check::fail(
-            CHECK,
-            table,
-            unreadable("GetMetricStatistics BackupDrillPassed", &e),
-        ),
+    let window = Duration::days(WITHIN_DAYS);
+    let dims = [
+        ("Worker", stoker_events::Worker::Backup.name()),
+        ("Table", table),
+    ];
+    let passed = metric::read(
+        cw,
+        namespace,
+        "BackupDrillPassed",
+        &dims,
+        (window, window),
+        Statistic::Sum,
+        now,
+    );
+    match passed.await {
+        Ok(points) => judge(table, metric::total(&points)),
+        Err(why) => Check::fail(CHECK, table, why),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod configuration;
 pub mod drills;
 mod evidence;
 pub mod functions;
+mod metric;
 pub mod queues;
 pub mod schedules;
 pub mod scope;

@@ -3,14 +3,14 @@
 //! intervals (`schedule.ran`, from the kit's `JobsCompleted` metric): "warmed within its
 //! schedule", "backed up on schedule".
 
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+use aws_sdk_cloudwatch::types::Statistic;
 use aws_sdk_eventbridge::types::{Rule, RuleState};
-use aws_smithy_types::DateTime as SdkTime;
 use chrono::{DateTime, Duration, Utc};
 use stoker_events::Worker;
 
 use crate::check::Check;
 use crate::evidence::unreadable;
+use crate::metric;
 
 /// Every check of the stack's schedules (the workers' metrics in `namespace`).
 pub async fn check(
@@ -131,32 +131,19 @@ async fn ran(
 ) -> Check {
     const CHECK: &str = "schedule.ran";
     let window = (interval(expr) * 2).max(Duration::minutes(10));
-    let period = ((window.num_seconds() + 59) / 60 * 60) as i32;
-    let out = cw
-        .get_metric_statistics()
-        .namespace(namespace)
-        .metric_name("JobsCompleted")
-        .dimensions(
-            Dimension::builder()
-                .name("Worker")
-                .value(worker.name())
-                .build(),
-        )
-        .start_time(SdkTime::from_millis((now - window).timestamp_millis()))
-        .end_time(SdkTime::from_millis(now.timestamp_millis()))
-        .period(period)
-        .statistics(Statistic::Sum)
-        .send()
-        .await;
-    let completed: f64 = match out {
-        Ok(o) => o.datapoints().iter().filter_map(|d| d.sum()).sum(),
-        Err(e) => {
-            return Check::fail(
-                CHECK,
-                rule,
-                unreadable("GetMetricStatistics JobsCompleted", &e),
-            );
-        }
+    let dims = [("Worker", worker.name())];
+    let completed = metric::read(
+        cw,
+        namespace,
+        "JobsCompleted",
+        &dims,
+        (window, window),
+        Statistic::Sum,
+        now,
+    );
+    let completed = match completed.await {
+        Ok(points) => metric::total(&points),
+        Err(why) => return Check::fail(CHECK, rule, why),
     };
     let hours = window.num_minutes() as f64 / 60.0;
     if completed > 0.0 {

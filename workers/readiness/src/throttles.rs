@@ -2,36 +2,22 @@
 //! throttle events (`AWS/DynamoDB`), the seeds' "DynamoDB throttling". Any warns: requests were
 //! refused and retried (or failed).
 
-use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-use aws_smithy_types::DateTime as SdkTime;
+use aws_sdk_cloudwatch::types::Statistic;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::check::Check;
-use crate::evidence::unreadable;
+use crate::metric;
 
 const CHECK: &str = "table.throttles";
 
 /// `table.throttles` of `table`.
 pub async fn check(cw: &aws_sdk_cloudwatch::Client, table: &str, now: DateTime<Utc>) -> Check {
-    let sum = |metric: &'static str| async move {
-        cw.get_metric_statistics()
-            .namespace("AWS/DynamoDB")
-            .metric_name(metric)
-            .dimensions(Dimension::builder().name("TableName").value(table).build())
-            .start_time(SdkTime::from_millis(
-                (now - Duration::hours(1)).timestamp_millis(),
-            ))
-            .end_time(SdkTime::from_millis(now.timestamp_millis()))
-            .period(3600)
-            .statistics(Statistic::Sum)
-            .send()
-            .await
-            .map(|o| o.datapoints().iter().filter_map(|d| d.sum()).sum::<f64>())
-            .map_err(|e| unreadable(&format!("GetMetricStatistics AWS/DynamoDB {metric}"), &e))
-    };
+    let hour = (Duration::hours(1), Duration::hours(1));
+    let dims = [("TableName", table)];
+    let sum = |m| metric::read(cw, "AWS/DynamoDB", m, &dims, hour, Statistic::Sum, now);
     let (reads, writes) = futures::join!(sum("ReadThrottleEvents"), sum("WriteThrottleEvents"));
     match (reads, writes) {
-        (Ok(r), Ok(w)) => judge(table, r, w),
+        (Ok(r), Ok(w)) => judge(table, metric::total(&r), metric::total(&w)),
         (Err(why), _) | (_, Err(why)) => Check::fail(CHECK, table, why),
     }
 }
