@@ -86,6 +86,10 @@ struct Report {
     stack: String,
     hours: u32,
     workers: Vec<WorkerCost>,
+    /// Invocations of the account's Lambda functions over the window (`AWS/Lambda`).
+    invocations: f64,
+    /// The jobs' cost per 1,000 of those: what running stoker costs per unit of use.
+    usd_per_1000_invocations: Option<f64>,
     idle: Vec<IdleCost>,
     jobs_monthly_usd: f64,
     idle_monthly_usd: f64,
@@ -108,12 +112,16 @@ impl CostArgs {
         }
         let prices = *Prices::current();
         let idle = idle_cost(&ctx, &prices).await?;
+        let invocations = invocations(&ctx, self.hours).await?;
+        let jobs_usd: f64 = workers.iter().map(|w| w.usd).sum();
         let jobs_monthly_usd = workers.iter().map(|w| w.monthly_usd).sum::<f64>();
         let idle_monthly_usd = idle.iter().map(|i| i.monthly_usd).sum::<f64>();
         let report = Report {
             stack: ctx.stack.clone(),
             hours: self.hours,
             workers,
+            invocations,
+            usd_per_1000_invocations: (invocations > 0.0).then(|| jobs_usd * 1000.0 / invocations),
             idle,
             jobs_monthly_usd,
             idle_monthly_usd,
@@ -126,6 +134,29 @@ impl CostArgs {
         }
         Ok(())
     }
+}
+
+/// Invocations of the account's Lambda functions in the last `hours` (the metric without
+/// dimensions).
+async fn invocations(ctx: &Ctx, hours: u32) -> Result<f64, CliError> {
+    let now = chrono::Utc::now();
+    let since = now - chrono::Duration::hours(hours.into());
+    let out = aws_sdk_cloudwatch::Client::new(&ctx.sdk)
+        .get_metric_statistics()
+        .namespace("AWS/Lambda")
+        .metric_name("Invocations")
+        .start_time(aws_smithy_types::DateTime::from_millis(
+            since.timestamp_millis(),
+        ))
+        .end_time(aws_smithy_types::DateTime::from_millis(
+            now.timestamp_millis(),
+        ))
+        .period((hours * 3600) as i32)
+        .statistics(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .send()
+        .await
+        .map_err(aws("GetMetricStatistics"))?;
+    Ok(out.datapoints().iter().filter_map(|d| d.sum()).sum())
 }
 
 /// What the stack costs with no job running: its alarms, its custom metrics, its functions'
@@ -254,6 +285,18 @@ fn print_report(r: &Report) {
         ]);
     }
     print!("{t}");
+    match r.usd_per_1000_invocations {
+        Some(per) => println!(
+            "Per use: {} USD per 1,000 of the account's {:.0} Lambda invocations in those {} h.",
+            usd(per),
+            r.invocations,
+            r.hours
+        ),
+        None => println!(
+            "Per use: no Lambda invocations in the account in those {} h.",
+            r.hours
+        ),
+    }
     println!();
     println!("Idle (per month, whether jobs run or not):");
     let mut t = Table::new(["WHAT", "COUNT", "USD/MONTH"]);

@@ -225,6 +225,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                 "{alarms}"
             );
             assert!(report["monthly_usd"].as_f64() > report["idle_monthly_usd"].as_f64());
+            assert!(report["invocations"].as_f64() >= Some(0.0), "{report}");
             let out = stoker(&stack.name, &["cost"]);
             assert!(out.status.success(), "{}", text(&out.stderr));
             assert!(

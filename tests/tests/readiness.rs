@@ -789,6 +789,8 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
             "rate(1 hour)",
             RuleState::Enabled,
         ),
+        // Named by the template, not by CloudFormation.
+        ("warmup-baseline", "rate(1 hour)", RuleState::Enabled),
     ];
     for (id, expr, state) in &rules {
         events
@@ -840,6 +842,10 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
     assert_eq!(
         status(&r, "schedule.ran", &rule("OptimizerScheduleRule-T3")),
         Status::Warn
+    );
+    assert_eq!(
+        status(&r, "schedule.ran", &rule("warmup-baseline")),
+        Status::Pass
     );
     let redis = r
         .checks

@@ -451,6 +451,35 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
         assert_eq!(cost["Statistic"].as_str(), Some("Average"));
         assert_eq!(threshold(cost), "CostPerJobAlarmUsd");
     }
+    // Cost per 1,000 invocations: every worker's JobCost over the account's invocations.
+    let per_use = alarm("WarmupCostPerInvocationsAlarm");
+    let metrics = per_use["Metrics"].as_sequence().expect("metric math");
+    let costed: Vec<&str> = metrics
+        .iter()
+        .filter(|m| m["MetricStat"]["Metric"]["MetricName"].as_str() == Some("JobCost"))
+        .filter_map(|m| m["MetricStat"]["Metric"]["Dimensions"][0]["Value"].as_str())
+        .collect();
+    for w in Worker::ALL {
+        assert!(
+            costed.contains(&w.name()),
+            "{w}'s JobCost is not in the cost per use: {costed:?}"
+        );
+    }
+    let expression = metrics
+        .iter()
+        .find(|m| m["ReturnData"].as_bool() == Some(true))
+        .and_then(|m| m["Expression"].as_str())
+        .expect("the returned expression");
+    for m in metrics
+        .iter()
+        .filter(|m| m["ReturnData"].as_bool() == Some(false))
+    {
+        let id = m["Id"].as_str().expect("id");
+        assert!(expression.contains(id), "{id} is not in {expression}");
+    }
+    assert!(expression.starts_with("1000 * ("), "{expression}");
+    assert!(expression.ends_with("/ invocations"), "{expression}");
+    assert_eq!(threshold(per_use), "CostPer1000InvocationsAlarmUsd");
     assert_eq!(default("QueueDepthAlarm"), 100.0);
     assert_eq!(default("ThrottlesAlarmPerMinute"), 10.0);
     assert_eq!(default("ColdStartAlarmMs"), 1000.0);

@@ -1,4 +1,5 @@
-//! The stack's own schedules (the EventBridge rules named `<stack>-<Worker>…ScheduleRule-…`):
+//! The stack's own schedules (the EventBridge rules named `<stack>-<worker>-…` or
+//! `<stack>-<Worker>…ScheduleRule-…`):
 //! each enabled (`schedule.enabled`), and its worker seen completing a job within two of its
 //! intervals (`schedule.ran`, from the kit's `JobsCompleted` metric): "warmed within its
 //! schedule", "backed up on schedule".
@@ -72,11 +73,19 @@ async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<R
     }
 }
 
-/// The worker a schedule rule feeds, from its name (`<stack>-WarmupScheduleRule-…`, as
-/// CloudFormation names it after its logical id).
+/// The worker a schedule rule feeds, from its name: `<stack>-<worker>[-...]` for the rules the
+/// template names (`<stack>-warmup-peak`, `<stack>-cache-warmer`), or
+/// `<stack>-<Worker>…ScheduleRule-…` as CloudFormation names the others after their logical id.
 pub fn worker_of(stack: &str, rule: &str) -> Option<Worker> {
-    let id = rule.strip_prefix(stack)?.strip_prefix('-')?;
-    let id = id.split('-').next()?;
+    let rest = rule.strip_prefix(stack)?.strip_prefix('-')?;
+    let named = Worker::ALL
+        .into_iter()
+        .filter(|w| rest == w.name() || rest.starts_with(&format!("{}-", w.name())))
+        .max_by_key(|w| w.name().len());
+    if named.is_some() {
+        return named;
+    }
+    let id = rest.split('-').next()?;
     if !id.ends_with("ScheduleRule") {
         return None;
     }
@@ -181,6 +190,12 @@ mod tests {
             worker_of("st", "st-CacheWarmerScheduleRule-X"),
             Some(Worker::CacheWarmer)
         );
+        assert_eq!(worker_of("st", "st-warmup-peak"), Some(Worker::Warmup));
+        assert_eq!(
+            worker_of("st", "st-cache-warmer"),
+            Some(Worker::CacheWarmer)
+        );
+        assert_eq!(worker_of("st", "st-staging-warmup-peak"), None);
         assert_eq!(worker_of("st", "st-WarmupRequestedRule-X"), None);
         assert_eq!(worker_of("st", "other-WarmupScheduleRule-X"), None);
     }
