@@ -164,7 +164,8 @@ async fn invocations(ctx: &Ctx, hours: u32) -> Result<f64, CliError> {
 async fn idle_cost(ctx: &Ctx, prices: &Prices) -> Result<Vec<IdleCost>, CliError> {
     let prefix = format!("{}-", ctx.stack);
     let cw = aws_sdk_cloudwatch::Client::new(&ctx.sdk);
-    let mut alarms = 0usize;
+    // A metric alarm is billed per metric it reads (a metric-math alarm reads several).
+    let (mut alarm_metrics, mut composites) = (0usize, 0usize);
     let mut pages = cw
         .describe_alarms()
         .alarm_name_prefix(&prefix)
@@ -172,7 +173,18 @@ async fn idle_cost(ctx: &Ctx, prices: &Prices) -> Result<Vec<IdleCost>, CliError
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(aws("DescribeAlarms"))?;
-        alarms += page.metric_alarms().len() + page.composite_alarms().len();
+        alarm_metrics += page
+            .metric_alarms()
+            .iter()
+            .map(|a| {
+                a.metrics()
+                    .iter()
+                    .filter(|m| m.metric_stat().is_some())
+                    .count()
+                    .max(1)
+            })
+            .sum::<usize>();
+        composites += page.composite_alarms().len();
     }
     let namespace = ctx
         .outputs
@@ -208,9 +220,14 @@ async fn idle_cost(ctx: &Ctx, prices: &Prices) -> Result<Vec<IdleCost>, CliError
     let gb = stored_bytes as f64 / 1e9;
     Ok(vec![
         IdleCost {
-            item: format!("alarms named {prefix}*"),
-            count: alarms as f64,
-            monthly_usd: alarms as f64 * prices.alarm_month,
+            item: format!("metrics of the alarms named {prefix}*"),
+            count: alarm_metrics as f64,
+            monthly_usd: alarm_metrics as f64 * prices.alarm_month,
+        },
+        IdleCost {
+            item: format!("composite alarms named {prefix}*"),
+            count: composites as f64,
+            monthly_usd: composites as f64 * prices.composite_alarm_month,
         },
         IdleCost {
             item: format!("custom metrics in {namespace}"),

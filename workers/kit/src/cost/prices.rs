@@ -29,8 +29,10 @@ pub struct Prices {
     pub s3_write_request: f64,
     /// S3 standard GET and every other request, per request (`STOKER_PRICE_S3_READ_REQUEST`).
     pub s3_read_request: f64,
-    /// A CloudWatch standard alarm, per month (`STOKER_PRICE_ALARM_MONTH`).
+    /// A CloudWatch standard alarm, per metric it reads and month (`STOKER_PRICE_ALARM_MONTH`).
     pub alarm_month: f64,
+    /// A CloudWatch composite alarm, per month (`STOKER_PRICE_COMPOSITE_ALARM_MONTH`).
+    pub composite_alarm_month: f64,
     /// A CloudWatch custom metric, per month (`STOKER_PRICE_METRIC_MONTH`).
     pub metric_month: f64,
 }
@@ -49,6 +51,7 @@ impl Default for Prices {
             s3_write_request: 0.005 / 1e3,
             s3_read_request: 0.0004 / 1e3,
             alarm_month: 0.10,
+            composite_alarm_month: 0.50,
             metric_month: 0.30,
         }
     }
@@ -88,6 +91,10 @@ impl Prices {
             s3_write_request: price("STOKER_PRICE_S3_WRITE_REQUEST", d.s3_write_request)?,
             s3_read_request: price("STOKER_PRICE_S3_READ_REQUEST", d.s3_read_request)?,
             alarm_month: price("STOKER_PRICE_ALARM_MONTH", d.alarm_month)?,
+            composite_alarm_month: price(
+                "STOKER_PRICE_COMPOSITE_ALARM_MONTH",
+                d.composite_alarm_month,
+            )?,
             metric_month: price("STOKER_PRICE_METRIC_MONTH", d.metric_month)?,
         })
     }
