@@ -187,6 +187,33 @@ mod tests {
         tokio::spawn(async move { c.call(i, |reqs| doubling(&sizes, reqs)).await })
     }
 
+    /// Four jobs, each in its own cost ledger, go out in one batch costing 4 units: each is
+    /// charged one, the leader and those it answered alike.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batchs_cost_is_shared_evenly_among_its_jobs() {
+        let c = Arc::new(Coalescer::<u32, u32>::new(4, Duration::from_millis(200)));
+        let jobs = (0..4u32).map(|i| {
+            let c = c.clone();
+            tokio::spawn(crate::cost::scope(async move {
+                let answer = c
+                    .call(i, |reqs: Vec<u32>| async move {
+                        let mut batch = crate::cost::JobCost::default();
+                        batch.add("dynamodb", 2.0, 4.0);
+                        crate::cost::charge(&batch);
+                        reqs
+                    })
+                    .await;
+                (answer, crate::cost::so_far())
+            }))
+        });
+        for job in futures::future::join_all(jobs).await {
+            let (answer, cost) = job.expect("task");
+            assert!(answer.is_some());
+            assert_eq!(cost.by_service["dynamodb"].usd, 1.0, "{cost:?}");
+            assert_eq!(cost.by_service["dynamodb"].calls, 0.5, "{cost:?}");
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn requests_arriving_together_go_out_in_few_batches_and_each_gets_its_answer() {
         let sizes = Arc::new(Mutex::new(Vec::new()));
