@@ -196,6 +196,9 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     let (safe, bare) = (format!("{stack}-safe"), format!("{stack}-bare"));
     fill_on(&ddb, &safe, 3).await;
     fill_on(&ddb, &bare, 3).await;
+    // A third table protected by an export only (as the backup worker records it).
+    let exported = format!("{stack}-exported");
+    fill_on(&ddb, &exported, 3).await;
     ddb.update_continuous_backups()
         .table_name(&safe)
         .point_in_time_recovery_specification(
@@ -290,6 +293,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     }
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-edited"), 2048).await;
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-idle"), 128).await;
+    record_export(&sdk, &stack, &exported, 1).await;
 
     // The safe table passed a restore drill yesterday (the backup worker's metric); the bare
     // table was throttled a few minutes ago.
@@ -316,7 +320,12 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     let w = worker(&stack).await;
     let q = |n: &str| format!("{stack}-{n}");
     let req = ReadinessRequest {
-        tables: vec![safe.clone(), bare.clone(), format!("{stack}-missing")],
+        tables: vec![
+            safe.clone(),
+            bare.clone(),
+            exported.clone(),
+            format!("{stack}-missing"),
+        ],
         queues: ["jobs-dlq", "jobs", "busy", "graveyard", "feeder", "plain"]
             .map(q)
             .to_vec(),
@@ -333,6 +342,13 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     assert_eq!(status(&r, "table.backup", &safe), Status::Pass);
     assert_eq!(status(&r, "table.pitr", &bare), Status::Fail);
     assert_eq!(status(&r, "table.backup", &bare), Status::Fail);
+    let export = r
+        .checks
+        .iter()
+        .find(|c| c.check == "table.backup" && c.resource == exported)
+        .expect("the exported table's backup check");
+    assert_eq!(export.status, Status::Pass, "{export:?}");
+    assert!(export.evidence.contains("(export exp-1)"), "{export:?}");
     assert_eq!(status(&r, "table.throttles", &safe), Status::Pass);
     assert_eq!(status(&r, "table.throttles", &bare), Status::Warn);
     assert_eq!(status(&r, "table.drill", &safe), Status::Pass);
@@ -422,7 +438,11 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
 
     // A backup older than the limit fails (the same backup, seen 27 hours later).
     let later = chrono::Utc::now() + chrono::Duration::hours(27);
-    let aged = stoker_readiness::tables::check(&w.ddb, &safe, 26, later).await;
+    let ops = stoker_readiness::tables::Ops {
+        ddb: &w.optimizer.ddb,
+        table: &w.optimizer.ops_table,
+    };
+    let aged = stoker_readiness::tables::check(&w.ddb, &ops, &safe, 26, later).await;
     let backup = aged
         .iter()
         .find(|c| c.check == "table.backup")
@@ -455,7 +475,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         .table_name(format!("{stack}-ops"))
         .send()
         .await;
-    for t in [&safe, &bare] {
+    for t in [&safe, &bare, &exported] {
         let _ = ddb.delete_table().table_name(t).send().await;
     }
     for n in ["jobs-dlq", "jobs", "busy", "graveyard", "feeder", "plain"] {
@@ -476,6 +496,23 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         .alarm_names(q("composite"))
         .send()
         .await;
+}
+
+/// The backup worker's record of an export of `table` made `hours_ago`, as
+/// `stoker_backup` writes it.
+async fn record_export(sdk: &aws_config::SdkConfig, stack: &str, table: &str, hours_ago: i64) {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let at = (chrono::Utc::now() - chrono::Duration::hours(hours_ago)).to_rfc3339();
+    aws_sdk_dynamodb::Client::new(sdk)
+        .put_item()
+        .table_name(format!("{stack}-ops"))
+        .item("pk", S(format!("BACKUP#{table}")))
+        .item("sk", S(format!("{at}#export#exp-1")))
+        .item("kind", S("export".into()))
+        .item("name", S("exp-1".into()))
+        .send()
+        .await
+        .expect("PutItem");
 }
 
 /// The optimizer's record of having applied `memory_mb` MB (and 30 s) to `function`, as

@@ -137,8 +137,13 @@ impl Readiness {
         let now = chrono::Utc::now();
         let mut checks = Vec::new();
         for t in &tables {
+            // The optimizer's reader holds the ops table's client and name.
+            let ops = tables::Ops {
+                ddb: &self.optimizer.ddb,
+                table: &self.optimizer.ops_table,
+            };
             checks.extend(
-                tables::check(&self.ddb, t, req.thresholds.max_backup_age_hours, now).await,
+                tables::check(&self.ddb, &ops, t, req.thresholds.max_backup_age_hours, now).await,
             );
             checks.push(throttles::check(&self.cloudwatch, t, now).await);
             checks.push(drills::check(&self.cloudwatch, &self.namespace, t, now).await);

@@ -1,8 +1,9 @@
-//! Tables: point-in-time recovery on (`table.pitr`), and a native backup newer than the limit
-//! (`table.backup`).
+//! Tables: point-in-time recovery on (`table.pitr`), and a backup newer than the limit
+//! (`table.backup`): a native one (`ListBackups`), or an export the backup worker recorded in
+//! the ops table.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{BackupStatus, BackupTypeFilter};
+use aws_sdk_dynamodb::types::{AttributeValue, BackupStatus, BackupTypeFilter};
 use chrono::{DateTime, Utc};
 
 use crate::check::Check;
@@ -11,14 +12,59 @@ use crate::evidence::{age, unreadable};
 /// Both checks of `table`.
 pub async fn check(
     ddb: &Client,
+    ops: &Ops<'_>,
     table: &str,
     max_backup_age_hours: u32,
     now: DateTime<Utc>,
 ) -> Vec<Check> {
     vec![
         pitr(ddb, table).await,
-        backup(ddb, table, max_backup_age_hours, now).await,
+        backup(ddb, ops, table, max_backup_age_hours, now).await,
     ]
+}
+
+/// The ops table, where the backup worker records each backup and export it makes
+/// (`pk = BACKUP#<table>`, `sk = <created>#<kind>#<name>`).
+#[derive(Debug, Clone, Copy)]
+pub struct Ops<'a> {
+    pub ddb: &'a Client,
+    pub table: &'a str,
+}
+
+/// The newest export of `table` the backup worker recorded: when, and its name.
+async fn newest_export(
+    ops: &Ops<'_>,
+    table: &str,
+) -> Result<Option<(DateTime<Utc>, String)>, String> {
+    let mut pages = ops
+        .ddb
+        .query()
+        .table_name(ops.table)
+        .key_condition_expression("pk = :pk")
+        .filter_expression("#kind = :export")
+        .expression_attribute_names("#kind", "kind")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("BACKUP#{table}")))
+        .expression_attribute_values(":export", AttributeValue::S("export".into()))
+        .scan_index_forward(false)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| unreadable("Query (backup records)", &e))?;
+        let newest = page.items().iter().find_map(|i| {
+            let sk = i.get("sk")?.as_s().ok()?;
+            let at = DateTime::parse_from_rfc3339(sk.split('#').next()?).ok()?;
+            let name = i
+                .get("name")
+                .and_then(|n| n.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            Some((at.to_utc(), name))
+        });
+        if newest.is_some() {
+            return Ok(newest);
+        }
+    }
+    Ok(None)
 }
 
 async fn pitr(ddb: &Client, table: &str) -> Check {
@@ -51,7 +97,13 @@ async fn pitr(ddb: &Client, table: &str) -> Check {
     }
 }
 
-async fn backup(ddb: &Client, table: &str, max_age_hours: u32, now: DateTime<Utc>) -> Check {
+async fn backup(
+    ddb: &Client,
+    ops: &Ops<'_>,
+    table: &str,
+    max_age_hours: u32,
+    now: DateTime<Utc>,
+) -> Check {
     const CHECK: &str = "table.backup";
     let mut newest: Option<(DateTime<Utc>, String)> = None;
     let mut start: Option<String> = None;
@@ -78,7 +130,8 @@ async fn backup(ddb: &Client, table: &str, max_age_hours: u32, now: DateTime<Utc
                 continue;
             };
             if newest.as_ref().is_none_or(|(n, _)| at > *n) {
-                newest = Some((at, b.backup_name().unwrap_or_default().to_owned()));
+                let name = b.backup_name().unwrap_or_default();
+                newest = Some((at, format!("native {name}")));
             }
         }
         start = page.last_evaluated_backup_arn().map(str::to_owned);
@@ -86,11 +139,20 @@ async fn backup(ddb: &Client, table: &str, max_age_hours: u32, now: DateTime<Utc
             break;
         }
     }
+    let mut note = String::new();
+    match newest_export(ops, table).await {
+        Ok(Some((at, name))) if newest.as_ref().is_none_or(|(n, _)| at > *n) => {
+            newest = Some((at, format!("export {name}")));
+        }
+        Ok(_) => {}
+        Err(why) if newest.is_none() => return Check::fail(CHECK, table, why),
+        Err(why) => note = format!("; exports not read: {why}"),
+    }
     let Some((at, name)) = newest else {
         return Check::fail(
             CHECK,
             table,
-            "no available backup: run `stoker backup` for it, or check its schedule",
+            "no available backup or export: run `stoker backup` for it, or check its schedule",
         );
     };
     let hours = (now - at).num_hours();
@@ -98,14 +160,14 @@ async fn backup(ddb: &Client, table: &str, max_age_hours: u32, now: DateTime<Utc
         Check::pass(
             CHECK,
             table,
-            format!("newest backup {} old ({name})", age(hours)),
+            format!("newest backup {} old ({name}){note}", age(hours)),
         )
     } else {
         Check::fail(
             CHECK,
             table,
             format!(
-                "newest backup {} old ({name}), older than {max_age_hours} h: is its backup schedule running?",
+                "newest backup {} old ({name}), older than {max_age_hours} h: is its backup schedule running?{note}",
                 age(hours)
             ),
         )
