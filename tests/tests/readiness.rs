@@ -43,6 +43,7 @@ async fn worker(stack: &str) -> Readiness {
         lambda: aws_sdk_lambda::Client::new(&sdk),
         rules: aws_sdk_eventbridge::Client::new(&sdk),
         s3: aws_sdk_s3::Client::new(&sdk),
+        iam: aws_sdk_iam::Client::new(&sdk),
         export_bucket: None,
         namespace: namespace(stack),
         cache_scheduled: false,
@@ -992,5 +993,124 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
             .name(format!("{stack}-{id}"))
             .send()
             .await;
+    }
+}
+
+/// `role.actions`: the stack's roles read back from IAM. Named actions pass; a wildcard in an
+/// inline policy, a `NotAction` in an attached managed policy, and a missing role fail.
+#[tokio::test]
+async fn roles_with_named_actions_pass_and_wildcards_or_missing_roles_fail() {
+    let sdk = emulator().await;
+    let stack = unique("rdr");
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    let named = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": "*"}]});
+    let role = |w: Worker| format!("{stack}-{}", w.name());
+    for w in Worker::ALL.into_iter().filter(|w| *w != Worker::Readiness) {
+        iam.create_role()
+            .role_name(role(w))
+            .assume_role_policy_document(trust.to_string())
+            .send()
+            .await
+            .expect("CreateRole");
+        iam.put_role_policy()
+            .role_name(role(w))
+            .policy_name("worker")
+            .policy_document(named.to_string())
+            .send()
+            .await
+            .expect("PutRolePolicy");
+    }
+    // A statement added by hand to the backup role's policies.
+    iam.put_role_policy()
+        .role_name(role(Worker::Backup))
+        .policy_name("debugging")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "s3:*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("PutRolePolicy");
+    // A managed policy attached to the optimizer's role: everything but IAM.
+    let policy = iam
+        .create_policy()
+        .policy_name(format!("{stack}-broad"))
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "NotAction": "iam:*", "Resource": "*"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .expect("CreatePolicy")
+        .policy
+        .and_then(|p| p.arn)
+        .expect("policy arn");
+    iam.attach_role_policy()
+        .role_name(role(Worker::Optimizer))
+        .policy_arn(&policy)
+        .send()
+        .await
+        .expect("AttachRolePolicy");
+
+    let r = worker(&stack)
+        .await
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    let of = |w: Worker| {
+        r.checks
+            .iter()
+            .find(|c| c.check == "role.actions" && c.resource == role(w))
+            .unwrap_or_else(|| panic!("no role.actions check of {w}: {r:#?}"))
+    };
+    for w in [Worker::Warmup, Worker::CacheWarmer, Worker::Rollup] {
+        assert_eq!(of(w).status, Status::Pass, "{:?}", of(w));
+    }
+    let backup = of(Worker::Backup);
+    assert_eq!(backup.status, Status::Fail, "{backup:?}");
+    assert!(backup.evidence.contains("s3:* (debugging)"), "{backup:?}");
+    let optimizer = of(Worker::Optimizer);
+    assert_eq!(optimizer.status, Status::Fail, "{optimizer:?}");
+    assert!(optimizer.evidence.contains("NotAction"), "{optimizer:?}");
+    assert!(optimizer.evidence.contains(&policy), "{optimizer:?}");
+    let missing = of(Worker::Readiness);
+    assert_eq!(missing.status, Status::Fail, "{missing:?}");
+    assert!(missing.evidence.contains("no role"), "{missing:?}");
+    assert!(!r.go);
+
+    // A narrowed request does not read the roles.
+    let narrowed = ReadinessRequest {
+        queues: vec![format!("{stack}-warmup")],
+        ..ReadinessRequest::default()
+    };
+    let r = worker(&stack)
+        .await
+        .check(&narrowed)
+        .await
+        .expect("in scope");
+    assert!(!r.checks.iter().any(|c| c.check == "role.actions"));
+
+    let _ = iam
+        .detach_role_policy()
+        .role_name(role(Worker::Optimizer))
+        .policy_arn(&policy)
+        .send()
+        .await;
+    let _ = iam.delete_policy().policy_arn(&policy).send().await;
+    for w in Worker::ALL {
+        for name in ["worker", "debugging"] {
+            let _ = iam
+                .delete_role_policy()
+                .role_name(role(w))
+                .policy_name(name)
+                .send()
+                .await;
+        }
+        let _ = iam.delete_role().role_name(role(w)).send().await;
     }
 }

@@ -439,6 +439,41 @@ async fn a_synthetic_regression_is_detected_and_announced_a_steady_series_is_not
     let _ = sqs.delete_queue().queue_url(&queue).send().await;
 }
 
+/// The seeds' "P95 > 300 ms" alarms read the rollup's `WorstP95Ms`: the highest p95 of the
+/// window's duration series, published namespace-wide (on ministack: LocalStack answers no
+/// percentiles).
+#[tokio::test]
+async fn the_worst_p95_is_reported_and_published_for_the_p95_alarms() {
+    let sdk = emulator().await;
+    let ms = std::env::var("STOKER_MINISTACK_URL").expect("STOKER_MINISTACK_URL");
+    let worker = rollup(&sdk, Some(&ms), None).await;
+    let cw = &worker.sender.cloudwatch;
+    let ns = namespace();
+    seed(cw, &ns, "Fast", StandardUnit::Milliseconds, 50.0, 80.0).await;
+    seed(cw, &ns, "Slow", StandardUnit::Seconds, 0.1, 0.45).await;
+    let req = RollupRequest {
+        namespace: ns.clone(),
+        window_minutes: 10,
+        period_seconds: 60,
+        percentiles: vec![95.0],
+        output_namespace: format!("{ns}/Rollups"),
+        baseline_days: 7,
+    };
+    let (report, datums) = stoker_rollup::rollup::roll_up(cw, &req, Utc::now().timestamp())
+        .await
+        .expect("rollup");
+    let worst = report.worst_p95_ms.expect("a p95 from ministack");
+    assert!((worst - 450.0).abs() < 1e-6, "seconds in ms: {worst}");
+    let published: Vec<_> = datums.iter().filter(|d| d.name == "WorstP95Ms").collect();
+    assert_eq!(published.len(), 1, "{datums:?}");
+    assert_eq!(published[0].values, [(worst, 1.0)]);
+    assert_eq!(
+        published[0].dimensions,
+        [("SourceNamespace".to_owned(), ns.clone())],
+        "namespace-wide, as the alarms read it"
+    );
+}
+
 #[tokio::test]
 async fn the_worker_binary_counts_a_redelivered_batch_once_and_dead_letters_a_bad_one() {
     let sdk = emulator().await;

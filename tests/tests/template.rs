@@ -420,6 +420,16 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
         assert_eq!(depth["Statistic"].as_str(), Some("Maximum"));
         assert_eq!(depth["Period"].as_u64(), Some(300));
         assert_eq!(threshold(depth), "QueueDepthAlarm");
+        let critical = alarm(&format!("{stem}QueueDepthCriticalAlarm"));
+        assert_eq!(critical["MetricName"], depth["MetricName"]);
+        assert_eq!(critical["Dimensions"], depth["Dimensions"]);
+        assert_eq!(critical["Statistic"].as_str(), Some("Maximum"));
+        assert_eq!(
+            critical["EvaluationPeriods"].as_u64(),
+            Some(3),
+            "15 minutes"
+        );
+        assert_eq!(threshold(critical), "QueueDepthCriticalAlarm");
         let throttles = alarm(&format!("{stem}ThrottlesAlarm"));
         assert_eq!(throttles["Namespace"].as_str(), Some("AWS/Lambda"));
         assert_eq!(throttles["MetricName"].as_str(), Some("Throttles"));
@@ -480,6 +490,56 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
     assert!(expression.starts_with("1000 * ("), "{expression}");
     assert!(expression.ends_with("/ invocations"), "{expression}");
     assert_eq!(threshold(per_use), "CostPer1000InvocationsAlarmUsd");
+    // p95 > 300 ms (warning) and its critical level: the rollup's WorstP95Ms.
+    for (id, param, periods) in [
+        ("RollupP95WarningAlarm", "P95AlarmMs", 1),
+        ("RollupP95CriticalAlarm", "P95CriticalAlarmMs", 2),
+    ] {
+        let p95 = alarm(id);
+        assert_eq!(p95["MetricName"].as_str(), Some("WorstP95Ms"), "{id}");
+        assert_eq!(
+            untag(&p95["Namespace"]).as_str(),
+            Some("RollupOutputNamespace")
+        );
+        assert_eq!(p95["Statistic"].as_str(), Some("Maximum"), "{id}");
+        assert_eq!(p95["Period"].as_u64(), Some(300), "{id}");
+        assert_eq!(p95["EvaluationPeriods"].as_u64(), Some(periods), "{id}");
+        assert_eq!(threshold(p95), param);
+    }
+    // DynamoDB throttling of the ops table, both levels: reads plus writes.
+    for (id, param, period) in [
+        ("OpsTableThrottlesWarningAlarm", "TableThrottlesAlarm", 300),
+        (
+            "OpsTableThrottlesCriticalAlarm",
+            "TableThrottlesCriticalAlarmPerMinute",
+            60,
+        ),
+    ] {
+        let a = alarm(id);
+        let metrics = a["Metrics"].as_sequence().expect("metric math");
+        let mut read: Vec<&str> = metrics
+            .iter()
+            .filter_map(|m| {
+                let stat = &m["MetricStat"];
+                assert_eq!(stat["Stat"].as_str().unwrap_or("Sum"), "Sum", "{id}");
+                if !stat.is_null() {
+                    assert_eq!(stat["Period"].as_u64(), Some(period), "{id}");
+                    assert_eq!(
+                        untag(&stat["Metric"]["Dimensions"][0]["Value"]).as_str(),
+                        Some("OpsTable")
+                    );
+                }
+                stat["Metric"]["MetricName"].as_str()
+            })
+            .collect();
+        read.sort_unstable();
+        assert_eq!(read, ["ReadThrottleEvents", "WriteThrottleEvents"], "{id}");
+        assert_eq!(threshold(a), param);
+    }
+    assert_eq!(default("P95AlarmMs"), 300.0, "the seeds' p95");
+    assert!(default("P95CriticalAlarmMs") > default("P95AlarmMs"));
+    assert!(default("QueueDepthCriticalAlarm") > default("QueueDepthAlarm"));
+    assert_eq!(default("TableThrottlesAlarm"), 0.0, "any throttling warns");
     assert_eq!(default("QueueDepthAlarm"), 100.0);
     assert_eq!(default("ThrottlesAlarmPerMinute"), 10.0);
     assert_eq!(default("ColdStartAlarmMs"), 1000.0);

@@ -16,6 +16,7 @@ mod evidence;
 pub mod functions;
 mod metric;
 pub mod queues;
+pub mod roles;
 pub mod schedules;
 pub mod scope;
 pub mod tables;
@@ -75,6 +76,8 @@ pub struct Readiness {
     /// Lists the stack's schedule rules.
     pub rules: aws_sdk_eventbridge::Client,
     pub s3: aws_sdk_s3::Client,
+    /// Reads the stack's roles back.
+    pub iam: aws_sdk_iam::Client,
     /// The export bucket to check on the stack's own verdict.
     pub export_bucket: Option<String>,
     /// Where the kit's and the workers' metrics are (`Stoker`, or `STOKER_METRICS_NAMESPACE`).
@@ -104,6 +107,7 @@ impl Readiness {
             lambda: aws_sdk_lambda::Client::new(sdk),
             rules: aws_sdk_eventbridge::Client::new(sdk),
             s3: aws_sdk_s3::Client::new(sdk),
+            iam: aws_sdk_iam::Client::new(sdk),
             export_bucket: settings.export_bucket.clone(),
             namespace: stoker_kit::emf::namespace_in_use().to_owned(),
             cache_scheduled: settings.cache_scheduled,
@@ -194,6 +198,7 @@ impl Readiness {
             if let Some(b) = &self.export_bucket {
                 checks.extend(bucket::check(&self.s3, b).await);
             }
+            checks.extend(roles::check(&self.iam, &self.scope.stack).await);
         }
         let own = self.scope.own_alarm();
         for prefix in &alarm_prefixes {

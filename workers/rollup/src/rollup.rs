@@ -26,6 +26,10 @@ pub struct RollupReport {
     pub cache_hit_rate: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worst_average_ms: Option<f64>,
+    /// The highest p95 of any duration series in the window, in ms (when p95 is asked for and
+    /// the service answers it): the seeds' "P95 > 300 ms" alarms read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worst_p95_ms: Option<f64>,
     pub comparisons: Vec<Comparison>,
     pub regressions: usize,
 }
@@ -83,6 +87,7 @@ pub async fn roll_up(
             continue; // Not a duration: no response-time rule.
         };
         let current = Totals::of(&points).average().map(|a| a * to_ms);
+        report.worst_p95_ms = max_opt(report.worst_p95_ms, highest_p95(&points, to_ms));
         report.worst_average_ms = max_opt(report.worst_average_ms, current);
         let base = Totals::of(&datapoints(cw, &req.namespace, m, baseline, 3600, &[]).await?)
             .average()
@@ -166,6 +171,7 @@ pub async fn roll_up(
         ("ErrorRate", "Percent", report.error_rate),
         ("CacheHitRate", "Percent", report.cache_hit_rate),
         ("WorstAverageMs", "Milliseconds", report.worst_average_ms),
+        ("WorstP95Ms", "Milliseconds", report.worst_p95_ms),
         (
             "RegressionsDetected",
             "Count",
@@ -214,6 +220,14 @@ fn unit_or_none(unit: &str) -> &'static str {
         .unwrap_or("None")
 }
 
+/// The highest p95 of a series' datapoints, in ms (`to_ms`: the series' unit in ms).
+fn highest_p95(points: &[aws_sdk_cloudwatch::types::Datapoint], to_ms: f64) -> Option<f64> {
+    points
+        .iter()
+        .filter_map(|p| percentiles_of(p).get("p95").map(|v| v * to_ms))
+        .fold(None, |worst, v| max_opt(worst, Some(v)))
+}
+
 fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(x), Some(y)) => Some(x.max(y)),
@@ -260,5 +274,21 @@ mod tests {
         assert_eq!(unit_or_none("Milliseconds"), "Milliseconds");
         assert_eq!(unit_or_none("Gigabits"), "None");
         assert_eq!(max_opt(None, Some(2.0)), Some(2.0));
+    }
+
+    #[test]
+    fn the_worst_p95_is_the_highest_of_the_datapoints_in_ms() {
+        let point = |p95: Option<f64>| {
+            let mut d = aws_sdk_cloudwatch::types::Datapoint::builder().average(1.0);
+            if let Some(v) = p95 {
+                d = d
+                    .extended_statistics("p95", v)
+                    .extended_statistics("p99", 9.0);
+            }
+            d.build()
+        };
+        let points = [point(Some(0.25)), point(None), point(Some(0.4))];
+        assert_eq!(highest_p95(&points, 1000.0), Some(400.0));
+        assert_eq!(highest_p95(&[point(None)], 1.0), None, "no p95 answered");
     }
 }

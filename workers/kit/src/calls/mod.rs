@@ -24,6 +24,7 @@
 mod count;
 mod describe;
 mod observe;
+mod query;
 mod rest;
 
 use std::collections::BTreeMap;
