@@ -414,7 +414,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 18), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 19), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],
@@ -672,6 +672,21 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
             .await
             .expect("CreateFunction");
     }
+    // Warm-up passes: `fine` warmed 3 minutes ago, `broken`'s last pass failed, `unlogged`
+    // was last warmed 5 hours ago though the stack's baseline warm-up runs every 15 minutes.
+    let ns = namespace(&stack);
+    for (n, minutes_ago, warmed) in [("fine", 3, 1.0), ("broken", 3, 0.0), ("unlogged", 300, 1.0)] {
+        let dims = [("Worker", "warmup"), ("Function", &f(n))];
+        datum(&cw, &ns, "WarmupTargetWarmed", &dims, minutes_ago, warmed).await;
+    }
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    events
+        .put_rule()
+        .name(f("warmup-baseline"))
+        .schedule_expression("rate(15 minutes)")
+        .send()
+        .await
+        .expect("PutRule");
     let w = worker(&stack).await;
     let req = ReadinessRequest {
         tables: vec![format!("{stack}-ops")],
@@ -715,6 +730,32 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
         status(&r, "function.cold_starts", &f("unlogged")),
         Status::Pass
     );
+
+    assert_eq!(
+        status(&r, "function.warmed", &f("fine")),
+        Status::Pass,
+        "{r:#?}"
+    );
+    let warmed = |n: &str| {
+        r.checks
+            .iter()
+            .find(|c| c.check == "function.warmed" && c.resource == f(n))
+            .expect("function.warmed")
+            .clone()
+    };
+    assert!(
+        warmed("broken").evidence.contains("failed to warm"),
+        "{:?}",
+        warmed("broken")
+    );
+    assert_eq!(warmed("broken").status, Status::Warn);
+    assert!(
+        warmed("unlogged").evidence.contains("more than 30 min"),
+        "{:?}",
+        warmed("unlogged")
+    );
+    assert_eq!(warmed("unlogged").status, Status::Warn);
+    let _ = events.delete_rule().name(f("warmup-baseline")).send().await;
 
     // A function outside the stack and the function prefix is refused for good.
     let outside = ReadinessRequest {

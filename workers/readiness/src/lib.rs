@@ -21,6 +21,7 @@ pub mod schedules;
 pub mod scope;
 pub mod tables;
 pub mod throttles;
+pub mod warmed;
 
 use stoker_events::Worker;
 use stoker_events::payload::readiness::{ReadinessReported, ReadinessRequest};
@@ -160,6 +161,11 @@ impl Readiness {
             max_throttles_per_minute: req.thresholds.max_throttles_per_minute,
             max_p95_ms: req.thresholds.max_p95_ms,
         };
+        let warm_gap = if functions.is_empty() {
+            None
+        } else {
+            schedules::warm_gap(&self.rules, &self.scope.stack).await
+        };
         for f in &functions {
             match configuration::check(&self.lambda, &self.optimizer, f).await {
                 None => checks.push(configuration::missing(f)),
@@ -171,6 +177,9 @@ impl Readiness {
                     checks.push(
                         cold_starts::check(&self.logs, f, req.thresholds.max_cold_start_ms, now)
                             .await,
+                    );
+                    checks.push(
+                        warmed::check(&self.cloudwatch, &self.namespace, f, warm_gap, now).await,
                     );
                 }
             }

@@ -73,6 +73,20 @@ async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<R
     }
 }
 
+/// Twice the shortest interval of the stack's enabled warm-up schedules (at least 10 minutes:
+/// metrics arrive late); `None` when none is enabled or the rules cannot be read.
+pub async fn warm_gap(events: &aws_sdk_eventbridge::Client, stack: &str) -> Option<Duration> {
+    list(events, stack)
+        .await
+        .ok()?
+        .iter()
+        .filter(|r| r.state() == Some(&RuleState::Enabled))
+        .filter(|r| r.name().and_then(|n| worker_of(stack, n)) == Some(Worker::Warmup))
+        .filter_map(|r| r.schedule_expression().map(interval))
+        .min()
+        .map(|i| (i * 2).max(Duration::minutes(10)))
+}
+
 /// The worker a schedule rule feeds, from its name: `<stack>-<worker>[-...]` for the rules the
 /// template names (`<stack>-warmup-peak`, `<stack>-cache-warmer`), or
 /// `<stack>-<Worker>…ScheduleRule-…` as CloudFormation names the others after their logical id.

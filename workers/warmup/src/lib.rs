@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use stoker_events::Worker;
 use stoker_events::payload::warmup::WarmupRequest;
-use stoker_kit::emf::{Metric, emit_metrics};
+use stoker_kit::emf::{Metric, emit_metrics, emit_metrics_by};
 use stoker_kit::{Job, JobCtx, JobError, RetryPolicy};
 use tokio::sync::Semaphore;
 
@@ -118,6 +118,17 @@ impl Job for Warmup {
                 Metric::millis("WarmupPassDuration", report.duration_ms as f64),
             ],
         );
+        // Per function, for readiness's `function.warmed`: 1 warmed, 0 failed.
+        for t in &report.targets {
+            emit_metrics_by(
+                Worker::Warmup.name(),
+                ("Function", &t.function),
+                &[Metric::count(
+                    "WarmupTargetWarmed",
+                    f64::from(u8::from(t.warmed())),
+                )],
+            );
+        }
         Ok(report)
     }
 }

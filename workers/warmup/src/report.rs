@@ -27,6 +27,12 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
+    /// The pass warmed it: some invocation answered and none failed (readiness's
+    /// `function.warmed` reads this as the `WarmupTargetWarmed` metric, by function).
+    pub fn warmed(&self) -> bool {
+        self.error.is_none() && self.succeeded > 0
+    }
+
     pub fn is_retryable(&self) -> bool {
         self.error.as_ref().is_some_and(|e| !e.permanent)
     }
@@ -158,5 +164,13 @@ mod tests {
         assert_eq!(r.failed_targets, 2);
         assert!(r.targets[2].is_retryable() && !r.targets[1].is_retryable());
         assert_eq!(r.first_error(), Some("m"));
+    }
+
+    #[test]
+    fn a_target_is_warmed_when_some_answered_and_none_failed() {
+        assert!(target(3, None).warmed());
+        assert!(!target(1, Some(false)).warmed(), "partly failed");
+        assert!(!target(0, Some(true)).warmed());
+        assert!(!target(0, None).warmed(), "nothing answered");
     }
 }
