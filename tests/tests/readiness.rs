@@ -294,6 +294,23 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     }
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-edited"), 2048).await;
     record_applied_change(&sdk, &stack, &format!("{stack}-fn-idle"), 128).await;
+    // The optimizer's last advice: fn-idle as it runs (128 MB, 30 s), fn-edited at 512 MB.
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    for (f, recommended) in [("fn-idle", None), ("fn-edited", Some(512))] {
+        let advice = stoker_optimizer::advice::Advice {
+            finding: stoker_optimizer::recommend::Finding::NotOptimized,
+            memory_mb: 128,
+            timeout_s: 30,
+            recommended_memory_mb: recommended,
+            recommended_timeout_s: None,
+            estimated_monthly_savings_usd: None,
+            at: chrono::Utc::now().to_rfc3339(),
+        };
+        let (table, function) = (format!("{stack}-ops"), format!("{stack}-{f}"));
+        stoker_optimizer::advice::record(&ddb, &table, &function, &advice)
+            .await
+            .expect("advice");
+    }
     record_export(&sdk, &stack, &exported, 1).await;
 
     // The safe table passed a restore drill yesterday (the backup worker's metric); the bare
@@ -370,6 +387,16 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     assert_eq!(status(&r, "function.config", &q("fn-idle")), Status::Pass);
     assert_eq!(status(&r, "function.exists", &q("fn-gone")), Status::Fail);
     assert_eq!(status(&r, "function.config", &q("fn-edited")), Status::Warn);
+    assert_eq!(
+        status(&r, "function.recommendation", &q("fn-idle")),
+        Status::Pass,
+        "{r:#?}"
+    );
+    assert_eq!(
+        status(&r, "function.recommendation", &q("fn-edited")),
+        Status::Warn,
+        "{r:#?}"
+    );
     assert!(
         !r.checks
             .iter()
@@ -414,7 +441,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 19), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 20), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],

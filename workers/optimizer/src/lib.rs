@@ -16,6 +16,7 @@
 //! - [`capacity`]: DynamoDB on-demand vs provisioned advice;
 //! - [`chart`] and [`report`]: the SVG chart and the text table.
 
+pub mod advice;
 pub mod apply;
 pub mod bounds;
 pub mod budget;

@@ -131,6 +131,13 @@ impl Optimizer {
         };
         for f in &functions {
             let r = self.review(f, req, event_id, deadline).await?;
+            if let Some(a) = crate::advice::Advice::of(&r) {
+                // Readiness compares the deployed function with it; the pass does not depend on it.
+                let (ddb, table) = (&self.applier.ddb, &self.applier.ops_table);
+                if let Err(e) = crate::advice::record(ddb, table, &r.function, &a).await {
+                    tracing::warn!(function = %r.function, error = %e, "could not record the optimizer's advice");
+                }
+            }
             report.not_optimized += usize::from(r.finding == Finding::NotOptimized);
             report.applied += usize::from(r.applied.is_some());
             report.estimated_monthly_savings_usd += r.estimated_monthly_savings_usd.unwrap_or(0.0);

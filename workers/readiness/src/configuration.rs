@@ -1,7 +1,9 @@
 //! A function's deployed configuration: it exists (`function.exists`), and its memory and
 //! timeout are still what the optimizer last applied (`function.config`): a deploy or a hand
-//! edit since then undoes the optimizer's work without anyone noticing.
+//! edit since then undoes the optimizer's work without anyone noticing; and they are what the
+//! optimizer last recommended (`function.recommendation`), applied or not.
 
+use stoker_optimizer::advice::Advice;
 use stoker_optimizer::apply::{Applier, Change};
 
 use crate::check::Check;
@@ -63,7 +65,58 @@ pub async fn check(
             format!("could not read the optimizer's last change: {e}"),
         ),
     };
-    Some(vec![exists, config])
+    let advice = match stoker_optimizer::advice::last(
+        &optimizer.ddb,
+        &optimizer.ops_table,
+        function,
+    )
+    .await
+    {
+        Ok(a) => against_advice(function, deployed, a.as_ref()),
+        Err(e) => Check::fail(
+            ADVICE,
+            function,
+            format!("could not read the optimizer's advice: {e}"),
+        ),
+    };
+    Some(vec![exists, config, advice])
+}
+
+const ADVICE: &str = "function.recommendation";
+
+/// How the deployed configuration compares with the optimizer's last recommendation.
+pub fn against_advice(function: &str, deployed: Deployed, advice: Option<&Advice>) -> Check {
+    let Some(a) = advice else {
+        return Check::pass(
+            ADVICE,
+            function,
+            "the optimizer has not reviewed it in the last 30 days",
+        );
+    };
+    let (memory_mb, timeout_s) = a.wanted();
+    if (deployed.memory_mb, deployed.timeout_s) == (memory_mb, timeout_s) {
+        return Check::pass(
+            ADVICE,
+            function,
+            format!(
+                "{memory_mb} MB, {timeout_s} s, as the optimizer recommended on {}",
+                a.at
+            ),
+        );
+    }
+    let saving = a
+        .estimated_monthly_savings_usd
+        .filter(|s| *s > 0.0)
+        .map(|s| format!(", saving about {s:.2} USD a month"))
+        .unwrap_or_default();
+    Check::warn(
+        ADVICE,
+        function,
+        format!(
+            "{} MB, {} s deployed; the optimizer recommended {memory_mb} MB, {timeout_s} s on {}{saving}: apply it (the optimizer's apply mode, for a function tagged stoker:optimize=true) or put it in the function's template",
+            deployed.memory_mb, deployed.timeout_s, a.at
+        ),
+    )
 }
 
 /// The one check of a function that is not deployed.
@@ -155,6 +208,39 @@ mod tests {
         assert_eq!(against_optimizer("f", edited, None).status, Status::Pass);
         assert_eq!(
             against_optimizer("f", edited, Some(&change("rolled_back"))).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn a_function_running_other_than_recommended_warns() {
+        let advice = Advice {
+            finding: stoker_optimizer::recommend::Finding::NotOptimized,
+            memory_mb: 1024,
+            timeout_s: 10,
+            recommended_memory_mb: Some(512),
+            recommended_timeout_s: None,
+            estimated_monthly_savings_usd: Some(4.2),
+            at: "2026-12-01T00:00:00Z".into(),
+        };
+        let running = |memory_mb| Deployed {
+            memory_mb,
+            timeout_s: 10,
+        };
+        let c = against_advice("f", running(1024), Some(&advice));
+        assert_eq!(c.status, Status::Warn);
+        assert!(
+            c.evidence.contains("recommended 512 MB, 10 s")
+                && c.evidence.contains("saving about 4.20 USD"),
+            "{}",
+            c.evidence
+        );
+        assert_eq!(
+            against_advice("f", running(512), Some(&advice)).status,
+            Status::Pass
+        );
+        assert_eq!(
+            against_advice("f", running(1024), None).status,
             Status::Pass
         );
     }
