@@ -45,6 +45,7 @@ pub mod outcome;
 pub mod poll;
 pub mod process;
 pub mod progress;
+pub mod report_line;
 pub mod run;
 pub mod schema;
 pub mod section;

@@ -49,6 +49,8 @@ async fn invoke_once(
         .invoke()
         .function_name(function)
         .set_qualifier(qualifier.map(str::to_owned))
+        // The log tail's REPORT line prices the ping in the job's cost ledger (its compute).
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
         .payload(Blob::new(payload.to_string()))
         .send();
     let out = tokio::time::timeout(timeout, call)

@@ -1,12 +1,13 @@
-//! An HTTP client that shows each request to an observer before sending it: the one hook of
-//! both the call recorder and the call counter (every SDK client of a config sends through it).
+//! An HTTP client that shows each request to an observer before sending it, and each response
+//! when it arrives: the one hook of the call recorder, the call counter and the cost ledger
+//! (every SDK client of a config sends through it).
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
@@ -17,6 +18,10 @@ use aws_smithy_types::config_bag::ConfigBag;
 pub(crate) trait Observe: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Sees `request` just before it is sent.
     fn observe(&self, request: &HttpRequest);
+
+    /// Sees the response to a request it observed, in the task that sent it (nothing by
+    /// default).
+    fn answered(&self, _response: &HttpResponse) {}
 }
 
 /// `http` showing each request to `observer` before sending it.
@@ -65,6 +70,11 @@ struct ObservedConnector<O>(SharedHttpConnector, O);
 impl<O: Observe> HttpConnector for ObservedConnector<O> {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         self.1.observe(&request);
-        self.0.call(request)
+        let (sent, observer) = (self.0.call(request), self.1.clone());
+        HttpConnectorFuture::new(async move {
+            let response = sent.await?;
+            observer.answered(&response);
+            Ok(response)
+        })
     }
 }

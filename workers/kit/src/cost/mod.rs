@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 pub use meter::price;
@@ -161,6 +161,25 @@ impl crate::calls::Observe for Meter {
             l.with(|c| c.add(&service, 1.0, usd));
         }
     }
+
+    /// An invocation's compute, from the REPORT line of its log tail (`LogType=Tail`: the
+    /// warm-up's pings and the optimizer's sweeps ask for it).
+    fn answered(&self, response: &HttpResponse) {
+        if let (Some(l), Some(usd)) = (current(), invoked_compute(response, Prices::current())) {
+            l.with(|c| c.add("invoked", 0.0, usd));
+        }
+    }
+}
+
+/// The USD of the invocation a response answers, from its log tail's REPORT line: billed
+/// duration x memory, at the x86_64 price (the tail does not say the architecture; arm64 is
+/// about 20 % cheaper).
+pub fn invoked_compute(response: &HttpResponse, prices: &Prices) -> Option<f64> {
+    let tail = response.headers().get("x-amz-log-result")?;
+    let text = aws_smithy_types::base64::decode(tail).ok()?;
+    let report = crate::report_line::parse(&String::from_utf8_lossy(&text))?;
+    let gb = f64::from(report.memory_size_mb?) / 1024.0;
+    Some(report.billed_ms / 1000.0 * gb * prices.lambda_x86_64_gb_second)
 }
 
 #[cfg(test)]
@@ -204,5 +223,28 @@ mod tests {
                 < 1e-15
         );
         assert_eq!(c.calls, 0.0);
+    }
+
+    #[test]
+    fn an_invocation_is_priced_from_its_log_tails_report_line() {
+        use aws_smithy_types::body::SdkBody;
+        let report = "END RequestId: 1\nREPORT RequestId: 1\tDuration: 1.20 ms\tBilled Duration: 2 ms\tMemory Size: 1024 MB\tMax Memory Used: 20 MB\t\n";
+        let mut answered = HttpResponse::new(200u16.try_into().expect("status"), SdkBody::empty());
+        answered
+            .headers_mut()
+            .insert("X-Amz-Log-Result", aws_smithy_types::base64::encode(report));
+        let prices = Prices::default();
+        let usd = invoked_compute(&answered, &prices).expect("priced");
+        // 2 ms at 1 GB.
+        assert!(
+            (usd - 0.002 * prices.lambda_x86_64_gb_second).abs() < 1e-15,
+            "{usd}"
+        );
+        let untailed = HttpResponse::new(200u16.try_into().expect("status"), SdkBody::empty());
+        assert_eq!(
+            invoked_compute(&untailed, &prices),
+            None,
+            "no tail: not priced"
+        );
     }
 }
