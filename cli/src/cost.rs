@@ -90,6 +90,12 @@ struct Report {
     invocations: f64,
     /// The jobs' cost per 1,000 of those: what running stoker costs per unit of use.
     usd_per_1000_invocations: Option<f64>,
+    /// The functions the warm-up worker warmed (its `WarmupTargetWarmed` metric).
+    warmed_functions: Vec<String>,
+    /// Their invocations over the window.
+    warmed_invocations: f64,
+    /// The jobs' cost per 1,000 of those.
+    usd_per_1000_warmed_invocations: Option<f64>,
     idle: Vec<IdleCost>,
     jobs_monthly_usd: f64,
     idle_monthly_usd: f64,
@@ -112,16 +118,25 @@ impl CostArgs {
         }
         let prices = *Prices::current();
         let idle = idle_cost(&ctx, &prices).await?;
-        let invocations = invocations(&ctx, self.hours).await?;
+        let account_invocations = invocations(&ctx, self.hours, None).await?;
+        let warmed_functions = warmed(&ctx).await?;
+        let mut warmed_invocations = 0.0;
+        for f in &warmed_functions {
+            warmed_invocations += invocations(&ctx, self.hours, Some(f)).await?;
+        }
         let jobs_usd: f64 = workers.iter().map(|w| w.usd).sum();
+        let per_1000 = |n: f64| (n > 0.0).then(|| jobs_usd * 1000.0 / n);
         let jobs_monthly_usd = workers.iter().map(|w| w.monthly_usd).sum::<f64>();
         let idle_monthly_usd = idle.iter().map(|i| i.monthly_usd).sum::<f64>();
         let report = Report {
             stack: ctx.stack.clone(),
             hours: self.hours,
             workers,
-            invocations,
-            usd_per_1000_invocations: (invocations > 0.0).then(|| jobs_usd * 1000.0 / invocations),
+            invocations: account_invocations,
+            usd_per_1000_invocations: per_1000(account_invocations),
+            usd_per_1000_warmed_invocations: per_1000(warmed_invocations),
+            warmed_functions,
+            warmed_invocations,
             idle,
             jobs_monthly_usd,
             idle_monthly_usd,
@@ -136,15 +151,23 @@ impl CostArgs {
     }
 }
 
-/// Invocations of the account's Lambda functions in the last `hours` (the metric without
-/// dimensions).
-async fn invocations(ctx: &Ctx, hours: u32) -> Result<f64, CliError> {
+/// Invocations in the last `hours` of `function`, or of the account's Lambda functions (the
+/// metric without dimensions).
+async fn invocations(ctx: &Ctx, hours: u32, function: Option<&str>) -> Result<f64, CliError> {
     let now = chrono::Utc::now();
     let since = now - chrono::Duration::hours(hours.into());
     let out = aws_sdk_cloudwatch::Client::new(&ctx.sdk)
         .get_metric_statistics()
         .namespace("AWS/Lambda")
         .metric_name("Invocations")
+        .set_dimensions(function.map(|f| {
+            vec![
+                aws_sdk_cloudwatch::types::Dimension::builder()
+                    .name("FunctionName")
+                    .value(f)
+                    .build(),
+            ]
+        }))
         .start_time(aws_smithy_types::DateTime::from_millis(
             since.timestamp_millis(),
         ))
@@ -157,6 +180,36 @@ async fn invocations(ctx: &Ctx, hours: u32) -> Result<f64, CliError> {
         .await
         .map_err(aws("GetMetricStatistics"))?;
     Ok(out.datapoints().iter().filter_map(|d| d.sum()).sum())
+}
+
+/// The functions the warm-up worker has warmed (the last two weeks of its per-function
+/// `WarmupTargetWarmed` metric).
+async fn warmed(ctx: &Ctx) -> Result<Vec<String>, CliError> {
+    let mut pages = aws_sdk_cloudwatch::Client::new(&ctx.sdk)
+        .list_metrics()
+        .namespace(metrics_namespace(ctx))
+        .metric_name("WarmupTargetWarmed")
+        .into_paginator()
+        .send();
+    let mut functions = std::collections::BTreeSet::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws("ListMetrics"))?;
+        functions.extend(page.metrics().iter().flat_map(|m| {
+            m.dimensions()
+                .iter()
+                .filter(|d| d.name() == Some("Function"))
+                .filter_map(|d| d.value().map(str::to_owned))
+        }));
+    }
+    Ok(functions.into_iter().collect())
+}
+
+/// Where the stack's workers publish their metrics.
+fn metrics_namespace(ctx: &Ctx) -> String {
+    ctx.outputs
+        .get("MetricsNamespace")
+        .cloned()
+        .unwrap_or_else(|| stoker_kit::emf::DEFAULT_NAMESPACE.to_owned())
 }
 
 /// What the stack costs with no job running: its alarms, its custom metrics, its functions'
@@ -186,11 +239,7 @@ async fn idle_cost(ctx: &Ctx, prices: &Prices) -> Result<Vec<IdleCost>, CliError
             .sum::<usize>();
         composites += page.composite_alarms().len();
     }
-    let namespace = ctx
-        .outputs
-        .get("MetricsNamespace")
-        .cloned()
-        .unwrap_or_else(|| stoker_kit::emf::DEFAULT_NAMESPACE.to_owned());
+    let namespace = metrics_namespace(ctx);
     let mut metrics = 0usize;
     let mut pages = cw
         .list_metrics()
@@ -313,6 +362,14 @@ fn print_report(r: &Report) {
             "Per use: no Lambda invocations in the account in those {} h.",
             r.hours
         ),
+    }
+    if let Some(per) = r.usd_per_1000_warmed_invocations {
+        println!(
+            "         {} USD per 1,000 of the {:.0} invocations of the {} warmed functions.",
+            usd(per),
+            r.warmed_invocations,
+            r.warmed_functions.len()
+        );
     }
     println!();
     println!("Idle (per month, whether jobs run or not):");

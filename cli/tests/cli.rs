@@ -206,6 +206,42 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                 "{warmup}"
             );
 
+            // A function the warm-up worker warmed (its per-function metric, as its EMF line
+            // publishes it on AWS), invoked 2,000 times in the window.
+            let warmed = format!("{}-api", stack.name);
+            let cw = aws_sdk_cloudwatch::Client::new(&sdk2);
+            for (namespace, metric, dims, value) in [
+                (
+                    stoker_kit::emf::DEFAULT_NAMESPACE,
+                    "WarmupTargetWarmed",
+                    vec![("Worker", "warmup"), ("Function", warmed.as_str())],
+                    1.0,
+                ),
+                (
+                    "AWS/Lambda",
+                    "Invocations",
+                    vec![("FunctionName", warmed.as_str())],
+                    2000.0,
+                ),
+            ] {
+                let mut datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
+                    .metric_name(metric)
+                    .value(value);
+                for (n, v) in dims {
+                    datum = datum.dimensions(
+                        aws_sdk_cloudwatch::types::Dimension::builder()
+                            .name(n)
+                            .value(v)
+                            .build(),
+                    );
+                }
+                cw.put_metric_data()
+                    .namespace(namespace)
+                    .metric_data(datum.build())
+                    .send()
+                    .await?;
+            }
+
             // stoker cost: by worker and service, and the stack's idle cost read from the
             // account (its alarms: every worker has at least its DLQ, errors and cost alarms).
             let out = stoker(&stack.name, &["cost", "--output", "json"]);
@@ -226,6 +262,16 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             );
             assert!(report["monthly_usd"].as_f64() > report["idle_monthly_usd"].as_f64());
             assert!(report["invocations"].as_f64() >= Some(0.0), "{report}");
+            let functions = report["warmed_functions"].as_array().expect("warmed");
+            assert!(functions.contains(&json!(warmed)), "{report}");
+            assert!(
+                report["warmed_invocations"].as_f64() >= Some(2000.0),
+                "{report}"
+            );
+            let per_warmed = report["usd_per_1000_warmed_invocations"]
+                .as_f64()
+                .expect("the cost per 1,000 warmed invocations");
+            assert!(per_warmed > 0.0, "{report}");
             let out = stoker(&stack.name, &["cost"]);
             assert!(out.status.success(), "{}", text(&out.stderr));
             assert!(
