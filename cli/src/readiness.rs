@@ -16,18 +16,25 @@ pub const NO_VERDICT: i32 = 3;
 
 #[derive(Debug, Args)]
 pub struct ReadinessArgs {
-    /// DynamoDB tables to check (repeatable; default: the stack's ops table).
+    /// DynamoDB tables to check (repeatable; `name*` is a prefix; default: the stack's ops
+    /// table and the tables tagged `stoker:readiness=true`).
     #[arg(long = "table")]
     pub tables: Vec<String>,
-    /// SQS queues to check by name (repeatable; default: every queue of the stack).
+    /// SQS queues to check by name (repeatable; `name*` is a prefix; default: every queue of
+    /// the stack).
     #[arg(long = "queue")]
     pub queues: Vec<String>,
-    /// Lambda functions to check (repeatable; default: the stack's own).
+    /// Lambda functions to check (repeatable; `name*` is a prefix; default: the stack's own and
+    /// the functions tagged `stoker:readiness=true`).
     #[arg(long = "function")]
     pub functions: Vec<String>,
     /// Check the alarms whose names start with this (default: the stack's name and `-`).
     #[arg(long)]
     pub alarm_prefix: Option<String>,
+    /// Also check the tables and functions under the stack's prefixes tagged so (`key` or
+    /// `key=value`).
+    #[arg(long)]
+    pub tag: Option<String>,
     /// A table's newest backup may be at most this many hours old.
     #[arg(long, default_value_t = 26)]
     pub max_backup_age_hours: u32,
@@ -60,6 +67,7 @@ impl ReadinessArgs {
             queues: self.queues.clone(),
             functions: self.functions.clone(),
             alarm_prefix: self.alarm_prefix.clone(),
+            tag: self.tag.clone(),
             thresholds: Thresholds {
                 max_backup_age_hours: self.max_backup_age_hours,
                 max_queue_depth: self.max_queue_depth,

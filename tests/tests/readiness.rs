@@ -348,6 +348,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
             .map(q)
             .to_vec(),
         alarm_prefix: Some(format!("{stack}-")),
+        tag: None,
         functions: vec![q("fn-idle"), q("fn-edited"), q("fn-gone")],
         thresholds: Thresholds {
             max_backup_age_hours: 26,
@@ -436,6 +437,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         tables: vec![safe.clone()],
         queues: vec![q("jobs"), q("jobs-dlq")],
         alarm_prefix: Some(q("quiet")),
+        tag: None,
         functions: vec![q("fn-idle")],
         thresholds: Thresholds::default(),
     };
@@ -1180,5 +1182,133 @@ async fn roles_with_named_actions_pass_and_wildcards_or_missing_roles_fail() {
                 .await;
         }
         let _ = iam.delete_role().role_name(role(w)).send().await;
+    }
+}
+
+/// Selection: a name ending in `*` is every table or function starting with it (one that
+/// matches nothing fails `select.match`); a tag adds the tables and functions under the stack's
+/// prefixes that carry it; a request that names nothing adds those tagged
+/// `stoker:readiness=true`.
+#[tokio::test]
+async fn prefixes_and_tags_select_tables_and_functions() {
+    use aws_sdk_dynamodb::types::Tag;
+    let sdk = emulator().await;
+    let stack = unique("rdp");
+    let n = |s: &str| format!("{stack}-{s}");
+    let ddb = ministack_ddb(&sdk);
+    for (table, tag) in [
+        ("app-a", ("stoker:readiness", "true")),
+        ("app-b", ("team", "orders")),
+    ] {
+        stoker_it::kit::create_ops_table_on(&ddb, &n(table))
+            .await
+            .expect("table");
+        let arn = ddb
+            .describe_table()
+            .table_name(n(table))
+            .send()
+            .await
+            .expect("DescribeTable")
+            .table
+            .and_then(|t| t.table_arn)
+            .expect("arn");
+        ddb.tag_resource()
+            .resource_arn(arn)
+            .tags(Tag::builder().key(tag.0).value(tag.1).build().expect("tag"))
+            .send()
+            .await
+            .expect("TagResource");
+    }
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    for (f, tagged) in [("api-x", true), ("api-y", false)] {
+        stoker_it::lambda::deploy_function(&sdk, &n(f), b"#!/bin/sh\n", &[])
+            .await
+            .expect("CreateFunction");
+        if tagged {
+            let arn = lambda
+                .get_function_configuration()
+                .function_name(n(f))
+                .send()
+                .await
+                .expect("GetFunctionConfiguration")
+                .function_arn
+                .expect("arn");
+            lambda
+                .tag_resource()
+                .resource(arn)
+                .tags("stoker:readiness", "true")
+                .send()
+                .await
+                .expect("TagResource");
+        }
+    }
+    let w = worker(&stack).await;
+    let checked = |r: &Report, check: &str| -> Vec<String> {
+        let mut v: Vec<String> = r
+            .checks
+            .iter()
+            .filter(|c| c.check == check)
+            .map(|c| c.resource.clone())
+            .collect();
+        v.sort();
+        v
+    };
+
+    // Prefixes: both tables and both functions; a prefix matching nothing fails.
+    let req = ReadinessRequest {
+        tables: vec![n("app-*"), n("nothing-*")],
+        functions: vec![n("api-*")],
+        ..ReadinessRequest::default()
+    };
+    let r = w.check(&req).await.expect("in scope");
+    assert_eq!(
+        checked(&r, "table.pitr"),
+        [n("app-a"), n("app-b")],
+        "{r:#?}"
+    );
+    assert_eq!(checked(&r, "function.exists"), [n("api-x"), n("api-y")]);
+    assert_eq!(status(&r, "select.match", &n("nothing-*")), Status::Fail);
+
+    // A tag: what carries it, besides what is named (no table named: the ops table).
+    let req = ReadinessRequest {
+        queues: vec![n("warmup")],
+        tag: Some("team=orders".into()),
+        ..ReadinessRequest::default()
+    };
+    let r = w.check(&req).await.expect("in scope");
+    assert_eq!(checked(&r, "table.pitr"), [n("app-b"), n("ops")], "{r:#?}");
+
+    // Naming nothing: the stack's own and what is tagged stoker:readiness=true.
+    let r = w
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    let tables = checked(&r, "table.pitr");
+    assert!(
+        tables.contains(&n("app-a")) && !tables.contains(&n("app-b")),
+        "{tables:?}"
+    );
+    let functions = checked(&r, "function.exists");
+    assert!(
+        functions.contains(&n("api-x")) && !functions.contains(&n("api-y")),
+        "{functions:?}"
+    );
+    assert!(
+        !r.checks.iter().any(|c| c.check.starts_with("select.")),
+        "{r:#?}"
+    );
+
+    // A prefix outside the stack's is refused, as a name is.
+    let outside = ReadinessRequest {
+        tables: vec!["payroll-*".into()],
+        ..ReadinessRequest::default()
+    };
+    let e = w.check(&outside).await.expect_err("out of scope");
+    assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
+    for f in ["api-x", "api-y"] {
+        let _ = lambda.delete_function().function_name(n(f)).send().await;
+    }
+    for t in ["app-a", "app-b"] {
+        let _ = ddb.delete_table().table_name(n(t)).send().await;
     }
 }

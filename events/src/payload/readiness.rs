@@ -13,8 +13,9 @@ use crate::validate::{Validate, Validator};
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct ReadinessRequest {
-    /// DynamoDB tables (0-50): point-in-time recovery on, a backup recent enough. Default: the
-    /// stack's ops table.
+    /// DynamoDB tables (0-50): point-in-time recovery on, a backup recent enough. A name ending
+    /// in `*` is a prefix (every table starting with it). Default: the stack's ops table and
+    /// the tables tagged `stoker:readiness=true`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(
         test,
@@ -23,7 +24,8 @@ pub struct ReadinessRequest {
     #[schemars(length(max = 50))]
     pub tables: Vec<String>,
     /// SQS queue names (0-100): dead-letter queues empty, the others below the depth limit and
-    /// with a DLQ, all encrypted. Default: every queue whose name starts with the stack's.
+    /// with a DLQ, all encrypted. A name ending in `*` is a prefix. Default: every worker's
+    /// queue and DLQ.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(
         test,
@@ -32,7 +34,8 @@ pub struct ReadinessRequest {
     #[schemars(length(max = 100))]
     pub queues: Vec<String>,
     /// Lambda functions (0-50): errors, throttles and p95 duration over the last hour, a log
-    /// group with a retention. Default: the stack's own functions.
+    /// group with a retention. A name ending in `*` is a prefix. Default: the stack's own
+    /// functions and the functions tagged `stoker:readiness=true`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(
         test,
@@ -49,9 +52,34 @@ pub struct ReadinessRequest {
     )]
     #[schemars(length(min = 1, max = 255))]
     pub alarm_prefix: Option<String>,
+    /// Also check the tables and functions (within the stack's prefixes) tagged so: `key` or
+    /// `key=value`. Default for a request that names nothing: `stoker:readiness=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::option::of(\"[a-z][a-z0-9:]{0,10}(=[a-z0-9]{0,5})?\")")
+    )]
+    #[schemars(length(min = 1, max = 385))]
+    pub tag: Option<String>,
     /// The limits the checks hold resources to.
     #[serde(default)]
     pub thresholds: Thresholds,
+}
+
+/// The tag a request that names nothing selects tables and functions by.
+pub const DEFAULT_TAG: &str = "stoker:readiness=true";
+
+/// A request's tag: `(key, value)`; no value matches any.
+pub fn tag_parts(tag: &str) -> (&str, Option<&str>) {
+    match tag.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (tag, None),
+    }
+}
+
+/// `name*`: the prefix, or `None` for a plain name.
+pub fn prefix_of(name: &str) -> Option<&str> {
+    name.strip_suffix('*')
 }
 
 /// The limits of the checks (defaults from the operations plans stoker serves).
@@ -146,23 +174,26 @@ impl Validate for ReadinessRequest {
         v.count("tables", self.tables.len(), 0, 50);
         v.at("tables", |v| {
             for (i, t) in self.tables.iter().enumerate() {
-                v.at(i, |v| v.name("", t, names::dynamodb_table));
+                v.at(i, |v| v.name("", t, table_or_prefix));
             }
         });
         v.count("queues", self.queues.len(), 0, 100);
         v.at("queues", |v| {
             for (i, q) in self.queues.iter().enumerate() {
-                v.at(i, |v| v.name("", q, sqs_queue));
+                v.at(i, |v| v.name("", q, queue_or_prefix));
             }
         });
         v.count("functions", self.functions.len(), 0, 50);
         v.at("functions", |v| {
             for (i, f) in self.functions.iter().enumerate() {
-                v.at(i, |v| v.name("", f, names::lambda_function));
+                v.at(i, |v| v.name("", f, function_or_prefix));
             }
         });
         if let Some(p) = &self.alarm_prefix {
             v.length("alarm_prefix", p, 1, 255);
+        }
+        if let Some(t) = &self.tag {
+            v.name("tag", t, tag);
         }
         v.at("thresholds", |v| self.thresholds.validate(v));
     }
@@ -199,6 +230,33 @@ impl Validate for ReadinessReported {
 }
 
 /// An SQS queue name: 1-80 letters, digits, `-` and `_` (a FIFO queue's ends in `.fifo`).
+fn table_or_prefix(s: &str) -> Result<(), String> {
+    names::dynamodb_table(prefix_of(s).unwrap_or(s))
+}
+
+fn function_or_prefix(s: &str) -> Result<(), String> {
+    match prefix_of(s) {
+        Some(p) if p.starts_with("arn:") => Err(format!("`{s}`: a prefix is of plain names")),
+        Some(p) => names::lambda_function(p),
+        None => names::lambda_function(s),
+    }
+}
+
+fn queue_or_prefix(s: &str) -> Result<(), String> {
+    sqs_queue(prefix_of(s).unwrap_or(s))
+}
+
+/// `key` or `key=value`: a key of 1-128 characters, a value of at most 256, as AWS tags.
+fn tag(s: &str) -> Result<(), String> {
+    let (k, v) = tag_parts(s);
+    if k.is_empty() || k.chars().count() > 128 || v.is_some_and(|v| v.chars().count() > 256) {
+        return Err(format!(
+            "`{s}` is not a tag (`key` or `key=value`: a key of 1-128 characters, a value of at most 256)"
+        ));
+    }
+    Ok(())
+}
+
 fn sqs_queue(s: &str) -> Result<(), String> {
     let stem = s.strip_suffix(".fifo").unwrap_or(s);
     if s.is_empty() || s.len() > 80 {
@@ -248,5 +306,27 @@ mod tests {
             ["tables[0]", "queues[0]", "thresholds.max_backup_age_hours"],
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn names_ending_in_a_star_are_prefixes_and_tags_are_keys_or_pairs() {
+        let r: ReadinessRequest = serde_json::from_str(
+            r#"{"tables": ["app-*"], "functions": ["app-api-*"], "queues": ["st-*"], "tag": "team=orders"}"#,
+        )
+        .unwrap();
+        assert!(Validator::check(&r).is_ok());
+        assert_eq!(prefix_of("app-*"), Some("app-"));
+        assert_eq!(tag_parts("team=orders"), ("team", Some("orders")));
+        assert_eq!(tag_parts("team"), ("team", None));
+        let bad: ReadinessRequest = serde_json::from_str(
+            r#"{"tables": ["a*"], "functions": ["arn:aws:lambda:us-east-1:123456789012:function:x*"], "tag": "=x"}"#,
+        )
+        .unwrap();
+        let paths: Vec<String> = Validator::check(&bad)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.path.clone())
+            .collect();
+        assert_eq!(paths, ["tables[0]", "functions[0]", "tag"]);
     }
 }

@@ -19,6 +19,7 @@ pub mod queues;
 pub mod roles;
 pub mod schedules;
 pub mod scope;
+pub mod select;
 pub mod tables;
 pub mod throttles;
 pub mod warmed;
@@ -140,7 +141,8 @@ impl Readiness {
         let alarm_prefixes = self.scope.alarm_prefixes(req)?;
         let functions = self.scope.functions(req)?;
         let now = chrono::Utc::now();
-        let mut checks = Vec::new();
+        let (tables, queue_names, functions, mut checks) =
+            self.select(req, tables, queue_names, functions).await;
         for t in &tables {
             // The optimizer's reader holds the ops table's client and name.
             let ops = tables::Ops {
@@ -186,11 +188,7 @@ impl Readiness {
         }
         // The stack's schedules, when the request asks for the stack's own verdict (it names
         // nothing).
-        if req.tables.is_empty()
-            && req.queues.is_empty()
-            && req.functions.is_empty()
-            && req.alarm_prefix.is_none()
-        {
+        if names_nothing(req) {
             checks.extend(
                 schedules::check(
                     &self.rules,
@@ -215,6 +213,60 @@ impl Readiness {
         }
         Ok(Report::new(checks))
     }
+}
+
+impl Readiness {
+    /// The request's prefixes expanded and its tag's tables and functions added (the default
+    /// tag for a request that names nothing), with the checks of what could not be selected.
+    async fn select(
+        &self,
+        req: &ReadinessRequest,
+        tables: Vec<String>,
+        queues: Vec<String>,
+        functions: Vec<String>,
+    ) -> (Vec<String>, Vec<String>, Vec<String>, Vec<Check>) {
+        let (mut tables, mut checks) =
+            select::expand(tables, "table", || select::all_tables(&self.ddb)).await;
+        let own = format!("{}-", self.scope.stack);
+        let (queues, found) =
+            select::expand(queues, "queue", || select::queues_under(&self.sqs, &own)).await;
+        checks.extend(found);
+        let (mut functions, found) = select::expand(functions, "function", || async {
+            let all = select::all_functions(&self.lambda).await?;
+            Ok(all.into_iter().map(|(name, _)| name).collect())
+        })
+        .await;
+        checks.extend(found);
+        let tag = req.tag.clone().or_else(|| {
+            names_nothing(req).then(|| stoker_events::payload::readiness::DEFAULT_TAG.to_owned())
+        });
+        if let Some(tag) = tag {
+            if let Some(p) = &self.scope.table_prefix {
+                match select::tagged_tables(&self.ddb, p, &tag).await {
+                    Ok(found) => tables.extend(found),
+                    Err(why) => checks.push(Check::fail("select.tag", &format!("{p}* {tag}"), why)),
+                }
+            }
+            if let Some(p) = &self.scope.function_prefix {
+                match select::tagged_functions(&self.lambda, p, &tag).await {
+                    Ok(found) => functions.extend(found),
+                    Err(why) => checks.push(Check::fail("select.tag", &format!("{p}* {tag}"), why)),
+                }
+            }
+            select::dedup(&mut tables);
+            select::dedup(&mut functions);
+        }
+        (tables, queues, functions, checks)
+    }
+}
+
+/// The request asks for the stack's own verdict: it names nothing and no tag.
+fn names_nothing(req: &ReadinessRequest) -> bool {
+    req.tables.is_empty()
+        && req.queues.is_empty()
+        && req.functions.is_empty()
+        && req.alarm_prefix.is_none()
+        && req.tag.is_none()
 }
 
 impl Job for Readiness {

@@ -6,7 +6,7 @@
 //! `DescribeAlarms` can only be granted on `*`, so for those this check is the boundary.
 
 use stoker_events::Worker;
-use stoker_events::payload::readiness::ReadinessRequest;
+use stoker_events::payload::readiness::{ReadinessRequest, prefix_of};
 use stoker_kit::JobError;
 
 /// The stack's names.
@@ -104,6 +104,7 @@ impl Scope {
         let allowed = |f: &str| {
             !f.contains(':')
                 && (stacks.iter().any(|s| s == f)
+                    || prefix_of(f).is_some_and(|p| p.starts_with(&own))
                     || self
                         .function_prefix
                         .as_deref()
