@@ -25,6 +25,7 @@ mod dlq;
 mod emulators;
 mod faults;
 mod kit_claims;
+mod kit_cost;
 mod kit_lambda;
 mod kit_optimistic;
 mod kit_poll;

@@ -174,6 +174,7 @@ impl Exporter {
                 .ddb
                 .scan()
                 .table_name(table)
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                 .segment(segment)
                 .total_segments(self.segments)
                 .set_exclusive_start_key(start)

@@ -47,7 +47,8 @@ pub fn counting(http: SharedHttpClient, count: Arc<CallCount>) -> SharedHttpClie
 }
 
 impl super::observe::Observe for Arc<CallCount> {
-    fn observe(&self, request: &HttpRequest) {
+    fn observe(&self, request: &HttpRequest) -> Option<super::observe::Pending> {
         self.add(request);
+        None
     }
 }

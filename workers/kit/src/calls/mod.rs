@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 pub use count::{CallCount, counting};
 pub use describe::{PARTITION_KEY, Req, describe};
-pub(crate) use observe::{Observe, observed};
+pub(crate) use observe::{Observe, Pending, observed};
 
 /// The service of a SigV4 `Authorization` header's scope (`dynamodb`, `monitoring`, ...).
 pub(crate) fn signing_service(auth: Option<&str>) -> Option<String> {
@@ -317,10 +317,11 @@ pub fn register(config: &WorkerConfig) {
 struct Recording(Option<&'static str>);
 
 impl observe::Observe for Recording {
-    fn observe(&self, request: &HttpRequest) {
+    fn observe(&self, request: &HttpRequest) -> Option<observe::Pending> {
         if let Some(r) = recorder() {
             r.record(request, self.0);
         }
+        None
     }
 }
 

@@ -8,20 +8,40 @@ use aws_smithy_runtime_api::client::http::{
     SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_runtime_api::shared::IntoShared;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::byte_stream::ByteStream;
 use aws_smithy_types::config_bag::ConfigBag;
 
 /// What looks at each request.
 pub(crate) trait Observe: std::fmt::Debug + Clone + Send + Sync + 'static {
-    /// Sees `request` just before it is sent.
-    fn observe(&self, request: &HttpRequest);
+    /// Sees `request` just before it is sent; `Some` to see its answer too.
+    fn observe(&self, request: &HttpRequest) -> Option<Pending>;
 
-    /// Sees the response to a request it observed, in the task that sent it (nothing by
-    /// default).
-    fn answered(&self, _response: &HttpResponse) {}
+    /// Sees the answer to a request it asked to (`pending`), in the task that sent it, with
+    /// the answer's body when `pending` wants it.
+    fn answered(&self, _pending: Pending, _response: &HttpResponse, _body: Option<&[u8]>) {}
+}
+
+/// What an observer waits for in a request's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pending {
+    /// A DynamoDB read that asked for its consumed capacity (in the body).
+    DynamoDbRead,
+    /// A DynamoDB write that asked for its consumed capacity (in the body).
+    DynamoDbWrite,
+    /// A Lambda invocation (its log tail is a header).
+    Invoke,
+}
+
+impl Pending {
+    fn wants_body(self) -> bool {
+        !matches!(self, Pending::Invoke)
+    }
 }
 
 /// `http` showing each request to `observer` before sending it.
@@ -69,11 +89,25 @@ struct ObservedConnector<O>(SharedHttpConnector, O);
 
 impl<O: Observe> HttpConnector for ObservedConnector<O> {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.1.observe(&request);
+        let Some(pending) = self.1.observe(&request) else {
+            return self.0.call(request);
+        };
         let (sent, observer) = (self.0.call(request), self.1.clone());
         HttpConnectorFuture::new(async move {
-            let response = sent.await?;
-            observer.answered(&response);
+            let mut response = sent.await?;
+            if !pending.wants_body() {
+                observer.answered(pending, &response, None);
+                return Ok(response);
+            }
+            // Read the (small, JSON) body once and hand the SDK the same bytes.
+            let body = std::mem::replace(response.body_mut(), SdkBody::taken());
+            let bytes = ByteStream::new(body)
+                .collect()
+                .await
+                .map_err(|e| ConnectorError::io(e.into()))?
+                .into_bytes();
+            observer.answered(pending, &response, Some(&bytes));
+            *response.body_mut() = SdkBody::from(bytes);
             Ok(response)
         })
     }

@@ -3,33 +3,52 @@
 //! rpc-v2-cbor) or the method and path (Lambda, S3), and, for the few operations billed per
 //! item, the items in its body.
 //!
-//! What each is priced as (an estimate: the response's consumed capacity is not read):
-//! - DynamoDB: a write of one item 1 write unit, a transactional write 2 per item, a read
-//!   1 read unit (an item up to 4 KB, strongly consistent; eventually consistent reads cost
-//!   half, large queries more); control-plane calls (backups, exports, describes) nothing per
-//!   request (AWS bills their storage and bytes, not their calls);
+//! What each is priced as:
+//! - DynamoDB: a request that asks for its consumed capacity (`ReturnConsumedCapacity`: the
+//!   kit's claims, completions and run records, the backup's scans) at the units its answer
+//!   says it consumed ([`capacity`]); any other, an estimate: a write of one item 1 write unit,
+//!   a transactional write 2 per item, a read 1 read unit (an item up to 4 KB, strongly
+//!   consistent); control-plane calls (backups, exports, describes) nothing per request (AWS
+//!   bills their storage and bytes, not their calls);
 //! - SQS: every request (a batch of 10 is one);
 //! - EventBridge: `PutEvents` per entry; other calls nothing;
 //! - CloudWatch: every request;
-//! - Lambda: `Invoke` per request (the invoked function's duration is billed to it, not here);
+//! - Lambda: `Invoke` per request, and the invoked function's compute when the answer carries
+//!   its log tail (`LogType=Tail`);
 //! - S3: PUT, COPY, POST and LIST at the write price, the rest at the read price (`DELETE`
-//!   is free);
+//!   is free); the bytes a `PutObject` or `UploadPart` sends, as a month of storage;
 //! - every other service (CloudWatch Logs' API, SSM standard parameters, STS): nothing.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 
 use super::prices::Prices;
-use crate::calls::{Req, describe};
+use crate::calls::{Pending, Req, describe};
 
-/// One request's service (its signing name) and price in USD.
+/// One request's service (its signing name) and price in USD (0 for what its answer prices).
 pub fn price(request: &HttpRequest, prices: &Prices) -> (String, f64) {
+    let (service, usd, _) = priced(request, prices);
+    (service, usd)
+}
+
+/// [`price`], and what its answer will tell: the consumed capacity a DynamoDB request asked
+/// for (then it is not estimated), an invocation's log tail.
+pub(crate) fn priced(request: &HttpRequest, prices: &Prices) -> (String, f64, Option<Pending>) {
     let header = |name: &str| request.headers().get(name);
     let auth = header("authorization");
     let service = crate::calls::signing_service(auth).unwrap_or_else(|| "?".to_owned());
     let target_op = header("x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t));
     let body = || request.body().bytes().unwrap_or_default();
+    if let (true, Some(op)) = (service == "dynamodb", target_op) {
+        return match (asks_capacity(body()), dynamodb_kind(op)) {
+            (true, Some(kind)) => (service, 0.0, Some(kind)),
+            _ => {
+                let usd = dynamodb(op, body(), prices);
+                (service, usd, None)
+            }
+        };
+    }
+    let mut pending = None;
     let usd = match (service.as_str(), target_op) {
-        ("dynamodb", Some(op)) => dynamodb(op, body(), prices),
         ("sqs", _) => prices.sqs_request,
         ("events", Some("PutEvents")) => prices.events_entry * items_len(body()).max(1) as f64,
         ("events", _) => 0.0,
@@ -42,11 +61,80 @@ pub fn price(request: &HttpRequest, prices: &Prices) -> (String, f64) {
                 copy_source: header("x-amz-copy-source"),
                 ..Req::default()
             });
-            rest(&service, &call.operation, prices)
+            if call.operation == "Invoke" {
+                pending = Some(Pending::Invoke);
+            }
+            let stored = match call.operation.as_str() {
+                "PutObject" | "UploadPart" => header("content-length")
+                    .and_then(|l| l.parse::<f64>().ok())
+                    .map_or(0.0, |bytes| bytes / 1e9 * prices.s3_gb_month),
+                _ => 0.0,
+            };
+            rest(&service, &call.operation, prices) + stored
         }
         _ => 0.0,
     };
-    (service, usd)
+    (service, usd, pending)
+}
+
+/// Whether a DynamoDB request asks for its consumed capacity (`TOTAL` or `INDEXES`).
+fn asks_capacity(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Asks {
+        #[serde(rename = "ReturnConsumedCapacity", default)]
+        capacity: Option<String>,
+    }
+    serde_json::from_slice::<Asks>(body)
+        .ok()
+        .and_then(|a| a.capacity)
+        .is_some_and(|c| c != "NONE")
+}
+
+/// Whether a DynamoDB operation consumes read or write units (none: control plane).
+fn dynamodb_kind(op: &str) -> Option<Pending> {
+    match op {
+        "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems" => {
+            Some(Pending::DynamoDbWrite)
+        }
+        "GetItem" | "Query" | "Scan" | "BatchGetItem" | "TransactGetItems" => {
+            Some(Pending::DynamoDbRead)
+        }
+        _ => None,
+    }
+}
+
+/// The capacity units a DynamoDB answer says it consumed (`ConsumedCapacity`: one object, or
+/// one per table for batches and transactions), priced as `kind`'s units.
+pub(crate) fn capacity(kind: Pending, body: &[u8], prices: &Prices) -> f64 {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Consumed {
+        One(Units),
+        Many(Vec<Units>),
+    }
+    #[derive(serde::Deserialize)]
+    struct Units {
+        #[serde(rename = "CapacityUnits", default)]
+        units: f64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        #[serde(rename = "ConsumedCapacity")]
+        consumed: Option<Consumed>,
+    }
+    let units = match serde_json::from_slice::<Answer>(body)
+        .ok()
+        .and_then(|a| a.consumed)
+    {
+        Some(Consumed::One(u)) => u.units,
+        Some(Consumed::Many(all)) => all.iter().map(|u| u.units).sum(),
+        None => 0.0,
+    };
+    units
+        * match kind {
+            Pending::DynamoDbWrite => prices.dynamodb_write_unit,
+            _ => prices.dynamodb_read_unit,
+        }
 }
 
 fn dynamodb(op: &str, body: &[u8], p: &Prices) -> f64 {
@@ -316,5 +404,65 @@ mod tests {
                 req.uri()
             );
         }
+    }
+
+    #[test]
+    fn a_dynamodb_request_asking_for_its_capacity_is_priced_by_its_answer() {
+        let p = Prices::default();
+        let put = request(
+            "dynamodb",
+            Some("DynamoDB_20120810.PutItem"),
+            "https://dynamodb.us-east-1.amazonaws.com/",
+            "POST",
+            r#"{"TableName":"t","ReturnConsumedCapacity":"TOTAL"}"#,
+        );
+        let (service, usd, pending) = priced(&put, &p);
+        assert_eq!((service.as_str(), usd), ("dynamodb", 0.0), "not estimated");
+        assert_eq!(pending, Some(Pending::DynamoDbWrite));
+        // A 3 KB item: 3 write units.
+        let one = br#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":3.0}}"#;
+        assert_eq!(
+            capacity(Pending::DynamoDbWrite, one, &p),
+            3.0 * p.dynamodb_write_unit
+        );
+        // A transaction over two tables.
+        let many = br#"{"ConsumedCapacity":[{"TableName":"a","CapacityUnits":4.0},{"TableName":"b","CapacityUnits":2.0}]}"#;
+        assert_eq!(
+            capacity(Pending::DynamoDbWrite, many, &p),
+            6.0 * p.dynamodb_write_unit
+        );
+        // An eventually consistent scan page: half units, at the read price.
+        let scan = br#"{"Items":[],"ConsumedCapacity":{"TableName":"t","CapacityUnits":12.5}}"#;
+        assert_eq!(
+            capacity(Pending::DynamoDbRead, scan, &p),
+            12.5 * p.dynamodb_read_unit
+        );
+        assert_eq!(capacity(Pending::DynamoDbRead, b"{}", &p), 0.0);
+        // NONE asks for nothing: estimated.
+        let none = request(
+            "dynamodb",
+            Some("DynamoDB_20120810.GetItem"),
+            "https://dynamodb.us-east-1.amazonaws.com/",
+            "POST",
+            r#"{"ReturnConsumedCapacity":"NONE"}"#,
+        );
+        assert_eq!(priced(&none, &p).1, p.dynamodb_read_unit);
+        assert_eq!(priced(&none, &p).2, None);
+    }
+
+    #[test]
+    fn an_upload_adds_a_month_of_storage_of_its_bytes() {
+        let p = Prices::default();
+        let mut put = request(
+            "s3",
+            None,
+            "https://b.s3.us-east-1.amazonaws.com/exports/part-0.json.gz",
+            "PUT",
+            "",
+        );
+        put.headers_mut().insert("content-length", "2000000000");
+        let (_, usd, _) = priced(&put, &p);
+        let expected = p.s3_write_request + 2.0 * p.s3_gb_month;
+        assert!((usd - expected).abs() < 1e-12, "{usd} vs {expected}");
     }
 }

@@ -12,9 +12,14 @@
 //! upper bound when jobs of one invocation overlap). Each job also emits its cost as the EMF
 //! metric `JobCost` (USD), which the stack's per-worker cost alarm watches.
 //!
-//! Not counted: what AWS bills by size or time rather than by request (storage, backups,
-//! exports, log ingestion), the event source mapping's polling (part of the stack's idle cost,
-//! which `stoker cost` estimates), and the duration of functions a job invokes.
+//! Read from the answers: the DynamoDB capacity a request consumed when it asked
+//! (`ReturnConsumedCapacity`: the kit's claims, completions and run records, the backup's
+//! scans; other DynamoDB requests are estimated per item), and the compute of a function a job
+//! invokes when the answer carries its log tail (the warm-up's pings, the optimizer's sweeps).
+//! An upload's bytes are priced as a month of S3 storage.
+//!
+//! Not counted: other storage (native backups, the ops table), log ingestion, and the event
+//! source mapping's polling (part of the stack's idle cost, which `stoker cost` estimates).
 
 mod meter;
 mod prices;
@@ -25,6 +30,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+
+use crate::calls::Pending;
 
 pub use meter::price;
 pub use prices::Prices;
@@ -46,7 +53,8 @@ pub struct JobCost {
     /// Requests sent, every service together.
     pub calls: f64,
     /// By service: the signing name (`dynamodb`, `sqs`, `events`, `monitoring`, `lambda`,
-    /// `s3`, ...) and `compute` for the worker's own Lambda time.
+    /// `s3`, ...), `compute` for the worker's own Lambda time and `invoked` for the functions
+    /// it invoked.
     #[serde(default)]
     pub by_service: BTreeMap<String, ServiceCost>,
 }
@@ -155,18 +163,30 @@ pub(crate) fn metered(http: SharedHttpClient) -> SharedHttpClient {
 struct Meter;
 
 impl crate::calls::Observe for Meter {
-    fn observe(&self, request: &HttpRequest) {
-        if let Some(l) = current() {
-            let (service, usd) = price(request, Prices::current());
-            l.with(|c| c.add(&service, 1.0, usd));
-        }
+    fn observe(&self, request: &HttpRequest) -> Option<Pending> {
+        let l = current()?;
+        let (service, usd, pending) = meter::priced(request, Prices::current());
+        l.with(|c| c.add(&service, 1.0, usd));
+        pending
     }
 
-    /// An invocation's compute, from the REPORT line of its log tail (`LogType=Tail`: the
-    /// warm-up's pings and the optimizer's sweeps ask for it).
-    fn answered(&self, response: &HttpResponse) {
-        if let (Some(l), Some(usd)) = (current(), invoked_compute(response, Prices::current())) {
-            l.with(|c| c.add("invoked", 0.0, usd));
+    /// What the answer says: the DynamoDB capacity consumed, or an invocation's compute from
+    /// the REPORT line of its log tail (`LogType=Tail`: the warm-up's pings and the optimizer's
+    /// sweeps ask for it).
+    fn answered(&self, pending: Pending, response: &HttpResponse, body: Option<&[u8]>) {
+        let Some(l) = current() else { return };
+        let prices = Prices::current();
+        match (pending, body) {
+            (Pending::Invoke, _) => {
+                if let Some(usd) = invoked_compute(response, prices) {
+                    l.with(|c| c.add("invoked", 0.0, usd));
+                }
+            }
+            (kind, Some(body)) => {
+                let usd = meter::capacity(kind, body, prices);
+                l.with(|c| c.add("dynamodb", 0.0, usd));
+            }
+            (_, None) => {}
         }
     }
 }

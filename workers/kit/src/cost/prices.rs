@@ -29,6 +29,9 @@ pub struct Prices {
     pub s3_write_request: f64,
     /// S3 standard GET and every other request, per request (`STOKER_PRICE_S3_READ_REQUEST`).
     pub s3_read_request: f64,
+    /// S3 standard storage, per GB and month (`STOKER_PRICE_S3_GB_MONTH`): a job's uploads are
+    /// priced as a month of storage.
+    pub s3_gb_month: f64,
     /// A CloudWatch standard alarm, per metric it reads and month (`STOKER_PRICE_ALARM_MONTH`).
     pub alarm_month: f64,
     /// A CloudWatch composite alarm, per month (`STOKER_PRICE_COMPOSITE_ALARM_MONTH`).
@@ -50,6 +53,7 @@ impl Default for Prices {
             lambda_x86_64_gb_second: 0.000_016_666_7,
             s3_write_request: 0.005 / 1e3,
             s3_read_request: 0.0004 / 1e3,
+            s3_gb_month: 0.023,
             alarm_month: 0.10,
             composite_alarm_month: 0.50,
             metric_month: 0.30,
@@ -90,6 +94,7 @@ impl Prices {
             )?,
             s3_write_request: price("STOKER_PRICE_S3_WRITE_REQUEST", d.s3_write_request)?,
             s3_read_request: price("STOKER_PRICE_S3_READ_REQUEST", d.s3_read_request)?,
+            s3_gb_month: price("STOKER_PRICE_S3_GB_MONTH", d.s3_gb_month)?,
             alarm_month: price("STOKER_PRICE_ALARM_MONTH", d.alarm_month)?,
             composite_alarm_month: price(
                 "STOKER_PRICE_COMPOSITE_ALARM_MONTH",

@@ -99,6 +99,7 @@ impl OpsTable {
             .ddb
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
         {

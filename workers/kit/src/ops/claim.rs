@@ -115,6 +115,7 @@ impl OpsTable {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item.to_item()?))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .condition_expression(CLAIM_CONDITION)
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":inprogress", ClaimStatus::InProgress.value())
@@ -417,6 +418,7 @@ impl OpsTable {
             .ddb
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
         {

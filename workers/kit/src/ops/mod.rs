@@ -142,6 +142,7 @@ impl OpsTable {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(put.item))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|e| sdk_error("ops table PutItem (run)", e))?;
