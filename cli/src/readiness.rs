@@ -41,6 +41,9 @@ pub struct ReadinessArgs {
     /// A queue deeper than this warns.
     #[arg(long, default_value_t = 100)]
     pub max_queue_depth: u64,
+    /// A queue whose oldest message is older (s) warns.
+    #[arg(long, default_value_t = 900)]
+    pub max_message_age_s: u32,
     /// A function with a larger share of errors (%) over the last hour fails.
     #[arg(long, default_value_t = 5)]
     pub max_error_rate_pct: u32,
@@ -71,6 +74,7 @@ impl ReadinessArgs {
             thresholds: Thresholds {
                 max_backup_age_hours: self.max_backup_age_hours,
                 max_queue_depth: self.max_queue_depth,
+                max_message_age_s: self.max_message_age_s,
                 max_error_rate_pct: self.max_error_rate_pct,
                 max_throttles_per_minute: self.max_throttles_per_minute,
                 max_p95_ms: self.max_p95_ms,

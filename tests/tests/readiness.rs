@@ -335,6 +335,20 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
         4.0,
     )
     .await;
+    // SQS's age of the oldest message: an hour on `busy`, half a minute on `jobs`.
+    for (queue, age) in [("busy", 3600.0), ("jobs", 30.0)] {
+        let name = format!("{stack}-{queue}");
+        let dims = [("QueueName", name.as_str())];
+        datum(
+            &cw,
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            &dims,
+            3,
+            age,
+        )
+        .await;
+    }
     let w = worker(&stack).await;
     let q = |n: &str| format!("{stack}-{n}");
     let req = ReadinessRequest {
@@ -383,6 +397,14 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
             .evidence
             .contains("could not read (DescribeContinuousBackups"),
         "{missing:?}"
+    );
+    assert_eq!(status(&r, "queue.age", &q("busy")), Status::Warn, "{r:#?}");
+    assert_eq!(status(&r, "queue.age", &q("jobs")), Status::Pass);
+    assert!(
+        !r.checks
+            .iter()
+            .any(|c| c.check == "queue.age" && c.resource == q("jobs-dlq")),
+        "a DLQ's age is not checked: its emptiness is"
     );
     assert_eq!(status(&r, "function.exists", &q("fn-idle")), Status::Pass);
     assert_eq!(status(&r, "function.config", &q("fn-idle")), Status::Pass);
@@ -443,7 +465,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 20), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 21), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],

@@ -96,6 +96,11 @@ pub struct Thresholds {
     #[serde(default = "default_queue_depth")]
     #[schemars(range(max = 1_000_000))]
     pub max_queue_depth: u64,
+    /// A queue whose oldest message (`ApproximateAgeOfOldestMessage`, last 15 minutes) is older
+    /// than this warns (1-1209600 s, default 900).
+    #[serde(default = "default_message_age_s")]
+    #[schemars(range(min = 1, max = 1_209_600))]
+    pub max_message_age_s: u32,
     /// A function whose errors exceed this share of its invocations in the last hour fails
     /// (0-100 %, default 5; above 1 % warns).
     #[serde(default = "default_error_rate_pct")]
@@ -123,6 +128,7 @@ impl Default for Thresholds {
         Thresholds {
             max_backup_age_hours: default_backup_age_hours(),
             max_queue_depth: default_queue_depth(),
+            max_message_age_s: default_message_age_s(),
             max_error_rate_pct: default_error_rate_pct(),
             max_throttles_per_minute: default_throttles_per_minute(),
             max_p95_ms: default_p95_ms(),
@@ -136,6 +142,9 @@ fn default_backup_age_hours() -> u32 {
 }
 fn default_queue_depth() -> u64 {
     100
+}
+fn default_message_age_s() -> u32 {
+    900
 }
 fn default_error_rate_pct() -> u32 {
     5
@@ -208,6 +217,12 @@ impl Validate for Thresholds {
             8760,
         );
         v.range("max_queue_depth", self.max_queue_depth, 0, 1_000_000);
+        v.range(
+            "max_message_age_s",
+            self.max_message_age_s.into(),
+            1,
+            1_209_600,
+        );
         v.range("max_error_rate_pct", self.max_error_rate_pct.into(), 0, 100);
         v.range(
             "max_throttles_per_minute",

@@ -5,6 +5,7 @@
 //! its evidence: what cannot be checked is not ready. The job itself fails only when its
 //! request cannot be run at all.
 
+pub mod age;
 pub mod alarms;
 pub mod bucket;
 pub mod cache;
@@ -157,7 +158,19 @@ impl Readiness {
         }
         let (urls, missing) = queues::urls(&self.sqs, &queue_names).await;
         checks.extend(missing);
-        checks.extend(queues::check(&self.sqs, &urls, req.thresholds.max_queue_depth).await);
+        let queue_checks = queues::check(&self.sqs, &urls, req.thresholds.max_queue_depth).await;
+        // The queues that are not dead-letter queues (those with a depth check): how old their
+        // oldest message is.
+        let live: Vec<String> = queue_checks
+            .iter()
+            .filter(|c| c.check == "queue.depth")
+            .map(|c| c.resource.clone())
+            .collect();
+        checks.extend(queue_checks);
+        for q in &live {
+            let max_age_s = req.thresholds.max_message_age_s;
+            checks.push(age::check(&self.cloudwatch, q, max_age_s, now).await);
+        }
         let limits = functions::Limits {
             max_error_rate_pct: f64::from(req.thresholds.max_error_rate_pct),
             max_throttles_per_minute: req.thresholds.max_throttles_per_minute,
