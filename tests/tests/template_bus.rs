@@ -136,5 +136,16 @@ fn operators_and_applications_put_only_requests() {
                 "{policy} may put the outcome kind {k}"
             );
         }
+        // Operators may request every job kind: a kind left out is one `stoker publish` (and
+        // `stoker readiness`, the deploy gate) cannot request on AWS.
+        if policy == "OperatorPublishPolicy" {
+            for kind in Kind::ALL.iter().filter(|k| k.worker().is_some()) {
+                assert!(
+                    found[0].1.iter().any(|k| k == kind.detail_type()),
+                    "OperatorPublishPolicy does not let operators request {}",
+                    kind.detail_type()
+                );
+            }
+        }
     }
 }
