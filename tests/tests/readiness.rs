@@ -261,6 +261,31 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     alarm(&cw, &format!("{stack}-quiet"), true, StateValue::Ok).await;
     alarm(&cw, &format!("{stack}-firing"), true, StateValue::Alarm).await;
     alarm(&cw, &format!("{stack}-silent"), false, StateValue::Ok).await;
+    // A warning-level alarm (the template's `[warning]` descriptions) in ALARM.
+    let warning = format!("{stack}-slow-warning");
+    alarm(&cw, &warning, true, StateValue::Alarm).await;
+    cw.put_metric_alarm()
+        .alarm_name(&warning)
+        .alarm_description("[warning] p95 over 300 ms")
+        .namespace("Stoker/Test")
+        .metric_name(&warning)
+        .treat_missing_data("breaching")
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(0.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions("arn:aws:sns:us-east-1:000000000000:stoker-alarms")
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+    cw.set_alarm_state()
+        .alarm_name(&warning)
+        .state_value(StateValue::Alarm)
+        .state_reason("set by the test")
+        .send()
+        .await
+        .expect("SetAlarmState");
     // A composite alarm (AWS lists them only when asked for by type).
     cw.put_composite_alarm()
         .alarm_name(format!("{stack}-composite"))
@@ -435,6 +460,11 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     assert_eq!(status(&r, "queue.encryption", &q("jobs")), Status::Pass);
     assert_eq!(status(&r, "queue.encryption", &q("plain")), Status::Fail);
     assert_eq!(status(&r, "alarm.state", &q("quiet")), Status::Pass);
+    assert_eq!(
+        status(&r, "alarm.state", &q("slow-warning")),
+        Status::Warn,
+        "a warning-level alarm firing warns"
+    );
     assert_eq!(
         status(&r, "alarm.state", &q("firing")),
         Status::Fail,

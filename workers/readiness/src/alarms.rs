@@ -15,6 +15,9 @@ struct Alarm {
     reason: String,
     actions: usize,
     actions_enabled: bool,
+    /// Its description starts `[warning]` (the template's warning level of a two-level
+    /// alarm): in ALARM it warns, it does not stop a release.
+    warning: bool,
 }
 
 /// Every check of the alarms named `prefix*`, metric and composite, except `skip` (the
@@ -51,6 +54,7 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> Vec<Check> {
                 reason: a.state_reason().unwrap_or_default().to_owned(),
                 actions: a.alarm_actions().len(),
                 actions_enabled: a.actions_enabled().unwrap_or(true),
+                warning: is_warning(a.alarm_description()),
             }
         }));
         alarms.extend(page.composite_alarms().iter().map(|a| {
@@ -63,6 +67,7 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> Vec<Check> {
                 reason: a.state_reason().unwrap_or_default().to_owned(),
                 actions: a.alarm_actions().len(),
                 actions_enabled: a.actions_enabled().unwrap_or(true),
+                warning: is_warning(a.alarm_description()),
             }
         }));
         token = page.next_token().map(str::to_owned);
@@ -81,8 +86,23 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> Vec<Check> {
     alarms.iter().flat_map(|a| [state(a), action(a)]).collect()
 }
 
+/// The prefix of a warning-level alarm's description.
+pub const WARNING: &str = "[warning]";
+
+fn is_warning(description: Option<&str>) -> bool {
+    description.is_some_and(|d| d.starts_with(WARNING))
+}
+
 fn state(a: &Alarm) -> Check {
     match a.state {
+        StateValue::Alarm if a.warning => Check::warn(
+            "alarm.state",
+            &a.name,
+            format!(
+                "in ALARM (warning level): {}",
+                a.reason.chars().take(200).collect::<String>()
+            ),
+        ),
         StateValue::Alarm => Check::fail(
             "alarm.state",
             &a.name,
@@ -125,7 +145,17 @@ mod tests {
             reason: "Threshold Crossed".into(),
             actions,
             actions_enabled: enabled,
+            warning: false,
         }
+    }
+
+    #[test]
+    fn a_warning_level_alarm_in_alarm_warns() {
+        let mut a = alarm(StateValue::Alarm, 1, true);
+        a.warning = is_warning(Some("[warning] The slowest series' p95 ..."));
+        assert_eq!(state(&a).status, Status::Warn);
+        assert!(!is_warning(Some("[critical] ...")));
+        assert!(!is_warning(None));
     }
 
     #[test]
