@@ -1294,6 +1294,13 @@ async fn prefixes_and_tags_select_tables_and_functions() {
                 .expect("TagResource");
         }
     }
+    // CloudWatch has seen them invoked (how functions are found by prefix and tag).
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    for f in ["api-x", "api-y"] {
+        let dims = [("FunctionName", n(f))];
+        let dims: Vec<(&str, &str)> = dims.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        datum(&cw, "AWS/Lambda", "Invocations", &dims, 5, 3.0).await;
+    }
     let w = worker(&stack).await;
     let checked = |r: &Report, check: &str| -> Vec<String> {
         let mut v: Vec<String> = r
@@ -1351,12 +1358,19 @@ async fn prefixes_and_tags_select_tables_and_functions() {
     );
 
     // A prefix outside the stack's is refused, as a name is.
-    let outside = ReadinessRequest {
-        tables: vec!["payroll-*".into()],
-        ..ReadinessRequest::default()
-    };
-    let e = w.check(&outside).await.expect_err("out of scope");
-    assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
+    for outside in [
+        ReadinessRequest {
+            tables: vec!["payroll-*".into()],
+            ..ReadinessRequest::default()
+        },
+        ReadinessRequest {
+            functions: vec!["payroll-*".into()],
+            ..ReadinessRequest::default()
+        },
+    ] {
+        let e = w.check(&outside).await.expect_err("out of scope");
+        assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
+    }
     for f in ["api-x", "api-y"] {
         let _ = lambda.delete_function().function_name(n(f)).send().await;
     }

@@ -244,9 +244,8 @@ impl Readiness {
         let (queues, found) =
             select::expand(queues, "queue", || select::queues_under(&self.sqs, &own)).await;
         checks.extend(found);
-        let (mut functions, found) = select::expand(functions, "function", || async {
-            let all = select::all_functions(&self.lambda).await?;
-            Ok(all.into_iter().map(|(name, _)| name).collect())
+        let (mut functions, found) = select::expand(functions, "function", || {
+            select::functions_seen(&self.cloudwatch)
         })
         .await;
         checks.extend(found);
@@ -261,7 +260,7 @@ impl Readiness {
                 }
             }
             if let Some(p) = &self.scope.function_prefix {
-                match select::tagged_functions(&self.lambda, p, &tag).await {
+                match select::tagged_functions(&self.lambda, &self.cloudwatch, p, &tag).await {
                     Ok(found) => functions.extend(found),
                     Err(why) => checks.push(Check::fail("select.tag", &format!("{p}* {tag}"), why)),
                 }
@@ -269,6 +268,12 @@ impl Readiness {
             select::dedup(&mut tables);
             select::dedup(&mut functions);
         }
+        checks.extend(select::cap(&mut tables, select::MAX_TABLES, "tables"));
+        checks.extend(select::cap(
+            &mut functions,
+            select::MAX_FUNCTIONS,
+            "functions",
+        ));
         (tables, queues, functions, checks)
     }
 }

@@ -104,7 +104,8 @@ impl Scope {
         let allowed = |f: &str| {
             !f.contains(':')
                 && (stacks.iter().any(|s| s == f)
-                    || prefix_of(f).is_some_and(|p| p.starts_with(&own))
+                    || prefix_of(f)
+                        .is_some_and(|p| stacks.iter().any(|s| p.starts_with(s.as_str())))
                     || self
                         .function_prefix
                         .as_deref()
@@ -209,6 +210,15 @@ mod tests {
                 functions: vec!["app-orders-api:live".into()],
                 ..Default::default()
             },
+            // Prefixes that would reach another stack's functions.
+            ReadinessRequest {
+                functions: vec!["stoker-staging-*".into()],
+                ..Default::default()
+            },
+            ReadinessRequest {
+                functions: vec!["stoker-*".into()],
+                ..Default::default()
+            },
         ] {
             let e = s
                 .tables(&req)
@@ -222,7 +232,12 @@ mod tests {
             tables: vec!["app-users".into(), "stoker-ops".into()],
             queues: vec!["stoker-warmup".into()],
             alarm_prefix: Some("stoker-backup-".into()),
-            functions: vec!["app-orders-api".into(), "stoker-warmup".into()],
+            functions: vec![
+                "app-orders-api".into(),
+                "stoker-warmup".into(),
+                "stoker-warmup*".into(),
+                "app-orders-*".into(),
+            ],
             ..Default::default()
         };
         assert!(

@@ -2,6 +2,9 @@
 //! or queue starting with it (`select.match` fails when none does), and a tag adds the tables
 //! and functions under the stack's prefixes that carry it (`stoker:readiness=true` for a
 //! request that names nothing). The scope has already refused a prefix outside the stack's.
+//! Functions are found among those CloudWatch has metrics of (invoked in the last two weeks).
+//! At most [`MAX_TABLES`] tables and [`MAX_FUNCTIONS`] functions are checked, as a request may
+//! name; `select.match` fails when a selection holds more.
 
 use std::collections::BTreeSet;
 
@@ -56,6 +59,29 @@ pub fn matching(names: Vec<String>, kind: &str, all: &[String]) -> (Vec<String>,
     (out, problems)
 }
 
+/// The most tables a job checks (as many as a request may name).
+pub const MAX_TABLES: usize = 50;
+/// The most functions a job checks (as many as a request may name).
+pub const MAX_FUNCTIONS: usize = 50;
+
+/// Keeps the first `max` of `names`; a failed `select.match` says how many were left out.
+pub fn cap(names: &mut Vec<String>, max: usize, kind: &str) -> Option<Check> {
+    if names.len() <= max {
+        return None;
+    }
+    let left_out = names.split_off(max);
+    Some(Check::fail(
+        "select.match",
+        kind,
+        format!(
+            "{} {kind} selected, more than {max}: the first {max} are checked, {} left out (from {}); narrow the prefix or the tag, or check them in several requests",
+            max + left_out.len(),
+            left_out.len(),
+            left_out[0]
+        ),
+    ))
+}
+
 /// Keeps the first of each name.
 pub fn dedup(names: &mut Vec<String>) {
     let mut seen = BTreeSet::new();
@@ -80,22 +106,33 @@ pub async fn all_tables(ddb: &aws_sdk_dynamodb::Client) -> Result<Vec<String>, S
         .map_err(|e| unreadable("ListTables", &e))
 }
 
-/// Every function's name and ARN (`ListFunctions`, page by page).
-pub async fn all_functions(
-    lambda: &aws_sdk_lambda::Client,
-) -> Result<Vec<(String, String)>, String> {
-    let fns = lambda
-        .list_functions()
+/// The functions CloudWatch has metrics of (`ListMetrics` of `AWS/Lambda` `Invocations`: those
+/// invoked in the last two weeks), by name. Not `ListFunctions`: it would hand the role every
+/// function's configuration, environment variables included, and IAM cannot narrow it.
+pub async fn functions_seen(cw: &aws_sdk_cloudwatch::Client) -> Result<Vec<String>, String> {
+    let pages = cw
+        .list_metrics()
+        .namespace("AWS/Lambda")
+        .metric_name("Invocations")
         .into_paginator()
-        .items()
         .send()
         .collect::<Result<Vec<_>, _>>()
         .await
-        .map_err(|e| unreadable("ListFunctions", &e))?;
-    Ok(fns
-        .into_iter()
-        .filter_map(|f| Some((f.function_name?, f.function_arn?)))
-        .collect())
+        .map_err(|e| unreadable("ListMetrics", &e))?;
+    let mut names: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.metrics())
+        .filter_map(|m| {
+            let dims = m.dimensions();
+            // The function's own series (not per version or alias: `Resource` is added).
+            (dims.len() == 1 && dims[0].name() == Some("FunctionName"))
+                .then(|| dims[0].value().map(str::to_owned))
+                .flatten()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// The stack's queues starting with `prefix` (`ListQueues`), by name.
@@ -150,17 +187,34 @@ pub async fn tagged_tables(
     Ok(out)
 }
 
-/// The functions starting with `prefix` that carry `tag`.
+/// The functions starting with `prefix` (of those CloudWatch has seen) that carry `tag`.
 pub async fn tagged_functions(
     lambda: &aws_sdk_lambda::Client,
+    cw: &aws_sdk_cloudwatch::Client,
     prefix: &str,
     tag: &str,
 ) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
-    for (name, arn) in all_functions(lambda).await? {
+    for name in functions_seen(cw).await? {
         if !name.starts_with(prefix) {
             continue;
         }
+        let arn = match lambda
+            .get_function_configuration()
+            .function_name(&name)
+            .send()
+            .await
+        {
+            Ok(c) => c.function_arn.unwrap_or_default(),
+            // Deleted since its metrics were written.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(unreadable("GetFunctionConfiguration", &e)),
+        };
         let tags = lambda
             .list_tags()
             .resource(&arn)
@@ -198,6 +252,16 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].status, Status::Fail);
         assert_eq!(problems[0].resource, "nope-*");
+    }
+
+    #[test]
+    fn a_selection_over_the_cap_is_cut_and_fails() {
+        let mut names: Vec<String> = (0..53).map(|i| format!("t{i:02}")).collect();
+        let c = cap(&mut names, 50, "tables").expect("over the cap");
+        assert_eq!(names.len(), 50);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.evidence.contains("53 tables selected"), "{}", c.evidence);
+        assert!(cap(&mut names, 50, "tables").is_none());
     }
 
     #[test]
