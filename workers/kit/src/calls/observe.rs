@@ -28,12 +28,14 @@ pub(crate) trait Observe: std::fmt::Debug + Clone + Send + Sync + 'static {
 }
 
 /// What an observer waits for in a request's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Pending {
-    /// A DynamoDB read that asked for its consumed capacity (in the body).
-    DynamoDbRead,
-    /// A DynamoDB write that asked for its consumed capacity (in the body).
-    DynamoDbWrite,
+    /// A DynamoDB read that asked for its consumed capacity (in the body), and its price
+    /// estimated from the request, for an answer that says none (an error: AWS still bills a
+    /// failed condition).
+    DynamoDbRead(f64),
+    /// A DynamoDB write that asked for its consumed capacity (in the body), and its estimate.
+    DynamoDbWrite(f64),
     /// A Lambda invocation (its log tail is a header).
     Invoke,
 }

@@ -39,12 +39,10 @@ pub(crate) fn priced(request: &HttpRequest, prices: &Prices) -> (String, f64, Op
     let target_op = header("x-amz-target").map(|t| t.rsplit('.').next().unwrap_or(t));
     let body = || request.body().bytes().unwrap_or_default();
     if let (true, Some(op)) = (service == "dynamodb", target_op) {
-        return match (asks_capacity(body()), dynamodb_kind(op)) {
+        let estimate = dynamodb(op, body(), prices);
+        return match (asks_capacity(body()), dynamodb_kind(op, estimate)) {
             (true, Some(kind)) => (service, 0.0, Some(kind)),
-            _ => {
-                let usd = dynamodb(op, body(), prices);
-                (service, usd, None)
-            }
+            _ => (service, estimate, None),
         };
     }
     let mut pending = None;
@@ -90,21 +88,23 @@ fn asks_capacity(body: &[u8]) -> bool {
         .is_some_and(|c| c != "NONE")
 }
 
-/// Whether a DynamoDB operation consumes read or write units (none: control plane).
-fn dynamodb_kind(op: &str) -> Option<Pending> {
+/// Whether a DynamoDB operation consumes read or write units (none: control plane), with its
+/// `estimate`.
+fn dynamodb_kind(op: &str, estimate: f64) -> Option<Pending> {
     match op {
         "PutItem" | "UpdateItem" | "DeleteItem" | "BatchWriteItem" | "TransactWriteItems" => {
-            Some(Pending::DynamoDbWrite)
+            Some(Pending::DynamoDbWrite(estimate))
         }
         "GetItem" | "Query" | "Scan" | "BatchGetItem" | "TransactGetItems" => {
-            Some(Pending::DynamoDbRead)
+            Some(Pending::DynamoDbRead(estimate))
         }
         _ => None,
     }
 }
 
 /// The capacity units a DynamoDB answer says it consumed (`ConsumedCapacity`: one object, or
-/// one per table for batches and transactions), priced as `kind`'s units.
+/// one per table for batches and transactions), priced as `kind`'s units; an answer that says
+/// none (an error: a failed condition, a cancelled transaction) at the request's estimate.
 pub(crate) fn capacity(kind: Pending, body: &[u8], prices: &Prices) -> f64 {
     #[derive(serde::Deserialize)]
     #[serde(untagged)]
@@ -122,19 +122,19 @@ pub(crate) fn capacity(kind: Pending, body: &[u8], prices: &Prices) -> f64 {
         #[serde(rename = "ConsumedCapacity")]
         consumed: Option<Consumed>,
     }
-    let units = match serde_json::from_slice::<Answer>(body)
+    let (unit, estimate) = match kind {
+        Pending::DynamoDbWrite(e) => (prices.dynamodb_write_unit, e),
+        Pending::DynamoDbRead(e) => (prices.dynamodb_read_unit, e),
+        Pending::Invoke => return 0.0,
+    };
+    match serde_json::from_slice::<Answer>(body)
         .ok()
         .and_then(|a| a.consumed)
     {
-        Some(Consumed::One(u)) => u.units,
-        Some(Consumed::Many(all)) => all.iter().map(|u| u.units).sum(),
-        None => 0.0,
-    };
-    units
-        * match kind {
-            Pending::DynamoDbWrite => prices.dynamodb_write_unit,
-            _ => prices.dynamodb_read_unit,
-        }
+        Some(Consumed::One(u)) => u.units * unit,
+        Some(Consumed::Many(all)) => all.iter().map(|u| u.units).sum::<f64>() * unit,
+        None => estimate,
+    }
 }
 
 fn dynamodb(op: &str, body: &[u8], p: &Prices) -> f64 {
@@ -418,26 +418,31 @@ mod tests {
         );
         let (service, usd, pending) = priced(&put, &p);
         assert_eq!((service.as_str(), usd), ("dynamodb", 0.0), "not estimated");
-        assert_eq!(pending, Some(Pending::DynamoDbWrite));
+        assert_eq!(pending, Some(Pending::DynamoDbWrite(p.dynamodb_write_unit)));
         // A 3 KB item: 3 write units.
         let one = br#"{"ConsumedCapacity":{"TableName":"t","CapacityUnits":3.0}}"#;
         assert_eq!(
-            capacity(Pending::DynamoDbWrite, one, &p),
+            capacity(Pending::DynamoDbWrite(p.dynamodb_write_unit), one, &p),
             3.0 * p.dynamodb_write_unit
         );
         // A transaction over two tables.
         let many = br#"{"ConsumedCapacity":[{"TableName":"a","CapacityUnits":4.0},{"TableName":"b","CapacityUnits":2.0}]}"#;
         assert_eq!(
-            capacity(Pending::DynamoDbWrite, many, &p),
+            capacity(Pending::DynamoDbWrite(p.dynamodb_write_unit), many, &p),
             6.0 * p.dynamodb_write_unit
+        );
+        // A failed condition says no capacity: the estimate, as AWS still bills it.
+        let failed = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#;
+        assert_eq!(
+            capacity(Pending::DynamoDbWrite(p.dynamodb_write_unit), failed, &p),
+            p.dynamodb_write_unit
         );
         // An eventually consistent scan page: half units, at the read price.
         let scan = br#"{"Items":[],"ConsumedCapacity":{"TableName":"t","CapacityUnits":12.5}}"#;
         assert_eq!(
-            capacity(Pending::DynamoDbRead, scan, &p),
+            capacity(Pending::DynamoDbRead(p.dynamodb_read_unit), scan, &p),
             12.5 * p.dynamodb_read_unit
         );
-        assert_eq!(capacity(Pending::DynamoDbRead, b"{}", &p), 0.0);
         // NONE asks for nothing: estimated.
         let none = request(
             "dynamodb",
