@@ -122,7 +122,7 @@ impl Job for Warmup {
         for t in &report.targets {
             emit_metrics_by(
                 Worker::Warmup.name(),
-                ("Function", &t.function),
+                ("Function", report::function_name(&t.function)),
                 &[Metric::count(
                     "WarmupTargetWarmed",
                     f64::from(u8::from(t.warmed())),
