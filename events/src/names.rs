@@ -229,6 +229,15 @@ pub fn tag_value(s: &str) -> Result<(), String> {
     }
 }
 
+/// A function's plain name: `name` of `name`, `name:alias`, `account:function:name`
+/// or a function ARN (how CloudWatch's `FunctionName` and readiness name it).
+pub fn function_name(target: &str) -> &str {
+    let name = target
+        .split_once(":function:")
+        .map_or(target, |(_, rest)| rest);
+    name.split(':').next().unwrap_or(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +268,18 @@ mod tests {
         assert!(cloudwatch_namespace("Stoker/App").is_ok());
         assert!(qualifier("$LATEST").is_ok());
         assert!(qualifier("live!").is_err());
+    }
+
+    #[test]
+    fn targets_are_named_by_their_plain_function_name() {
+        for t in [
+            "api",
+            "api:live",
+            "123456789012:function:api",
+            "arn:aws:lambda:us-east-1:123456789012:function:api",
+            "arn:aws:lambda:us-east-1:123456789012:function:api:7",
+        ] {
+            assert_eq!(function_name(t), "api", "{t}");
+        }
     }
 }

@@ -768,6 +768,25 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
         .send()
         .await
         .expect("PutRule");
+    // Its input names the three (as the template's WarmupBaselineTargetsJson does).
+    let input = json!({"kind": "stoker.warmup.requested", "version": 1,
+        "source": "stoker.schedule", "requested_by": "schedule:warmup-baseline",
+        "payload": {"targets": [{"function": f("fine")}, {"function": f("broken")},
+            {"function": format!("arn:aws:lambda:us-east-1:000000000000:function:{}", f("unlogged"))}]}});
+    events
+        .put_targets()
+        .rule(f("warmup-baseline"))
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(format!("arn:aws:sqs:us-east-1:000000000000:{stack}-warmup"))
+                .input(input.to_string())
+                .build()
+                .expect("target"),
+        )
+        .send()
+        .await
+        .expect("PutTargets");
     let w = worker(&stack).await;
     let req = ReadinessRequest {
         tables: vec![format!("{stack}-ops")],
@@ -836,6 +855,12 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
         warmed("unlogged")
     );
     assert_eq!(warmed("unlogged").status, Status::Warn);
+    let _ = events
+        .remove_targets()
+        .rule(f("warmup-baseline"))
+        .ids("queue")
+        .send()
+        .await;
     let _ = events.delete_rule().name(f("warmup-baseline")).send().await;
 
     // A function outside the stack and the function prefix is refused for good.

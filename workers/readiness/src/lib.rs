@@ -176,10 +176,10 @@ impl Readiness {
             max_throttles_per_minute: req.thresholds.max_throttles_per_minute,
             max_p95_ms: req.thresholds.max_p95_ms,
         };
-        let warm_gap = if functions.is_empty() {
-            None
+        let warm_gaps = if functions.is_empty() {
+            Default::default()
         } else {
-            schedules::warm_gap(&self.rules, &self.scope.stack).await
+            schedules::warm_gaps(&self.rules, &self.scope.stack).await
         };
         for f in &functions {
             match configuration::check(&self.lambda, &self.optimizer, f).await {
@@ -194,7 +194,14 @@ impl Readiness {
                             .await,
                     );
                     checks.push(
-                        warmed::check(&self.cloudwatch, &self.namespace, f, warm_gap, now).await,
+                        warmed::check(
+                            &self.cloudwatch,
+                            &self.namespace,
+                            f,
+                            warm_gaps.get(f).copied(),
+                            now,
+                        )
+                        .await,
                     );
                 }
             }

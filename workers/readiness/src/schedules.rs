@@ -73,18 +73,55 @@ async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<R
     }
 }
 
-/// Twice the shortest interval of the stack's enabled warm-up schedules (at least 10 minutes:
-/// metrics arrive late); `None` when none is enabled or the rules cannot be read.
-pub async fn warm_gap(events: &aws_sdk_eventbridge::Client, stack: &str) -> Option<Duration> {
-    list(events, stack)
-        .await
-        .ok()?
+/// Per function a warm-up schedule names: twice the shortest `rate(...)` of the stack's
+/// enabled warm-up schedules naming it (at least 10 minutes: metrics arrive late). The targets
+/// are read from each rule's input (`ListTargetsByRule`). A function named only by `cron(...)`
+/// schedules (the office-hours peak) is not held to an interval: between its hours nothing
+/// warms it, by design. Empty when the rules cannot be read.
+pub async fn warm_gaps(
+    events: &aws_sdk_eventbridge::Client,
+    stack: &str,
+) -> std::collections::HashMap<String, Duration> {
+    let mut gaps = std::collections::HashMap::new();
+    let Ok(rules) = list(events, stack).await else {
+        return gaps;
+    };
+    for r in rules
         .iter()
         .filter(|r| r.state() == Some(&RuleState::Enabled))
-        .filter(|r| r.name().and_then(|n| worker_of(stack, n)) == Some(Worker::Warmup))
-        .filter_map(|r| r.schedule_expression().map(interval))
-        .min()
-        .map(|i| (i * 2).max(Duration::minutes(10)))
+    {
+        let (Some(name), Some(expr)) = (r.name(), r.schedule_expression()) else {
+            continue;
+        };
+        if worker_of(stack, name) != Some(Worker::Warmup) || !expr.starts_with("rate(") {
+            continue;
+        }
+        let gap = (interval(expr) * 2).max(Duration::minutes(10));
+        let Ok(targets) = events.list_targets_by_rule().rule(name).send().await else {
+            continue;
+        };
+        for input in targets.targets().iter().filter_map(|t| t.input()) {
+            for f in warmed_by(input) {
+                let g = gaps.entry(f).or_insert(gap);
+                *g = (*g).min(gap);
+            }
+        }
+    }
+    gaps
+}
+
+/// The functions a warm-up request (a schedule's input: the envelope) names, by plain name.
+pub fn warmed_by(input: &str) -> Vec<String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(input) else {
+        return vec![];
+    };
+    v["payload"]["targets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["function"].as_str())
+        .map(|f| stoker_events::names::function_name(f).to_owned())
+        .collect()
 }
 
 /// The worker a schedule rule feeds, from its name: `<stack>-<worker>[-...]` for the rules the
@@ -189,6 +226,13 @@ async fn ran(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schedules_input_names_its_targets_by_plain_name() {
+        let input = r#"{"kind": "stoker.warmup.requested", "version": 1, "payload": {"targets": [{"function": "api", "concurrency": 3}, {"function": "arn:aws:lambda:us-east-1:123456789012:function:web:live"}]}}"#;
+        assert_eq!(warmed_by(input), ["api", "web"]);
+        assert!(warmed_by("not json").is_empty());
+    }
 
     #[test]
     fn a_rule_is_its_workers_by_its_logical_id() {

@@ -1,5 +1,5 @@
 //! `function.warmed`: a function the warm-up worker warmed in the last day was warmed within
-//! two of the warm-up's intervals, and its last pass reached it. From the warm-up worker's
+//! two intervals of the `rate(...)` schedules naming it, and its last pass reached it. From the warm-up worker's
 //! `WarmupTargetWarmed` metric (dimensions `Worker=warmup`, `Function`): 1 for a pass that
 //! warmed it, 0 for one that failed to. A function no pass named in a day is not a target.
 
@@ -13,7 +13,7 @@ use crate::metric;
 const CHECK: &str = "function.warmed";
 
 /// `function.warmed` of `function`, from the metrics in `namespace`; `gap`: twice the
-/// shortest interval of the stack's enabled warm-up schedules, when there are any.
+/// shortest interval of the stack's enabled `rate(...)` warm-up schedules naming it, if any.
 pub async fn check(
     cw: &aws_sdk_cloudwatch::Client,
     namespace: &str,
@@ -75,7 +75,7 @@ pub fn judge(
             CHECK,
             function,
             format!(
-                "last warmed {ago} min ago, more than {} min (twice the warm-up's shortest schedule): its instances may be cold; a target of the peak schedule only is not warmed outside its hours",
+                "last warmed {ago} min ago, more than {} min (twice its warm-up schedule's interval): its instances may be cold; see the warm-up's `schedule.ran` and its report in `stoker status`",
                 gap.num_minutes()
             ),
         ),

@@ -122,7 +122,7 @@ impl Job for Warmup {
         for t in &report.targets {
             emit_metrics_by(
                 Worker::Warmup.name(),
-                ("Function", report::function_name(&t.function)),
+                ("Function", stoker_events::names::function_name(&t.function)),
                 &[Metric::count(
                     "WarmupTargetWarmed",
                     f64::from(u8::from(t.warmed())),

@@ -38,15 +38,6 @@ impl TargetReport {
     }
 }
 
-/// A target's plain function name: `name` of `name`, `name:alias`, `account:function:name`
-/// or a function ARN (how CloudWatch's `FunctionName` and readiness name it).
-pub fn function_name(target: &str) -> &str {
-    let name = target
-        .split_once(":function:")
-        .map_or(target, |(_, rest)| rest);
-    name.split(':').next().unwrap_or(name)
-}
-
 /// Why some or all of a target's invocations failed (the first failure seen).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetError {
@@ -173,19 +164,6 @@ mod tests {
         assert_eq!(r.failed_targets, 2);
         assert!(r.targets[2].is_retryable() && !r.targets[1].is_retryable());
         assert_eq!(r.first_error(), Some("m"));
-    }
-
-    #[test]
-    fn targets_are_named_by_their_plain_function_name() {
-        for t in [
-            "api",
-            "api:live",
-            "123456789012:function:api",
-            "arn:aws:lambda:us-east-1:123456789012:function:api",
-            "arn:aws:lambda:us-east-1:123456789012:function:api:7",
-        ] {
-            assert_eq!(function_name(t), "api", "{t}");
-        }
     }
 
     #[test]

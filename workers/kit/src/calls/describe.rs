@@ -345,6 +345,14 @@ fn events(scope: &Scope, call: &mut Call, body: &Value) {
     if let Some(bus) = str_at(body, "EventBusName").or(str_at(body, "Name")) {
         call.resource = bus_arn(scope, Some(bus));
     }
+    // A call on one rule (`ListTargetsByRule`, `DescribeRule`): the rule's ARN.
+    if let Some(rule) = str_at(body, "Rule") {
+        let path = match str_at(body, "EventBusName").filter(|b| *b != "default") {
+            Some(bus) => format!("rule/{bus}/{rule}"),
+            None => format!("rule/{rule}"),
+        };
+        call.resource = arn(scope, "events", &path);
+    }
     for e in body
         .get("Entries")
         .and_then(Value::as_array)
