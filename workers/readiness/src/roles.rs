@@ -1,5 +1,5 @@
 //! The stack's roles read back from IAM (`role.actions`): no worker's role allows a wildcard
-//! action (`*`, `s3:*`, `s3:Get*`) or everything but some (`NotAction`), in its inline
+//! action (`*`, `s3:*`, `s3:Get*`, `s3:?etObject`) or everything but some (`NotAction`), in its inline
 //! policies or in the managed policies attached to it. The template test holds the template
 //! to the same rule; this reads what is deployed, so a statement added by hand shows.
 
@@ -77,7 +77,7 @@ pub fn wildcards(policy: &Value) -> Vec<String> {
         out.extend(
             actions
                 .into_iter()
-                .filter(|a| a.contains('*'))
+                .filter(|a| a.contains(['*', '?']))
                 .map(str::to_owned),
         );
     }
@@ -182,14 +182,14 @@ mod tests {
     #[test]
     fn wildcard_and_not_actions_are_found_in_allow_statements_only() {
         let policy = json!({"Statement": [
-            {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "s3:Get*"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "s3:Get*", "s3:?utObject"], "Resource": "*"},
             {"Effect": "Allow", "Action": "*", "Resource": "*"},
             {"Effect": "Deny", "Action": "iam:*", "Resource": "*"},
             {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
         ]});
         assert_eq!(
             wildcards(&policy),
-            ["s3:Get*", "*", "NotAction \"iam:*\""],
+            ["s3:Get*", "s3:?utObject", "*", "NotAction \"iam:*\""],
             "a Deny with a wildcard is fine"
         );
         let single = json!({"Statement": {"Effect": "Allow", "Action": "logs:PutLogEvents"}});
