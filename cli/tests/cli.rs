@@ -623,3 +623,91 @@ async fn optimize_sweeps_applies_and_charts_then_rollback_restores_the_function(
     )
     .await;
 }
+
+/// `stoker readiness` gates a deploy: exit 1 and the no-go table for the stack's own verdict
+/// (its functions are not deployed: this stack runs its workers as processes), exit 0 for a
+/// request narrowed to what is healthy, with the report as JSON lines.
+#[tokio::test]
+async fn readiness_gates_with_its_exit_code() {
+    let sdk = emulator().await;
+    let sdk2 = sdk.clone();
+    with_stack(
+        &sdk,
+        "rdy",
+        &[("SchedulesState", "DISABLED")],
+        move |stack| async move {
+            let mut run = std::process::Command::new(STOKER)
+                .args(["--stack", &stack.name, "run", "--workers", "readiness"])
+                .env("STOKER_EMF", "off")
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let out = stoker(&stack.name, &["readiness", "--timeout", "120"]);
+            let table = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
+            assert!(table.contains("NO-GO"), "{table}");
+            assert!(table.contains("function.exists"), "{table}");
+            assert!(text(&out.stderr).contains("no-go"), "{}", text(&out.stderr));
+
+            // Healthy: the ops table with an export recorded an hour ago, the warm-up's queue
+            // and alarms, and a function deployed under the warm-up's name.
+            // (LocalStack's CloudFormation leaves point-in-time recovery off, and LocalStack has
+            // no native backups: the recorded export vouches for the table.)
+            let ops = stack.output("OpsTableName").to_owned();
+            let ddb = aws_sdk_dynamodb::Client::new(&sdk2);
+            ddb.update_continuous_backups()
+                .table_name(&ops)
+                .point_in_time_recovery_specification(
+                    aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .build()?,
+                )
+                .send()
+                .await?;
+            let at = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+            ddb.put_item()
+                .table_name(&ops)
+                .item("pk", AttributeValue::S(format!("BACKUP#{ops}")))
+                .item("sk", AttributeValue::S(format!("{at}#export#exp-1")))
+                .item("kind", AttributeValue::S("export".into()))
+                .item("name", AttributeValue::S("exp-1".into()))
+                .send()
+                .await?;
+            let warmup = format!("{}-warmup", stack.name);
+            stoker_it::lambda::deploy_function(&sdk2, &warmup, b"#!/bin/sh\n", &[]).await?;
+            let prefix = format!("{warmup}-");
+            let out = stoker(
+                &stack.name,
+                &[
+                    "readiness",
+                    "--table",
+                    &ops,
+                    "--queue",
+                    &warmup,
+                    "--function",
+                    &warmup,
+                    "--alarm-prefix",
+                    &prefix,
+                    "--output",
+                    "json",
+                    "--timeout",
+                    "120",
+                ],
+            );
+            let lines = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{lines}{}", text(&out.stderr));
+            let last: Value = serde_json::from_str(lines.lines().last().unwrap_or_default())?;
+            assert_eq!(last["report"]["go"], true, "{last}");
+            assert_eq!(last["report"]["failed"], 0, "{last}");
+
+            let _ = aws_sdk_lambda::Client::new(&sdk2)
+                .delete_function()
+                .function_name(&warmup)
+                .send()
+                .await;
+            let _ = run.kill();
+            let _ = run.wait();
+            Ok(())
+        },
+    )
+    .await;
+}

@@ -81,6 +81,29 @@ impl Report {
         }
     }
 
+    /// The report cut to at most `max_bytes` of JSON, so that the run record keeps it whole
+    /// enough to print (the kit stores at most 16 KiB of a job's report): first the passed
+    /// checks' evidence is shortened, then dropped, then the passed checks themselves (their
+    /// count stays). Failures and warnings are never cut.
+    pub fn fitted(mut self, max_bytes: usize) -> Report {
+        let size = |r: &Report| serde_json::to_vec(r).map_or(usize::MAX, |v| v.len());
+        let passed = |c: &Check| c.status == Status::Pass;
+        for keep in [40, 0] {
+            if size(&self) <= max_bytes {
+                return self;
+            }
+            for c in self.checks.iter_mut().filter(|c| passed(c)) {
+                if c.evidence.chars().count() > keep {
+                    c.evidence = c.evidence.chars().take(keep).collect::<String>() + "…";
+                }
+            }
+        }
+        if size(&self) > max_bytes {
+            self.checks.retain(|c| !passed(c));
+        }
+        self
+    }
+
     /// The failed checks as `<check> <resource>: <evidence>`.
     pub fn failures(&self) -> Vec<String> {
         self.checks
@@ -172,5 +195,20 @@ mod tests {
         );
         assert!(t.contains("FAIL   table.pitr"), "{t}");
         assert_eq!(table(&serde_json::json!({"functions": []})), None);
+    }
+
+    #[test]
+    fn a_large_report_is_fitted_by_cutting_passes_never_failures() {
+        let long = "e".repeat(300);
+        let mut checks: Vec<Check> = (0..100)
+            .map(|i| Check::pass("table.pitr", &format!("t{i}"), long.clone()))
+            .collect();
+        checks.push(Check::fail("table.backup", "t0", long.clone()));
+        let r = Report::new(checks).fitted(8 * 1024);
+        assert!(serde_json::to_vec(&r).unwrap().len() <= 8 * 1024);
+        assert_eq!((r.passed, r.failed), (100, 1), "the counts stay");
+        assert_eq!(r.checks[0].evidence, long, "a failure keeps its evidence");
+        let small = Report::new(vec![Check::pass("a", "b", "c")]);
+        assert_eq!(small.clone().fitted(8 * 1024), small);
     }
 }

@@ -97,28 +97,22 @@ async fn pitr(ddb: &Client, table: &str) -> Check {
     }
 }
 
-async fn backup(
+/// The newest available native backup of `table` (`ListBackups`, every page).
+async fn newest_native(
     ddb: &Client,
-    ops: &Ops<'_>,
     table: &str,
-    max_age_hours: u32,
-    now: DateTime<Utc>,
-) -> Check {
-    const CHECK: &str = "table.backup";
+) -> Result<Option<(DateTime<Utc>, String)>, String> {
     let mut newest: Option<(DateTime<Utc>, String)> = None;
     let mut start: Option<String> = None;
     loop {
-        let page = match ddb
+        let page = ddb
             .list_backups()
             .table_name(table)
             .backup_type(BackupTypeFilter::All)
             .set_exclusive_start_backup_arn(start.clone())
             .send()
             .await
-        {
-            Ok(p) => p,
-            Err(e) => return Check::fail(CHECK, table, unreadable("ListBackups", &e)),
-        };
+            .map_err(|e| unreadable("ListBackups", &e))?;
         for b in page.backup_summaries() {
             if b.backup_status() != Some(&BackupStatus::Available) {
                 continue;
@@ -130,24 +124,49 @@ async fn backup(
                 continue;
             };
             if newest.as_ref().is_none_or(|(n, _)| at > *n) {
-                let name = b.backup_name().unwrap_or_default();
-                newest = Some((at, format!("native {name}")));
+                newest = Some((at, b.backup_name().unwrap_or_default().to_owned()));
             }
         }
         start = page.last_evaluated_backup_arn().map(str::to_owned);
         if start.is_none() || page.backup_summaries().is_empty() {
-            break;
+            return Ok(newest);
         }
     }
-    let mut note = String::new();
-    match newest_export(ops, table).await {
-        Ok(Some((at, name))) if newest.as_ref().is_none_or(|(n, _)| at > *n) => {
-            newest = Some((at, format!("export {name}")));
+}
+
+async fn backup(
+    ddb: &Client,
+    ops: &Ops<'_>,
+    table: &str,
+    max_age_hours: u32,
+    now: DateTime<Utc>,
+) -> Check {
+    const CHECK: &str = "table.backup";
+    // Either source may vouch for the table: one that cannot be read fails the check only
+    // when the other has nothing either.
+    let (native, export) = (
+        newest_native(ddb, table).await,
+        newest_export(ops, table).await,
+    );
+    let mut notes = Vec::new();
+    let mut newest: Option<(DateTime<Utc>, String)> = None;
+    for (found, kind) in [(native, "native"), (export, "export")] {
+        match found {
+            Ok(Some((at, name))) if newest.as_ref().is_none_or(|(n, _)| at > *n) => {
+                newest = Some((at, format!("{kind} {name}")));
+            }
+            Ok(_) => {}
+            Err(why) => notes.push(why),
         }
-        Ok(_) => {}
-        Err(why) if newest.is_none() => return Check::fail(CHECK, table, why),
-        Err(why) => note = format!("; exports not read: {why}"),
     }
+    if newest.is_none() && !notes.is_empty() {
+        return Check::fail(CHECK, table, notes.join("; "));
+    }
+    let note = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; not read: {}", notes.join("; "))
+    };
     let Some((at, name)) = newest else {
         return Check::fail(
             CHECK,
