@@ -239,7 +239,7 @@ impl PublishArgs {
     }
 
     /// The run, and the worker's report when the job completed.
-    fn print_run(&self, run: &RunRecord, report: Option<Value>) {
+    pub(crate) fn print_run(&self, run: &RunRecord, report: Option<Value>) {
         match self.output {
             Output::Json => {
                 let mut v = serde_json::to_value(run).unwrap_or_default();

@@ -59,12 +59,19 @@ pub struct ReadinessArgs {
     /// How long to wait for the verdict, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Ask for nothing new: print the newest completed readiness report of the last 24 h (the
+    /// schedule's, or an operator's) and exit by its verdict.
+    #[arg(long)]
+    pub last: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
 
 impl ReadinessArgs {
     pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
+        if self.last {
+            return self.last_verdict(aws).await;
+        }
         let payload = ReadinessRequest {
             tables: self.tables.clone(),
             queues: self.queues.clone(),
@@ -91,6 +98,50 @@ impl ReadinessArgs {
         .await
         .map_err(no_verdict)?;
         verdict(done.unwrap_or_default())
+    }
+}
+
+impl ReadinessArgs {
+    /// The newest completed readiness run of the last 24 h, printed, and its verdict.
+    async fn last_verdict(&self, aws: &AwsArgs) -> Result<(), CliError> {
+        let ctx = aws.ctx().await?;
+        let ops = ctx.ops()?;
+        let worker = stoker_events::Worker::Readiness.name();
+        let since = chrono::Utc::now() - chrono::Duration::hours(24);
+        let runs = ops
+            .runs_since(worker, since)
+            .await
+            .map_err(|e| no_verdict(CliError::new(e.to_string())))?;
+        let newest = runs
+            .iter()
+            .filter(|r| r.outcome == stoker_kit::ops::RunOutcome::Completed)
+            .max_by_key(|r| r.finished_at);
+        let Some(run) = newest else {
+            return Err(CliError {
+                exit_code: NO_VERDICT,
+                ..CliError::new("no readiness report in the last 24 hours")
+                    .fix("run `stoker readiness` (without --last), and check the ReadinessSchedule")
+            });
+        };
+        let report = ops
+            .stored_outcome(worker, &run.event_id)
+            .await
+            .ok()
+            .flatten();
+        if self.output == Output::Text {
+            println!(
+                "last report: {} ({}, asked by {})",
+                run.finished_at.to_rfc3339(),
+                run.event_id,
+                run.requested_by
+            );
+        }
+        PublishArgs::follow("stoker.readiness.requested", String::new(), 0, self.output)
+            .print_run(run, report.clone());
+        verdict(Done {
+            summary: run.summary.clone(),
+            report,
+        })
     }
 }
 

@@ -699,6 +699,13 @@ async fn readiness_gates_with_its_exit_code() {
             assert_eq!(last["report"]["go"], true, "{last}");
             assert_eq!(last["report"]["failed"], 0, "{last}");
 
+            // --last asks for nothing: the newest report (the go one) and its exit code.
+            let out = stoker(&stack.name, &["readiness", "--last"]);
+            let table = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
+            assert!(table.starts_with("last report: "), "{table}");
+            assert!(table.contains("GO: "), "{table}");
+
             let _ = aws_sdk_lambda::Client::new(&sdk2)
                 .delete_function()
                 .function_name(&warmup)
