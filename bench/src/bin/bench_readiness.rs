@@ -116,7 +116,8 @@ async fn main() -> anyhow::Result<()> {
     let cpu_ms = |total: f64| total * 1000.0 / jobs as f64;
     let p50_s = pct(&ms, 0.5) / 1000.0;
 
-    // The baseline: the same reads, one after another, nothing made of them.
+    // The baseline: the same reads (those of the checks as of this session), one after another,
+    // nothing made of them.
     let base_count = Arc::new(CallCount::default());
     let base_sdk = stoker_kit::aws::counted_config_loader(
         stoker_events::Worker::Readiness,
@@ -333,6 +334,19 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
             8 * 24,
         )
         .await;
+        // The exports the backup worker recorded.
+        let _ = ddb
+            .query()
+            .table_name(&req.tables[0])
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("BACKUP#{t}")),
+            )
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await;
     }
     for q in &req.queues {
         if let Ok(u) = sqs.get_queue_url().queue_name(q).send().await {
@@ -343,7 +357,17 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
                 .send()
                 .await;
         }
+        if !q.ends_with("-dlq") {
+            let (age, d) = ("ApproximateAgeOfOldestMessage", dim("QueueName", q));
+            let _ = stat("AWS/SQS", age, vec![d], 1).await;
+        }
     }
+    // The warm-up schedules (whose targets the warmed check holds to their interval).
+    let _ = aws_sdk_eventbridge::Client::new(sdk)
+        .list_rules()
+        .name_prefix(format!("{}-", req.tables[0].trim_end_matches("-ops")))
+        .send()
+        .await;
     let start = aws_smithy_types::DateTime::from_millis(
         (now - chrono::Duration::hours(1)).timestamp_millis(),
     );
@@ -369,6 +393,22 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
             .consistent_read(true)
             .send()
             .await;
+        // The optimizer's advice, and the warm-up's passes.
+        let _ = ddb
+            .get_item()
+            .table_name(&req.tables[0])
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("OPTIMIZER#{f}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("ADVICE".into()),
+            )
+            .send()
+            .await;
+        let warmed = vec![dim("Worker", "warmup"), dim("Function", f)];
+        let _ = stat("Stoker", "WarmupTargetWarmed", warmed, 24).await;
         // As the worker reads them: a function's metrics together; the p95, and the maximum
         // where no percentile comes back (LocalStack).
         let dim = || Dimension::builder().name("FunctionName").value(f).build();
