@@ -44,6 +44,10 @@ pub struct ReadinessArgs {
     /// A queue whose oldest message is older (s) warns.
     #[arg(long, default_value_t = 900)]
     pub max_message_age_s: u32,
+    /// The stack's verdict warns when the jobs cost more (USD) per 1,000 invocations of the
+    /// warmed functions.
+    #[arg(long, default_value_t = 0.1)]
+    pub max_usd_per_1000_invocations: f64,
     /// A function with a larger share of errors (%) over the last hour fails.
     #[arg(long, default_value_t = 5)]
     pub max_error_rate_pct: u32,
@@ -82,6 +86,7 @@ impl ReadinessArgs {
                 max_backup_age_hours: self.max_backup_age_hours,
                 max_queue_depth: self.max_queue_depth,
                 max_message_age_s: self.max_message_age_s,
+                max_usd_per_1000_invocations: self.max_usd_per_1000_invocations,
                 max_error_rate_pct: self.max_error_rate_pct,
                 max_throttles_per_minute: self.max_throttles_per_minute,
                 max_p95_ms: self.max_p95_ms,

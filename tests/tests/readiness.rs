@@ -1001,6 +1001,14 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
     )
     .await;
     datum(&cw, &ns, "JobsCompleted", &[("Worker", "warmup")], 2, 3.0).await;
+    // Cost per use: the warm-up's jobs cost $0.05 in the last hour; the one function it warms
+    // was invoked 100 times: $0.50 per 1,000, above the default $0.10.
+    let warmed_fn = format!("{stack}-api");
+    datum(&cw, &ns, "JobCost", &[("Worker", "warmup")], 20, 0.05).await;
+    let by_fn = [("Worker", "warmup"), ("Function", warmed_fn.as_str())];
+    datum(&cw, &ns, "WarmupTargetWarmed", &by_fn, 20, 1.0).await;
+    let by_name = [("FunctionName", warmed_fn.as_str())];
+    datum(&cw, "AWS/Lambda", "Invocations", &by_name, 20, 100.0).await;
     let w = worker(&stack).await;
     let r = w
         .check(&ReadinessRequest::default())
@@ -1038,6 +1046,18 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
         .find(|c| c.check == "cache.redis")
         .expect("the Redis check");
     assert_eq!(redis.status, Status::Warn, "{redis:?}");
+    let per_use = r
+        .checks
+        .iter()
+        .find(|c| c.check == "cost.per_use")
+        .expect("the cost per use");
+    assert_eq!(per_use.status, Status::Warn, "{per_use:?}");
+    assert!(
+        per_use
+            .evidence
+            .starts_with("0.5000 USD per 1,000 invocations of the 1 warmed"),
+        "{per_use:?}"
+    );
     assert!(redis.evidence.contains("hit rate 55.0 %"), "{redis:?}");
     // Nothing measured in another namespace: no Redis to check, unless caches are warmed on a
     // schedule (then it is unreachable, or the cache-warmer fails).

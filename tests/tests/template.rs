@@ -490,6 +490,15 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
     assert!(expression.starts_with("1000 * ("), "{expression}");
     assert!(expression.ends_with("/ invocations"), "{expression}");
     assert_eq!(threshold(per_use), "CostPer1000InvocationsAlarmUsd");
+    // ... and per 1,000 invocations of the warmed functions, as readiness measures it.
+    let warmed = alarm("ReadinessCostPerWarmedInvocationsAlarm");
+    assert_eq!(
+        warmed["MetricName"].as_str(),
+        Some("CostPer1000WarmedInvocations")
+    );
+    assert_eq!(warmed["Dimensions"][0]["Value"].as_str(), Some("readiness"));
+    assert_eq!(warmed["Period"].as_u64(), Some(3600));
+    assert_eq!(threshold(warmed), "CostPer1000InvocationsAlarmUsd");
     // p95 > 300 ms (warning) and its critical level: the rollup's WorstP95Ms.
     for (id, param, periods) in [
         ("RollupP95WarningAlarm", "P95AlarmMs", 1),

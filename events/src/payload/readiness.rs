@@ -101,6 +101,12 @@ pub struct Thresholds {
     #[serde(default = "default_message_age_s")]
     #[schemars(range(min = 1, max = 1_209_600))]
     pub max_message_age_s: u32,
+    /// The stack's verdict warns when stoker's jobs cost more than this many USD per 1,000
+    /// invocations of the functions it warms over the last hour (0-1000, default 0.10).
+    #[serde(default = "default_usd_per_1000_invocations")]
+    #[schemars(range(min = 0.0, max = 1000.0))]
+    #[cfg_attr(test, proptest(strategy = "0.0f64..1000.0"))]
+    pub max_usd_per_1000_invocations: f64,
     /// A function whose errors exceed this share of its invocations in the last hour fails
     /// (0-100 %, default 5; above 1 % warns).
     #[serde(default = "default_error_rate_pct")]
@@ -129,6 +135,7 @@ impl Default for Thresholds {
             max_backup_age_hours: default_backup_age_hours(),
             max_queue_depth: default_queue_depth(),
             max_message_age_s: default_message_age_s(),
+            max_usd_per_1000_invocations: default_usd_per_1000_invocations(),
             max_error_rate_pct: default_error_rate_pct(),
             max_throttles_per_minute: default_throttles_per_minute(),
             max_p95_ms: default_p95_ms(),
@@ -145,6 +152,9 @@ fn default_queue_depth() -> u64 {
 }
 fn default_message_age_s() -> u32 {
     900
+}
+fn default_usd_per_1000_invocations() -> f64 {
+    0.1
 }
 fn default_error_rate_pct() -> u32 {
     5
@@ -217,6 +227,12 @@ impl Validate for Thresholds {
             8760,
         );
         v.range("max_queue_depth", self.max_queue_depth, 0, 1_000_000);
+        v.range_f64(
+            "max_usd_per_1000_invocations",
+            self.max_usd_per_1000_invocations,
+            0.0,
+            1000.0,
+        );
         v.range(
             "max_message_age_s",
             self.max_message_age_s.into(),

@@ -16,6 +16,7 @@ pub mod drills;
 mod evidence;
 pub mod functions;
 mod metric;
+pub mod per_use;
 pub mod queues;
 pub mod roles;
 pub mod schedules;
@@ -222,6 +223,21 @@ impl Readiness {
             checks.push(
                 cache::check(&self.cloudwatch, &self.namespace, self.cache_scheduled, now).await,
             );
+            let max_usd = req.thresholds.max_usd_per_1000_invocations;
+            let (check, per) =
+                per_use::check(&self.cloudwatch, &self.namespace, max_usd, now).await;
+            checks.push(check);
+            if let Some(per) = per {
+                // The stack's alarm of the same name watches it.
+                emit_metrics(
+                    Worker::Readiness.name(),
+                    &[Metric {
+                        name: "CostPer1000WarmedInvocations",
+                        unit: "None",
+                        value: per,
+                    }],
+                );
+            }
             if let Some(b) = &self.export_bucket {
                 checks.extend(bucket::check(&self.s3, b).await);
             }

@@ -135,6 +135,33 @@ pub async fn functions_seen(cw: &aws_sdk_cloudwatch::Client) -> Result<Vec<Strin
     Ok(names)
 }
 
+/// The functions the warm-up worker has warmed (its per-function `WarmupTargetWarmed` in
+/// `namespace`, the last two weeks), by name.
+pub async fn warmed_functions(
+    cw: &aws_sdk_cloudwatch::Client,
+    namespace: &str,
+) -> Result<Vec<String>, String> {
+    let pages = cw
+        .list_metrics()
+        .namespace(namespace)
+        .metric_name("WarmupTargetWarmed")
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|e| unreadable("ListMetrics", &e))?;
+    let mut names: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.metrics())
+        .flat_map(|m| m.dimensions())
+        .filter(|d| d.name() == Some("Function"))
+        .filter_map(|d| d.value().map(str::to_owned))
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// The stack's queues starting with `prefix` (`ListQueues`), by name.
 pub async fn queues_under(sqs: &aws_sdk_sqs::Client, prefix: &str) -> Result<Vec<String>, String> {
     let urls = sqs
