@@ -63,8 +63,8 @@ pub struct ReadinessArgs {
     /// How long to wait for the verdict, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
-    /// Ask for nothing new: print the newest completed readiness report of the last 24 h (the
-    /// schedule's, or an operator's) and exit by its verdict.
+    /// Ask for nothing new: print the newest completed report of the readiness schedule (the
+    /// stack's own verdict) of the last 24 h and exit by its verdict.
     #[arg(long)]
     pub last: bool,
     #[arg(long, value_enum, default_value = "text")]
@@ -117,15 +117,18 @@ impl ReadinessArgs {
             .runs_since(worker, since)
             .await
             .map_err(|e| no_verdict(CliError::new(e.to_string())))?;
+        // The schedule's only: an operator's narrowed request must not pass the gate.
         let newest = runs
             .iter()
             .filter(|r| r.outcome == stoker_kit::ops::RunOutcome::Completed)
+            .filter(|r| r.requested_by.starts_with("schedule:"))
             .max_by_key(|r| r.finished_at);
         let Some(run) = newest else {
             return Err(CliError {
                 exit_code: NO_VERDICT,
-                ..CliError::new("no readiness report in the last 24 hours")
-                    .fix("run `stoker readiness` (without --last), and check the ReadinessSchedule")
+                ..CliError::new("no scheduled readiness report in the last 24 hours").fix(
+                    "run `stoker readiness` (without --last), and check that the ReadinessSchedule is enabled",
+                )
             });
         };
         let report = ops

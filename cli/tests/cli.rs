@@ -699,12 +699,31 @@ async fn readiness_gates_with_its_exit_code() {
             assert_eq!(last["report"]["go"], true, "{last}");
             assert_eq!(last["report"]["failed"], 0, "{last}");
 
-            // --last asks for nothing: the newest report (the go one) and its exit code.
+            // --last asks for nothing: the schedule's newest report only (none yet: exit 3;
+            // the operator's narrowed go above never counts), then the one the schedule asked.
+            let out = stoker(&stack.name, &["readiness", "--last"]);
+            assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+            let out = stoker(
+                &stack.name,
+                &[
+                    "publish",
+                    "stoker.readiness.requested",
+                    "--payload",
+                    "{}",
+                    "--requested-by",
+                    "schedule:readiness",
+                    "--wait",
+                    "--timeout",
+                    "120",
+                ],
+            );
+            assert!(out.status.success(), "{}", text(&out.stderr));
             let out = stoker(&stack.name, &["readiness", "--last"]);
             let table = text(&out.stdout);
-            assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
+            assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
             assert!(table.starts_with("last report: "), "{table}");
-            assert!(table.contains("GO: "), "{table}");
+            assert!(table.contains("schedule:readiness"), "{table}");
+            assert!(table.contains("NO-GO: "), "{table}");
 
             let _ = aws_sdk_lambda::Client::new(&sdk2)
                 .delete_function()

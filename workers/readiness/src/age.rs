@@ -1,5 +1,6 @@
 //! A queue's oldest message (`queue.age`): not older than `max_message_age_s`, from SQS's
-//! `ApproximateAgeOfOldestMessage` (AWS/SQS, by `QueueName`) over the last 15 minutes. A job
+//! `ApproximateAgeOfOldestMessage` (AWS/SQS, by `QueueName`): the newest 5-minute maximum of
+//! the last 15 minutes. A job
 //! that waits long is late whatever the queue's depth: a stuck worker, a poison message
 //! retried until its receive count runs out.
 
@@ -30,7 +31,11 @@ pub async fn check(
     );
     match points.await {
         Ok(points) => {
-            let oldest = points.iter().filter_map(|p| p.maximum()).reduce(f64::max);
+            // The newest period's: a queue drained since is not late.
+            let newest = points
+                .iter()
+                .max_by_key(|p| p.timestamp().map(|t| t.secs()));
+            let oldest = newest.and_then(|p| p.maximum());
             judge(name, oldest, max_age_s)
         }
         Err(why) => Check::fail(CHECK, name, why),

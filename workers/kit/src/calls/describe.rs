@@ -345,7 +345,7 @@ fn events(scope: &Scope, call: &mut Call, body: &Value) {
     if let Some(bus) = str_at(body, "EventBusName").or(str_at(body, "Name")) {
         call.resource = bus_arn(scope, Some(bus));
     }
-    // A call on one rule (`ListTargetsByRule`, `DescribeRule`): the rule's ARN.
+    // A call on one rule's targets (`ListTargetsByRule`, `PutTargets`): the rule's ARN.
     if let Some(rule) = str_at(body, "Rule") {
         let path = match str_at(body, "EventBusName").filter(|b| *b != "default") {
             Some(bus) => format!("rule/{bus}/{rule}"),

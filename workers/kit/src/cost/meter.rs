@@ -133,8 +133,24 @@ pub(crate) fn capacity(kind: Pending, body: &[u8], prices: &Prices) -> f64 {
     {
         Some(Consumed::One(u)) => u.units * unit,
         Some(Consumed::Many(all)) => all.iter().map(|u| u.units).sum::<f64>() * unit,
-        None => estimate,
+        // AWS bills a failed condition and a cancelled transaction, not a throttled, invalid
+        // or failed request.
+        None if billed_error(body) => estimate,
+        None => 0.0,
     }
+}
+
+/// A DynamoDB error answer AWS still bills capacity for.
+fn billed_error(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Error {
+        #[serde(rename = "__type", default)]
+        kind: String,
+    }
+    serde_json::from_slice::<Error>(body).is_ok_and(|e| {
+        e.kind.ends_with("ConditionalCheckFailedException")
+            || e.kind.ends_with("TransactionCanceledException")
+    })
 }
 
 fn dynamodb(op: &str, body: &[u8], p: &Prices) -> f64 {
@@ -436,6 +452,12 @@ mod tests {
         assert_eq!(
             capacity(Pending::DynamoDbWrite(p.dynamodb_write_unit), failed, &p),
             p.dynamodb_write_unit
+        );
+        // A throttled request is not billed.
+        let throttled = br#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#;
+        assert_eq!(
+            capacity(Pending::DynamoDbWrite(p.dynamodb_write_unit), throttled, &p),
+            0.0
         );
         // An eventually consistent scan page: half units, at the read price.
         let scan = br#"{"Items":[],"ConsumedCapacity":{"TableName":"t","CapacityUnits":12.5}}"#;
