@@ -174,7 +174,9 @@ async fn invocations(ctx: &Ctx, hours: u32, function: Option<&str>) -> Result<f6
         .end_time(aws_smithy_types::DateTime::from_millis(
             now.timestamp_millis(),
         ))
-        .period((hours * 3600) as i32)
+        // Hourly buckets (at most 1,440 of them): an emulator found no datum in one bucket of
+        // the whole window.
+        .period((3600 * hours.div_ceil(1440).max(1)) as i32)
         .statistics(aws_sdk_cloudwatch::types::Statistic::Sum)
         .send()
         .await

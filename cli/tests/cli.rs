@@ -224,8 +224,12 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                     2000.0,
                 ),
             ] {
+                let five_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(5);
                 let mut datum = aws_sdk_cloudwatch::types::MetricDatum::builder()
                     .metric_name(metric)
+                    .timestamp(aws_smithy_types::DateTime::from_millis(
+                        five_minutes_ago.timestamp_millis(),
+                    ))
                     .value(value);
                 for (n, v) in dims {
                     datum = datum.dimensions(
