@@ -45,9 +45,9 @@ pub struct ReadinessArgs {
     #[arg(long, default_value_t = 900)]
     pub max_message_age_s: u32,
     /// The stack's verdict warns when the jobs cost more (USD) per 1,000 invocations of the
-    /// warmed functions.
-    #[arg(long, default_value_t = 0.1)]
-    pub max_usd_per_1000_invocations: f64,
+    /// warmed functions [default: the stack's CostPer1000InvocationsAlarmUsd, 0.10 unless set].
+    #[arg(long)]
+    pub max_usd_per_1000_invocations: Option<f64>,
     /// A function with a larger share of errors (%) over the last hour fails.
     #[arg(long, default_value_t = 5)]
     pub max_error_rate_pct: u32,

@@ -97,6 +97,14 @@ impl RunArgs {
                             .filter(|p| !p.is_empty()),
                         export_bucket: ctx.output("ExportBucketName").ok().map(str::to_owned),
                         cache_scheduled: ctx.outputs.contains_key("CacheWarmerScheduleRuleName"),
+                        max_usd_per_1000_invocations: std::env::var(
+                            "STOKER_MAX_USD_PER_1000_INVOCATIONS",
+                        )
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(
+                            stoker_events::payload::readiness::DEFAULT_USD_PER_1000_INVOCATIONS,
+                        ),
                     };
                     let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));

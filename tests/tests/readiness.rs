@@ -47,6 +47,8 @@ async fn worker(stack: &str) -> Readiness {
         export_bucket: None,
         namespace: namespace(stack),
         cache_scheduled: false,
+        max_usd_per_1000_invocations:
+            stoker_events::payload::readiness::DEFAULT_USD_PER_1000_INVOCATIONS,
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&sdk),
             ddb: aws_sdk_dynamodb::Client::new(&sdk),
@@ -748,7 +750,7 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     report_lines(&logs, &f("fine"), &[Some(200.0), None, None]).await;
     report_lines(&logs, &f("broken"), &[Some(1500.0), None]).await;
     // No log group at all.
-    for n in ["fine", "broken", "unlogged"] {
+    for n in ["fine", "broken", "unlogged", "peak"] {
         stoker_it::lambda::deploy_function(&sdk, &f(n), b"#!/bin/sh\n", &[])
             .await
             .expect("CreateFunction");
@@ -756,42 +758,67 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     // Warm-up passes: `fine` warmed 3 minutes ago, `broken`'s last pass failed, `unlogged`
     // was last warmed 5 hours ago though the stack's baseline warm-up runs every 15 minutes.
     let ns = namespace(&stack);
-    for (n, minutes_ago, warmed) in [("fine", 3, 1.0), ("broken", 3, 0.0), ("unlogged", 300, 1.0)] {
+    // `peak` was last warmed 5 hours ago too, but only the office-hours cron schedule names it.
+    for (n, minutes_ago, warmed) in [
+        ("fine", 3, 1.0),
+        ("broken", 3, 0.0),
+        ("unlogged", 300, 1.0),
+        ("peak", 300, 1.0),
+    ] {
         let dims = [("Worker", "warmup"), ("Function", &f(n))];
         datum(&cw, &ns, "WarmupTargetWarmed", &dims, minutes_ago, warmed).await;
     }
     let events = aws_sdk_eventbridge::Client::new(&sdk);
-    events
-        .put_rule()
-        .name(f("warmup-baseline"))
-        .schedule_expression("rate(15 minutes)")
-        .send()
-        .await
-        .expect("PutRule");
-    // Its input names the three (as the template's WarmupBaselineTargetsJson does).
-    let input = json!({"kind": "stoker.warmup.requested", "version": 1,
-        "source": "stoker.schedule", "requested_by": "schedule:warmup-baseline",
-        "payload": {"targets": [{"function": f("fine")}, {"function": f("broken")},
-            {"function": format!("arn:aws:lambda:us-east-1:000000000000:function:{}", f("unlogged"))}]}});
-    events
-        .put_targets()
-        .rule(f("warmup-baseline"))
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("queue")
-                .arn(format!("arn:aws:sqs:us-east-1:000000000000:{stack}-warmup"))
-                .input(input.to_string())
-                .build()
-                .expect("target"),
-        )
-        .send()
-        .await
-        .expect("PutTargets");
+    // The baseline's input names the three (as the template's WarmupBaselineTargetsJson does);
+    // the peak's, `peak` (and `fine`, also named every 15 minutes by the baseline).
+    let baseline = [
+        f("fine"),
+        f("broken"),
+        format!(
+            "arn:aws:lambda:us-east-1:000000000000:function:{}",
+            f("unlogged")
+        ),
+    ];
+    let schedules = [
+        ("warmup-baseline", "rate(15 minutes)", baseline.to_vec()),
+        (
+            "warmup-peak",
+            "cron(0 8 ? * MON-FRI *)",
+            vec![f("peak"), f("fine")],
+        ),
+    ];
+    for (rule, expr, targets) in &schedules {
+        events
+            .put_rule()
+            .name(f(rule))
+            .schedule_expression(*expr)
+            .send()
+            .await
+            .expect("PutRule");
+        let targets: Vec<_> = targets.iter().map(|t| json!({"function": t})).collect();
+        let input = json!({"kind": "stoker.warmup.requested", "version": 1,
+            "source": "stoker.schedule", "requested_by": format!("schedule:{rule}"),
+            "payload": {"targets": targets}});
+        events
+            .put_targets()
+            .rule(f(rule))
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(format!("arn:aws:sqs:us-east-1:000000000000:{stack}-warmup"))
+                    .input(input.to_string())
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("PutTargets");
+    }
     let w = worker(&stack).await;
     let req = ReadinessRequest {
         tables: vec![format!("{stack}-ops")],
         queues: vec![],
-        functions: vec![f("fine"), f("broken"), f("unlogged")],
+        functions: vec![f("fine"), f("broken"), f("unlogged"), f("peak")],
         ..ReadinessRequest::default()
     };
     let r = w.check(&req).await.expect("in scope");
@@ -855,13 +882,21 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
         warmed("unlogged")
     );
     assert_eq!(warmed("unlogged").status, Status::Warn);
-    let _ = events
-        .remove_targets()
-        .rule(f("warmup-baseline"))
-        .ids("queue")
-        .send()
-        .await;
-    let _ = events.delete_rule().name(f("warmup-baseline")).send().await;
+    assert_eq!(
+        warmed("peak").status,
+        Status::Pass,
+        "a target of cron schedules only is not held to an interval: {:?}",
+        warmed("peak")
+    );
+    for (rule, _, _) in &schedules {
+        let _ = events
+            .remove_targets()
+            .rule(f(rule))
+            .ids("queue")
+            .send()
+            .await;
+        let _ = events.delete_rule().name(f(rule)).send().await;
+    }
 
     // A function outside the stack and the function prefix is refused for good.
     let outside = ReadinessRequest {
@@ -870,7 +905,7 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     };
     let e = w.check(&outside).await.expect_err("out of scope");
     assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
-    for n in ["fine", "broken", "unlogged"] {
+    for n in ["fine", "broken", "unlogged", "peak"] {
         let _ = aws_sdk_lambda::Client::new(&sdk)
             .delete_function()
             .function_name(f(n))
@@ -1059,6 +1094,27 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
         "{per_use:?}"
     );
     assert!(redis.evidence.contains("hit rate 55.0 %"), "{redis:?}");
+    // The same $0.50 passes under the stack's own limit of $1 (its alarm's threshold), and a
+    // request's limit overrides the stack's.
+    let mut lenient = w.clone();
+    lenient.max_usd_per_1000_invocations = 1.0;
+    let r1 = lenient
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    assert_eq!(
+        status(&r1, "cost.per_use", "stoker"),
+        Status::Pass,
+        "{r1:#?}"
+    );
+    let mut strict = ReadinessRequest::default();
+    strict.thresholds.max_usd_per_1000_invocations = Some(0.2);
+    let r1 = lenient.check(&strict).await.expect("in scope");
+    assert_eq!(
+        status(&r1, "cost.per_use", "stoker"),
+        Status::Warn,
+        "{r1:#?}"
+    );
     // Nothing measured in another namespace: no Redis to check, unless caches are warmed on a
     // schedule (then it is unreachable, or the cache-warmer fails).
     for (scheduled, expected) in [(false, Status::Pass), (true, Status::Fail)] {
@@ -1400,6 +1456,49 @@ async fn prefixes_and_tags_select_tables_and_functions() {
     assert!(
         !r.checks.iter().any(|c| c.check.starts_with("select.")),
         "{r:#?}"
+    );
+
+    // A prefix matching more than 50 functions: the first 50 are checked, and the selection
+    // fails naming what it left out.
+    let many: Vec<String> = (0..51).map(|i| n(&format!("many-{i:02}"))).collect();
+    let seen: Vec<_> = many
+        .iter()
+        .map(|f| {
+            aws_sdk_cloudwatch::types::MetricDatum::builder()
+                .metric_name("Invocations")
+                .value(1.0)
+                .dimensions(
+                    aws_sdk_cloudwatch::types::Dimension::builder()
+                        .name("FunctionName")
+                        .value(f)
+                        .build(),
+                )
+                .build()
+        })
+        .collect();
+    cw.put_metric_data()
+        .namespace("AWS/Lambda")
+        .set_metric_data(Some(seen))
+        .send()
+        .await
+        .expect("PutMetricData");
+    let req = ReadinessRequest {
+        functions: vec![n("many-*")],
+        ..ReadinessRequest::default()
+    };
+    let r = w.check(&req).await.expect("in scope");
+    assert_eq!(checked(&r, "function.exists").len(), 50, "{r:#?}");
+    let capped = r
+        .checks
+        .iter()
+        .find(|c| c.check == "select.match" && c.resource == "functions")
+        .expect("the cap's check");
+    assert_eq!(capped.status, Status::Fail);
+    assert!(
+        capped
+            .evidence
+            .starts_with("51 functions selected, more than 50"),
+        "{capped:?}"
     );
 
     // A prefix outside the stack's is refused, as a name is.

@@ -461,37 +461,14 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
         assert_eq!(cost["Statistic"].as_str(), Some("Average"));
         assert_eq!(threshold(cost), "CostPerJobAlarmUsd");
     }
-    // Cost per 1,000 invocations: every worker's JobCost over the account's invocations.
-    let per_use = alarm("WarmupCostPerInvocationsAlarm");
-    let metrics = per_use["Metrics"].as_sequence().expect("metric math");
-    let costed: Vec<&str> = metrics
-        .iter()
-        .filter(|m| m["MetricStat"]["Metric"]["MetricName"].as_str() == Some("JobCost"))
-        .filter_map(|m| m["MetricStat"]["Metric"]["Dimensions"][0]["Value"].as_str())
-        .collect();
-    for w in Worker::ALL {
-        assert!(
-            costed.contains(&w.name()),
-            "{w}'s JobCost is not in the cost per use: {costed:?}"
-        );
-    }
-    let expression = metrics
-        .iter()
-        .find(|m| m["ReturnData"].as_bool() == Some(true))
-        .and_then(|m| m["Expression"].as_str())
-        .expect("the returned expression");
-    for m in metrics
-        .iter()
-        .filter(|m| m["ReturnData"].as_bool() == Some(false))
-    {
-        let id = m["Id"].as_str().expect("id");
-        assert!(expression.contains(id), "{id} is not in {expression}");
-    }
-    assert!(expression.starts_with("1000 * ("), "{expression}");
-    assert!(expression.ends_with("/ invocations"), "{expression}");
-    assert_eq!(threshold(per_use), "CostPer1000InvocationsAlarmUsd");
-    // ... and per 1,000 invocations of the warmed functions, as readiness measures it.
+    // Cost per 1,000 invocations of the warmed functions, as readiness measures it (its
+    // hourly figure, the worst of the hour); readiness's own limit is the alarm's.
     let warmed = alarm("ReadinessCostPerWarmedInvocationsAlarm");
+    assert_eq!(warmed["Statistic"].as_str(), Some("Maximum"));
+    assert_eq!(
+        warmed["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
     assert_eq!(
         warmed["MetricName"].as_str(),
         Some("CostPer1000WarmedInvocations")
@@ -499,6 +476,12 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
     assert_eq!(warmed["Dimensions"][0]["Value"].as_str(), Some("readiness"));
     assert_eq!(warmed["Period"].as_u64(), Some(3600));
     assert_eq!(threshold(warmed), "CostPer1000InvocationsAlarmUsd");
+    let readiness_env = &alarm("ReadinessFunction")["Environment"]["Variables"]["STOKER_MAX_USD_PER_1000_INVOCATIONS"];
+    assert_eq!(
+        untag(readiness_env).as_str(),
+        Some("CostPer1000InvocationsAlarmUsd"),
+        "readiness's cost.per_use warns at its alarm's threshold"
+    );
     // p95 > 300 ms (warning) and its critical level: the rollup's WorstP95Ms.
     for (id, param, periods) in [
         ("RollupP95WarningAlarm", "P95AlarmMs", 1),

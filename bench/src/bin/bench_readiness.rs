@@ -58,6 +58,8 @@ async fn main() -> anyhow::Result<()> {
         export_bucket: None,
         namespace: stoker_kit::emf::DEFAULT_NAMESPACE.into(),
         cache_scheduled: false,
+        max_usd_per_1000_invocations:
+            stoker_events::payload::readiness::DEFAULT_USD_PER_1000_INVOCATIONS,
         optimizer: stoker_optimizer::apply::Applier {
             lambda: aws_sdk_lambda::Client::new(&counted),
             ddb: aws_sdk_dynamodb::Client::new(&counted),

@@ -102,11 +102,13 @@ pub struct Thresholds {
     #[schemars(range(min = 1, max = 1_209_600))]
     pub max_message_age_s: u32,
     /// The stack's verdict warns when stoker's jobs cost more than this many USD per 1,000
-    /// invocations of the functions it warms over the last hour (0-1000, default 0.10).
-    #[serde(default = "default_usd_per_1000_invocations")]
+    /// invocations of the functions it warms over the last hour (0-1000; absent: the stack's
+    /// `CostPer1000InvocationsAlarmUsd`, which its alarm of the same figure uses, 0.10 by
+    /// default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 1000.0))]
-    #[cfg_attr(test, proptest(strategy = "0.0f64..1000.0"))]
-    pub max_usd_per_1000_invocations: f64,
+    #[cfg_attr(test, proptest(strategy = "proptest::option::of(0.0f64..1000.0)"))]
+    pub max_usd_per_1000_invocations: Option<f64>,
     /// A function whose errors exceed this share of its invocations in the last hour fails
     /// (0-100 %, default 5; above 1 % warns).
     #[serde(default = "default_error_rate_pct")]
@@ -135,7 +137,7 @@ impl Default for Thresholds {
             max_backup_age_hours: default_backup_age_hours(),
             max_queue_depth: default_queue_depth(),
             max_message_age_s: default_message_age_s(),
-            max_usd_per_1000_invocations: default_usd_per_1000_invocations(),
+            max_usd_per_1000_invocations: None,
             max_error_rate_pct: default_error_rate_pct(),
             max_throttles_per_minute: default_throttles_per_minute(),
             max_p95_ms: default_p95_ms(),
@@ -153,9 +155,9 @@ fn default_queue_depth() -> u64 {
 fn default_message_age_s() -> u32 {
     900
 }
-fn default_usd_per_1000_invocations() -> f64 {
-    0.1
-}
+/// The cost per 1,000 warmed invocations above which `cost.per_use` warns when neither the
+/// request nor the stack sets one (the template's `CostPer1000InvocationsAlarmUsd` default).
+pub const DEFAULT_USD_PER_1000_INVOCATIONS: f64 = 0.1;
 fn default_error_rate_pct() -> u32 {
     5
 }
@@ -227,12 +229,9 @@ impl Validate for Thresholds {
             8760,
         );
         v.range("max_queue_depth", self.max_queue_depth, 0, 1_000_000);
-        v.range_f64(
-            "max_usd_per_1000_invocations",
-            self.max_usd_per_1000_invocations,
-            0.0,
-            1000.0,
-        );
+        if let Some(usd) = self.max_usd_per_1000_invocations {
+            v.range_f64("max_usd_per_1000_invocations", usd, 0.0, 1000.0);
+        }
         v.range(
             "max_message_age_s",
             self.max_message_age_s.into(),

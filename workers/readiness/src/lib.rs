@@ -27,7 +27,9 @@ pub mod throttles;
 pub mod warmed;
 
 use stoker_events::Worker;
-use stoker_events::payload::readiness::{ReadinessReported, ReadinessRequest};
+use stoker_events::payload::readiness::{
+    DEFAULT_USD_PER_1000_INVOCATIONS, ReadinessReported, ReadinessRequest,
+};
 use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::outcome::Publisher;
 use stoker_kit::{Job, JobCtx, JobError, WorkerConfig};
@@ -36,7 +38,7 @@ pub use check::{Check, Report, Status, table};
 pub use scope::Scope;
 
 /// The readiness worker's own settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReadinessSettings {
     /// The stack's name (`STOKER_STACK`, required): its queues and alarms are named after it.
     pub stack: String,
@@ -51,6 +53,10 @@ pub struct ReadinessSettings {
     pub export_bucket: Option<String>,
     /// The stack warms caches on a schedule (`STOKER_CACHE_SCHEDULED=true`): Redis is measured.
     pub cache_scheduled: bool,
+    /// `cost.per_use` warns above this many USD per 1,000 warmed invocations unless the
+    /// request sets its own (`STOKER_MAX_USD_PER_1000_INVOCATIONS`: the template passes the
+    /// threshold of the alarm on the same figure).
+    pub max_usd_per_1000_invocations: f64,
 }
 
 impl stoker_kit::section::Section for ReadinessSettings {
@@ -65,6 +71,9 @@ impl stoker_kit::section::Section for ReadinessSettings {
             function_prefix: vars.text("STOKER_FUNCTION_PREFIX"),
             export_bucket: vars.text("STOKER_EXPORT_BUCKET"),
             cache_scheduled: vars.text("STOKER_CACHE_SCHEDULED").as_deref() == Some("true"),
+            max_usd_per_1000_invocations: vars
+                .number("STOKER_MAX_USD_PER_1000_INVOCATIONS")?
+                .unwrap_or(DEFAULT_USD_PER_1000_INVOCATIONS),
         })
     }
 }
@@ -88,6 +97,8 @@ pub struct Readiness {
     pub namespace: String,
     /// Caches are warmed on a schedule: Redis measurements are expected.
     pub cache_scheduled: bool,
+    /// `cost.per_use`'s limit when the request sets none (the stack's alarm's threshold).
+    pub max_usd_per_1000_invocations: f64,
     /// Reads the optimizer's last applied change of a function (the ops table).
     pub optimizer: stoker_optimizer::apply::Applier,
     /// Where `stoker.readiness.reported` goes (`STOKER_BUS`); none sent when absent.
@@ -115,6 +126,7 @@ impl Readiness {
             export_bucket: settings.export_bucket.clone(),
             namespace: stoker_kit::emf::namespace_in_use().to_owned(),
             cache_scheduled: settings.cache_scheduled,
+            max_usd_per_1000_invocations: settings.max_usd_per_1000_invocations,
             optimizer: stoker_optimizer::apply::Applier {
                 lambda: aws_sdk_lambda::Client::new(sdk),
                 ddb: aws_sdk_dynamodb::Client::new(sdk),
@@ -177,10 +189,17 @@ impl Readiness {
             max_throttles_per_minute: req.thresholds.max_throttles_per_minute,
             max_p95_ms: req.thresholds.max_p95_ms,
         };
-        let warm_gaps = if functions.is_empty() {
-            Default::default()
+        // The stack's rules, read once: the warm-up intervals of the functions and, on the
+        // stack's verdict, the schedules' checks.
+        let rules = if functions.is_empty() && !names_nothing(req) {
+            Ok(Vec::new())
         } else {
-            schedules::warm_gaps(&self.rules, &self.scope.stack).await
+            schedules::list(&self.rules, &self.scope.stack).await
+        };
+        let warm_gaps = if functions.is_empty() {
+            Ok(Default::default())
+        } else {
+            schedules::warm_gaps(&self.rules, &rules, &self.scope.stack).await
         };
         for f in &functions {
             match configuration::check(&self.lambda, &self.optimizer, f).await {
@@ -199,7 +218,10 @@ impl Readiness {
                             &self.cloudwatch,
                             &self.namespace,
                             f,
-                            warm_gaps.get(f).copied(),
+                            warm_gaps
+                                .as_ref()
+                                .map(|g| g.get(f).copied())
+                                .map_err(String::as_str),
                             now,
                         )
                         .await,
@@ -212,7 +234,7 @@ impl Readiness {
         if names_nothing(req) {
             checks.extend(
                 schedules::check(
-                    &self.rules,
+                    &rules,
                     &self.cloudwatch,
                     &self.namespace,
                     &self.scope.stack,
@@ -223,7 +245,10 @@ impl Readiness {
             checks.push(
                 cache::check(&self.cloudwatch, &self.namespace, self.cache_scheduled, now).await,
             );
-            let max_usd = req.thresholds.max_usd_per_1000_invocations;
+            let max_usd = req
+                .thresholds
+                .max_usd_per_1000_invocations
+                .unwrap_or(self.max_usd_per_1000_invocations);
             let (check, per) =
                 per_use::check(&self.cloudwatch, &self.namespace, max_usd, now).await;
             checks.push(check);

@@ -13,17 +13,24 @@ use crate::check::Check;
 use crate::evidence::unreadable;
 use crate::metric;
 
-/// Every check of the stack's schedules (the workers' metrics in `namespace`).
+/// Every check of the stack's schedules `rules` ([`list`]; the workers' metrics in
+/// `namespace`).
 pub async fn check(
-    events: &aws_sdk_eventbridge::Client,
+    rules: &Result<Vec<Rule>, String>,
     cw: &aws_sdk_cloudwatch::Client,
     namespace: &str,
     stack: &str,
     now: DateTime<Utc>,
 ) -> Vec<Check> {
-    let rules = match list(events, stack).await {
+    let rules = match rules {
         Ok(r) => r,
-        Err(why) => return vec![Check::fail("schedule.enabled", &format!("{stack}-*"), why)],
+        Err(why) => {
+            return vec![Check::fail(
+                "schedule.enabled",
+                &format!("{stack}-*"),
+                why.clone(),
+            )];
+        }
     };
     let mut out = Vec::new();
     for rule in rules {
@@ -54,7 +61,9 @@ pub async fn check(
     out
 }
 
-async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<Rule>, String> {
+/// The rules named `<stack>-…` (read once per job: the schedules' checks and the warm-up
+/// intervals share them).
+pub async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<Rule>, String> {
     let mut rules = Vec::new();
     let mut token = None;
     loop {
@@ -77,15 +86,17 @@ async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<Vec<R
 /// enabled warm-up schedules naming it (at least 10 minutes: metrics arrive late). The targets
 /// are read from each rule's input (`ListTargetsByRule`). A function named only by `cron(...)`
 /// schedules (the office-hours peak) is not held to an interval: between its hours nothing
-/// warms it, by design. Empty when the rules cannot be read.
+/// warms it, by design. An error (what the function's `function.warmed` fails with) when the
+/// rules or a warm-up rule's targets cannot be read.
 pub async fn warm_gaps(
     events: &aws_sdk_eventbridge::Client,
+    rules: &Result<Vec<Rule>, String>,
     stack: &str,
-) -> std::collections::HashMap<String, Duration> {
+) -> Result<std::collections::HashMap<String, Duration>, String> {
     let mut gaps = std::collections::HashMap::new();
-    let Ok(rules) = list(events, stack).await else {
-        return gaps;
-    };
+    let rules = rules
+        .as_ref()
+        .map_err(|why| format!("the warm-up schedules' intervals: {why}"))?;
     for r in rules
         .iter()
         .filter(|r| r.state() == Some(&RuleState::Enabled))
@@ -97,9 +108,17 @@ pub async fn warm_gaps(
             continue;
         }
         let gap = (interval(expr) * 2).max(Duration::minutes(10));
-        let Ok(targets) = events.list_targets_by_rule().rule(name).send().await else {
-            continue;
-        };
+        let targets = events
+            .list_targets_by_rule()
+            .rule(name)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "the targets of {name}: {}",
+                    unreadable("ListTargetsByRule", &e)
+                )
+            })?;
         for input in targets.targets().iter().filter_map(|t| t.input()) {
             for f in warmed_by(input) {
                 let g = gaps.entry(f).or_insert(gap);
@@ -107,7 +126,7 @@ pub async fn warm_gaps(
             }
         }
     }
-    gaps
+    Ok(gaps)
 }
 
 /// The functions a warm-up request (a schedule's input: the envelope) names, by plain name.

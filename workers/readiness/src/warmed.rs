@@ -13,12 +13,13 @@ use crate::metric;
 const CHECK: &str = "function.warmed";
 
 /// `function.warmed` of `function`, from the metrics in `namespace`; `gap`: twice the
-/// shortest interval of the stack's enabled `rate(...)` warm-up schedules naming it, if any.
+/// shortest interval of the stack's enabled `rate(...)` warm-up schedules naming it, if any,
+/// or why the schedules could not be read.
 pub async fn check(
     cw: &aws_sdk_cloudwatch::Client,
     namespace: &str,
     function: &str,
-    gap: Option<Duration>,
+    gap: Result<Option<Duration>, &str>,
     now: DateTime<Utc>,
 ) -> Check {
     let dims = [("Worker", Worker::Warmup.name()), ("Function", function)];
@@ -47,10 +48,11 @@ pub async fn check(
 }
 
 /// The verdict on a function's warm-up passes of the last day (`(when, 1 warmed / 0 failed)`).
+/// A warm-up target whose schedules cannot be read fails: its interval cannot be checked.
 pub fn judge(
     function: &str,
     passes: &[(DateTime<Utc>, f64)],
-    gap: Option<Duration>,
+    gap: Result<Option<Duration>, &str>,
     now: DateTime<Utc>,
 ) -> Check {
     let Some(&(at, warmed)) = passes.iter().max_by_key(|(at, _)| *at) else {
@@ -70,6 +72,10 @@ pub fn judge(
             ),
         );
     }
+    let gap = match gap {
+        Ok(gap) => gap,
+        Err(why) => return Check::fail(CHECK, function, format!("warmed {ago} min ago; {why}")),
+    };
     match gap {
         Some(gap) if now - at > gap => Check::warn(
             CHECK,
@@ -92,7 +98,7 @@ mod tests {
     fn the_last_pass_decides_and_a_stale_one_warns() {
         let now = Utc::now();
         let min = |m: i64| now - Duration::minutes(m);
-        let gap = Some(Duration::minutes(30));
+        let gap = Ok(Some(Duration::minutes(30)));
         assert_eq!(judge("f", &[], gap, now).status, Status::Pass);
         let recovered = [(min(20), 0.0), (min(5), 1.0)];
         assert_eq!(judge("f", &recovered, gap, now).status, Status::Pass);
@@ -103,9 +109,17 @@ mod tests {
         let stale = [(min(300), 1.0)];
         assert_eq!(judge("f", &stale, gap, now).status, Status::Warn);
         assert_eq!(
-            judge("f", &stale, None, now).status,
+            judge("f", &stale, Ok(None), now).status,
             Status::Pass,
             "no warm-up schedule enabled: no interval to hold it to"
+        );
+        let unread = judge("f", &recovered, Err("ListTargetsByRule: denied"), now);
+        assert_eq!(unread.status, Status::Fail);
+        assert!(unread.evidence.ends_with("denied"), "{}", unread.evidence);
+        assert_eq!(
+            judge("f", &[], Err("denied"), now).status,
+            Status::Pass,
+            "not a target: no interval needed"
         );
     }
 }
