@@ -113,6 +113,24 @@ async fn passive_findings_follow_the_seeded_metrics_for_tagged_functions() {
     );
     assert_eq!(report.applied, 0, "recommend mode changes nothing");
     assert_eq!(config(&sdk, &under).await.memory_size, Some(1024));
+    // Under the stack's function prefix only (the tagged functions are found among those
+    // CloudWatch saw invoked, by name, before any of them is read).
+    let mut narrowed = worker.clone();
+    narrowed.function_prefix = under.clone();
+    let selector = FunctionSelector::Tag(TagFilter {
+        key: "stoker:optimize".into(),
+        value: tag.clone(),
+    });
+    let report = narrowed
+        .optimize(&request(selector, OptimizeMode::Recommend), "e-2")
+        .await
+        .expect("a pass");
+    let seen: Vec<&str> = report
+        .functions
+        .iter()
+        .map(|r| r.function.as_str())
+        .collect();
+    assert_eq!(seen, [under.as_str()]);
     cleanup(&sdk, &[&under, &over, &fits, &few, &untagged]).await;
 }
 

@@ -26,9 +26,19 @@ fn no_iam_statement_grants_a_wildcard_action() {
         for a in actions {
             assert!(!a.contains('*'), "{id}: action `{a}` is a wildcard");
             assert!(a.contains(':'), "{id}: action `{a}` names no service");
+            // Actions that hand over other workloads' secrets and support no resource type.
+            assert!(
+                !SECRET_LISTS.contains(&a.as_str()),
+                "{id}: `{a}` returns every function's environment variables"
+            );
         }
     }
 }
+
+/// Actions no role of the stack gets: they support no resource type and return every
+/// function's configuration, environment variables (secrets) included, account-wide
+/// (functions are found through `cloudwatch:ListMetrics` instead).
+const SECRET_LISTS: [&str; 1] = ["lambda:ListFunctions"];
 
 #[test]
 fn the_wildcard_check_would_catch_a_star_action() {

@@ -72,9 +72,13 @@ pub struct Missing {
 }
 
 /// Resolves the selector: configurations of the named functions (a missing one is reported,
-/// not fatal), or of every function whose tags match.
+/// not fatal), or of every function under `prefix` whose tags match among those CloudWatch
+/// saw invoked in the last two weeks ([`invoked`]): a function with no invocations has no
+/// metrics to review.
 pub async fn resolve(
     lambda: &aws_sdk_lambda::Client,
+    cw: &aws_sdk_cloudwatch::Client,
+    prefix: &str,
     selector: &FunctionSelector,
 ) -> Result<(Vec<FunctionInfo>, Vec<Missing>), JobError> {
     let mut found = Vec::new();
@@ -93,42 +97,66 @@ pub async fn resolve(
             }
         }
         FunctionSelector::Tag(filter) => {
-            let mut pages = lambda.list_functions().into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| sdk_error("ListFunctions", e))?;
-                for f in page.functions() {
-                    let Some(arn) = f.function_arn() else {
+            let names = invoked(cw, prefix)
+                .await
+                .map_err(|e| sdk_error("ListMetrics", e))?;
+            for name in names {
+                // Deleted since it was invoked, or one the role may not read (IAM holds it to
+                // WarmableFunctionPrefix): not selected, and the pass goes on.
+                let f = match describe(lambda, &name).await {
+                    Ok(f) => f,
+                    Err(e) if e.is_permanent() => {
+                        tracing::debug!(function = %name, error = %e, "not readable: not selected");
                         continue;
-                    };
-                    // A function the role may not read (outside WarmableFunctionPrefix: IAM
-                    // denies ListTags) cannot have opted in here: skip it, do not fail the pass.
-                    let tags = match tags(lambda, arn).await {
-                        Ok(t) => t,
-                        Err(e) if e.is_permanent() => {
-                            tracing::debug!(arn, error = %e, "tags not readable: not selected");
-                            continue;
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    if tags.get(&filter.key) == Some(&filter.value) {
-                        found.push(FunctionInfo {
-                            revision: f.revision_id().unwrap_or_default().to_owned(),
-                            ..from_config(
-                                f.function_name().unwrap_or_default(),
-                                arn,
-                                f.memory_size(),
-                                f.timeout(),
-                                f.architectures(),
-                                f.logging_config().and_then(|l| l.log_group()),
-                                tags,
-                            )
-                        });
                     }
+                    Err(e) => return Err(e),
+                };
+                if f.tags.get(&filter.key) == Some(&filter.value) {
+                    found.push(f);
                 }
             }
         }
     }
     Ok((found, missing))
+}
+
+/// The functions under `prefix` CloudWatch has seen invoked in the last two weeks (the
+/// `AWS/Lambda` `Invocations` series of each, `ListMetrics`), by name, sorted.
+///
+/// Not `lambda:ListFunctions`: it returns every function's configuration, environment
+/// variables included, and supports no resource type, so a role granted it could read the
+/// account's secrets.
+pub async fn invoked(
+    cw: &aws_sdk_cloudwatch::Client,
+    prefix: &str,
+) -> Result<
+    Vec<String>,
+    aws_sdk_cloudwatch::error::SdkError<
+        aws_sdk_cloudwatch::operation::list_metrics::ListMetricsError,
+    >,
+> {
+    let pages = cw
+        .list_metrics()
+        .namespace("AWS/Lambda")
+        .metric_name("Invocations")
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await?;
+    let mut names: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.metrics())
+        .filter_map(|m| match m.dimensions() {
+            // The function's own series (not per version or alias: `Resource` is added).
+            [d] if d.name() == Some("FunctionName") => d.value(),
+            _ => None,
+        })
+        .filter(|name| name.starts_with(prefix))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// One function's configuration and tags.

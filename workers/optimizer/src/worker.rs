@@ -36,6 +36,9 @@ pub struct Optimizer {
     pub job_timeout: Duration,
     /// A test seam: where a pass stops (never set in production).
     pub halt: Halt,
+    /// Functions a tag selects are looked for under this prefix (`STOKER_FUNCTION_PREFIX`,
+    /// the stack's `WarmableFunctionPrefix`; empty: every function the role may read).
+    pub function_prefix: String,
 }
 
 /// The optimizer's own settings.
@@ -47,6 +50,8 @@ pub struct OptimizerSettings {
     pub alias: Option<String>,
     /// Time between two changes of one function (`STOKER_OPTIMIZER_COOLDOWN_HOURS`, default 24).
     pub cooldown: Option<Duration>,
+    /// Where a tag selection looks (`STOKER_FUNCTION_PREFIX`).
+    pub function_prefix: Option<String>,
 }
 
 impl stoker_kit::section::Section for OptimizerSettings {
@@ -57,6 +62,7 @@ impl stoker_kit::section::Section for OptimizerSettings {
             cooldown: vars
                 .number::<u64>("STOKER_OPTIMIZER_COOLDOWN_HOURS")?
                 .map(|h| Duration::from_secs(h * 3600)),
+            function_prefix: vars.text("STOKER_FUNCTION_PREFIX"),
         })
     }
 }
@@ -78,6 +84,7 @@ impl Optimizer {
             o.cooldown = cooldown;
         }
         o.job_timeout = config.job_timeout;
+        o.function_prefix = settings.function_prefix.unwrap_or_default();
         o
     }
 
@@ -103,6 +110,7 @@ impl Optimizer {
             cooldown: Duration::from_secs(24 * 3600),
             job_timeout: stoker_kit::stoker::default_timeout(Worker::Optimizer),
             halt: Halt::default(),
+            function_prefix: String::new(),
         }
     }
 
@@ -124,7 +132,9 @@ impl Optimizer {
         event_id: &str,
         deadline: Instant,
     ) -> Result<OptimizeReport, JobError> {
-        let (functions, missing) = resolve(&self.lambda, &req.functions).await?;
+        let cw = &self.observer.cloudwatch;
+        let (functions, missing) =
+            resolve(&self.lambda, cw, &self.function_prefix, &req.functions).await?;
         let mut report = OptimizeReport {
             missing,
             ..Default::default()

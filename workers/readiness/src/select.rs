@@ -110,29 +110,9 @@ pub async fn all_tables(ddb: &aws_sdk_dynamodb::Client) -> Result<Vec<String>, S
 /// invoked in the last two weeks), by name. Not `ListFunctions`: it would hand the role every
 /// function's configuration, environment variables included, and IAM cannot narrow it.
 pub async fn functions_seen(cw: &aws_sdk_cloudwatch::Client) -> Result<Vec<String>, String> {
-    let pages = cw
-        .list_metrics()
-        .namespace("AWS/Lambda")
-        .metric_name("Invocations")
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
+    stoker_optimizer::functions::invoked(cw, "")
         .await
-        .map_err(|e| unreadable("ListMetrics", &e))?;
-    let mut names: Vec<String> = pages
-        .iter()
-        .flat_map(|p| p.metrics())
-        .filter_map(|m| {
-            let dims = m.dimensions();
-            // The function's own series (not per version or alias: `Resource` is added).
-            (dims.len() == 1 && dims[0].name() == Some("FunctionName"))
-                .then(|| dims[0].value().map(str::to_owned))
-                .flatten()
-        })
-        .collect();
-    names.sort();
-    names.dedup();
-    Ok(names)
+        .map_err(|e| unreadable("ListMetrics", &e))
 }
 
 /// The functions the warm-up worker has warmed (its per-function `WarmupTargetWarmed` in
