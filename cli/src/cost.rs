@@ -152,58 +152,36 @@ impl CostArgs {
 }
 
 /// Invocations in the last `hours` of `function`, or of the account's Lambda functions (the
-/// metric without dimensions).
+/// metric without dimensions), read as readiness reads its metrics.
 async fn invocations(ctx: &Ctx, hours: u32, function: Option<&str>) -> Result<f64, CliError> {
-    let now = chrono::Utc::now();
-    let since = now - chrono::Duration::hours(hours.into());
-    let out = aws_sdk_cloudwatch::Client::new(&ctx.sdk)
-        .get_metric_statistics()
-        .namespace("AWS/Lambda")
-        .metric_name("Invocations")
-        .set_dimensions(function.map(|f| {
-            vec![
-                aws_sdk_cloudwatch::types::Dimension::builder()
-                    .name("FunctionName")
-                    .value(f)
-                    .build(),
-            ]
-        }))
-        .start_time(aws_smithy_types::DateTime::from_millis(
-            since.timestamp_millis(),
-        ))
-        .end_time(aws_smithy_types::DateTime::from_millis(
-            now.timestamp_millis(),
-        ))
-        // Hourly buckets (at most 1,440 of them): an emulator found no datum in one bucket of
-        // the whole window.
-        .period((3600 * hours.div_ceil(1440).max(1)) as i32)
-        .statistics(aws_sdk_cloudwatch::types::Statistic::Sum)
-        .send()
-        .await
-        .map_err(aws("GetMetricStatistics"))?;
-    Ok(out.datapoints().iter().filter_map(|d| d.sum()).sum())
+    let dims: Vec<(&str, &str)> = function.map(|f| ("FunctionName", f)).into_iter().collect();
+    // Hourly buckets (at most 1,440 of them): an emulator found no datum in one bucket of the
+    // whole window.
+    let window = (
+        chrono::Duration::hours(hours.into()),
+        chrono::Duration::hours(hours.div_ceil(1440).max(1).into()),
+    );
+    let points = stoker_readiness::metric::read(
+        &aws_sdk_cloudwatch::Client::new(&ctx.sdk),
+        "AWS/Lambda",
+        "Invocations",
+        &dims,
+        window,
+        aws_sdk_cloudwatch::types::Statistic::Sum,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(CliError::new)?;
+    Ok(stoker_readiness::metric::total(&points))
 }
 
 /// The functions the warm-up worker has warmed (the last two weeks of its per-function
-/// `WarmupTargetWarmed` metric).
+/// `WarmupTargetWarmed` metric), as readiness's `cost.per_use` finds them.
 async fn warmed(ctx: &Ctx) -> Result<Vec<String>, CliError> {
-    let mut pages = aws_sdk_cloudwatch::Client::new(&ctx.sdk)
-        .list_metrics()
-        .namespace(metrics_namespace(ctx))
-        .metric_name("WarmupTargetWarmed")
-        .into_paginator()
-        .send();
-    let mut functions = std::collections::BTreeSet::new();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(aws("ListMetrics"))?;
-        functions.extend(page.metrics().iter().flat_map(|m| {
-            m.dimensions()
-                .iter()
-                .filter(|d| d.name() == Some("Function"))
-                .filter_map(|d| d.value().map(str::to_owned))
-        }));
-    }
-    Ok(functions.into_iter().collect())
+    let cw = aws_sdk_cloudwatch::Client::new(&ctx.sdk);
+    stoker_readiness::select::warmed_functions(&cw, &metrics_namespace(ctx))
+        .await
+        .map_err(CliError::new)
 }
 
 /// Where the stack's workers publish their metrics.

@@ -15,7 +15,7 @@ pub mod configuration;
 pub mod drills;
 mod evidence;
 pub mod functions;
-mod metric;
+pub mod metric;
 pub mod per_use;
 pub mod queues;
 pub mod roles;
@@ -292,10 +292,14 @@ impl Readiness {
         let (queues, found) =
             select::expand(queues, "queue", || select::queues_under(&self.sqs, &own)).await;
         checks.extend(found);
-        let (mut functions, found) = select::expand(functions, "function", || {
-            select::functions_seen(&self.cloudwatch)
-        })
-        .await;
+        // The functions CloudWatch saw, listed at most once for the prefixes and the tag.
+        let seen = tokio::sync::OnceCell::new();
+        let seen = || async {
+            seen.get_or_init(|| select::functions_seen(&self.cloudwatch))
+                .await
+                .clone()
+        };
+        let (mut functions, found) = select::expand(functions, "function", seen).await;
         checks.extend(found);
         let tag = req.tag.clone().or_else(|| {
             names_nothing(req).then(|| stoker_events::payload::readiness::DEFAULT_TAG.to_owned())
@@ -308,7 +312,11 @@ impl Readiness {
                 }
             }
             if let Some(p) = &self.scope.function_prefix {
-                match select::tagged_functions(&self.lambda, &self.cloudwatch, p, &tag).await {
+                let found = match seen().await {
+                    Ok(seen) => select::tagged_functions(&self.lambda, &seen, p, &tag).await,
+                    Err(why) => Err(why),
+                };
+                match found {
                     Ok(found) => functions.extend(found),
                     Err(why) => checks.push(Check::fail("select.tag", &format!("{p}* {tag}"), why)),
                 }

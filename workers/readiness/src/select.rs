@@ -194,21 +194,21 @@ pub async fn tagged_tables(
     Ok(out)
 }
 
-/// The functions starting with `prefix` (of those CloudWatch has seen) that carry `tag`.
+/// The functions starting with `prefix` among `seen` ([`functions_seen`]) that carry `tag`.
 pub async fn tagged_functions(
     lambda: &aws_sdk_lambda::Client,
-    cw: &aws_sdk_cloudwatch::Client,
+    seen: &[String],
     prefix: &str,
     tag: &str,
 ) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
-    for name in functions_seen(cw).await? {
+    for name in seen {
         if !name.starts_with(prefix) {
             continue;
         }
         let arn = match lambda
             .get_function_configuration()
-            .function_name(&name)
+            .function_name(name)
             .send()
             .await
         {
@@ -234,7 +234,7 @@ pub async fn tagged_functions(
             .flatten()
             .map(|(k, v)| (k.as_str(), v.as_str()));
         if carries(pairs, tag) {
-            out.push(name);
+            out.push(name.clone());
         }
     }
     Ok(out)
