@@ -65,5 +65,5 @@ pub use event::{Announcement, Delivery, EventMeta, JobEvent, WorkerId};
 pub use job::{FnHandler, Handler, Idempotency, JobCtx, Outcome, handler_fn};
 pub use process::{Delivered, Disposition, Runtime};
 pub use run::{RunError, run, run_configured, run_with, runtime, serve};
-pub use summary::Summary;
+pub use summary::{MAX_REPORT_BYTES, Summary};
 pub use typed::{Job, Request};

@@ -3,10 +3,25 @@
 
 use serde::Serialize;
 
-/// A report's one-line summary.
+/// The most JSON of a report a run record keeps: a larger report is first given to its
+/// [`Summary::fitted`], and stored as `{"truncated": true, "bytes": N}` if still larger.
+pub const MAX_REPORT_BYTES: usize = 16 * 1024;
+
+/// A report's one-line summary, and how it shrinks to fit its run record.
 pub trait Summary {
     /// What the job did, in one line (no trailing newline).
     fn summary(&self) -> String;
+
+    /// The report cut to at most `max_bytes` of JSON, keeping what matters most (the failures
+    /// of a long list, say). The kit calls it only for a report whose JSON is larger than
+    /// [`MAX_REPORT_BYTES`]; by default the report is unchanged (and stored as truncated).
+    fn fitted(self, max_bytes: usize) -> Self
+    where
+        Self: Sized,
+    {
+        let _ = max_bytes;
+        self
+    }
 }
 
 /// An enum as JSON shows it (`not_optimized`, `completed`): the same name in text and JSON.

@@ -47,7 +47,7 @@ use serde::Serialize;
 use crate::error::JobError;
 use crate::event::{JobEvent, WorkerId};
 use crate::job::{Handler, Idempotency, JobCtx, Outcome};
-use crate::summary::Summary;
+use crate::summary::{MAX_REPORT_BYTES, Summary};
 
 /// What a typed job takes, found by the kit in an event of type `E`.
 pub trait Request<E>: Sized + Send + 'static {
@@ -118,9 +118,17 @@ impl<J: Job> Handler for J {
         };
         let report = self.run(req, ctx).await?;
         ctx.set_summary(report.summary());
-        serde_json::to_value(report).map_err(|e| {
-            JobError::permanent("report", format!("the report did not serialize: {e}"))
-        })
+        let json = |r: &J::Report| {
+            serde_json::to_value(r).map_err(|e| {
+                JobError::permanent("report", format!("the report did not serialize: {e}"))
+            })
+        };
+        let value = json(&report)?;
+        if value.to_string().len() <= MAX_REPORT_BYTES {
+            return Ok(value);
+        }
+        // Too large for its run record: the report fits itself if it knows how.
+        json(&report.fitted(MAX_REPORT_BYTES))
     }
 }
 
@@ -197,6 +205,60 @@ mod tests {
         let out = Targets.handle(&e, &ctx).await.expect("ran");
         assert_eq!(out, serde_json::json!(1));
         assert_eq!(ctx.take_summary().as_deref(), Some("1"));
+    }
+
+    /// A report of `n` lines that keeps its first lines when cut.
+    #[derive(Serialize)]
+    struct Lines(Vec<String>);
+
+    impl Summary for Lines {
+        fn summary(&self) -> String {
+            format!("{} lines", self.0.len())
+        }
+
+        fn fitted(mut self, max_bytes: usize) -> Self {
+            let size = |l: &Self| serde_json::to_string(l).map_or(0, |j| j.len());
+            while size(&self) > max_bytes {
+                let keep = self.0.len() * max_bytes / size(&self);
+                self.0.truncate(keep.min(self.0.len() - 1));
+            }
+            self
+        }
+    }
+
+    struct Long(usize);
+
+    impl Job for Long {
+        type Event = Event;
+        type Request = WarmupRequest;
+        type Report = Lines;
+
+        fn worker(&self) -> WorkerId {
+            Worker::Warmup.into()
+        }
+
+        async fn run(&self, _: WarmupRequest, _: &JobCtx) -> Result<Lines, JobError> {
+            Ok(Lines((0..self.0).map(|i| format!("line {i:06}")).collect()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_report_too_large_for_its_run_record_fits_itself() {
+        let e = event(warmup());
+        let small = Long(3).handle(&e, &ctx(&e)).await.expect("ran");
+        assert_eq!(small.as_array().map(Vec::len), Some(3), "small: unchanged");
+        let ctx = ctx(&e);
+        let out = Long(5000).handle(&e, &ctx).await.expect("ran");
+        let json = out.to_string();
+        assert!(json.len() <= MAX_REPORT_BYTES, "{} bytes", json.len());
+        let kept = out.as_array().map_or(0, Vec::len);
+        assert!(kept > 1000 && kept < 5000, "kept {kept} lines");
+        assert_eq!(out[0], "line 000000");
+        assert_eq!(
+            ctx.take_summary().as_deref(),
+            Some("5000 lines"),
+            "of the whole"
+        );
     }
 
     #[tokio::test]

@@ -82,7 +82,7 @@ impl Report {
     }
 
     /// The report cut to at most `max_bytes` of JSON, so that the run record keeps it whole
-    /// enough to print (the kit stores at most 16 KiB of a job's report): first the passed
+    /// enough to print (the kit asks when it is over [`stoker_kit::MAX_REPORT_BYTES`]): first the passed
     /// checks' evidence is shortened, then dropped, then the passed checks themselves (their
     /// count stays). Failures and warnings are never cut.
     pub fn fitted(mut self, max_bytes: usize) -> Report {
@@ -115,6 +115,11 @@ impl Report {
 }
 
 impl stoker_kit::Summary for Report {
+    /// [`Report::fitted`]: the stack's own verdict outgrows the run record's 16 KiB.
+    fn fitted(self, max_bytes: usize) -> Self {
+        Report::fitted(self, max_bytes)
+    }
+
     /// `go: 12 passed, 1 warned, 0 failed` or `no-go: ... (first failure)`.
     fn summary(&self) -> String {
         let counts = format!(

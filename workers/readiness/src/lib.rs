@@ -379,11 +379,8 @@ impl Job for Readiness {
             p.emit(Worker::Readiness.name(), &ctx.event, &[verdict])
                 .await?;
         }
-        // The run record keeps at most 16 KiB of a report: fit it, so `stoker readiness` can
-        // print it.
-        Ok(report.fitted(REPORT_BYTES))
+        // Too large for its run record, the kit has it fitted ([`Report::fitted`]), so that
+        // `stoker readiness` can print it.
+        Ok(report)
     }
 }
-
-/// What the stored report is fitted to (under the kit's 16 KiB, with room for its framing).
-pub const REPORT_BYTES: usize = 15 * 1024;

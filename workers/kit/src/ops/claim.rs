@@ -22,7 +22,7 @@ use crate::classify::sdk_error;
 use crate::error::JobError;
 
 /// Stored outcomes are cut to this size (the digest, not the whole report).
-const MAX_OUTCOME_BYTES: usize = 16 * 1024;
+const MAX_OUTCOME_BYTES: usize = crate::summary::MAX_REPORT_BYTES;
 
 /// What a claim attempt found.
 #[derive(Debug, Clone, PartialEq)]
