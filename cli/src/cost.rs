@@ -192,6 +192,12 @@ fn metrics_namespace(ctx: &Ctx) -> String {
         .unwrap_or_else(|| stoker_kit::emf::DEFAULT_NAMESPACE.to_owned())
 }
 
+/// [`idle_cost`] a month, at the current prices (`stoker status`'s monthly estimate).
+pub(crate) async fn idle_monthly_usd(ctx: &Ctx) -> Result<f64, CliError> {
+    let idle = idle_cost(ctx, Prices::current()).await?;
+    Ok(idle.iter().map(|i| i.monthly_usd).sum())
+}
+
 /// What the stack costs with no job running: its alarms, its custom metrics, its functions'
 /// stored logs, and Lambda's long polls of its queues.
 async fn idle_cost(ctx: &Ctx, prices: &Prices) -> Result<Vec<IdleCost>, CliError> {

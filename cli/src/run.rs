@@ -40,7 +40,11 @@ impl RunArgs {
             .transpose()?;
         let mut optimizer = chosen
             .contains(&Worker::Optimizer)
-            .then(|| section::<stoker_optimizer::OptimizerSettings>(Worker::Optimizer))
+            .then(|| optimizer_settings(&ctx))
+            .transpose()?;
+        let mut readiness = chosen
+            .contains(&Worker::Readiness)
+            .then(|| readiness_settings(&ctx))
             .transpose()?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -79,32 +83,15 @@ impl RunArgs {
                 Worker::Optimizer => {
                     let settings = match optimizer.take() {
                         Some(s) => s,
-                        None => section(w)?,
+                        None => optimizer_settings(&ctx)?,
                     };
                     let h = stoker_optimizer::Optimizer::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Readiness => {
-                    // The stack named on the command line, whatever the environment says.
-                    let settings = stoker_readiness::ReadinessSettings {
-                        stack: ctx.stack.clone(),
-                        backup_table: std::env::var("STOKER_BACKUP_TABLE")
-                            .ok()
-                            .filter(|t| !t.is_empty()),
-                        table_prefix: ctx.output("BackupTablePrefix").ok().map(str::to_owned),
-                        function_prefix: std::env::var("STOKER_FUNCTION_PREFIX")
-                            .ok()
-                            .filter(|p| !p.is_empty()),
-                        export_bucket: ctx.output("ExportBucketName").ok().map(str::to_owned),
-                        cache_scheduled: ctx.outputs.contains_key("CacheWarmerScheduleRuleName"),
-                        max_usd_per_1000_invocations: std::env::var(
-                            "STOKER_MAX_USD_PER_1000_INVOCATIONS",
-                        )
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(
-                            stoker_events::payload::readiness::DEFAULT_USD_PER_1000_INVOCATIONS,
-                        ),
+                    let settings = match readiness.take() {
+                        Some(s) => s,
+                        None => readiness_settings(&ctx)?,
                     };
                     let h = stoker_readiness::Readiness::from_config(&sdk, &cfg, settings);
                     tasks.spawn(poll(h, sdk, cfg, stop));
@@ -171,35 +158,86 @@ fn section<S: Section>(w: Worker) -> Result<S, CliError> {
     })
 }
 
-/// The backup worker's settings, as its Lambda reads them: the stack and its export bucket
-/// (`ExportBucketName`) from the command line's stack, the table prefix from
-/// `STOKER_BACKUP_TABLE_PREFIX` or the stack's `BackupTablePrefix`, `STOKER_DRILL_TIMEOUT_SECS`
-/// as set.
-fn backup_settings(ctx: &Ctx) -> Result<stoker_backup::BackupSettings, CliError> {
-    let from_stack = |k: &str| -> Option<String> {
-        match k {
-            "STOKER_EXPORT_BUCKET" => ctx.output("ExportBucketName").ok().map(str::to_owned),
-            "STOKER_STACK" => Some(ctx.stack.clone()),
-            stoker_backup::scope::TABLE_PREFIX_VAR => {
-                ctx.output("BackupTablePrefix").ok().map(str::to_owned)
-            }
-            _ => None,
-        }
+/// A worker's settings as its Lambda reads them from the template's environment: `fixed`
+/// variables from the command line's stack whatever the environment says (it may be set up
+/// for another stack), `defaults` from the stack unless the environment sets them, the rest
+/// as the environment sets them.
+fn stack_settings<S: Section>(
+    w: Worker,
+    fixed: &[(&str, Option<String>)],
+    defaults: &[(&str, Option<String>)],
+    fix: &str,
+) -> Result<S, CliError> {
+    let lookup = |table: &[(&str, Option<String>)], k: &str| {
+        table.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     };
-    // The stack named on the command line and its bucket, whatever the environment says (it
-    // may be set up for another stack); the rest as the environment sets it.
-    let get = |k: &str| match k {
-        "STOKER_STACK" | "STOKER_EXPORT_BUCKET" => from_stack(k),
-        _ => std::env::var(k)
+    let get = |k: &str| match lookup(fixed, k) {
+        Some(v) => v,
+        None => std::env::var(k)
             .ok()
             .filter(|v| !v.is_empty())
-            .or_else(|| from_stack(k)),
+            .or_else(|| lookup(defaults, k).flatten()),
     };
-    stoker_backup::BackupSettings::read(&stoker_kit::section::Vars::new(&get)).map_err(|e| {
-        CliError::new(format!("the backup worker cannot start: {e}")).fix(
-            "set STOKER_BACKUP_TABLE_PREFIX to the prefix of the tables it may back up (or fix the variable named), or leave it out with --workers",
-        )
+    S::read(&stoker_kit::section::Vars::new(&get)).map_err(|e| {
+        CliError::new(format!("the {w} worker cannot start: {e}"))
+            .fix(format!("{fix}, or leave it out with --workers"))
     })
+}
+
+/// The backup worker's settings: the stack and its export bucket (`ExportBucketName`) from
+/// the command line's stack, the table prefix from `STOKER_BACKUP_TABLE_PREFIX` or the
+/// stack's `BackupTablePrefix`, `STOKER_DRILL_TIMEOUT_SECS` as set.
+fn backup_settings(ctx: &Ctx) -> Result<stoker_backup::BackupSettings, CliError> {
+    let output = |o: &str| ctx.output(o).ok().map(str::to_owned);
+    stack_settings(
+        Worker::Backup,
+        &[
+            ("STOKER_STACK", Some(ctx.stack.clone())),
+            ("STOKER_EXPORT_BUCKET", output("ExportBucketName")),
+        ],
+        &[(
+            stoker_backup::scope::TABLE_PREFIX_VAR,
+            output("BackupTablePrefix"),
+        )],
+        "set STOKER_BACKUP_TABLE_PREFIX to the prefix of the tables it may back up (or fix the variable named)",
+    )
+}
+
+/// The readiness worker's settings: the stack, its export bucket and whether it warms caches
+/// on a schedule from the command line's stack; the table and function prefixes and the cost
+/// limit (`CostPer1000InvocationsAlarmUsd`) from the stack unless set.
+fn readiness_settings(ctx: &Ctx) -> Result<stoker_readiness::ReadinessSettings, CliError> {
+    let output = |o: &str| ctx.output(o).ok().map(str::to_owned);
+    let cache = ctx.outputs.contains_key("CacheWarmerScheduleRuleName");
+    stack_settings(
+        Worker::Readiness,
+        &[
+            ("STOKER_STACK", Some(ctx.stack.clone())),
+            ("STOKER_EXPORT_BUCKET", output("ExportBucketName")),
+            ("STOKER_CACHE_SCHEDULED", cache.then(|| "true".to_owned())),
+        ],
+        &[
+            ("STOKER_BACKUP_TABLE_PREFIX", output("BackupTablePrefix")),
+            ("STOKER_FUNCTION_PREFIX", output("WarmableFunctionPrefix")),
+            (
+                "STOKER_MAX_USD_PER_1000_INVOCATIONS",
+                output("CostPer1000InvocationsAlarmUsd"),
+            ),
+        ],
+        "fix the variable named",
+    )
+}
+
+/// The optimizer's settings: tag selections under the stack's `WarmableFunctionPrefix`
+/// unless `STOKER_FUNCTION_PREFIX` is set.
+fn optimizer_settings(ctx: &Ctx) -> Result<stoker_optimizer::OptimizerSettings, CliError> {
+    let prefix = ctx.output("WarmableFunctionPrefix").ok().map(str::to_owned);
+    stack_settings(
+        Worker::Optimizer,
+        &[],
+        &[("STOKER_FUNCTION_PREFIX", prefix)],
+        "fix the variable named",
+    )
 }
 
 fn names_fix() -> String {

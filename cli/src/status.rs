@@ -1,5 +1,6 @@
 //! `stoker status`: per worker, queue and DLQ depth, the last run, failures, replays and cost
-//! in the last 24 h (with the monthly estimate at that rate), and its schedule.
+//! in the last 24 h (with the monthly estimate at that rate), and its schedule; then the
+//! stack's monthly estimate, its idle cost included.
 
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use clap::Args;
@@ -35,6 +36,35 @@ pub struct WorkerStatus {
     pub schedule: Option<Schedule>,
 }
 
+/// The stack's monthly estimate: its jobs at the last 24 h's rate, plus what it costs idle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Monthly {
+    pub jobs_usd: f64,
+    /// Its alarms, custom metrics, stored logs and idle long polls (`stoker cost`); none when
+    /// they could not be read.
+    pub idle_usd: Option<f64>,
+    pub total_usd: Option<f64>,
+    /// Why the idle cost could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_error: Option<String>,
+}
+
+impl Monthly {
+    fn of(rows: &[WorkerStatus], idle: Result<f64, CliError>) -> Self {
+        let jobs_usd = rows.iter().map(|r| r.monthly_usd).sum::<f64>();
+        let (idle_usd, idle_error) = match idle {
+            Ok(usd) => (Some(usd), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Monthly {
+            jobs_usd,
+            idle_usd,
+            total_usd: idle_usd.map(|i| i + jobs_usd),
+            idle_error,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LastRun {
     pub event_id: String,
@@ -57,15 +87,21 @@ impl StatusArgs {
         for w in Worker::ALL {
             rows.push(worker_status(&ctx, w).await?);
         }
+        let monthly = Monthly::of(&rows, crate::cost::idle_monthly_usd(&ctx).await);
         match self.output {
             Output::Json => println!(
                 "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "stack": ctx.stack, "workers": rows })
-                )
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "stack": ctx.stack,
+                    "workers": rows,
+                    "monthly": monthly,
+                }))
                 .unwrap_or_default()
             ),
-            Output::Text => print_table(&rows),
+            Output::Text => {
+                print_table(&rows);
+                print_monthly(&monthly);
+            }
         }
         Ok(())
     }
@@ -207,4 +243,21 @@ fn print_table(rows: &[WorkerStatus]) {
         ]);
     }
     print!("{t}");
+}
+
+fn print_monthly(m: &Monthly) {
+    let usd = crate::cost::usd;
+    match (m.idle_usd, m.total_usd, &m.idle_error) {
+        (Some(idle), Some(total), _) => println!(
+            "\nMonthly estimate: {} (jobs at the last 24 h's rate {} + idle {}); `stoker cost` for the breakdown.",
+            usd(total),
+            usd(m.jobs_usd),
+            usd(idle)
+        ),
+        (_, _, why) => println!(
+            "\nMonthly estimate: jobs at the last 24 h's rate {}; the idle cost could not be read ({}).",
+            usd(m.jobs_usd),
+            why.as_deref().unwrap_or("unknown")
+        ),
+    }
 }

@@ -193,6 +193,12 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             assert_eq!(warmup["last_run"]["outcome"], "completed");
             assert_eq!(warmup["dead_letters"], 0);
             assert_eq!(warmup["schedule"]["state"], "DISABLED");
+            // The stack's monthly estimate: its jobs' and its idle cost (its alarms, at least).
+            let monthly = &status["monthly"];
+            assert!(monthly["idle_usd"].as_f64() > Some(0.0), "{monthly}");
+            let (jobs, idle) = (monthly["jobs_usd"].as_f64(), monthly["idle_usd"].as_f64());
+            let total = monthly["total_usd"].as_f64().expect("total");
+            assert!((total - jobs.unwrap_or(0.0) - idle.unwrap_or(0.0)).abs() < 1e-9);
             let runs = env.runs(&id).await?;
             assert_eq!(runs.len(), 1);
             // The run record carries what the job cost: its share of the batched claim and
@@ -289,8 +295,16 @@ async fn published_jobs_are_processed_and_status_shows_them() {
             assert!(table.starts_with("WORKER"), "{table}");
             assert_eq!(
                 table.lines().count(),
-                1 + stoker_events::Worker::ALL.len(),
-                "a header and one line per worker:\n{table}"
+                1 + stoker_events::Worker::ALL.len() + 2,
+                "a header, one line per worker, a blank line and the monthly estimate:\n{table}"
+            );
+            assert!(
+                table
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .starts_with("Monthly estimate: "),
+                "{table}"
             );
             Ok(())
         },

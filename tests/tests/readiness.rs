@@ -25,6 +25,10 @@ fn ministack_ddb(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
     )
 }
 
+/// Where nothing listens: a service that cannot be reached (set on a client's own config, which
+/// the emulators' `AWS_ENDPOINT_URL_<SERVICE>` does not override; no retries).
+const UNREACHABLE: &str = "http://127.0.0.1:9";
+
 /// The worker for stack `stack` (its tables on ministack), its calls recorded as readiness's.
 async fn worker(stack: &str) -> Readiness {
     stoker_it::bind_names(
@@ -743,6 +747,8 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     // Healthy: few errors, no throttles, fast, logs kept 14 days.
     lambda_metrics(&cw, &f("fine"), (1000.0, 2.0, 0.0), (40.0, 90.0)).await;
     log_group(&logs, &f("fine"), Some(14)).await;
+    // Middling: 3 % errors and 5 throttles in a minute (both warn).
+    lambda_metrics(&cw, &f("middling"), (1000.0, 30.0, 5.0), (40.0, 90.0)).await;
     // Failing: 20 % errors, 30 throttles in a minute, a slow tail, logs kept forever.
     lambda_metrics(&cw, &f("broken"), (100.0, 20.0, 30.0), (100.0, 900.0)).await;
     log_group(&logs, &f("broken"), None).await;
@@ -750,7 +756,7 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     report_lines(&logs, &f("fine"), &[Some(200.0), None, None]).await;
     report_lines(&logs, &f("broken"), &[Some(1500.0), None]).await;
     // No log group at all.
-    for n in ["fine", "broken", "unlogged", "peak"] {
+    for n in ["fine", "broken", "unlogged", "peak", "middling"] {
         stoker_it::lambda::deploy_function(&sdk, &f(n), b"#!/bin/sh\n", &[])
             .await
             .expect("CreateFunction");
@@ -818,7 +824,13 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     let req = ReadinessRequest {
         tables: vec![format!("{stack}-ops")],
         queues: vec![],
-        functions: vec![f("fine"), f("broken"), f("unlogged"), f("peak")],
+        functions: vec![
+            f("fine"),
+            f("broken"),
+            f("unlogged"),
+            f("peak"),
+            f("middling"),
+        ],
         ..ReadinessRequest::default()
     };
     let r = w.check(&req).await.expect("in scope");
@@ -834,6 +846,15 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     );
     assert_eq!(status(&r, "function.throttles", &f("fine")), Status::Pass);
     assert_eq!(status(&r, "function.throttles", &f("broken")), Status::Fail);
+    assert_eq!(
+        status(&r, "function.errors", &f("middling")),
+        Status::Warn,
+        "{r:#?}"
+    );
+    assert_eq!(
+        status(&r, "function.throttles", &f("middling")),
+        Status::Warn
+    );
     assert_eq!(
         status(&r, "function.p95", &f("fine")),
         Status::Pass,
@@ -888,6 +909,31 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
         "a target of cron schedules only is not held to an interval: {:?}",
         warmed("peak")
     );
+    // EventBridge out of reach: a warm-up target's interval cannot be checked (it fails), and
+    // neither can the stack's schedules.
+    let mut blind = w.clone();
+    blind.rules = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&sdk)
+            .endpoint_url(UNREACHABLE)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let r = blind.check(&req).await.expect("in scope");
+    let unread = r
+        .checks
+        .iter()
+        .find(|c| c.check == "function.warmed" && c.resource == f("fine"))
+        .expect("function.warmed");
+    assert_eq!(unread.status, Status::Fail, "{unread:?}");
+    assert!(unread.evidence.contains("ListRules"), "{unread:?}");
+    let r = blind
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    assert_eq!(
+        status(&r, "schedule.enabled", &format!("{stack}-*")),
+        Status::Fail
+    );
     for (rule, _, _) in &schedules {
         let _ = events
             .remove_targets()
@@ -905,7 +951,7 @@ async fn function_checks_pass_and_fail_on_their_metrics_and_log_groups() {
     };
     let e = w.check(&outside).await.expect_err("out of scope");
     assert_eq!(e.code(), stoker_readiness::scope::OUT_OF_SCOPE, "{e}");
-    for n in ["fine", "broken", "unlogged", "peak"] {
+    for n in ["fine", "broken", "unlogged", "peak", "middling"] {
         let _ = aws_sdk_lambda::Client::new(&sdk)
             .delete_function()
             .function_name(f(n))
@@ -1115,6 +1161,22 @@ async fn schedules_pass_when_enabled_and_running_and_warn_when_off_or_idle() {
         Status::Warn,
         "{r1:#?}"
     );
+    // A hit rate of 80 % passes, 30 % (below the seeds' 40 %) fails.
+    for (rate, expected) in [(80.0, Status::Pass), (30.0, Status::Fail)] {
+        let mut measured = w.clone();
+        measured.namespace = namespace(&format!("{stack}-hit{rate}"));
+        let dims = [("Worker", "cache-warmer")];
+        datum(&cw, &measured.namespace, "RedisHitRate", &dims, 10, rate).await;
+        let r = measured
+            .check(&ReadinessRequest::default())
+            .await
+            .expect("in scope");
+        assert_eq!(
+            status(&r, "cache.redis", "redis"),
+            expected,
+            "{rate}: {r:#?}"
+        );
+    }
     // Nothing measured in another namespace: no Redis to check, unless caches are warmed on a
     // schedule (then it is unreachable, or the cache-warmer fails).
     for (scheduled, expected) in [(false, Status::Pass), (true, Status::Fail)] {
@@ -1456,6 +1518,54 @@ async fn prefixes_and_tags_select_tables_and_functions() {
     assert!(
         !r.checks.iter().any(|c| c.check.starts_with("select.")),
         "{r:#?}"
+    );
+
+    // DynamoDB out of reach: the tag cannot select tables (`select.tag` fails).
+    let mut blind = w.clone();
+    blind.ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(UNREACHABLE)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let req = ReadinessRequest {
+        queues: vec![n("warmup")],
+        tag: Some("team=orders".into()),
+        ..ReadinessRequest::default()
+    };
+    let r = blind.check(&req).await.expect("in scope");
+    let tag = r
+        .checks
+        .iter()
+        .find(|c| c.check == "select.tag")
+        .expect("select.tag");
+    assert_eq!(tag.status, Status::Fail, "{tag:?}");
+    assert!(tag.evidence.contains("ListTables"), "{tag:?}");
+    // A queue gone between finding it and reading it: `queue.attributes` fails.
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let gone = sqs
+        .create_queue()
+        .queue_name(n("gone"))
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("url");
+    sqs.delete_queue()
+        .queue_url(&gone)
+        .send()
+        .await
+        .expect("DeleteQueue");
+    let checks = stoker_readiness::queues::check(&w.sqs, &[gone], 100).await;
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(
+        (checks[0].check.as_str(), checks[0].status),
+        ("queue.attributes", Status::Fail),
+        "{checks:?}"
+    );
+    assert!(
+        checks[0].evidence.contains("GetQueueAttributes"),
+        "{checks:?}"
     );
 
     // A prefix matching more than 50 functions: the first 50 are checked, and the selection

@@ -587,3 +587,70 @@ async fn a_refused_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery()
     );
     env.delete().await;
 }
+
+/// A tail that grows while the average holds: the p95 rule catches it (on ministack:
+/// LocalStack answers no percentiles), and the summary names the series, the baseline and the
+/// factor.
+#[tokio::test]
+async fn a_p95_regression_is_detected_while_the_average_holds() {
+    let sdk = emulator().await;
+    let ms = std::env::var("STOKER_MINISTACK_URL").expect("STOKER_MINISTACK_URL");
+    let worker = rollup(&sdk, Some(&ms), None).await;
+    let cw = &worker.sender.cloudwatch;
+    let ns = namespace();
+    // Baseline: 100 ms every hour for 6 days. Window: 18 requests at 50 ms (4 seeded, 14
+    // more) and 2 at 500 ms: an average of 95 ms, a p95 of 500 ms.
+    seed(cw, &ns, "Tail", StandardUnit::Milliseconds, 100.0, 50.0).await;
+    let now = Utc::now().timestamp();
+    let tail: Vec<MetricDatum> = (0..16)
+        .map(|i| {
+            MetricDatum::builder()
+                .metric_name("Tail")
+                .dimensions(Dimension::builder().name("Route").value("/orders").build())
+                .unit(StandardUnit::Milliseconds)
+                .timestamp(DateTime::from_secs(now - 90 - i))
+                .value(if i < 2 { 500.0 } else { 50.0 })
+                .build()
+        })
+        .collect();
+    cw.put_metric_data()
+        .namespace(&ns)
+        .set_metric_data(Some(tail))
+        .send()
+        .await
+        .expect("the tail");
+    let req = RollupRequest {
+        namespace: ns.clone(),
+        window_minutes: 10,
+        period_seconds: 600,
+        percentiles: vec![50.0, 95.0],
+        output_namespace: format!("{ns}/Rollups"),
+        baseline_days: 7,
+    };
+    let (report, _) = stoker_rollup::rollup::roll_up(cw, &req, Utc::now().timestamp())
+        .await
+        .expect("rollup");
+    let verdict = |metric: &str| {
+        report
+            .comparisons
+            .iter()
+            .find(|c| c.series == "Tail" && c.metric == metric)
+            .unwrap_or_else(|| panic!("no {metric} comparison: {report:?}"))
+            .clone()
+    };
+    let avg = verdict("avg_response_time");
+    assert!(!avg.regressed, "the average holds: {avg:?}");
+    let p95 = verdict("p95_response_time");
+    assert!(p95.regressed, "{p95:?}");
+    assert!((p95.baseline - 100.0).abs() < 1e-6, "{p95:?}");
+    assert!(p95.current > 150.0, "{p95:?}");
+    let summary = stoker_kit::Summary::summary(&stoker_rollup::RolledUp {
+        rollup: report.clone(),
+        published: Default::default(),
+        regressions_announced: 0,
+    });
+    assert!(
+        summary.contains("first: Tail p95_response_time") && summary.contains("baseline of 100.00"),
+        "{summary}"
+    );
+}

@@ -419,9 +419,12 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
             .map(str::to_owned)
             .unwrap_or_default()
     };
+    // Every seed number is "more than N".
+    let above = |a: &Value| a["ComparisonOperator"].as_str() == Some("GreaterThanThreshold");
     for w in Worker::ALL {
         let stem = w.stem();
         let depth = alarm(&format!("{stem}QueueDepthAlarm"));
+        assert!(above(depth), "{stem}");
         assert_eq!(depth["Namespace"].as_str(), Some("AWS/SQS"));
         assert_eq!(
             depth["MetricName"].as_str(),
@@ -434,17 +437,25 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
         assert_eq!(critical["MetricName"], depth["MetricName"]);
         assert_eq!(critical["Dimensions"], depth["Dimensions"]);
         assert_eq!(critical["Statistic"].as_str(), Some("Maximum"));
+        assert_eq!(critical["Period"].as_u64(), Some(300));
         assert_eq!(
             critical["EvaluationPeriods"].as_u64(),
             Some(3),
             "15 minutes"
         );
+        assert!(above(critical), "{stem}");
         assert_eq!(threshold(critical), "QueueDepthCriticalAlarm");
         let throttles = alarm(&format!("{stem}ThrottlesAlarm"));
         assert_eq!(throttles["Namespace"].as_str(), Some("AWS/Lambda"));
         assert_eq!(throttles["MetricName"].as_str(), Some("Throttles"));
         assert_eq!(throttles["Statistic"].as_str(), Some("Sum"));
         assert_eq!(throttles["Period"].as_u64(), Some(60), "per minute");
+        assert_eq!(throttles["EvaluationPeriods"].as_u64(), Some(1));
+        assert_eq!(
+            throttles["Dimensions"][0]["Name"].as_str(),
+            Some("FunctionName")
+        );
+        assert!(above(throttles), "{stem}");
         assert_eq!(threshold(throttles), "ThrottlesAlarmPerMinute");
         let cold = alarm(&format!("{stem}ColdStartAlarm"));
         assert_eq!(
@@ -453,6 +464,8 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
         );
         assert_eq!(cold["Statistic"].as_str(), Some("Maximum"));
         assert_eq!(cold["Period"].as_u64(), Some(300));
+        assert_eq!(cold["EvaluationPeriods"].as_u64(), Some(1));
+        assert!(above(cold), "{stem}");
         assert_eq!(threshold(cold), "ColdStartAlarmMs");
         let filter = alarm(&format!("{stem}InitDurationFilter"));
         let transform = &filter["MetricTransformations"][0];
@@ -506,18 +519,27 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
         assert_eq!(p95["Statistic"].as_str(), Some("Maximum"), "{id}");
         assert_eq!(p95["Period"].as_u64(), Some(300), "{id}");
         assert_eq!(p95["EvaluationPeriods"].as_u64(), Some(periods), "{id}");
+        assert!(above(p95), "{id}");
         assert_eq!(threshold(p95), param);
     }
     // DynamoDB throttling of the ops table, both levels: reads plus writes.
-    for (id, param, period) in [
-        ("OpsTableThrottlesWarningAlarm", "TableThrottlesAlarm", 300),
+    for (id, param, period, periods) in [
+        (
+            "OpsTableThrottlesWarningAlarm",
+            "TableThrottlesAlarm",
+            300,
+            1,
+        ),
         (
             "OpsTableThrottlesCriticalAlarm",
             "TableThrottlesCriticalAlarmPerMinute",
             60,
+            3,
         ),
     ] {
         let a = alarm(id);
+        assert!(above(a), "{id}");
+        assert_eq!(a["EvaluationPeriods"].as_u64(), Some(periods), "{id}");
         let metrics = a["Metrics"].as_sequence().expect("metric math");
         let mut read: Vec<&str> = metrics
             .iter()
@@ -545,6 +567,15 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
     assert_eq!(default("QueueDepthAlarm"), 100.0);
     assert_eq!(default("ThrottlesAlarmPerMinute"), 10.0);
     assert_eq!(default("ColdStartAlarmMs"), 1000.0);
+    assert_eq!(default("TableThrottlesCriticalAlarmPerMinute"), 10.0);
+    // Readiness's no-go alarm: any failed check of the stack's verdict.
+    let no_go = alarm("ReadinessNoGoAlarm");
+    assert_eq!(no_go["MetricName"].as_str(), Some("ReadinessChecksFailed"));
+    assert_eq!(no_go["Dimensions"][0]["Value"].as_str(), Some("readiness"));
+    assert_eq!(no_go["Statistic"].as_str(), Some("Maximum"));
+    assert_eq!(threshold(no_go), "");
+    assert_eq!(no_go["Threshold"].as_f64(), Some(0.0));
+    assert!(above(no_go));
     assert!(default("CostPerJobAlarmUsd") > 0.0);
 }
 

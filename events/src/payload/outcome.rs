@@ -73,7 +73,7 @@ pub struct RegressionDetected {
         )
     )]
     pub dimensions: BTreeMap<String, String>,
-    /// `avg_response_time` or `error_rate`.
+    /// `avg_response_time`, `p95_response_time` (when p95 is asked for) or `error_rate`.
     #[cfg_attr(test, proptest(strategy = "\"[a-z_]{3,20}\""))]
     pub metric: String,
     #[cfg_attr(test, proptest(strategy = "0.0f64..1e6"))]

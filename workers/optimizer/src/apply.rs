@@ -107,7 +107,10 @@ impl Applier {
         let version = publish(
             &self.lambda,
             function,
-            &format!("stoker optimizer: {memory_mb} MB, {timeout_s} s"),
+            &format!(
+                "{} {memory_mb} MB, {timeout_s} s",
+                crate::prune::DESCRIPTION_PREFIX
+            ),
             Some(&revision),
         )
         .await?

@@ -90,6 +90,17 @@ pub fn unmet(memory: Option<&str>, timeout: Option<&str>) -> Option<String> {
     (!all.is_empty()).then(|| all.join("; "))
 }
 
+/// What moving an x86_64 function to arm64 would save a month at the same memory and
+/// duration; none for an arm64 function or one not invoked.
+pub fn arm64_saving(o: &Observed, pricing: &Pricing) -> Option<f64> {
+    if o.arch != Arch::X86_64 || o.invocations == 0 {
+        return None;
+    }
+    let rate = o.invocations_per_second();
+    let at = |arch| pricing.monthly(o.memory_mb, o.avg_duration_ms, arch, rate);
+    Some(at(Arch::X86_64) - at(Arch::Arm64))
+}
+
 pub fn recommend(o: &Observed, bounds: &Bounds, pricing: &Pricing) -> Recommendation {
     let rate = o.invocations_per_second();
     let current_monthly_usd = pricing.monthly(o.memory_mb, o.avg_duration_ms, o.arch, rate);

@@ -139,11 +139,13 @@ impl Optimizer {
             estimated_monthly_savings_usd: p
                 .recommended_monthly_usd
                 .map(|n| p.current_monthly_usd - n),
+            arm64_monthly_savings_usd: crate::recommend::arm64_saving(&observed, &self.pricing),
             observed,
             sweep: None,
             chart_svg: None,
             bounds_unmet: p.bounds_unmet(),
             applied: None,
+            pruned_versions: Vec::new(),
             not_applied: None,
             error: None,
         };
@@ -266,7 +268,16 @@ impl Optimizer {
             .apply(f, memory, timeout, event_id, self.cooldown)
             .await?
         {
-            Applied::Changed(change) => r.applied = Some(change),
+            Applied::Changed(change) => {
+                r.applied = Some(change);
+                // The older versions go; a failure is retried by the next apply.
+                match crate::prune::prune(&self.lambda, &f.name, self.keep_versions).await {
+                    Ok(pruned) => r.pruned_versions = pruned,
+                    Err(e) => {
+                        tracing::warn!(function = %f.name, error = %e, "could not prune the optimizer's older versions");
+                    }
+                }
+            }
             Applied::Cooling(last) => {
                 r.not_applied = Some(last.as_ref().and_then(|l| self.cooling(l)).unwrap_or_else(
                     || "another change of the function was recorded meanwhile; the next pass reviews it".into(),
@@ -305,11 +316,13 @@ fn locked(f: &FunctionInfo, req: &OptimizeRequest, holder: &Holder) -> FunctionR
         current_monthly_usd: 0.0,
         recommended_monthly_usd: None,
         estimated_monthly_savings_usd: None,
+        arm64_monthly_savings_usd: None,
         observed: Observed::unread(f, req.lookback_days),
         sweep: None,
         chart_svg: None,
         bounds_unmet: None,
         applied: None,
+        pruned_versions: Vec::new(),
         not_applied: (req.mode == OptimizeMode::Apply).then_some(why),
         error: None,
     }

@@ -39,6 +39,8 @@ pub struct Optimizer {
     /// Functions a tag selects are looked for under this prefix (`STOKER_FUNCTION_PREFIX`,
     /// the stack's `WarmableFunctionPrefix`; empty: every function the role may read).
     pub function_prefix: String,
+    /// The optimizer's versions of a function kept after an apply (the rest are pruned).
+    pub keep_versions: u32,
 }
 
 /// The optimizer's own settings.
@@ -52,6 +54,8 @@ pub struct OptimizerSettings {
     pub cooldown: Option<Duration>,
     /// Where a tag selection looks (`STOKER_FUNCTION_PREFIX`).
     pub function_prefix: Option<String>,
+    /// Versions kept (`STOKER_OPTIMIZER_KEEP_VERSIONS`, default 3, at least 1).
+    pub keep_versions: Option<u32>,
 }
 
 impl stoker_kit::section::Section for OptimizerSettings {
@@ -63,6 +67,7 @@ impl stoker_kit::section::Section for OptimizerSettings {
                 .number::<u64>("STOKER_OPTIMIZER_COOLDOWN_HOURS")?
                 .map(|h| Duration::from_secs(h * 3600)),
             function_prefix: vars.text("STOKER_FUNCTION_PREFIX"),
+            keep_versions: vars.number("STOKER_OPTIMIZER_KEEP_VERSIONS")?,
         })
     }
 }
@@ -85,6 +90,9 @@ impl Optimizer {
         }
         o.job_timeout = config.job_timeout;
         o.function_prefix = settings.function_prefix.unwrap_or_default();
+        if let Some(keep) = settings.keep_versions {
+            o.keep_versions = keep.max(1);
+        }
         o
     }
 
@@ -111,6 +119,7 @@ impl Optimizer {
             job_timeout: stoker_kit::stoker::default_timeout(Worker::Optimizer),
             halt: Halt::default(),
             function_prefix: String::new(),
+            keep_versions: crate::prune::DEFAULT_KEEP,
         }
     }
 

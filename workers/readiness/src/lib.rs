@@ -197,7 +197,7 @@ impl Readiness {
             schedules::list(&self.rules, &self.scope.stack).await
         };
         let warm_gaps = if functions.is_empty() {
-            Ok(Default::default())
+            schedules::WarmGaps::default()
         } else {
             schedules::warm_gaps(&self.rules, &rules, &self.scope.stack).await
         };
@@ -218,10 +218,7 @@ impl Readiness {
                             &self.cloudwatch,
                             &self.namespace,
                             f,
-                            warm_gaps
-                                .as_ref()
-                                .map(|g| g.get(f).copied())
-                                .map_err(String::as_str),
+                            warm_gaps.of(f).as_ref().map_err(String::as_str).copied(),
                             now,
                         )
                         .await,

@@ -7,6 +7,7 @@
 use aws_sdk_cloudwatch::types::Statistic;
 use aws_sdk_eventbridge::types::{Rule, RuleState};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 use stoker_events::Worker;
 
 use crate::check::Check;
@@ -86,17 +87,41 @@ pub async fn list(events: &aws_sdk_eventbridge::Client, stack: &str) -> Result<V
 /// enabled warm-up schedules naming it (at least 10 minutes: metrics arrive late). The targets
 /// are read from each rule's input (`ListTargetsByRule`). A function named only by `cron(...)`
 /// schedules (the office-hours peak) is not held to an interval: between its hours nothing
-/// warms it, by design. An error (what the function's `function.warmed` fails with) when the
-/// rules or a warm-up rule's targets cannot be read.
+/// warms it, by design.
+#[derive(Debug, Default)]
+pub struct WarmGaps {
+    gaps: HashMap<String, Duration>,
+    /// Why some schedules could not be read (the rules, or a rule's targets).
+    unread: Vec<String>,
+}
+
+impl WarmGaps {
+    /// `function`'s gap, none when no readable `rate(...)` schedule names it; an error when it
+    /// is named by none and some schedule could not be read (it may have been that one).
+    pub fn of(&self, function: &str) -> Result<Option<Duration>, String> {
+        match self.gaps.get(function) {
+            Some(gap) => Ok(Some(*gap)),
+            None if self.unread.is_empty() => Ok(None),
+            None => Err(self.unread.join("; ")),
+        }
+    }
+}
+
+/// The [`WarmGaps`] of the stack's schedules `rules` ([`list`]).
 pub async fn warm_gaps(
     events: &aws_sdk_eventbridge::Client,
     rules: &Result<Vec<Rule>, String>,
     stack: &str,
-) -> Result<std::collections::HashMap<String, Duration>, String> {
-    let mut gaps = std::collections::HashMap::new();
-    let rules = rules
-        .as_ref()
-        .map_err(|why| format!("the warm-up schedules' intervals: {why}"))?;
+) -> WarmGaps {
+    let mut out = WarmGaps::default();
+    let rules = match rules {
+        Ok(rules) => rules,
+        Err(why) => {
+            out.unread
+                .push(format!("the warm-up schedules' intervals: {why}"));
+            return out;
+        }
+    };
     for r in rules
         .iter()
         .filter(|r| r.state() == Some(&RuleState::Enabled))
@@ -108,25 +133,22 @@ pub async fn warm_gaps(
             continue;
         }
         let gap = (interval(expr) * 2).max(Duration::minutes(10));
-        let targets = events
-            .list_targets_by_rule()
-            .rule(name)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "the targets of {name}: {}",
-                    unreadable("ListTargetsByRule", &e)
-                )
-            })?;
+        let targets = match events.list_targets_by_rule().rule(name).send().await {
+            Ok(t) => t,
+            Err(e) => {
+                let why = unreadable("ListTargetsByRule", &e);
+                out.unread.push(format!("the targets of {name}: {why}"));
+                continue;
+            }
+        };
         for input in targets.targets().iter().filter_map(|t| t.input()) {
             for f in warmed_by(input) {
-                let g = gaps.entry(f).or_insert(gap);
+                let g = out.gaps.entry(f).or_insert(gap);
                 *g = (*g).min(gap);
             }
         }
     }
-    Ok(gaps)
+    out
 }
 
 /// The functions a warm-up request (a schedule's input: the envelope) names, by plain name.

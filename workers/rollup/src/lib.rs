@@ -233,14 +233,27 @@ impl stoker_kit::Summary for RolledUp {
     fn summary(&self) -> String {
         use stoker_kit::summary::two_places;
         let r = &self.rollup;
-        format!(
+        let counts = format!(
             "{} series + {} counter series rolled up, error rate {} %, cache hit rate {} %, {} regression(s)",
             r.series,
             r.counter_series,
             two_places(r.error_rate),
             two_places(r.cache_hit_rate),
             r.regressions
-        )
+        );
+        // The first regression, named: its series, figure, baseline and factor.
+        match r.comparisons.iter().find(|c| c.regressed) {
+            Some(c) => format!(
+                "{counts}; first: {} {} {:.2} against a baseline of {:.2} (x{:.2}, above x{})",
+                c.series,
+                c.metric,
+                c.current,
+                c.baseline,
+                c.ratio.unwrap_or_default(),
+                c.threshold
+            ),
+            None => counts,
+        }
     }
 }
 

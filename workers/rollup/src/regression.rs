@@ -1,5 +1,5 @@
-//! The regression rules: the average response time above 1.5x its baseline, the error rate
-//! above 2x its baseline.
+//! The regression rules: the average response time, or its p95 (when the request asks for
+//! p95), above 1.5x its baseline; the error rate above 2x its baseline.
 
 use serde::Serialize;
 
@@ -12,7 +12,7 @@ pub struct Comparison {
     pub series: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dimensions: Vec<(String, String)>,
-    /// `avg_response_time` or `error_rate`.
+    /// `avg_response_time`, `p95_response_time` or `error_rate`.
     pub metric: &'static str,
     pub current: f64,
     pub baseline: f64,

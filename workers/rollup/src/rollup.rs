@@ -89,9 +89,18 @@ pub async fn roll_up(
         let current = Totals::of(&points).average().map(|a| a * to_ms);
         report.worst_p95_ms = max_opt(report.worst_p95_ms, highest_p95(&points, to_ms));
         report.worst_average_ms = max_opt(report.worst_average_ms, current);
-        let base = Totals::of(&datapoints(cw, &req.namespace, m, baseline, 3600, &[]).await?)
-            .average()
-            .map(|a| a * to_ms);
+        // The baseline's p95 comes with its hourly sums (the same call) when p95 is asked for.
+        let p95: &[f64] = if asks_p95(req) { &[95.0] } else { &[] };
+        let base_points = datapoints(cw, &req.namespace, m, baseline, 3600, p95).await?;
+        let base = Totals::of(&base_points).average().map(|a| a * to_ms);
+        report.comparisons.extend(compare(
+            &m.name,
+            &m.dimensions,
+            "p95_response_time",
+            weighted_p95(&points, to_ms),
+            weighted_p95(&base_points, to_ms),
+            RESPONSE_TIME_THRESHOLD,
+        ));
         report.comparisons.extend(compare(
             &m.name,
             &m.dimensions,
@@ -218,6 +227,24 @@ fn unit_or_none(unit: &str) -> &'static str {
         .find(|u| **u == unit)
         .copied()
         .unwrap_or("None")
+}
+
+/// Whether the request asks for the p95 (then the p95 is compared with its baseline too).
+fn asks_p95(req: &RollupRequest) -> bool {
+    req.percentiles.iter().any(|p| (*p - 95.0).abs() < 1e-9)
+}
+
+/// The p95 of a span from its periods' p95s, each weighted by its sample count, in ms: what the
+/// p95 rule compares (a period's p95 is all CloudWatch keeps of its distribution).
+fn weighted_p95(points: &[aws_sdk_cloudwatch::types::Datapoint], to_ms: f64) -> Option<f64> {
+    let (mut sum, mut weight) = (0.0, 0.0);
+    for p in points {
+        if let (Some(v), Some(n)) = (percentiles_of(p).get("p95"), p.sample_count()) {
+            sum += v * n;
+            weight += n;
+        }
+    }
+    (weight > 0.0).then(|| sum / weight * to_ms)
 }
 
 /// The highest p95 of a series' datapoints, in ms (`to_ms`: the series' unit in ms).
