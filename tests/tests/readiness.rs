@@ -48,6 +48,7 @@ async fn worker(stack: &str) -> Readiness {
         rules: aws_sdk_eventbridge::Client::new(&sdk),
         s3: aws_sdk_s3::Client::new(&sdk),
         iam: aws_sdk_iam::Client::new(&sdk),
+        cfn: aws_sdk_cloudformation::Client::new(&sdk),
         export_bucket: None,
         namespace: namespace(stack),
         cache_scheduled: false,
@@ -415,6 +416,9 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     assert!(export.evidence.contains("(export exp-1)"), "{export:?}");
     assert_eq!(status(&r, "table.throttles", &safe), Status::Pass);
     assert_eq!(status(&r, "table.throttles", &bare), Status::Warn);
+    // Encrypted at rest (AWS owned keys on the emulator); a missing table's cannot be read.
+    assert_eq!(status(&r, "table.encryption", &safe), Status::Pass);
+    assert_eq!(status(&r, "table.encryption", &q("missing")), Status::Fail);
     assert_eq!(status(&r, "table.drill", &safe), Status::Pass);
     assert_eq!(status(&r, "table.drill", &bare), Status::Warn);
     let missing = r
@@ -501,7 +505,7 @@ async fn every_check_passes_and_fails_on_the_emulators_and_one_failure_is_no_go(
     };
     let r = w.check(&healthy).await.expect("in scope");
     assert!(r.go, "{r:#?}");
-    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 21), "{r:#?}");
+    assert_eq!((r.failed, r.warned, r.passed), (0, 0, 22), "{r:#?}");
     // A named queue that does not exist fails, and does not hide the others.
     let with_missing = ReadinessRequest {
         queues: vec![q("no-such-queue"), q("jobs")],
@@ -1631,4 +1635,74 @@ async fn prefixes_and_tags_select_tables_and_functions() {
     for t in ["app-a", "app-b"] {
         let _ = ddb.delete_table().table_name(n(t)).send().await;
     }
+}
+
+/// `alarm.exists` on the stack's verdict: every alarm its CloudFormation stack declares exists
+/// (a stack of two alarms on LocalStack's CloudFormation); one deleted outside CloudFormation
+/// fails, by name.
+#[tokio::test]
+async fn every_alarm_the_stack_declares_exists_and_one_deleted_by_hand_fails() {
+    let sdk = emulator().await;
+    let stack = unique("rdc");
+    let alarm = |id: &str| {
+        json!({"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmName": format!("{stack}-readiness-{id}"),
+            "Namespace": "Stoker-it", "MetricName": "Nothing", "Statistic": "Sum",
+            "Period": 60, "EvaluationPeriods": 1, "Threshold": 1,
+            "ComparisonOperator": "GreaterThanThreshold"}})
+    };
+    let template =
+        json!({"Resources": {"FirstAlarm": alarm("first"), "SecondAlarm": alarm("second")}});
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    cfn.create_stack()
+        .stack_name(&stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("CreateStack");
+    stoker_it::poll(Duration::from_secs(60), Duration::from_millis(500), || {
+        let (cfn, stack) = (&cfn, &stack);
+        async move {
+            let s = cfn.describe_stacks().stack_name(stack).send().await.ok()?;
+            let status = s.stacks().first()?.stack_status()?.as_str().to_owned();
+            assert!(!status.ends_with("FAILED"), "{status}");
+            (status == "CREATE_COMPLETE").then_some(())
+        }
+    })
+    .await
+    .expect("the stack created");
+    let w = worker(&stack).await;
+    let exists = |r: &Report| -> Vec<(String, Status)> {
+        r.checks
+            .iter()
+            // (The other workers' prefixes have no alarm here: those fail too.)
+            .filter(|c| {
+                c.check == "alarm.exists"
+                    && (c.resource == stack
+                        || c.resource.starts_with(&format!("{stack}-readiness-")))
+            })
+            .map(|c| (c.resource.clone(), c.status))
+            .collect()
+    };
+    let r = w
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    assert_eq!(exists(&r), [(stack.clone(), Status::Pass)], "{r:#?}");
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    cw.delete_alarms()
+        .alarm_names(format!("{stack}-readiness-second"))
+        .send()
+        .await
+        .expect("DeleteAlarms");
+    let r = w
+        .check(&ReadinessRequest::default())
+        .await
+        .expect("in scope");
+    assert_eq!(
+        exists(&r),
+        [(format!("{stack}-readiness-second"), Status::Fail)],
+        "{r:#?}"
+    );
+    let _ = cfn.delete_stack().stack_name(&stack).send().await;
 }

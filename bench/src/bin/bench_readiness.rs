@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         rules: aws_sdk_eventbridge::Client::new(&counted),
         s3: aws_sdk_s3::Client::new(&counted),
         iam: aws_sdk_iam::Client::new(&counted),
+        cfn: aws_sdk_cloudformation::Client::new(&counted),
         export_bucket: None,
         namespace: stoker_kit::emf::DEFAULT_NAMESPACE.into(),
         cache_scheduled: false,

@@ -1,6 +1,11 @@
 //! Alarms whose names start with a prefix: at least one exists (`alarm.exists`); each is not
-//! in ALARM (`alarm.state`) and tells someone when it fires (`alarm.action`).
+//! in ALARM (`alarm.state`) and tells someone when it fires (`alarm.action`). On the stack's
+//! own verdict, every alarm its CloudFormation stack declares exists (`alarm.exists`: one
+//! deleted outside CloudFormation fails).
 
+use std::collections::HashSet;
+
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{AlarmType, StateValue};
 
@@ -21,8 +26,9 @@ struct Alarm {
 }
 
 /// Every check of the alarms named `prefix*`, metric and composite, except `skip` (the
-/// worker's own no-go alarm: checking it would keep it firing once it fired).
-pub async fn check(cw: &Client, prefix: &str, skip: &str) -> Vec<Check> {
+/// worker's own no-go alarm: checking it would keep it firing once it fired), and the names
+/// of the alarms found (`skip` included).
+pub async fn check(cw: &Client, prefix: &str, skip: &str) -> (Vec<Check>, Vec<String>) {
     let mut alarms = Vec::new();
     let mut token = None;
     loop {
@@ -37,11 +43,11 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> Vec<Check> {
         {
             Ok(p) => p,
             Err(e) => {
-                return vec![Check::fail(
-                    "alarm.exists",
-                    &format!("{prefix}*"),
-                    unreadable("DescribeAlarms", &e),
-                )];
+                let why = unreadable("DescribeAlarms", &e);
+                return (
+                    vec![Check::fail("alarm.exists", &format!("{prefix}*"), why)],
+                    vec![],
+                );
             }
         };
         alarms.extend(page.metric_alarms().iter().map(|a| {
@@ -75,15 +81,89 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> Vec<Check> {
             break;
         }
     }
+    let names = alarms.iter().map(|a| a.name.clone()).collect();
     alarms.retain(|a| a.name != skip);
     if alarms.is_empty() {
-        return vec![Check::fail(
+        let none = Check::fail(
             "alarm.exists",
             &format!("{prefix}*"),
             "no alarm has this prefix: nothing would tell anyone that the system is failing",
-        )];
+        );
+        return (vec![none], names);
     }
-    alarms.iter().flat_map(|a| [state(a), action(a)]).collect()
+    let checks = alarms.iter().flat_map(|a| [state(a), action(a)]).collect();
+    (checks, names)
+}
+
+/// The alarms CloudFormation stack `stack` declares, `(logical id, alarm name)`
+/// (`ListStackResources`); `None` when no CloudFormation stack has that name (a stack deployed
+/// otherwise: its alarms are checked by prefix only).
+pub async fn declared(
+    cfn: &aws_sdk_cloudformation::Client,
+    stack: &str,
+) -> Result<Option<Vec<(String, String)>>, String> {
+    let pages = cfn
+        .list_stack_resources()
+        .stack_name(stack)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await;
+    let resources = match pages {
+        Ok(r) => r,
+        Err(e)
+            if e.code() == Some("ValidationError")
+                && e.message().is_some_and(|m| m.contains("does not exist")) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(unreadable("ListStackResources", &e)),
+    };
+    Ok(Some(
+        resources
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.resource_type(),
+                    Some("AWS::CloudWatch::Alarm" | "AWS::CloudWatch::CompositeAlarm")
+                )
+            })
+            .filter_map(|r| {
+                Some((
+                    r.logical_resource_id()?.to_owned(),
+                    r.physical_resource_id()?.to_owned(),
+                ))
+            })
+            .collect(),
+    ))
+}
+
+/// `alarm.exists` of the alarms `stack` declares against those `found`: each missing one
+/// fails; all there passes once, for the stack.
+pub fn declared_exist(stack: &str, declared: &[(String, String)], found: &[String]) -> Vec<Check> {
+    let found: HashSet<&str> = found.iter().map(String::as_str).collect();
+    let missing: Vec<Check> = declared
+        .iter()
+        .filter(|(_, name)| !found.contains(name.as_str()))
+        .map(|(id, name)| {
+            Check::fail(
+                "alarm.exists",
+                name,
+                format!(
+                    "the stack declares it ({id}) but CloudWatch has no such alarm: deleted outside CloudFormation? Update the stack to put it back"
+                ),
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return missing;
+    }
+    vec![Check::pass(
+        "alarm.exists",
+        stack,
+        format!("all {} alarms the stack declares exist", declared.len()),
+    )]
 }
 
 /// The prefix of a warning-level alarm's description.

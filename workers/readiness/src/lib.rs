@@ -13,6 +13,7 @@ pub mod check;
 pub mod cold_starts;
 pub mod configuration;
 pub mod drills;
+pub mod encryption;
 mod evidence;
 pub mod functions;
 pub mod metric;
@@ -91,6 +92,8 @@ pub struct Readiness {
     pub s3: aws_sdk_s3::Client,
     /// Reads the stack's roles back.
     pub iam: aws_sdk_iam::Client,
+    /// Lists the alarms the stack declares.
+    pub cfn: aws_sdk_cloudformation::Client,
     /// The export bucket to check on the stack's own verdict.
     pub export_bucket: Option<String>,
     /// Where the kit's and the workers' metrics are (`Stoker`, or `STOKER_METRICS_NAMESPACE`).
@@ -123,6 +126,7 @@ impl Readiness {
             rules: aws_sdk_eventbridge::Client::new(sdk),
             s3: aws_sdk_s3::Client::new(sdk),
             iam: aws_sdk_iam::Client::new(sdk),
+            cfn: aws_sdk_cloudformation::Client::new(sdk),
             export_bucket: settings.export_bucket.clone(),
             namespace: stoker_kit::emf::namespace_in_use().to_owned(),
             cache_scheduled: settings.cache_scheduled,
@@ -166,6 +170,7 @@ impl Readiness {
             checks.extend(
                 tables::check(&self.ddb, &ops, t, req.thresholds.max_backup_age_hours, now).await,
             );
+            checks.push(encryption::check(&self.ddb, t).await);
             checks.push(throttles::check(&self.cloudwatch, t, now).await);
             checks.push(drills::check(&self.cloudwatch, &self.namespace, t, now).await);
         }
@@ -266,8 +271,21 @@ impl Readiness {
             checks.extend(roles::check(&self.iam, &self.scope.stack).await);
         }
         let own = self.scope.own_alarm();
+        let mut found = Vec::new();
         for prefix in &alarm_prefixes {
-            checks.extend(alarms::check(&self.cloudwatch, prefix, &own).await);
+            let (c, names) = alarms::check(&self.cloudwatch, prefix, &own).await;
+            checks.extend(c);
+            found.extend(names);
+        }
+        if names_nothing(req) {
+            let stack = &self.scope.stack;
+            match alarms::declared(&self.cfn, stack).await {
+                Ok(Some(declared)) => {
+                    checks.extend(alarms::declared_exist(stack, &declared, &found));
+                }
+                Ok(None) => {}
+                Err(why) => checks.push(Check::fail("alarm.exists", stack, why)),
+            }
         }
         Ok(Report::new(checks))
     }

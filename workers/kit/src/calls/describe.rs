@@ -74,6 +74,7 @@ pub fn describe(req: &Req<'_>) -> Call {
         ("s3", _) => rest::s3(&scope, req, &uri),
         ("monitoring", None) => cloudwatch(&uri, body),
         ("iam", None) => super::query::iam(&scope, body),
+        ("cloudformation", None) => super::query::cloudformation(&scope, body),
         (_, Some(target)) => {
             let op = target.rsplit('.').next().unwrap_or(target).to_owned();
             json_call(&scope, op, &json())

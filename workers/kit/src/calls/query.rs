@@ -1,4 +1,5 @@
-//! awsQuery calls (form-encoded bodies: `Action=GetRolePolicy&RoleName=...`): IAM's.
+//! awsQuery calls (form-encoded bodies: `Action=GetRolePolicy&RoleName=...`): IAM's and
+//! CloudFormation's.
 
 use super::Call;
 use super::describe::Scope;
@@ -57,9 +58,40 @@ pub(super) fn iam(scope: &Scope, body: &[u8]) -> Call {
     }
 }
 
+/// A CloudFormation call: its action, and the stack it names (any stack id).
+pub(super) fn cloudformation(scope: &Scope, body: &[u8]) -> Call {
+    let resource = match field(body, "StackName") {
+        Some(arn) if arn.starts_with("arn:") => arn,
+        Some(name) => format!(
+            "arn:aws:cloudformation:{}:{}:stack/{name}/*",
+            scope.region, scope.account
+        ),
+        None => "*".into(),
+    };
+    Call {
+        operation: field(body, "Action").unwrap_or_else(|| "?".into()),
+        resource,
+        ..Call::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cloudformation_calls_name_their_stack() {
+        let scope = Scope {
+            region: "us-east-1".into(),
+            ..Scope::default()
+        };
+        let c = cloudformation(
+            &scope,
+            b"Action=ListStackResources&Version=2010-05-15&StackName=app",
+        );
+        assert_eq!(c.operation, "ListStackResources");
+        assert_eq!(c.resource, "arn:aws:cloudformation:us-east-1::stack/app/*");
+    }
 
     #[test]
     fn iam_calls_name_their_role_or_policy() {
