@@ -349,6 +349,19 @@ impl Readiness {
     }
 }
 
+/// The metrics of a verdict (what the stack's no-go alarm watches), for the stack's own verdict
+/// at the stack's own thresholds only: a narrowed request (one table, say) or one with looser
+/// limits is reported but neither sets off nor clears the stack's alarm.
+pub fn verdict_metrics(req: &ReadinessRequest, report: &Report) -> Option<[Metric<'static>; 3]> {
+    (*req == ReadinessRequest::default()).then(|| {
+        [
+            Metric::count("ReadinessChecksFailed", report.failed as f64),
+            Metric::count("ReadinessChecksWarned", report.warned as f64),
+            Metric::count("ReadinessChecksPassed", report.passed as f64),
+        ]
+    })
+}
+
 /// The request asks for the stack's own verdict: it names nothing and no tag.
 fn names_nothing(req: &ReadinessRequest) -> bool {
     req.tables.is_empty()
@@ -369,17 +382,8 @@ impl Job for Readiness {
 
     async fn run(&self, req: ReadinessRequest, ctx: &JobCtx) -> Result<Report, JobError> {
         let report = self.check(&req).await?;
-        // The stack's verdict drives its no-go alarm: a narrowed request (one table, say) is
-        // reported but does not set off the stack's alarm.
-        if req == ReadinessRequest::default() {
-            emit_metrics(
-                Worker::Readiness.name(),
-                &[
-                    Metric::count("ReadinessChecksFailed", report.failed as f64),
-                    Metric::count("ReadinessChecksWarned", report.warned as f64),
-                    Metric::count("ReadinessChecksPassed", report.passed as f64),
-                ],
-            );
+        if let Some(metrics) = verdict_metrics(&req, &report) {
+            emit_metrics(Worker::Readiness.name(), &metrics);
         }
         if let Some(p) = &self.events {
             let mut failures = report.failures();
@@ -397,5 +401,31 @@ impl Job for Readiness {
         // Too large for its run record, the kit has it fitted ([`Report::fitted`]), so that
         // `stoker readiness` can print it.
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The no-go alarm's metric comes from the stack's own verdict only (EMF lines on stdout:
+    /// the emulators do not turn them into metrics, so this is a unit test).
+    #[test]
+    fn only_the_stacks_own_verdict_is_counted() {
+        let report = Report::new(vec![
+            Check::fail("table.pitr", "t", "off"),
+            Check::pass("queue.depth", "q", "0"),
+        ]);
+        let m = verdict_metrics(&ReadinessRequest::default(), &report).expect("counted");
+        assert_eq!((m[0].name, m[0].value), ("ReadinessChecksFailed", 1.0));
+        assert_eq!((m[2].name, m[2].value), ("ReadinessChecksPassed", 1.0));
+        let narrowed = ReadinessRequest {
+            tables: vec!["t".into()],
+            ..ReadinessRequest::default()
+        };
+        assert!(verdict_metrics(&narrowed, &report).is_none());
+        let mut looser = ReadinessRequest::default();
+        looser.thresholds.max_queue_depth = 1000;
+        assert!(verdict_metrics(&looser, &report).is_none());
     }
 }
