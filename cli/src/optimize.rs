@@ -147,7 +147,11 @@ impl RollbackArgs {
         let ctx = aws.ctx().await?;
         let ops = ctx.output("OpsTableName")?;
         let mut applier = stoker_optimizer::Optimizer::new(&ctx.sdk, ops, None).applier;
-        if let Ok(alias) = std::env::var("STOKER_OPTIMIZER_ALIAS") {
+        // The alias the optimizer applies to, as its worker reads it (an empty value is unset).
+        let settings =
+            <stoker_optimizer::OptimizerSettings as stoker_kit::section::Section>::from_env()
+                .map_err(|e| CliError::new(format!("the optimizer's settings: {e}")))?;
+        if let Some(alias) = settings.alias {
             applier.alias = alias;
         }
         let change = applier.rollback(&self.function).await.map_err(|e| {

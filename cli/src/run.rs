@@ -46,6 +46,12 @@ impl RunArgs {
             .contains(&Worker::Readiness)
             .then(|| readiness_settings(&ctx))
             .transpose()?;
+        // The cache-warmer reads its Redis URL (an SSM parameter) before anything polls too.
+        let mut cache = if chosen.contains(&Worker::CacheWarmer) {
+            Some(cache_warmer(&ctx.sdk).await?)
+        } else {
+            None
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for w in chosen {
@@ -62,10 +68,10 @@ impl RunArgs {
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::CacheWarmer => {
-                    let h = stoker_cache_warmer::CacheWarmer::from_env(&sdk).await.map_err(|e| {
-                        CliError::new(format!("the cache-warmer cannot start: {e}"))
-                            .fix("set STOKER_REDIS_URL_PARAMETER (or STOKER_REDIS_URL) and STOKER_CACHE_ALLOWED_HOSTS (eval \"$(./localstack/env)\" sets both for the emulator), or leave it out with --workers")
-                    })?;
+                    let h = match cache.take() {
+                        Some(h) => h,
+                        None => cache_warmer(&sdk).await?,
+                    };
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Backup => {
@@ -155,6 +161,16 @@ fn section<S: Section>(w: Worker) -> Result<S, CliError> {
         CliError::new(format!("the {w} worker cannot start: {e}")).fix(format!(
             "fix the variable, or leave the {w} worker out with --workers"
         ))
+    })
+}
+
+/// The cache-warmer, its settings read from the environment (and its Redis URL from SSM).
+async fn cache_warmer(
+    sdk: &aws_config::SdkConfig,
+) -> Result<stoker_cache_warmer::CacheWarmer, CliError> {
+    stoker_cache_warmer::CacheWarmer::from_env(sdk).await.map_err(|e| {
+        CliError::new(format!("the cache-warmer cannot start: {e}"))
+            .fix("set STOKER_REDIS_URL_PARAMETER (or STOKER_REDIS_URL) and STOKER_CACHE_ALLOWED_HOSTS (eval \"$(./localstack/env)\" sets both for the emulator), or leave it out with --workers")
     })
 }
 
