@@ -382,3 +382,25 @@ fn the_worker_binary_refuses_to_start_without_a_table_prefix() {
         "{err}"
     );
 }
+
+/// Waiting for a table ends at once on an error that will not pass (an invalid name), instead
+/// of asking again until the deadline; a table that does not exist yet is waited for.
+#[tokio::test]
+async fn waiting_for_a_table_ends_at_an_error_that_will_not_pass() {
+    let sdk = emulator().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let started = std::time::Instant::now();
+    let e = native::wait_active(&ddb, "no spaces!", Duration::from_secs(20))
+        .await
+        .expect_err("an invalid name");
+    assert!(e.is_permanent(), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let e = native::wait_active(&ddb, &unique("not-yet"), Duration::from_secs(1))
+        .await
+        .expect_err("never created");
+    assert!(!e.is_permanent(), "a table not found is waited for: {e}");
+}

@@ -189,6 +189,9 @@ pub async fn restore(
     wait_active(ddb, target, within).await
 }
 
+/// Waits until `table` is ACTIVE. A table not found yet (just restored) is waited for; any
+/// other error the SDK gave up on ends the wait (a denied or invalid request never turns
+/// ACTIVE).
 pub async fn wait_active(
     ddb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -196,11 +199,20 @@ pub async fn wait_active(
 ) -> Result<(), JobError> {
     let deadline = Instant::now() + within;
     loop {
-        let d = ddb.describe_table().table_name(table).send().await;
-        if let Ok(d) = d
-            && d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active)
-        {
-            return Ok(());
+        match ddb.describe_table().table_name(table).send().await {
+            Ok(d) if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) => {
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            Err(e) => {
+                let e = sdk_error(&format!("DescribeTable {table}"), e);
+                if e.is_permanent() {
+                    return Err(e);
+                }
+            }
         }
         if Instant::now() > deadline {
             return Err(JobError::retryable(format!(
