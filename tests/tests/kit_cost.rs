@@ -45,3 +45,90 @@ async fn a_write_asking_for_its_capacity_is_priced_at_the_units_consumed() {
     );
     let _ = ddb.delete_table().table_name(&table).send().await;
 }
+
+/// Completions that stage more than a transaction's 4 MB between them are split by size, not
+/// only by its 100 items: 12 jobs staging 700 KB each (8.4 MB) commit in three transactions,
+/// none over 4 MB, every staged write written once.
+#[tokio::test]
+async fn completions_larger_than_4_mb_together_are_split_by_size() {
+    use std::sync::Arc;
+    use stoker_kit::ops::{CompletionRequest, Holder, OpsTable, RunOutcome, RunRecord};
+    let count = Arc::new(stoker_kit::calls::CallCount::default());
+    let http = stoker_kit::calls::counting(stoker_kit::aws::http_client(), count.clone());
+    let sdk = stoker_kit::aws::unrecorded_config_loader()
+        .http_client(http)
+        .load()
+        .await;
+    let table = unique("big");
+    stoker_it::kit::create_ops_table(&sdk, &table)
+        .await
+        .expect("table");
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let ops = OpsTable::new(ddb.clone(), table.clone());
+    let now = chrono::Utc::now();
+    // Two items of 350 KB each per job (DynamoDB's item limit is 400 KB).
+    let staged = |job: usize, part: usize| {
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(
+                aws_sdk_dynamodb::types::Put::builder()
+                    .table_name(&table)
+                    .item("pk", AttributeValue::S(format!("EFFECT#{job}")))
+                    .item("sk", AttributeValue::S(part.to_string()))
+                    .item("blob", AttributeValue::S("x".repeat(350 * 1024)))
+                    .build()
+                    .expect("put"),
+            )
+            .build()
+    };
+    let reqs: Vec<CompletionRequest> = (0..12)
+        .map(|job| CompletionRequest {
+            worker: "big".into(),
+            key: format!("k{job}"),
+            holder: Holder::Nobody {
+                claim_id: format!("c{job}"),
+                payload_hash: "h".into(),
+                event_id: format!("e{job}"),
+            },
+            outcome: serde_json::json!({}),
+            run: RunRecord {
+                worker: "big".into(),
+                event_id: format!("e{job}"),
+                kind: "test".into(),
+                outcome: RunOutcome::Completed,
+                attempts: 1,
+                receive_count: 1,
+                duration_ms: 1,
+                started_at: now,
+                finished_at: now,
+                error_code: None,
+                error: None,
+                requested_by: "test".into(),
+                summary: None,
+                cost: None,
+            },
+            staged: vec![staged(job, 0), staged(job, 1)],
+        })
+        .collect();
+    let before = count.of("dynamodb");
+    let answers = ops.complete_all(&reqs).await;
+    for a in &answers {
+        assert!(
+            matches!(a, Ok(stoker_kit::ops::Completion::Committed)),
+            "{a:?}"
+        );
+    }
+    // 5 jobs (3.5 MB) fit in each of the first two, the last 2 in a third.
+    assert_eq!(count.of("dynamodb") - before, 3, "{:?}", count.all());
+    for job in 0..12 {
+        let got = ddb
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S(format!("EFFECT#{job}")))
+            .key("sk", AttributeValue::S("1".into()))
+            .send()
+            .await
+            .expect("GetItem");
+        assert!(got.item().is_some(), "job {job}'s staged write");
+    }
+    let _ = ddb.delete_table().table_name(&table).send().await;
+}

@@ -240,8 +240,8 @@ impl OpsTable {
             .collect()
     }
 
-    /// Completes every request, as many per transaction as fit in its 100 items (one
-    /// completion per key per transaction). A refused completion is resolved on its own
+    /// Completes every request, as many per transaction as fit in its 100 items and 4 MB
+    /// (one completion per key per transaction). A refused completion is resolved on its own
     /// (committed by an earlier send, taken over, refused by a staged write); a completion the
     /// batch cannot settle (throttled, an invalid batch such as two jobs' staged writes on one
     /// item, an error of its own) is sent on its own, where the caller's retry policy applies.
@@ -257,6 +257,7 @@ impl OpsTable {
             let mut keys = HashSet::new();
             let mut round = Vec::new();
             let mut items: Vec<TransactWriteItem> = Vec::new();
+            let mut bytes = 0;
             let mut starts = Vec::new();
             for i in 0..reqs.len() {
                 let r = &reqs[i];
@@ -275,6 +276,17 @@ impl OpsTable {
                     .map(|p| TransactWriteItem::builder().put(p).build());
                 match (claim, run) {
                     (Ok(claim), Ok(run)) => {
+                        let mine = [&claim, &run]
+                            .into_iter()
+                            .chain(&r.staged)
+                            .map(super::size::item)
+                            .sum::<usize>();
+                        if bytes + mine > super::size::MAX_TRANSACTION_BYTES {
+                            // The next round's (a completion alone too large goes on its own).
+                            keys.remove(&(r.worker.as_str(), r.key.as_str()));
+                            continue;
+                        }
+                        bytes += mine;
                         starts.push(items.len());
                         items.push(claim);
                         items.push(run);
