@@ -573,6 +573,8 @@ fn every_worker_has_the_seeds_alarms_with_the_seeds_numbers() {
     assert_eq!(no_go["MetricName"].as_str(), Some("ReadinessChecksFailed"));
     assert_eq!(no_go["Dimensions"][0]["Value"].as_str(), Some("readiness"));
     assert_eq!(no_go["Statistic"].as_str(), Some("Maximum"));
+    assert_eq!(no_go["Period"].as_u64(), Some(900), "15 minutes");
+    assert_eq!(no_go["EvaluationPeriods"].as_u64(), Some(1));
     assert_eq!(threshold(no_go), "");
     assert_eq!(no_go["Threshold"].as_f64(), Some(0.0));
     assert!(above(no_go));

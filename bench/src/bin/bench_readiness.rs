@@ -315,6 +315,7 @@ async fn raw_reads(sdk: &aws_config::SdkConfig, req: &ReadinessRequest) {
     let dim = |n: &str, v: &str| Dimension::builder().name(n).value(v).build();
     for t in &req.tables {
         let _ = ddb.describe_continuous_backups().table_name(t).send().await;
+        let _ = ddb.describe_table().table_name(t).send().await;
         let _ = ddb.list_backups().table_name(t).send().await;
         let _ = stat(
             "AWS/DynamoDB",

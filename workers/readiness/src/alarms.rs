@@ -27,8 +27,8 @@ struct Alarm {
 
 /// Every check of the alarms named `prefix*`, metric and composite, except `skip` (the
 /// worker's own no-go alarm: checking it would keep it firing once it fired), and the names
-/// of the alarms found (`skip` included).
-pub async fn check(cw: &Client, prefix: &str, skip: &str) -> (Vec<Check>, Vec<String>) {
+/// of the alarms found (`skip` included); `None` when they could not be read.
+pub async fn check(cw: &Client, prefix: &str, skip: &str) -> (Vec<Check>, Option<Vec<String>>) {
     let mut alarms = Vec::new();
     let mut token = None;
     loop {
@@ -46,7 +46,7 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> (Vec<Check>, Vec<St
                 let why = unreadable("DescribeAlarms", &e);
                 return (
                     vec![Check::fail("alarm.exists", &format!("{prefix}*"), why)],
-                    vec![],
+                    None,
                 );
             }
         };
@@ -89,10 +89,10 @@ pub async fn check(cw: &Client, prefix: &str, skip: &str) -> (Vec<Check>, Vec<St
             &format!("{prefix}*"),
             "no alarm has this prefix: nothing would tell anyone that the system is failing",
         );
-        return (vec![none], names);
+        return (vec![none], Some(names));
     }
     let checks = alarms.iter().flat_map(|a| [state(a), action(a)]).collect();
-    (checks, names)
+    (checks, Some(names))
 }
 
 /// The alarms CloudFormation stack `stack` declares, `(logical id, alarm name)`
@@ -140,8 +140,11 @@ pub async fn declared(
 }
 
 /// `alarm.exists` of the alarms `stack` declares against those `found`: each missing one
-/// fails; all there passes once, for the stack.
+/// fails; all there passes once, for the stack (nothing when it declares none).
 pub fn declared_exist(stack: &str, declared: &[(String, String)], found: &[String]) -> Vec<Check> {
+    if declared.is_empty() {
+        return vec![];
+    }
     let found: HashSet<&str> = found.iter().map(String::as_str).collect();
     let missing: Vec<Check> = declared
         .iter()

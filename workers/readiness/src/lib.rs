@@ -271,13 +271,18 @@ impl Readiness {
             checks.extend(roles::check(&self.iam, &self.scope.stack).await);
         }
         let own = self.scope.own_alarm();
-        let mut found = Vec::new();
+        let mut found = Some(Vec::new());
         for prefix in &alarm_prefixes {
             let (c, names) = alarms::check(&self.cloudwatch, prefix, &own).await;
             checks.extend(c);
-            found.extend(names);
+            // An unread prefix (its failure is reported) leaves the declared alarms unchecked:
+            // they would all look deleted.
+            found = found.zip(names).map(|(mut all, names)| {
+                all.extend(names);
+                all
+            });
         }
-        if names_nothing(req) {
+        if let (true, Some(found)) = (names_nothing(req), found) {
             let stack = &self.scope.stack;
             match alarms::declared(&self.cfn, stack).await {
                 Ok(Some(declared)) => {

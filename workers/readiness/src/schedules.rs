@@ -269,6 +269,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_unreadable_rule_fails_only_the_functions_no_readable_rule_names() {
+        let gaps = WarmGaps {
+            gaps: HashMap::from([("api".to_owned(), Duration::minutes(30))]),
+            unread: vec!["the targets of st-warmup-peak: denied".into()],
+        };
+        assert_eq!(gaps.of("api"), Ok(Some(Duration::minutes(30))));
+        assert_eq!(
+            gaps.of("web"),
+            Err("the targets of st-warmup-peak: denied".to_owned())
+        );
+        assert_eq!(WarmGaps::default().of("web"), Ok(None));
+    }
+
+    #[test]
     fn a_schedules_input_names_its_targets_by_plain_name() {
         let input = r#"{"kind": "stoker.warmup.requested", "version": 1, "payload": {"targets": [{"function": "api", "concurrency": 3}, {"function": "arn:aws:lambda:us-east-1:123456789012:function:web:live"}]}}"#;
         assert_eq!(warmed_by(input), ["api", "web"]);
