@@ -2,7 +2,9 @@
 //! random latency, then a share of them is answered with an error the AWS SDKs retry (half
 //! `503 ServiceUnavailable`, half `400 ThrottlingException`) without reaching the emulator;
 //! another share is forwarded and then its answer is lost (half a `500 InternalServerError`,
-//! half a dropped connection): the write happened, the caller cannot know; the rest are
+//! half a dropped connection): the write happened, the caller cannot know; a share of
+//! `TransactWriteItems` is cancelled as DynamoDB cancels a throttled or conflicting
+//! transaction (`TransactionCanceledException`, a throttling reason per item); the rest are
 //! forwarded unchanged.
 
 use std::collections::BTreeMap;
@@ -36,6 +38,22 @@ pub struct Faults {
     pub lose_first: u64,
     /// Each request waits a uniform 0..max_latency first.
     pub max_latency: Duration,
+    /// Share of `TransactWriteItems` answered `TransactionCanceledException` without reaching
+    /// the emulator, each item's reason `ThrottlingError`, `TransactionConflict` or
+    /// `ProvisionedThroughputExceeded` (0-1).
+    pub cancel_rate: f64,
+}
+
+impl Faults {
+    /// No fault at all (set the ones wanted).
+    pub const NONE: Faults = Faults {
+        error_rate: 0.0,
+        unavailable_only: false,
+        lost_rate: 0.0,
+        lose_first: 0,
+        max_latency: Duration::ZERO,
+        cancel_rate: 0.0,
+    };
 }
 
 /// What the proxy did so far.
@@ -44,6 +62,8 @@ pub struct ProxyStats {
     pub forwarded: AtomicU64,
     pub unavailable: AtomicU64,
     pub throttled: AtomicU64,
+    /// Transactions cancelled with throttling reasons.
+    pub cancelled: AtomicU64,
     /// Forwarded, then answered 500.
     pub lost_500: AtomicU64,
     /// Forwarded, then the connection dropped.
@@ -140,6 +160,12 @@ impl FaultProxy {
     pub fn injected(&self) -> u64 {
         self.stats.unavailable.load(Ordering::Relaxed)
             + self.stats.throttled.load(Ordering::Relaxed)
+            + self.stats.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Transactions cancelled with throttling reasons so far.
+    pub fn cancelled(&self) -> u64 {
+        self.stats.cancelled.load(Ordering::Relaxed)
     }
 
     /// Answers lost so far (after forwarding).
@@ -173,6 +199,11 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned();
+    if operation.ends_with(".TransactWriteItems") && fastrand::f64() < faults.cancel_rate {
+        let body = req.into_body().collect().await.map_err(|_| Dropped)?;
+        stats.cancelled.fetch_add(1, Ordering::Relaxed);
+        return Ok(cancelled(&body.to_bytes()));
+    }
     stats.forwarded.fetch_add(1, Ordering::Relaxed);
     let answer = match forward(req, upstream, client).await {
         Ok(r) => r,
@@ -208,6 +239,38 @@ async fn handle(
         return Err(Dropped);
     }
     Ok(answer)
+}
+
+/// DynamoDB's answer to a transaction it cancelled for throttling or a conflict: one reason
+/// per item of the request.
+fn cancelled(request: &[u8]) -> Response<Full<Bytes>> {
+    let items = serde_json::from_slice::<serde_json::Value>(request)
+        .ok()
+        .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
+        .unwrap_or(1);
+    let codes = [
+        "ThrottlingError",
+        "TransactionConflict",
+        "ProvisionedThroughputExceeded",
+    ];
+    let reasons: Vec<serde_json::Value> = (0..items)
+        .map(|i| serde_json::json!({"Code": codes[i % codes.len()], "Message": "injected"}))
+        .collect();
+    let code = "TransactionCanceledException";
+    let body = serde_json::json!({
+        "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
+        "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
+        "CancellationReasons": reasons,
+    });
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    let h = r.headers_mut();
+    h.insert(
+        "content-type",
+        "application/x-amz-json-1.0".parse().expect("header"),
+    );
+    h.insert("x-amzn-errortype", code.parse().expect("header"));
+    r
 }
 
 fn error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {

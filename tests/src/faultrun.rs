@@ -55,6 +55,8 @@ pub struct FaultReport {
     pub replays: usize,
     pub kills: usize,
     pub injected_errors: u64,
+    /// Batched transactions cancelled for throttling (among the injected errors).
+    pub cancelled_transactions: u64,
     pub lost_answers: u64,
     pub lost_by_operation: BTreeMap<String, u64>,
     pub forwarded: u64,
@@ -165,6 +167,7 @@ async fn run_on(
         let _ = c.wait();
     }
     report.injected_errors = proxy.injected();
+    report.cancelled_transactions = proxy.cancelled();
     report.lost_answers = proxy.lost();
     report.lost_by_operation = proxy
         .stats

@@ -24,6 +24,7 @@ async fn no_event_is_lost_or_done_twice_under_faults_kills_and_duplicates() {
                 lost_rate: 0.05,
                 lose_first: 2,
                 max_latency: Duration::from_millis(20),
+                cancel_rate: 0.2,
             },
             kills: 2,
             kill_every: Duration::from_secs(3),
@@ -48,6 +49,10 @@ async fn no_event_is_lost_or_done_twice_under_faults_kills_and_duplicates() {
         r.per_kind
     );
     assert!(r.injected_errors > 0, "the proxy injected errors");
+    assert!(
+        r.cancelled_transactions > 0,
+        "batched claims and completions were cancelled for throttling: {r:?}"
+    );
     assert_eq!(r.kills, 2);
     assert_eq!((r.lost, r.done_twice_or_more), (0, 0), "{r:?}");
     assert_eq!(

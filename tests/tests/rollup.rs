@@ -553,6 +553,7 @@ async fn a_refused_put_metric_data_is_sent_only_the_sdks_attempts_per_delivery()
         lost_rate: 0.0,
         lose_first: 0,
         max_latency: Duration::ZERO,
+        cancel_rate: 0.0,
     };
     let proxy = FaultProxy::start(&upstream, always).await.expect("proxy");
     let env = KitEnv::create(&sdk, "cwthrottle", 5, false)

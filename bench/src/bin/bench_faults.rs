@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
             lost_rate: 0.05,
             lose_first: 0,
             max_latency: Duration::from_millis(20),
+            cancel_rate: 0.1,
         },
         kills: 5,
         kill_every: Duration::from_secs(10),
