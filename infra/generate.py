@@ -12,6 +12,7 @@ A new worker is one more file there (its `order` places it among the others); th
 rows for every worker are generated too. Standard library only.
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -120,6 +121,16 @@ def dashboard_rows(ws: list) -> dict:
     }
 
 
+def operator_kinds(ws: list) -> str:
+    """Every job kind the workers' rules route (their `detail-type`s, in worker order): what
+    operators may publish."""
+    kinds = []
+    for w in ws:
+        for found in re.findall(r"detail-type: \[([^\]]+)\]", w["rules"]):
+            kinds += [k.strip() for k in found.split(",") if k.strip()]
+    return ", ".join(kinds)
+
+
 def generate() -> str:
     skeleton = (SRC / "worker.yaml").read_text(encoding="utf-8")
     ws = workers()
@@ -129,6 +140,7 @@ def generate() -> str:
         blocks.append(b)
         outputs.append(o)
     head = (SRC / "head.yaml").read_text(encoding="utf-8")
+    head = head.replace("<<operator_kinds>>", operator_kinds(ws))
     tail = (SRC / "tail.yaml").read_text(encoding="utf-8")
     for k, v in dashboard_rows(ws).items():
         tail = tail.replace(f"<<{k}>>", v)
