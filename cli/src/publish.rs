@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use clap::Args;
 use serde_json::{Value, json};
-use stoker_events::{Delivery, Kind, SCHEMA_VERSION, SOURCE_OPERATOR, decode};
+use stoker_events::{Delivery, Envelope, Kind, SCHEMA_VERSION, SOURCE_OPERATOR, decode};
 use stoker_kit::ops::{RunOutcome, RunRecord};
 use stoker_kit::summary::serde_name;
 
@@ -228,14 +228,19 @@ impl PublishArgs {
                 std::env::var("USER").unwrap_or_else(|_| "unknown".into())
             )
         });
-        let mut env = json!({
-            "id": uuid::Uuid::now_v7(), "kind": kind.detail_type(), "version": SCHEMA_VERSION,
-            "source": SOURCE_OPERATOR, "time": chrono::Utc::now(), "requested_by": requested_by, "payload": payload,
-        });
-        if let Some(c) = &self.correlation_id {
-            env["correlation_id"] = c.clone().into();
-        }
-        Ok(env)
+        // The typed envelope; its payload is checked against `kind` when it is decoded.
+        let env = Envelope {
+            id: uuid::Uuid::now_v7(),
+            kind,
+            version: SCHEMA_VERSION,
+            source: SOURCE_OPERATOR.to_owned(),
+            time: chrono::Utc::now(),
+            correlation_id: self.correlation_id.clone(),
+            requested_by,
+            payload,
+        };
+        serde_json::to_value(env)
+            .map_err(|e| CliError::invalid(format!("the envelope did not serialize: {e}")))
     }
 
     /// The run, and the worker's report when the job completed.
