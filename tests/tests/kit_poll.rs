@@ -596,3 +596,37 @@ async fn at_concurrency_1_a_receive_is_claimed_in_one_transaction_and_completion
     );
     env.delete().await;
 }
+
+/// Issue #18: retries change their messages' visibility in batches too. 30 events that each
+/// fail once at concurrency 1: before, one `ChangeMessageVisibility` per retry (30 of them,
+/// besides the receives and deletes); now 10 to a `ChangeMessageVisibilityBatch`.
+#[tokio::test]
+async fn retries_set_their_visibility_in_batches() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "retrybatch", 5, false)
+        .await
+        .expect("resources");
+    let events = env
+        .send_events("retrybatch", 30, json!({ "fail_deliveries": 1 }))
+        .await;
+    let mut cfg = env.config();
+    cfg.concurrency = 1;
+    cfg.retry.redelivery_base = Duration::from_secs(1);
+    let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
+    wait_for("30 jobs done", Duration::from_secs(90), || {
+        env.all_done(&events)
+    })
+    .await;
+    let count = poller.count.clone();
+    poller.stop().await;
+    let sqs = count.of("sqs");
+    println!("30 events failing once at concurrency 1: {sqs} SQS calls");
+    assert!(
+        sqs < 30,
+        "{sqs} SQS calls for 30 retries and 30 completions: one visibility change per retry?"
+    );
+    for (id, _) in &events {
+        assert_eq!(env.effects(id).await.expect("effects"), 1, "{id}");
+    }
+    env.delete().await;
+}

@@ -51,8 +51,12 @@ async fn main() -> anyhow::Result<()> {
         r.forwarded + r.injected_errors
     );
     println!(
-        "| errors injected instead of answers (503 / throttling) | {} |",
+        "| errors injected instead of answers (503 / throttling / cancelled transactions) | {} |",
         r.injected_errors
+    );
+    println!(
+        "| - `TransactWriteItems` cancelled with throttling reasons (batched claims and completions) | {} |",
+        r.cancelled_transactions
     );
     println!(
         "| answers lost after the work was done (500 / dropped) | {} |",

@@ -75,17 +75,26 @@ pub async fn change_visibility_batch<H: Handler>(
     receipts: &[&String],
     to: Duration,
 ) -> bool {
+    let each: Vec<(&str, Duration)> = receipts.iter().map(|r| (r.as_str(), to)).collect();
+    change_visibilities(rt, &each).await
+}
+
+/// Sets each message's visibility to its own timeout, 10 to a `ChangeMessageVisibilityBatch`;
+/// `true` when every change was made.
+pub async fn change_visibilities<H: Handler>(
+    rt: &Runtime<H>,
+    changes: &[(&str, Duration)],
+) -> bool {
     let mut all = true;
-    let secs = crate::settle::visibility_secs(to);
-    for chunk in receipts.chunks(10) {
+    for chunk in changes.chunks(10) {
         let entries: Vec<_> = chunk
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| {
+            .filter_map(|(i, (r, to))| {
                 ChangeMessageVisibilityBatchRequestEntry::builder()
                     .id(i.to_string())
-                    .receipt_handle(r.as_str())
-                    .visibility_timeout(secs)
+                    .receipt_handle(*r)
+                    .visibility_timeout(crate::settle::visibility_secs(*to))
                     .build()
                     .ok()
             })

@@ -82,9 +82,12 @@ async fn run_group<H: Handler>(
     deadline_ms: i64,
 ) -> Vec<String> {
     let mut failed = Vec::new();
+    // The retried records' receipts and delays: their visibility is set in one batch.
+    let mut retries: Vec<(String, Duration)> = Vec::new();
     let mut blocked = false;
     for record in records {
         let id = record.message_id.clone().unwrap_or_default();
+        let receipt = record.receipt_handle.clone();
         if blocked {
             failed.push(id);
             continue;
@@ -97,7 +100,11 @@ async fn run_group<H: Handler>(
             tokio::spawn(async move { settle(&rt, &record, budget).await })
         };
         let ok = match task.await {
-            Ok(ok) => ok,
+            Ok(Settled::Delete) => true,
+            Ok(Settled::Keep { delay }) => {
+                retries.extend(receipt.zip(delay));
+                false
+            }
             Err(e) => {
                 tracing::error!(message_id = %id, error = %e, "record processing panicked");
                 false
@@ -108,6 +115,11 @@ async fn run_group<H: Handler>(
             blocked = true; // only matters for FIFO groups; standalone groups hold one record
         }
     }
+    if !retries.is_empty() {
+        let changes: Vec<(&str, Duration)> =
+            retries.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+        crate::held::change_visibilities(&rt, &changes).await;
+    }
     failed
 }
 
@@ -117,9 +129,9 @@ fn budget_until(deadline_ms: i64) -> Duration {
     Duration::from_millis(left_ms).saturating_sub(SAFETY)
 }
 
-/// Processes a record and carries out its disposition ([`crate::settle`]); `true` when SQS may
-/// delete it.
-async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> bool {
+/// Processes a record and carries out its disposition ([`crate::settle`]): deleted by SQS, or
+/// kept (a retry's visibility is the caller's to set).
+async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Duration) -> Settled {
     let never = watch::channel(false).1;
     let facts = message::from_lambda(record);
     let disposition = settle::run_job(rt, &facts, budget, &never).await;
@@ -128,5 +140,5 @@ async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Durati
         body: record.body.as_deref().unwrap_or_default(),
         receipt: record.receipt_handle.as_deref(),
     };
-    settle::settle(rt, raw, &facts, disposition).await == Settled::Delete
+    settle::settle(rt, raw, &facts, disposition).await
 }

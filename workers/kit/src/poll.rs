@@ -17,11 +17,11 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemA
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use crate::held::{Held, change_visibility_batch};
+use crate::held::{Held, change_visibilities, change_visibility_batch};
 use crate::job::Handler;
 use crate::message;
 use crate::process::{Runtime, Stop};
-use crate::settle::{self, Raw, Settled, change_visibility};
+use crate::settle::{self, Raw, Settled};
 
 /// What a poller did before it stopped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,8 +41,8 @@ pub async fn run<H: Handler>(
     let cfg = &rt.config;
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (delete_tx, delete_rx) = mpsc::channel::<String>(1024);
-    let deleter = tokio::spawn(delete_batches(rt.clone(), delete_rx));
+    let (delete_tx, delete_rx) = mpsc::channel::<Finish>(1024);
+    let deleter = tokio::spawn(finish_batches(rt.clone(), delete_rx));
     let mut jobs = JoinSet::new();
     let mut summary = PollSummary::default();
     tokio::pin!(shutdown);
@@ -212,7 +212,7 @@ async fn run_group<H: Handler>(
     held: &Held,
     fifo: bool,
     msgs: Vec<Message>,
-    delete_tx: &mpsc::Sender<String>,
+    delete_tx: &mpsc::Sender<Finish>,
     stop: &Stop,
 ) -> u64 {
     let mut released = 0;
@@ -223,7 +223,7 @@ async fn run_group<H: Handler>(
         let receipt = m.receipt_handle().unwrap_or_default().to_owned();
         if let Some(delay) = held_back {
             held.let_go(&receipt).await;
-            change_visibility(rt, &receipt, delay).await;
+            let _ = delete_tx.send(Finish::Visible(receipt, delay)).await;
             continue;
         }
         let facts = message::from_sqs(&m);
@@ -240,9 +240,12 @@ async fn run_group<H: Handler>(
         };
         match settle::settle(rt, raw, &facts, disposition).await {
             Settled::Delete => {
-                let _ = delete_tx.send(receipt).await;
+                let _ = delete_tx.send(Finish::Delete(receipt)).await;
             }
             Settled::Keep { delay } => {
+                if let Some(d) = delay {
+                    let _ = delete_tx.send(Finish::Visible(receipt.clone(), d)).await;
+                }
                 if delay.is_some() && (*stop.borrow() || crate::slot::refused()) {
                     released += 1;
                 }
@@ -258,40 +261,68 @@ async fn run_group<H: Handler>(
 /// A finished message waits at most this long for batch-mates before its delete is sent.
 pub const DELETE_LINGER: Duration = Duration::from_millis(500);
 
-/// Deletes finished messages in batches of up to 10, sending a batch when it is full or its
-/// first message has waited [`DELETE_LINGER`] (a quarter of the visibility timeout when that is
-/// shorter: a finished message is never let reappear for want of its delete).
-async fn delete_batches<H: Handler>(rt: Arc<Runtime<H>>, mut rx: mpsc::Receiver<String>) {
+/// What is left to do with a message whose job ended.
+enum Finish {
+    /// Delete it: done, or in the DLQ.
+    Delete(String),
+    /// Make it visible again after this long: a retry, or a FIFO message held back behind one.
+    Visible(String, Duration),
+}
+
+/// Deletes finished messages and sets retried ones' visibility in batches of up to 10, sending
+/// when a batch is full or its first message has waited [`DELETE_LINGER`] (a quarter of the
+/// visibility timeout when that is shorter: a message is never let reappear for want of its
+/// delete or its new timeout).
+async fn finish_batches<H: Handler>(rt: Arc<Runtime<H>>, mut rx: mpsc::Receiver<Finish>) {
     let linger = DELETE_LINGER.min(rt.config.visibility / 4);
-    let mut batch: Vec<String> = Vec::with_capacity(10);
+    let mut deletes: Vec<String> = Vec::with_capacity(10);
+    let mut visible: Vec<(String, Duration)> = Vec::with_capacity(10);
     let mut due = tokio::time::Instant::now();
     loop {
-        let next = if batch.is_empty() {
+        let pending = !deletes.is_empty() || !visible.is_empty();
+        let next = if !pending {
             rx.recv().await
         } else {
             match tokio::time::timeout_at(due, rx.recv()).await {
                 Ok(r) => r,
                 Err(_) => {
-                    flush(&rt, &mut batch).await;
+                    flush_all(&rt, &mut deletes, &mut visible).await;
                     continue;
                 }
             }
         };
         match next {
-            Some(receipt) => {
-                if batch.is_empty() {
+            Some(f) => {
+                if !pending {
                     due = tokio::time::Instant::now() + linger;
                 }
-                batch.push(receipt);
-                if batch.len() == 10 {
-                    flush(&rt, &mut batch).await;
+                match f {
+                    Finish::Delete(r) => deletes.push(r),
+                    Finish::Visible(r, d) => visible.push((r, d)),
+                }
+                if deletes.len() == 10 || visible.len() == 10 {
+                    flush_all(&rt, &mut deletes, &mut visible).await;
                 }
             }
             None => {
-                flush(&rt, &mut batch).await;
+                flush_all(&rt, &mut deletes, &mut visible).await;
                 return;
             }
         }
+    }
+}
+
+async fn flush_all<H: Handler>(
+    rt: &Runtime<H>,
+    deletes: &mut Vec<String>,
+    visible: &mut Vec<(String, Duration)>,
+) {
+    flush(rt, deletes).await;
+    if !visible.is_empty() {
+        let changes: Vec<(&str, Duration)> =
+            visible.iter().map(|(r, d)| (r.as_str(), *d)).collect();
+        change_visibilities(rt, &changes).await;
+        visible.clear();
     }
 }
 

@@ -4,7 +4,7 @@
 //! | disposition | SQS action here | then the message is |
 //! |---|---|---|
 //! | `Done` | - | deleted (long poll: in a batch; Lambda: not reported failed) |
-//! | `Retry { delay }` | `ChangeMessageVisibility` to `delay` | kept for its redelivery |
+//! | `Retry { delay }` | - | kept for its redelivery; the driver makes it visible after `delay` (long poll: in a batch with others; Lambda: in one batch per invocation) |
 //! | `Dead` | sent to the DLQ with its reason | deleted; kept when the DLQ send failed |
 
 use std::time::Duration;
@@ -29,7 +29,8 @@ pub struct Raw<'a> {
 pub enum Settled {
     /// Delete the message: done, or in the DLQ with its reason.
     Delete,
-    /// Leave it: it comes back after `delay` (a retry), or after its visibility timeout.
+    /// Leave it: it comes back after `delay` (a retry: the driver sets its visibility to it,
+    /// [`crate::held::change_visibilities`]), or after its visibility timeout.
     Keep {
         /// The retry's redelivery delay; `None` when the message waits out its visibility timeout.
         delay: Option<Duration>,
@@ -66,12 +67,7 @@ pub async fn settle<H: Handler>(
     let receive_count = facts.as_ref().map_or(0, |d| d.receive_count);
     match disposition {
         Disposition::Done => Settled::Delete,
-        Disposition::Retry { delay } => {
-            if let Some(receipt) = raw.receipt {
-                change_visibility(rt, receipt, delay).await;
-            }
-            Settled::Keep { delay: Some(delay) }
-        }
+        Disposition::Retry { delay } => Settled::Keep { delay: Some(delay) },
         Disposition::Dead { code, reason } => {
             match rt
                 .dead_letter(raw.body, raw.message_id, receive_count, &code, &reason)
@@ -84,21 +80,6 @@ pub async fn settle<H: Handler>(
                 }
             }
         }
-    }
-}
-
-/// Makes one message visible again after `delay` (at most SQS' 12 hours).
-pub async fn change_visibility<H: Handler>(rt: &Runtime<H>, receipt: &str, delay: Duration) {
-    if let Err(e) = rt
-        .sqs
-        .change_message_visibility()
-        .queue_url(&rt.config.queue_url)
-        .receipt_handle(receipt)
-        .visibility_timeout(visibility_secs(delay))
-        .send()
-        .await
-    {
-        tracing::warn!(error = %e, "ChangeMessageVisibility failed; the message reappears after its current timeout");
     }
 }
 
