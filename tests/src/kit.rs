@@ -450,3 +450,25 @@ impl Drop for WorkerProcess {
         }
     }
 }
+
+/// A completed run of `worker`'s event `event_id` (kind `kind`), just now: what a test writes
+/// with a completion.
+pub fn completed_run(worker: &str, event_id: &str, kind: &str) -> RunRecord {
+    let now = chrono::Utc::now();
+    RunRecord {
+        worker: worker.into(),
+        event_id: event_id.into(),
+        kind: kind.into(),
+        outcome: stoker_kit::ops::RunOutcome::Completed,
+        attempts: 1,
+        receive_count: 1,
+        duration_ms: 1,
+        started_at: now,
+        finished_at: now,
+        error_code: None,
+        error: None,
+        requested_by: "operator:test".into(),
+        summary: None,
+        cost: None,
+    }
+}

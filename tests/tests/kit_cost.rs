@@ -52,7 +52,7 @@ async fn a_write_asking_for_its_capacity_is_priced_at_the_units_consumed() {
 #[tokio::test]
 async fn completions_larger_than_4_mb_together_are_split_by_size() {
     use std::sync::Arc;
-    use stoker_kit::ops::{CompletionRequest, Holder, OpsTable, RunOutcome, RunRecord};
+    use stoker_kit::ops::{CompletionRequest, Holder, OpsTable};
     let count = Arc::new(stoker_kit::calls::CallCount::default());
     let http = stoker_kit::calls::counting(stoker_kit::aws::http_client(), count.clone());
     let sdk = stoker_kit::aws::unrecorded_config_loader()
@@ -65,7 +65,6 @@ async fn completions_larger_than_4_mb_together_are_split_by_size() {
         .expect("table");
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
     let ops = OpsTable::new(ddb.clone(), table.clone());
-    let now = chrono::Utc::now();
     // Two items of 350 KB each per job (DynamoDB's item limit is 400 KB).
     let staged = |job: usize, part: usize| {
         aws_sdk_dynamodb::types::TransactWriteItem::builder()
@@ -90,22 +89,7 @@ async fn completions_larger_than_4_mb_together_are_split_by_size() {
                 event_id: format!("e{job}"),
             },
             outcome: serde_json::json!({}),
-            run: RunRecord {
-                worker: "big".into(),
-                event_id: format!("e{job}"),
-                kind: "test".into(),
-                outcome: RunOutcome::Completed,
-                attempts: 1,
-                receive_count: 1,
-                duration_ms: 1,
-                started_at: now,
-                finished_at: now,
-                error_code: None,
-                error: None,
-                requested_by: "test".into(),
-                summary: None,
-                cost: None,
-            },
+            run: stoker_it::kit::completed_run("big", &format!("e{job}"), "test"),
             staged: vec![staged(job, 0), staged(job, 1)],
         })
         .collect();

@@ -402,7 +402,7 @@ async fn a_staged_side_effect_commits_once_with_the_completion_where_a_direct_on
 #[tokio::test]
 async fn a_retried_completion_never_commits_staged_writes_twice() {
     use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-    use stoker_kit::ops::{Claim, Completion, RunRecord};
+    use stoker_kit::ops::{Claim, Completion};
 
     let sdk = emulator().await;
     let env = KitEnv::create(&sdk, "recomplete", 5, false)
@@ -428,23 +428,7 @@ async fn a_retried_completion_never_commits_staged_writes_twice() {
                 .expect("update"),
         )
         .build();
-    let now = chrono::Utc::now();
-    let run = RunRecord {
-        worker: "warmup".into(),
-        event_id: "e-1".into(),
-        kind: "stoker.warmup.requested".into(),
-        outcome: RunOutcome::Completed,
-        attempts: 1,
-        receive_count: 1,
-        duration_ms: 1,
-        started_at: now,
-        finished_at: now,
-        error_code: None,
-        error: None,
-        requested_by: "operator:test".into(),
-        summary: None,
-        cost: None,
-    };
+    let run = stoker_it::kit::completed_run("warmup", "e-1", "stoker.warmup.requested");
     let first = ops
         .complete(
             "warmup",
