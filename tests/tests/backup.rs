@@ -404,3 +404,41 @@ async fn waiting_for_a_table_ends_at_an_error_that_will_not_pass() {
         .expect_err("never created");
     assert!(!e.is_permanent(), "a table not found is waited for: {e}");
 }
+
+/// Deleting an export removes every one of its objects, past the first page of 1,000 keys
+/// (before, only the first page went: a large export left parts behind).
+#[tokio::test]
+async fn deleting_an_export_pages_through_every_key() {
+    use futures::StreamExt;
+    let sdk = emulator().await;
+    let name = unique("bk-del");
+    bucket(&sdk, &name).await;
+    let s3 = stoker_backup::export::s3_client(&sdk);
+    let base = format!("{}exp-1/", stoker_backup::export::prefix(&name));
+    futures::stream::iter(0..1005)
+        .map(|i| {
+            s3.put_object()
+                .bucket(&name)
+                .key(format!("{base}part-{i:05}.json"))
+                .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+                .send()
+        })
+        .buffer_unordered(32)
+        .for_each(|r| async move {
+            r.expect("PutObject");
+        })
+        .await;
+    let w = worker(&worker_sdk(Worker::Backup).await, &name, &name);
+    w.exporter.delete(&name, "exp-1").await.expect("delete");
+    let left = s3
+        .list_objects_v2()
+        .bucket(&name)
+        .prefix(&base)
+        .send()
+        .await
+        .expect("ListObjectsV2")
+        .key_count()
+        .unwrap_or(0);
+    assert_eq!(left, 0, "every part deleted");
+    let _ = s3.delete_bucket().bucket(&name).send().await;
+}

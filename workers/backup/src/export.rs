@@ -275,16 +275,17 @@ impl Exporter {
             .key(format!("{base}{MANIFEST}"))
             .send()
             .await;
-        let page = self
+        // Every page of keys (1,000 to a page): a large export has more parts than one page.
+        let mut pages = self
             .s3
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(&base)
-            .send()
-            .await
-            .map_err(|e| sdk_error("ListObjectsV2", e))?;
-        for o in page.contents() {
-            if let Some(k) = o.key() {
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("ListObjectsV2", e))?;
+            for k in page.contents().iter().filter_map(|o| o.key()) {
                 self.s3
                     .delete_object()
                     .bucket(&self.bucket)
