@@ -8,6 +8,10 @@ When BENCH_EVENTS events are done it prints one JSON line: events, seconds (firs
 last delete), CPU seconds, peak RSS (KiB), SQS and DynamoDB calls.
 
 Environment: QUEUE_URL, TABLE, BENCH_EVENTS, and the AWS SDK's (endpoint, region, keys).
+With PEER_DRAIN=1 it is one of several instances sharing the queue (Lambda's event source
+mapping at a concurrency above 1): it stops once the queue has stayed empty for 3 receives
+after its first message, and reports its own events with the wall-clock times of its first
+receive and last delete (`first`, `last`), for the caller to add up.
 With --ready it only imports and builds its clients, prints the seconds that took, and exits
 (the cold-start figure).
 """
@@ -95,13 +99,19 @@ def main():
         print(json.dumps({"ready_seconds": time.perf_counter() - started}))
         return
     queue, want = os.environ["QUEUE_URL"], int(os.environ["BENCH_EVENTS"])
-    done, first = 0, None
+    drain = os.environ.get("PEER_DRAIN") == "1"
+    done, first, first_wall, last_wall, empty = 0, None, None, None, 0
     while done < want:
         out = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"])
         msgs = out.get("Messages", [])
         if not msgs:
+            empty += 1
+            if drain and first is not None and empty >= 3:
+                break
             continue
+        empty = 0
         first = first or time.perf_counter()
+        first_wall = first_wall or time.time()
         event = {"Records": [{
             "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
             "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
@@ -113,9 +123,12 @@ def main():
             sqs.delete_message_batch(QueueUrl=queue, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ok)])
         done += len(ok)
+        last_wall = time.time()
     cpu, rss = usage()
-    print(json.dumps({"events": done, "seconds": time.perf_counter() - first, "cpu_seconds": cpu,
-                      "rss_kib": rss, "sqs_calls": calls["sqs"], "dynamodb_calls": calls["dynamodb"]}))
+    seconds = (last_wall - first_wall) if first_wall else 0.0
+    print(json.dumps({"events": done, "seconds": seconds, "cpu_seconds": cpu, "rss_kib": rss,
+                      "sqs_calls": calls["sqs"], "dynamodb_calls": calls["dynamodb"],
+                      "first": first_wall, "last": last_wall}))
 
 
 if __name__ == "__main__":

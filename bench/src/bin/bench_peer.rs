@@ -127,11 +127,46 @@ async fn main() -> anyhow::Result<()> {
         .env("TABLE", &env.table)
         .env("BENCH_EVENTS", n.to_string());
     let figures = run_json(cmd)?;
-    let effects = effects(&env).await?.1 as f64 / n as f64;
+    let once = effects(&env).await?.1 as f64 / n as f64;
     rows.push((
-        "Powertools (Python) BatchProcessor + idempotent_function".into(),
+        "Powertools (Python) BatchProcessor + idempotent_function (concurrency 1)".into(),
         figures,
-        effects,
+        once,
+    ));
+    env.delete().await;
+    // At concurrency 10, as Lambda runs it: 10 instances (processes) sharing the queue.
+    let env = KitEnv::create(&sdk, "peer-pt10", 5, false).await?;
+    fill(&env, n).await?;
+    let instances: Vec<std::process::Child> = (0..PEER_INSTANCES)
+        .map(|_| {
+            Command::new(&python)
+                .arg(peer_py)
+                .envs(env.worker_env())
+                .env("QUEUE_URL", &env.queue_url)
+                .env("TABLE", &env.table)
+                .env("BENCH_EVENTS", n.to_string())
+                .env("PEER_DRAIN", "1")
+                .stdout(Stdio::piped())
+                .spawn()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut each = Vec::new();
+    for child in instances {
+        let out = child.wait_with_output()?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(
+            out.status.success(),
+            "a Powertools instance failed: {stdout}"
+        );
+        each.push(serde_json::from_str::<serde_json::Value>(
+            stdout.lines().last().unwrap_or_default(),
+        )?);
+    }
+    let once = effects(&env).await?.1 as f64 / n as f64;
+    rows.push((
+        format!("Powertools (Python) BatchProcessor + idempotent_function (concurrency {PEER_INSTANCES}: {PEER_INSTANCES} instances)"),
+        together(&each),
+        once,
     ));
     env.delete().await;
 
@@ -149,11 +184,21 @@ async fn main() -> anyhow::Result<()> {
         f["events"].as_f64().unwrap_or(0.0).max(1.0)
             / f["seconds"].as_f64().unwrap_or(0.0).max(1e-9)
     };
-    let peer_rate = rows.last().map(|(_, f, _)| rate_of(f)).unwrap_or(1.0);
+    // Each row against the Powertools row of its own concurrency.
+    let peer_rate = |concurrency: &str| {
+        rows.iter()
+            .find(|(l, _, _)| l.starts_with("Powertools") && l.contains(concurrency))
+            .map_or(1.0, |(_, f, _)| rate_of(f))
+    };
     for (label, f, effects) in &rows {
         let num = |k: &str| f[k].as_f64().unwrap_or(0.0);
         let events = num("events").max(1.0);
         let rate = rate_of(f);
+        let peer_rate = if label.contains("(concurrency 1") {
+            peer_rate("(concurrency 1)")
+        } else {
+            peer_rate(&format!("(concurrency {PEER_INSTANCES}:"))
+        };
         println!(
             "| {label} | {rate:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {effects:.2} |",
             rate / raw_rate,
@@ -266,4 +311,30 @@ fn cold_start(bin: &std::path::Path) -> anyhow::Result<f64> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Powertools instances at the higher concurrency (Lambda runs one batch per instance).
+const PEER_INSTANCES: usize = 10;
+
+/// The figures of several instances as one run: events, calls and CPU added up, peak RSS
+/// added up (each instance its own memory), the seconds from the first receive of any to the
+/// last delete of any.
+fn together(each: &[serde_json::Value]) -> serde_json::Value {
+    let sum = |k: &str| each.iter().filter_map(|f| f[k].as_f64()).sum::<f64>();
+    let first = each
+        .iter()
+        .filter_map(|f| f["first"].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let last = each
+        .iter()
+        .filter_map(|f| f["last"].as_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    serde_json::json!({
+        "events": sum("events"),
+        "seconds": (last - first).max(0.0),
+        "cpu_seconds": sum("cpu_seconds"),
+        "rss_kib": sum("rss_kib"),
+        "sqs_calls": sum("sqs_calls"),
+        "dynamodb_calls": sum("dynamodb_calls"),
+    })
 }
