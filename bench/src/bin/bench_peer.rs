@@ -194,7 +194,8 @@ async fn main() -> anyhow::Result<()> {
         let num = |k: &str| f[k].as_f64().unwrap_or(0.0);
         let events = num("events").max(1.0);
         let rate = rate_of(f);
-        let peer_rate = if label.contains("(concurrency 1") {
+        // "(concurrency 1)" or "(concurrency 1, baseline build)", not "(concurrency 10".
+        let peer_rate = if label.contains("(concurrency 1)") || label.contains("(concurrency 1,") {
             peer_rate("(concurrency 1)")
         } else {
             peer_rate(&format!("(concurrency {PEER_INSTANCES}:"))
