@@ -383,27 +383,13 @@ mod tests {
     use super::*;
 
     fn run(cost: Option<f64>) -> RunRecord {
-        let now = chrono::Utc::now();
-        RunRecord {
-            worker: "rollup".into(),
-            event_id: "e".into(),
-            kind: "k".into(),
-            outcome: stoker_kit::ops::RunOutcome::Completed,
-            attempts: 1,
-            receive_count: 1,
-            duration_ms: 1,
-            started_at: now,
-            finished_at: now,
-            error_code: None,
-            error: None,
-            requested_by: "t".into(),
-            summary: None,
-            cost: cost.map(|usd| {
-                let mut c = JobCost::default();
-                c.add("sqs", 1.0, usd);
-                c
-            }),
-        }
+        let mut r = stoker_it::kit::completed_run("rollup", "e", "k");
+        r.cost = cost.map(|usd| {
+            let mut c = JobCost::default();
+            c.add("sqs", 1.0, usd);
+            c
+        });
+        r
     }
 
     #[test]

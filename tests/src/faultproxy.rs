@@ -262,19 +262,21 @@ fn cancelled(request: &[u8]) -> Response<Full<Bytes>> {
         "message": "Transaction cancelled, please refer cancellation reasons for specific reasons",
         "CancellationReasons": reasons,
     });
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = StatusCode::BAD_REQUEST;
-    let h = r.headers_mut();
-    h.insert(
-        "content-type",
-        "application/x-amz-json-1.0".parse().expect("header"),
-    );
-    h.insert("x-amzn-errortype", code.parse().expect("header"));
-    r
+    json_error(StatusCode::BAD_REQUEST, code, body.to_string())
 }
 
 fn error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
     let body = format!(r#"{{"__type": "{code}", "message": "injected by the fault proxy"}}"#);
+    let mut r = json_error(status, code, body);
+    r.headers_mut().insert(
+        "x-amzn-query-error",
+        format!("{code};Sender").parse().expect("header"),
+    );
+    r
+}
+
+/// An AWS JSON-protocol error answer: `status`, the error `code` in its header, `body`.
+fn json_error(status: StatusCode, code: &str, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -283,10 +285,6 @@ fn error(status: StatusCode, code: &str) -> Response<Full<Bytes>> {
         "application/x-amz-json-1.0".parse().expect("header"),
     );
     h.insert("x-amzn-errortype", code.parse().expect("header"));
-    h.insert(
-        "x-amzn-query-error",
-        format!("{code};Sender").parse().expect("header"),
-    );
     r
 }
 

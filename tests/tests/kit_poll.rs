@@ -459,6 +459,15 @@ async fn thirty_at_concurrency_1(
     name: &str,
     behaviour: serde_json::Value,
 ) -> (KitEnv, Vec<(String, String)>, Arc<CallCount>, PollSummary) {
+    thirty_at_concurrency_1_with(name, behaviour, |_| {}).await
+}
+
+/// [`thirty_at_concurrency_1`] with the worker's configuration changed by `tweak`.
+async fn thirty_at_concurrency_1_with(
+    name: &str,
+    behaviour: serde_json::Value,
+    tweak: impl FnOnce(&mut stoker_kit::WorkerConfig),
+) -> (KitEnv, Vec<(String, String)>, Arc<CallCount>, PollSummary) {
     let sdk = emulator().await;
     let env = KitEnv::create(&sdk, name, 5, false)
         .await
@@ -466,6 +475,7 @@ async fn thirty_at_concurrency_1(
     let events = env.send_events(name, 30, behaviour).await;
     let mut cfg = env.config();
     cfg.concurrency = 1;
+    tweak(&mut cfg);
     let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
     wait_for("30 jobs done", Duration::from_secs(90), || {
         env.all_done(&events)
@@ -586,23 +596,11 @@ async fn at_concurrency_1_a_receive_is_claimed_in_one_transaction_and_completion
 /// besides the receives and deletes); now 10 to a `ChangeMessageVisibilityBatch`.
 #[tokio::test]
 async fn retries_set_their_visibility_in_batches() {
-    let sdk = emulator().await;
-    let env = KitEnv::create(&sdk, "retrybatch", 5, false)
-        .await
-        .expect("resources");
-    let events = env
-        .send_events("retrybatch", 30, json!({ "fail_deliveries": 1 }))
+    let (env, events, count, _) =
+        thirty_at_concurrency_1_with("retrybatch", json!({ "fail_deliveries": 1 }), |cfg| {
+            cfg.retry.redelivery_base = Duration::from_secs(1);
+        })
         .await;
-    let mut cfg = env.config();
-    cfg.concurrency = 1;
-    cfg.retry.redelivery_base = Duration::from_secs(1);
-    let poller = CountedPoller::start(&env, test_worker(&env), cfg).await;
-    wait_for("30 jobs done", Duration::from_secs(90), || {
-        env.all_done(&events)
-    })
-    .await;
-    let count = poller.count.clone();
-    poller.stop().await;
     let sqs = count.of("sqs");
     println!("30 events failing once at concurrency 1: {sqs} SQS calls");
     assert!(

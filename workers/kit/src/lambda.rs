@@ -138,7 +138,6 @@ async fn settle<H: Handler>(rt: &Runtime<H>, record: &SqsMessage, budget: Durati
     let raw = Raw {
         message_id: record.message_id.as_deref().unwrap_or_default(),
         body: record.body.as_deref().unwrap_or_default(),
-        receipt: record.receipt_handle.as_deref(),
     };
     settle::settle(rt, raw, &facts, disposition).await
 }

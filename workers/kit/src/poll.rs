@@ -236,7 +236,6 @@ async fn run_group<H: Handler>(
         let raw = Raw {
             message_id: m.message_id().unwrap_or_default(),
             body: m.body().unwrap_or_default(),
-            receipt: Some(&receipt),
         };
         match settle::settle(rt, raw, &facts, disposition).await {
             Settled::Delete => {

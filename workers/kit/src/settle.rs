@@ -20,8 +20,6 @@ pub struct Raw<'a> {
     pub message_id: &'a str,
     /// The message body as delivered (empty when SQS gave none).
     pub body: &'a str,
-    /// `None` when the message came without one (it cannot be made visible again early).
-    pub receipt: Option<&'a str>,
 }
 
 /// What is left for the driver to do.
