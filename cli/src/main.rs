@@ -6,6 +6,7 @@ mod cost;
 mod dlq;
 mod error;
 mod optimize;
+mod pipe;
 mod publish;
 mod readiness;
 mod run;
@@ -51,6 +52,7 @@ enum Cmd {
 
 #[tokio::main]
 async fn main() {
+    pipe::exit_quietly_when_stdout_closes();
     let cli = Cli::parse();
     let result: Result<(), CliError> = match &cli.cmd {
         Cmd::Publish(a) => a.run(&cli.aws).await,

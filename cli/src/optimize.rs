@@ -56,7 +56,7 @@ pub struct OptimizeArgs {
     /// DynamoDB tables to advise on (on-demand vs provisioned); repeatable.
     #[arg(long = "table")]
     pub tables: Vec<String>,
-    /// Write each sweep's chart as DIR/<function>.svg.
+    /// Write each sweep's chart as `DIR/<function>.svg`.
     #[arg(long)]
     pub charts: Option<PathBuf>,
     /// How long to follow the pass, in seconds.

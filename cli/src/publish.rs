@@ -18,7 +18,7 @@ use crate::error::{CliError, aws};
 pub struct PublishArgs {
     /// The event kind (EventBridge detail-type), e.g. stoker.warmup.requested; see schemas/.
     pub kind: String,
-    /// A JSON file with the payload, or a whole envelope (e.g. schemas/examples/<kind>.json);
+    /// A JSON file with the payload, or a whole envelope (e.g. `schemas/examples/<kind>.json`);
     /// `-` reads standard input.
     #[arg(long, short)]
     pub file: Option<PathBuf>,

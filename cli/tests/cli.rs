@@ -306,6 +306,21 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                     .starts_with("Monthly estimate: "),
                 "{table}"
             );
+
+            // A reader that stops early (`| head -1`, here `| true`, gone before the first line)
+            // ends it quietly with SIGPIPE's code, not with a panic and a backtrace.
+            for cmd in ["status", "cost"] {
+                let out = Command::new("bash")
+                    .arg("-c")
+                    .arg(format!(
+                        "'{STOKER}' --stack '{}' {cmd} | true; exit ${{PIPESTATUS[0]}}",
+                        stack.name
+                    ))
+                    .output()?;
+                let err = text(&out.stderr);
+                assert!(!err.contains("panicked"), "{cmd}: {err}");
+                assert_eq!(out.status.code(), Some(141), "{cmd}: {err}");
+            }
             Ok(())
         },
     )

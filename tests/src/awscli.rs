@@ -1,21 +1,24 @@
-//! Running the README's plain AWS CLI publish command (no stoker binary) from a test.
+//! Running the docs' plain AWS CLI publish command (no stoker binary, docs/events.md) from a test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The page holding the put-events block, from the repository's root.
+pub const EVENTS_PAGE: &str = "docs/events.md";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The shell block between `<!-- put-events -->` markers in README.md.
+/// The shell block between `<!-- put-events -->` markers in docs/events.md.
 pub fn readme_block() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let readme = std::fs::read_to_string(repo().join(EVENTS_PAGE)).expect(EVENTS_PAGE);
     let start = readme
         .find("<!-- put-events -->")
-        .expect("README has a put-events block");
+        .expect("docs/events.md has a put-events block");
     let end = readme
         .find("<!-- /put-events -->")
-        .expect("README put-events block is closed");
+        .expect("docs/events.md's put-events block is closed");
     readme[start..end]
         .lines()
         .filter(|l| !l.starts_with("<!--") && !l.starts_with("```"))
@@ -33,7 +36,7 @@ pub fn aws_cli() -> String {
     })
 }
 
-/// Runs the README block for `kind` against `bus` on the emulator; returns the PutEvents
+/// Runs the docs' block for `kind` against `bus` on the emulator; returns the PutEvents
 /// response (JSON) or panics with the command's stderr.
 pub fn publish_example(kind: &str, bus: &str) -> serde_json::Value {
     let cli = aws_cli();
@@ -44,7 +47,7 @@ pub fn publish_example(kind: &str, bus: &str) -> serde_json::Value {
     let block = readme_block();
     assert!(
         block.contains("kind=stoker.warmup.requested"),
-        "README block changed shape:\n{block}"
+        "docs/events.md's block changed shape:\n{block}"
     );
     let script = format!(
         "set -euo pipefail\naws() {{ \"$STOKER_AWS_CLI\" --endpoint-url \"$AWS_ENDPOINT_URL\" \"$@\"; }}\n{}",

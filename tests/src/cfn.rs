@@ -110,7 +110,7 @@ fn substitute(t: &Value, text: &str, vars: &Mapping) -> String {
     out
 }
 
-/// The resource patterns a statement's `Resource` grants (tags resolved, see [`substitute`]).
+/// The resource patterns a statement's `Resource` grants (tags resolved, see `substitute`).
 pub fn resource_patterns(t: &Value, resource: &Value) -> Vec<String> {
     match resource {
         Value::Sequence(items) => items.iter().flat_map(|r| resource_patterns(t, r)).collect(),

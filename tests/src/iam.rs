@@ -103,7 +103,7 @@ const MAY_HOLD_SLASHES: [&str; 4] = [
 ];
 
 /// An ARN format from the action table: `${Partition}` is `aws`, every other `${...}` a segment
-/// (any string without `/`, or with, for the names in [`MAY_HOLD_SLASHES`]).
+/// (any string without `/`, or with, for the names in `MAY_HOLD_SLASHES`).
 pub fn format_glob(format: &str) -> Vec<Tok> {
     let format = format.replace("${Partition}", "aws");
     let mut out = Vec::new();

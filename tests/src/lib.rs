@@ -15,6 +15,7 @@ pub mod calls;
 pub mod cfn;
 pub mod chaos;
 pub mod counted;
+pub mod docs;
 pub mod faultproxy;
 pub mod faultrun;
 pub mod http;

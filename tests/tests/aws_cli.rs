@@ -1,5 +1,5 @@
-//! The README's plain-AWS-CLI publish command (no stoker binary) works for every job kind:
-//! run verbatim from README.md against a test stack, each event arrives on its worker's queue
+//! The docs' plain-AWS-CLI publish command (no stoker binary) works for every job kind:
+//! run verbatim from docs/events.md against a test stack, each event arrives on its worker's queue
 //! and decodes to the example's payload.
 
 use std::path::{Path, PathBuf};

@@ -22,6 +22,7 @@ mod cache_redis_url;
 mod cache_secrets;
 mod deployed;
 mod dlq;
+mod docs;
 mod emulators;
 mod faults;
 mod kit_claims;

@@ -1,4 +1,4 @@
-//! ./scripts/bench-backup [ITEMS]   (default 100,000)
+//! `./scripts/bench-backup [ITEMS]` (default 100,000)
 //!
 //! The backup worker's benchmark on LocalStack, in one run: a table of ITEMS items; a raw
 //! parallel segmented Scan of it (the baseline: reading alone), the export (Scan + gzip JSON

@@ -1,4 +1,4 @@
-//! ./scripts/bench-cache [KEYS]   (default 10,000)
+//! `./scripts/bench-cache [KEYS]` (default 10,000)
 //!
 //! The cache-warmer's benchmark, in one run: KEYS Redis keys warmed from a local HTTP source
 //! (one key per id of a list, each value fetched from the source) into a private redis-server,

@@ -1,4 +1,4 @@
-//! ./scripts/bench-faults [EVENTS]   (default 10000)
+//! `./scripts/bench-faults [EVENTS]` (default 10000)
 //!
 //! The fault-injection run (see `stoker_it::faultrun`): EVENTS events of the six job kinds
 //! through a fresh stack's bus, rules and queues to five stand-in worker processes that reach

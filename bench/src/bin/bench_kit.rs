@@ -1,4 +1,4 @@
-//! cargo run --release -p stoker-it --bin bench-kit -- [EVENTS]
+//! `cargo run --release -p stoker-bench --bin bench-kit -- [EVENTS]`
 //!
 //! The worker kit's benchmark on the running emulator (./localstack/up; eval "$(./localstack/env)").
 //! In one run, on the same emulator and fresh resources:

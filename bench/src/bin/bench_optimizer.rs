@@ -1,4 +1,4 @@
-//! ./scripts/bench-optimizer [FUNCTIONS] [INVOCATIONS]   (defaults: 20 functions, 5 per size)
+//! `./scripts/bench-optimizer [FUNCTIONS] [INVOCATIONS]` (defaults: 20 functions, 5 per size)
 //!
 //! The optimizer's benchmark, in one run on the running emulators:
 //! - a passive pass over FUNCTIONS functions with seeded metrics, next to the raw SDK reads of

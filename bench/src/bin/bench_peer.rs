@@ -1,4 +1,4 @@
-//! ./scripts/bench-peer [EVENTS]   (default 1000)
+//! `./scripts/bench-peer [EVENTS]` (default 1000)
 //!
 //! stoker against its peers, in one run on the same emulator, each on fresh resources of the
 //! same design (a queue, its DLQ, a pk/sk table) filled with the same EVENTS test events:

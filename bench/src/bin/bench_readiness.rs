@@ -1,4 +1,4 @@
-//! ./scripts/bench-readiness [JOBS]   (default 20)
+//! `./scripts/bench-readiness [JOBS]` (default 20)
 //!
 //! The readiness worker's benchmark on LocalStack, in one run: a stack of 6 queues with their
 //! DLQs, 6 functions (metrics and log groups), 12 alarms and 2 tables; JOBS readiness checks of

@@ -1,4 +1,4 @@
-//! ./scripts/bench-rollup [SAMPLES] [SERIES]   (defaults: 1,000,000 samples across 2,000 series)
+//! `./scripts/bench-rollup [SAMPLES] [SERIES]` (defaults: 1,000,000 samples across 2,000 series)
 //!
 //! The rollup worker's benchmark, in one run on the running emulator: the samples arrive as
 //! measurement batches (100 series each, the event limit) spread over 5 minutes; prints the

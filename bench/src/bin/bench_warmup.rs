@@ -1,4 +1,4 @@
-//! ./scripts/bench-warmup [TARGETS] [CONCURRENCY]   (defaults: 50 targets x 5)
+//! `./scripts/bench-warmup [TARGETS] [CONCURRENCY]` (defaults: 50 targets x 5)
 //!
 //! The warm-up worker's benchmark, in one run on the running emulators:
 //! - baseline: the latency of a single invocation (one ping to one warm instance), next to

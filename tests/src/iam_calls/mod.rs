@@ -8,7 +8,7 @@
 //! config). Each call becomes the IAM requests AWS authorizes for it ([`requests`]: the
 //! action names IAM uses, per item of a transaction, per entry of a PutEvents, the target
 //! table's rights for a restore), each evaluated against `<Stem>Role`'s statements
-//! ([`policy`]): an explicit Deny wins; else an Allow must match the action, the resource and
+//! (`policy`): an explicit Deny wins; else an Allow must match the action, the resource and
 //! every condition.
 //!
 //! **What a pass proves**: for every call the tests made, with the names the worker was
@@ -19,7 +19,7 @@
 //!
 //! **What it does not prove** (the approximations):
 //! - Names: the role's `!Ref`/`!GetAtt`/`!Sub` are resolved with the names the worker ran with
-//!   (see [`names`]); a name nothing binds (a parameter such as `WarmableFunctionPrefix`,
+//!   (see `names`); a name nothing binds (a parameter such as `WarmableFunctionPrefix`,
 //!   `CacheSourceTablePrefix`, `BackupTablePrefix` for an in-process worker; the stack when
 //!   neither `STOKER_STACK` nor a `<stack>-ops` table tells it) matches any string in an Allow,
 //!   so a call outside the deployed prefix would pass. Region and account are never compared.
@@ -86,7 +86,7 @@ fn generations(common: &Names, lines: &[Names]) -> Vec<Names> {
 }
 
 /// Every call recorded under `dir` (`*.jsonl`), each with its bindings: the file's `bind`
-/// lines for every worker, then those for the call's worker ([`generations`]).
+/// lines for every worker, then those for the call's worker (`generations`).
 pub fn load(dir: &Path) -> std::io::Result<Vec<Recorded>> {
     let mut out = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(dir)?

@@ -2,7 +2,7 @@
 //! fragment are dropped (tokens travel there), e.g. `redis://app:s3cret@cache:6379/0` ->
 //! `redis://app:***@cache:6379/0`, `https://api.example.com/menu?token=abc` ->
 //! `https://api.example.com/menu`. Every URL in an error, log line, report or event goes
-//! through [`url`].
+//! through [`url`](fn@url).
 
 use std::fmt;
 

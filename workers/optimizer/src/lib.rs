@@ -6,7 +6,7 @@
 //! - [`bounds`]: the request's guardrails, never turning a recommendation around;
 //! - [`recommend`]: passive recommendations (Compute Optimizer's data-sufficiency gate and
 //!   findings, the seeds' sizing rules), bounded by the request's guardrails;
-//! - [`review`]: one function's review: opt-in, the pass lock, the sweep's recovery, apply;
+//! - `review`: one function's review: opt-in, the pass lock, the sweep's recovery, apply;
 //! - [`sweep`], [`measure`] and [`tuning`]: the active power-tuning sweep, its measurements
 //!   and the choice by strategy; [`budget`]: a sweep fits the job's time; [`undo`]: what a
 //!   sweep changed is recorded first and put back, by the sweep or by the next pass;

@@ -1,7 +1,7 @@
 //! The rollup worker.
 //!
 //! - `stoker.rollup.measurements`: raw measurements in. Bad series and samples are rejected one
-//!   by one with a reason ([`screen`]); the rest are bucketed per period, their distribution
+//!   by one with a reason ([`screen`](mod@screen)); the rest are bucketed per period, their distribution
 //!   published with Values/Counts (so CloudWatch computes any percentile), counters published
 //!   as sums with their rates ([`ingest`]), all packed to the `PutMetricData` limits
 //!   ([`pack`]) and sent once in effect ([`publish`]).
