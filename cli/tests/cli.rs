@@ -163,7 +163,7 @@ async fn published_jobs_are_processed_and_status_shows_them() {
                 text(&out.stdout)
             );
 
-            // And the plain AWS CLI (README command, no stoker binary) gets the same treatment.
+            // And the plain AWS CLI (docs/events.md's command, no stoker binary) gets the same treatment.
             let response = stoker_it::awscli::publish_example(
                 "stoker.warmup.requested",
                 stack.output("BusName"),

@@ -45,10 +45,13 @@ pub fn publish_example(kind: &str, bus: &str) -> serde_json::Value {
         "no AWS CLI at {cli}; ./localstack/install provides it"
     );
     let block = readme_block();
-    assert!(
-        block.contains("kind=stoker.warmup.requested"),
-        "docs/events.md's block changed shape:\n{block}"
-    );
+    // Both are replaced below: without them the block would publish to the shared bus.
+    for needed in ["kind=stoker.warmup.requested", "--arg bus stoker-bus"] {
+        assert!(
+            block.contains(needed),
+            "docs/events.md's block changed shape (no {needed:?}):\n{block}"
+        );
+    }
     let script = format!(
         "set -euo pipefail\naws() {{ \"$STOKER_AWS_CLI\" --endpoint-url \"$AWS_ENDPOINT_URL\" \"$@\"; }}\n{}",
         block

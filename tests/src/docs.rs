@@ -82,6 +82,33 @@ pub fn blocks(text: &str) -> Vec<Block> {
     out
 }
 
+/// Lines that open a fence the parser does not run (`~~~`, or indented as code) yet say
+/// `runnable`: a mark that would be silently ignored. (line, text)
+pub fn unrun_marks(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim_start();
+            t.contains("runnable")
+                && (t.starts_with("~~~") || (t.starts_with("```") && l.starts_with("    ")))
+        })
+        .map(|(i, l)| (i + 1, l.to_string()))
+        .collect()
+}
+
+/// Whether git tracks `path` (a file, or a directory holding a tracked file); `None` when git
+/// cannot say (no git, or not a work tree), when existence is all that can be checked.
+pub fn tracked(root: &Path, path: &Path) -> Option<bool> {
+    let rel = path.strip_prefix(root).ok()?;
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "--"])
+        .arg(rel)
+        .current_dir(root)
+        .output()
+        .ok()?;
+    out.status.success().then_some(!out.stdout.is_empty())
+}
+
 /// The text outside fenced blocks and inline code spans, line by line (numbers kept).
 fn prose(text: &str) -> Vec<(usize, String)> {
     let mut fenced = false;
@@ -183,12 +210,13 @@ fn heading(line: &str) -> Option<&str> {
         .contains(&hashes)
         .then(|| &line[hashes..])
         .filter(|rest| rest.starts_with(' '))
-        .map(str::trim)
+        // A closing sequence of hashes (`## Foo ##`) is not part of the title.
+        .map(|rest| rest.trim().trim_end_matches('#').trim_end())
 }
 
 /// What is wrong with a relative link from `file`: its file missing, or its `#anchor` not a
 /// heading of the file it points at. `None` when it resolves (or leaves the repository).
-pub fn broken(file: &Path, target: &str) -> Option<String> {
+pub fn broken(root: &Path, file: &Path, target: &str) -> Option<String> {
     if external(target) {
         return None;
     }
@@ -203,6 +231,18 @@ pub fn broken(file: &Path, target: &str) -> Option<String> {
     };
     if !resolved.exists() {
         return Some(format!("{} does not exist", resolved.display()));
+    }
+    let Ok(canonical) = resolved.canonicalize() else {
+        return Some(format!("{} cannot be resolved", resolved.display()));
+    };
+    if !canonical.starts_with(root) {
+        return Some(format!("{} is outside the repository", resolved.display()));
+    }
+    if tracked(root, &canonical) == Some(false) {
+        return Some(format!(
+            "{} is not tracked by git: the code host will not have it (git add it)",
+            resolved.display()
+        ));
     }
     let fragment = fragment.filter(|f| !f.is_empty())?;
     if resolved.extension().is_none_or(|e| e != "md") || resolved.is_dir() {
@@ -246,24 +286,50 @@ mod tests {
     }
 
     #[test]
+    fn closing_hashes_and_unrun_marks() {
+        assert!(anchors("## Foo bar ##\n").contains("foo-bar"));
+        let text = "~~~sh runnable\necho\n~~~\n    ```sh runnable\n```sh runnable\n";
+        let lines: Vec<usize> = unrun_marks(text).into_iter().map(|(l, _)| l).collect();
+        assert_eq!(lines, [1, 4]);
+    }
+
+    #[test]
     fn a_missing_file_or_heading_is_broken() {
+        // Outside any git work tree: only existence and headings are checked.
         let dir = std::env::temp_dir().join(format!("stoker-docs-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("docs")).unwrap();
+        let dir = dir.canonicalize().unwrap();
         std::fs::write(dir.join("README.md"), "# Top\n## Set up\n").unwrap();
         let file = dir.join("docs/page.md");
         std::fs::write(&file, "").unwrap();
-        assert_eq!(broken(&file, "../README.md#set-up"), None);
+        assert_eq!(broken(&dir, &file, "../README.md#set-up"), None);
         assert!(
-            broken(&file, "../README.md#deploy")
+            broken(&dir, &file, "../README.md#deploy")
                 .unwrap()
                 .contains("#deploy")
         );
         assert!(
-            broken(&file, "missing.md")
+            broken(&dir, &file, "missing.md")
                 .unwrap()
                 .contains("does not exist")
         );
-        assert_eq!(broken(&file, "https://example.com/nowhere"), None);
+        assert_eq!(broken(&dir, &file, "https://example.com/nowhere"), None);
+        let outside = format!("{}/Cargo.toml", repo().display());
+        assert!(
+            broken(&dir, &dir.join("README.md"), &outside)
+                .unwrap()
+                .contains("outside the repository")
+        );
         std::fs::remove_dir_all(dir).ok();
+
+        // In the work tree, a file git does not track is broken on the code host.
+        let root = repo();
+        let readme = root.join("README.md");
+        assert_eq!(broken(&root, &readme, "docs/events.md"), None);
+        assert!(
+            broken(&root, &readme, "target")
+                .unwrap()
+                .contains("not tracked")
+        );
     }
 }

@@ -6,8 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::collections::BTreeMap;
 use stoker_it::awscli::{EVENTS_PAGE, readme_block};
-use stoker_it::docs::{Block, blocks, broken, links, markdown_files, repo};
+
+use stoker_events::Kind;
+use stoker_it::docs::{Block, blocks, broken, links, markdown_files, repo, unrun_marks};
 use stoker_it::emulator;
 
 fn read(path: &Path) -> String {
@@ -31,7 +34,7 @@ fn every_relative_link_resolves() {
     for file in &files {
         for link in links(&read(file)) {
             checked += 1;
-            if let Some(why) = broken(file, &link.target) {
+            if let Some(why) = broken(&root, file, &link.target) {
                 problems.push(format!(
                     "{}:{}: ({}) {why}",
                     shown(&root, file),
@@ -74,6 +77,17 @@ fn runnable_blocks(root: &Path) -> Vec<(PathBuf, Block)> {
         .collect()
 }
 
+/// Where the runnable blocks are, and how many each page has: a lost `runnable` mark fails.
+const RUNNABLE: [(&str, usize); 4] = [
+    ("docs/cli.md", 1),
+    ("docs/emulators.md", 1),
+    ("docs/events.md", 2), // the put-events block (run by aws_cli.rs) and the examples' check
+    ("docs/infra.md", 1),
+];
+
+/// A block may take longer than this only if it hangs.
+const BLOCK_TIMEOUT_SECS: u32 = 120;
+
 #[tokio::test]
 async fn every_runnable_block_runs() {
     let _ = emulator().await; // fails with how to start them when they are not up
@@ -84,46 +98,66 @@ async fn every_runnable_block_runs() {
         "no {}/stoker: cargo build -p stoker-cli (./scripts/test builds every binary)",
         bin.display()
     );
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+    let mut marks = Vec::new();
+    for file in markdown_files(&root) {
+        for (line, text) in unrun_marks(&read(&file)) {
+            marks.push(format!("{}:{line}: {text}", shown(&root, &file)));
+        }
+    }
+    assert!(
+        marks.is_empty(),
+        "marked runnable but not a backtick fence, so never run:\n{}",
+        marks.join("\n")
     );
+    let found = runnable_blocks(&root);
+    let mut per_file: BTreeMap<String, usize> = BTreeMap::new();
+    for (file, _) in &found {
+        *per_file.entry(shown(&root, file)).or_default() += 1;
+    }
+    let expected: BTreeMap<String, usize> =
+        RUNNABLE.iter().map(|(f, n)| (f.to_string(), *n)).collect();
+    assert_eq!(
+        per_file, expected,
+        "the runnable blocks moved: update RUNNABLE in tests/tests/docs.rs"
+    );
+    // Only what the reader's shell would have: the blocks set up their own environment.
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
     let put_events = readme_block();
-    let mut ran = 0;
-    let mut by_aws_cli_test = 0;
-    for (file, block) in runnable_blocks(&root) {
+    for (file, block) in found {
         let at = format!("{}:{}", shown(&root, &file), block.line);
         if shown(&root, &file) == EVENTS_PAGE && block.text.trim_end() == put_events.trim_end() {
             // Publishes to a bus: aws_cli.rs runs it, for every job kind, on a test stack's own bus.
-            by_aws_cli_test += 1;
             continue;
         }
-        let out = Command::new("bash")
+        assert!(
+            block
+                .text
+                .lines()
+                .filter(|l| l.contains("stoker publish"))
+                .all(|l| l.contains("--dry-run")),
+            "{at}: a runnable block publishes to the shared stack `stoker` (add --dry-run):\n{}",
+            block.text
+        );
+        let out = Command::new("timeout")
+            .arg(BLOCK_TIMEOUT_SECS.to_string())
+            .arg("bash")
             .arg("-c")
             .arg(format!("set -euo pipefail\n{}", block.text))
             .current_dir(&root)
+            .env_clear()
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
             .env("PATH", &path)
             .output()
-            .expect("bash");
+            .expect("timeout + bash");
         assert!(
             out.status.success(),
-            "{at}: the runnable block failed ({}):\n{}\nstdout:\n{}\nstderr:\n{}",
+            "{at}: the runnable block failed ({}; 124 is the {BLOCK_TIMEOUT_SECS} s timeout):\n{}\nstdout:\n{}\nstderr:\n{}",
             out.status,
             block.text,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        ran += 1;
     }
-    assert_eq!(
-        by_aws_cli_test, 1,
-        "{EVENTS_PAGE}'s put-events block must be marked runnable (aws_cli.rs runs it)"
-    );
-    assert!(
-        ran >= 4,
-        "only {ran} runnable blocks ran: were their `runnable` marks lost?"
-    );
 }
 
 #[test]
@@ -144,6 +178,20 @@ fn the_readme_keeps_its_outline_and_links_every_page() {
         "backon",
     ] {
         assert!(readme.contains(needed), "README.md lost {needed:?}");
+    }
+    // The job kinds table names every kind a worker takes, once.
+    let section = readme
+        .split("## Job kinds")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a Job kinds section");
+    for kind in Kind::ALL.into_iter().filter(|k| k.worker().is_some()) {
+        let row = format!("| `{}` |", kind.detail_type());
+        assert_eq!(
+            section.matches(&row).count(),
+            1,
+            "README's job kinds table lacks {row}"
+        );
     }
     // Every page of docs/ is reachable: linked from the README or from docs/workers/README.md.
     let index = read(&root.join("docs/workers/README.md"));
@@ -168,27 +216,33 @@ fn the_readme_keeps_its_outline_and_links_every_page() {
 #[test]
 fn every_crate_has_the_metadata_a_registry_shows() {
     let root = repo();
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-        ])
-        .current_dir(&root)
-        .output()
-        .expect("cargo metadata");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
-    let packages = meta["packages"].as_array().expect("packages");
-    assert!(packages.len() >= 14, "{} packages", packages.len());
+    let metadata = |manifest: &str| {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--no-deps",
+                "--format-version",
+                "1",
+                "--offline",
+            ])
+            .args(["--manifest-path", manifest])
+            .current_dir(&root)
+            .output()
+            .expect("cargo metadata");
+        assert!(
+            out.status.success(),
+            "{manifest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+        meta["packages"].as_array().expect("packages").clone()
+    };
+    // The workspace's crates, and the fuzz crate (not a member).
+    let mut packages = metadata("Cargo.toml");
+    packages.extend(metadata("fuzz/Cargo.toml"));
+    assert!(packages.len() >= 15, "{} packages", packages.len());
     let mut problems = Vec::new();
-    for p in packages {
+    for p in &packages {
         let name = p["name"].as_str().unwrap_or("?");
         for field in ["description", "license", "repository", "readme"] {
             if p[field].as_str().is_none_or(str::is_empty) {

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stoker_events::Worker;
@@ -340,28 +339,40 @@ impl Backup {
         if self.ops_table.is_empty() {
             return Ok(());
         }
-        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let item = BackupItem {
+            pk: format!("BACKUP#{table}"),
+            sk: format!("{}#{kind}#{name}", created.to_rfc3339()),
+            kind,
+            name,
+            location,
+            tags,
+            expires_at: Utc::now().timestamp() + 400 * 86_400,
+        };
         self.ddb()
             .put_item()
             .table_name(&self.ops_table)
-            .item("pk", s(&format!("BACKUP#{table}")))
-            .item("sk", s(&format!("{}#{kind}#{name}", created.to_rfc3339())))
-            .item("kind", s(kind))
-            .item("name", s(name))
-            .item("location", s(location))
-            .item(
-                "tags",
-                AttributeValue::M(tags.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
-            )
-            .item(
-                "expires_at",
-                AttributeValue::N((Utc::now().timestamp() + 400 * 86_400).to_string()),
-            )
+            .set_item(Some(stoker_kit::ops::items::to_item(
+                &item,
+                "backup record",
+            )?))
             .send()
             .await
             .map_err(|e| stoker_kit::classify::sdk_error("PutItem (backup record)", e))?;
         Ok(())
     }
+}
+
+/// A backup or export as recorded in the ops table (readiness's `table.backup` reads the
+/// exports: `kind = export`, the time from `sk`); kept 400 days.
+#[derive(Serialize)]
+struct BackupItem<'a> {
+    pk: String,
+    sk: String,
+    kind: &'a str,
+    name: &'a str,
+    location: &'a str,
+    tags: &'a BTreeMap<String, String>,
+    expires_at: i64,
 }
 
 impl Job for Backup {

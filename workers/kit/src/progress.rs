@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
 
 use crate::classify::sdk_error;
 use crate::error::JobError;
+use crate::ops::items::{self, Item};
 use crate::task::AbortOnDrop;
 
 /// Counters a job updates as it goes.
@@ -48,16 +49,23 @@ impl Progress {
     }
 }
 
-/// The ops-table key of a job's progress item: `pk = PROGRESS#<worker>#<event id>`,
-/// `sk = PROGRESS`.
-pub fn key(worker: &str, event_id: &str) -> [(&'static str, AttributeValue); 2] {
-    [
-        (
-            "pk",
-            AttributeValue::S(format!("PROGRESS#{worker}#{event_id}")),
-        ),
-        ("sk", AttributeValue::S("PROGRESS".into())),
-    ]
+/// A job's progress as stored: `pk = PROGRESS#<worker>#<event id>`, `sk = PROGRESS`; the item
+/// expires a day after it was written.
+#[derive(Debug, Serialize, Deserialize)]
+struct ProgressItem {
+    pk: String,
+    sk: String,
+    phase: String,
+    #[serde(default)]
+    done: u64,
+    #[serde(default)]
+    total: u64,
+    expires_at: i64,
+}
+
+/// The ops-table key of a job's progress item.
+pub fn key(worker: &str, event_id: &str) -> Item {
+    items::key(format!("PROGRESS#{worker}#{event_id}"), "PROGRESS")
 }
 
 /// Writes `progress` to the ops table every `every` until the returned guard is dropped, best
@@ -88,16 +96,17 @@ pub async fn write(
     progress: &Progress,
 ) -> Result<(), JobError> {
     let (phase, done, total) = progress.snapshot();
-    let [pk, sk] = key(worker, event_id);
-    let expires = chrono::Utc::now().timestamp() + 86_400;
+    let item = ProgressItem {
+        pk: format!("PROGRESS#{worker}#{event_id}"),
+        sk: "PROGRESS".into(),
+        phase,
+        done,
+        total,
+        expires_at: chrono::Utc::now().timestamp() + 86_400,
+    };
     ddb.put_item()
         .table_name(table)
-        .item(pk.0, pk.1)
-        .item(sk.0, sk.1)
-        .item("phase", AttributeValue::S(phase))
-        .item("done", AttributeValue::N(done.to_string()))
-        .item("total", AttributeValue::N(total.to_string()))
-        .item("expires_at", AttributeValue::N(expires.to_string()))
+        .set_item(Some(items::to_item(&item, "progress")?))
         .send()
         .await
         .map_err(|e| sdk_error("PutItem (progress)", e))?;
@@ -111,27 +120,16 @@ pub async fn read(
     worker: &str,
     event_id: &str,
 ) -> Option<(String, u64, u64)> {
-    let [pk, sk] = key(worker, event_id);
     let item = ddb
         .get_item()
         .table_name(table)
-        .key(pk.0, pk.1)
-        .key(sk.0, sk.1)
+        .set_key(Some(key(worker, event_id)))
         .send()
         .await
         .ok()?
         .item?;
-    let n = |k: &str| {
-        item.get(k)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Some((
-        item.get("phase")?.as_s().ok()?.clone(),
-        n("done"),
-        n("total"),
-    ))
+    let p: ProgressItem = items::from_item(item, "progress").ok()?;
+    Some((p.phase, p.done, p.total))
 }
 
 #[cfg(test)]

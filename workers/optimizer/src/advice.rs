@@ -2,11 +2,11 @@
 //! (`pk = OPTIMIZER#<function>`, `sk = ADVICE`) whether or not it was applied, so that
 //! readiness can tell a function that runs with other memory or timeout than recommended.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items;
 
 use crate::apply::pk;
 use crate::recommend::Finding;
@@ -60,15 +60,15 @@ pub async fn record(
     function: &str,
     advice: &Advice,
 ) -> Result<(), JobError> {
-    let json = serde_json::to_string(advice)
-        .map_err(|e| JobError::permanent("bad_record", format!("advice: {e}")))?;
-    let expires = Utc::now().timestamp() + KEEP_DAYS * 86_400;
+    let item = AdviceItem {
+        pk: pk(function),
+        sk: SK.into(),
+        advice: advice.clone(),
+        expires_at: Utc::now().timestamp() + KEEP_DAYS * 86_400,
+    };
     ddb.put_item()
         .table_name(table)
-        .item("pk", AttributeValue::S(pk(function)))
-        .item("sk", AttributeValue::S(SK.into()))
-        .item("advice", AttributeValue::S(json))
-        .item("expires_at", AttributeValue::N(expires.to_string()))
+        .set_item(Some(items::to_item(&item, "optimizer advice")?))
         .send()
         .await
         .map_err(|e| sdk_error("PutItem (optimizer advice)", e))?;
@@ -84,20 +84,23 @@ pub async fn last(
     let out = ddb
         .get_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(pk(function)))
-        .key("sk", AttributeValue::S(SK.into()))
+        .set_key(Some(items::key(pk(function), SK)))
         .send()
         .await
         .map_err(|e| sdk_error("GetItem (optimizer advice)", e))?;
-    let Some(json) = out.item().and_then(|i| i.get("advice")?.as_s().ok()) else {
-        return Ok(None);
-    };
-    serde_json::from_str(json).map(Some).map_err(|e| {
-        JobError::permanent(
-            "bad_record",
-            format!("the recorded advice of {function} is unreadable: {e}"),
-        )
-    })
+    out.item
+        .map(|i| items::from_item::<AdviceItem>(i, "optimizer advice").map(|a| a.advice))
+        .transpose()
+}
+
+/// The advice as stored: the [`Advice`] as JSON text in `advice`, kept [`KEEP_DAYS`].
+#[derive(Debug, Serialize, Deserialize)]
+struct AdviceItem {
+    pk: String,
+    sk: String,
+    #[serde(with = "items::json_text")]
+    advice: Advice,
+    expires_at: i64,
 }
 
 #[cfg(test)]

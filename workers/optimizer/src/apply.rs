@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items;
 
 use crate::functions::FunctionInfo;
 use crate::lambda_config::{alias_version, configure, point_alias, publish};
@@ -196,49 +197,43 @@ impl Applier {
             .ddb
             .get_item()
             .table_name(&self.ops_table)
-            .key("pk", AttributeValue::S(pk(function)))
-            .key("sk", AttributeValue::S("LATEST".into()))
+            .set_key(Some(items::key(pk(function), LATEST)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem (optimizer change)", e))?;
-        let Some(json) = out.item().and_then(|i| i.get("change")?.as_s().ok()) else {
-            return Ok(None);
-        };
-        serde_json::from_str(json).map(Some).map_err(|e| {
-            JobError::permanent(
-                "bad_record",
-                format!("the recorded change of {function} is unreadable: {e}"),
-            )
-        })
+        out.item
+            .map(|i| items::from_item::<ChangeItem>(i, "optimizer change").map(|c| c.change))
+            .transpose()
     }
 
     /// Writes `change` as the function's latest and as a history item. With `cooldown`, the
     /// latest is written only if the last change is older than that or is this pass's own;
     /// `false` when it is not.
     async fn record(&self, change: &Change, cooldown: Option<Duration>) -> Result<bool, JobError> {
-        let json = serde_json::to_string(change)
-            .map_err(|e| JobError::permanent("serialize", e.to_string()))?;
-        let expires = (Utc::now().timestamp() + 400 * 86_400).to_string();
-        let at = DateTime::parse_from_rfc3339(&change.at)
+        let expires_at = Utc::now().timestamp() + 400 * 86_400;
+        let changed_at = DateTime::parse_from_rfc3339(&change.at)
             .map(|t| t.timestamp())
             .unwrap_or_else(|_| Utc::now().timestamp());
         for sk in [
-            "LATEST".to_owned(),
+            LATEST.to_owned(),
             format!("CHANGE#{}#{}", change.at, change.status),
         ] {
-            let latest = sk == "LATEST";
+            let latest = sk == LATEST;
+            let item = ChangeItem {
+                pk: pk(&change.function),
+                sk,
+                change: change.clone(),
+                status: change.status.clone(),
+                changed_at,
+                event_id: change.event_id.clone(),
+                expires_at,
+            };
             let mut put = self
                 .ddb
                 .put_item()
                 .table_name(&self.ops_table)
-                .item("pk", AttributeValue::S(pk(&change.function)))
-                .item("sk", AttributeValue::S(sk))
-                .item("change", AttributeValue::S(json.clone()))
-                .item("status", AttributeValue::S(change.status.clone()))
-                .item("changed_at", AttributeValue::N(at.to_string()))
-                .item("event_id", AttributeValue::S(change.event_id.clone()))
-                .item("expires_at", AttributeValue::N(expires.clone()));
+                .set_item(Some(items::to_item(&item, "optimizer change")?));
             if let Some(cooldown) = cooldown.filter(|_| latest) {
                 let cutoff = Utc::now().timestamp() - cooldown.as_secs() as i64;
                 put = put
@@ -265,6 +260,25 @@ impl Applier {
         Ok(true)
     }
 }
+
+/// A change as stored, under `sk = LATEST` (the function's last) and `sk =
+/// CHANGE#<at>#<status>` (its history): the [`Change`] as JSON text in `change`, with its
+/// status, time (`changed_at`, epoch seconds: the cooldown's condition reads it) and event id
+/// beside it; kept 400 days.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChangeItem {
+    pk: String,
+    sk: String,
+    #[serde(with = "items::json_text")]
+    change: Change,
+    status: String,
+    changed_at: i64,
+    event_id: String,
+    expires_at: i64,
+}
+
+/// The sort key of a function's last change.
+const LATEST: &str = "LATEST";
 
 /// How long a rollback holds the function's lock at most.
 const ROLLBACK_LOCK: Duration = Duration::from_secs(300);

@@ -9,14 +9,27 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items;
 
 use crate::apply::{Applier, pk};
 
 /// How long after its holder's deadline a lock stays.
 pub const GRACE: Duration = Duration::from_secs(5);
 const SK: &str = "LOCK";
+
+/// The lock as stored: `until` and `expires_at` (the table's TTL, a day later) in epoch
+/// seconds.
+#[derive(Debug, Serialize, Deserialize)]
+struct LockItem {
+    pk: String,
+    sk: String,
+    owner: String,
+    until: i64,
+    expires_at: i64,
+}
 
 /// The pass that holds a function's lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,18 +61,18 @@ impl Applier {
     ) -> Result<Option<Holder>, JobError> {
         for _ in 0..3 {
             let now = Utc::now().timestamp();
+            let item = LockItem {
+                pk: pk(function),
+                sk: SK.into(),
+                owner: owner.to_owned(),
+                until: until.timestamp(),
+                expires_at: until.timestamp() + 86_400,
+            };
             let put = self
                 .ddb
                 .put_item()
                 .table_name(&self.ops_table)
-                .item("pk", AttributeValue::S(pk(function)))
-                .item("sk", AttributeValue::S(SK.into()))
-                .item("owner", AttributeValue::S(owner.to_owned()))
-                .item("until", AttributeValue::N(until.timestamp().to_string()))
-                .item(
-                    "expires_at",
-                    AttributeValue::N((until.timestamp() + 86_400).to_string()),
-                )
+                .set_item(Some(items::to_item(&item, "optimizer lock")?))
                 .condition_expression(
                     "attribute_not_exists(pk) OR #until < :now OR #owner = :owner",
                 )
@@ -94,8 +107,7 @@ impl Applier {
             .ddb
             .delete_item()
             .table_name(&self.ops_table)
-            .key("pk", AttributeValue::S(pk(function)))
-            .key("sk", AttributeValue::S(SK.into()))
+            .set_key(Some(items::key(pk(function), SK)))
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", AttributeValue::S(owner.to_owned()))
@@ -118,29 +130,22 @@ impl Applier {
             .ddb
             .get_item()
             .table_name(&self.ops_table)
-            .key("pk", AttributeValue::S(pk(function)))
-            .key("sk", AttributeValue::S(SK.into()))
+            .set_key(Some(items::key(pk(function), SK)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem (optimizer lock)", e))?;
-        let Some(item) = out.item() else {
+        let Some(item) = out.item else {
             return Ok(None);
         };
-        let owner = item
-            .get("owner")
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
-        let until = item
-            .get("until")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<i64>().ok())
-            .and_then(|t| DateTime::from_timestamp(t, 0))
-            .unwrap_or_default();
+        let lock: LockItem = items::from_item(item, "optimizer lock")?;
+        let until = DateTime::from_timestamp(lock.until, 0).unwrap_or_default();
         if until < Utc::now() {
             return Ok(None); // expired: the next try takes it
         }
-        Ok(Some(Holder { owner, until }))
+        Ok(Some(Holder {
+            owner: lock.owner,
+            until,
+        }))
     }
 }

@@ -8,11 +8,11 @@
 //! sweep did not publish (PublishVersion answers the existing version when `$LATEST` has not
 //! changed since it was published; that version keeps its own description).
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items;
 
 use crate::apply::{Applier, pk};
 use crate::functions::FunctionInfo;
@@ -72,21 +72,29 @@ impl SweepRecord {
     }
 }
 
+/// An unfinished sweep as stored: the [`SweepRecord`] as JSON text in `sweep`, kept 400 days.
+#[derive(Debug, Serialize, Deserialize)]
+struct SweepItem {
+    pk: String,
+    sk: String,
+    #[serde(with = "items::json_text")]
+    sweep: SweepRecord,
+    expires_at: i64,
+}
+
 impl Applier {
     /// Records `r` before the sweep changes anything; refused while another record is there.
     pub async fn begin_sweep(&self, function: &str, r: &SweepRecord) -> Result<(), JobError> {
-        let json = serde_json::to_string(r)
-            .map_err(|e| JobError::permanent("serialize", e.to_string()))?;
+        let item = SweepItem {
+            pk: pk(function),
+            sk: SK.into(),
+            sweep: r.clone(),
+            expires_at: Utc::now().timestamp() + 400 * 86_400,
+        };
         self.ddb
             .put_item()
             .table_name(&self.ops_table)
-            .item("pk", AttributeValue::S(pk(function)))
-            .item("sk", AttributeValue::S(SK.into()))
-            .item("sweep", AttributeValue::S(json))
-            .item(
-                "expires_at",
-                AttributeValue::N((Utc::now().timestamp() + 400 * 86_400).to_string()),
-            )
+            .set_item(Some(items::to_item(&item, "optimizer sweep record")?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
@@ -100,21 +108,20 @@ impl Applier {
             .ddb
             .get_item()
             .table_name(&self.ops_table)
-            .key("pk", AttributeValue::S(pk(function)))
-            .key("sk", AttributeValue::S(SK.into()))
+            .set_key(Some(items::key(pk(function), SK)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem (optimizer sweep record)", e))?;
-        let Some(json) = out.item().and_then(|i| i.get("sweep")?.as_s().ok()) else {
-            return Ok(None);
-        };
-        serde_json::from_str(json).map(Some).map_err(|e| {
-            JobError::permanent(
-                "bad_record",
-                format!("the sweep record of {function} is unreadable ({e}); delete it from the ops table after checking the function's memory"),
-            )
-        })
+        out.item
+            .map(|i| {
+                items::from_item::<SweepItem>(
+                    i,
+                    "sweep record (check the function's memory before deleting it)",
+                )
+                .map(|s| s.sweep)
+            })
+            .transpose()
     }
 
     /// Forgets the sweep once everything it changed is undone.
@@ -122,8 +129,7 @@ impl Applier {
         self.ddb
             .delete_item()
             .table_name(&self.ops_table)
-            .key("pk", AttributeValue::S(pk(function)))
-            .key("sk", AttributeValue::S(SK.into()))
+            .set_key(Some(items::key(pk(function), SK)))
             .send()
             .await
             .map_err(|e| sdk_error("DeleteItem (optimizer sweep record)", e))?;

@@ -2,9 +2,10 @@
 //! counts the calls already made for an event, so a retried job skips them instead of counting
 //! its measurements twice.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items::{self, Item};
 
 use crate::pack::Datum;
 
@@ -63,46 +64,50 @@ impl Sender {
             .map_err(|e| sdk_error("PutMetricData", e))
     }
 
-    fn key(key: &str) -> [(&'static str, AttributeValue); 2] {
-        [
-            ("pk", AttributeValue::S(format!("ROLLUP#{key}"))),
-            ("sk", AttributeValue::S("PUBLISHED".into())),
-        ]
+    fn key(key: &str) -> Item {
+        items::key(format!("ROLLUP#{key}"), "PUBLISHED")
     }
 
     async fn checkpoint(&self, key: &str) -> Result<usize, JobError> {
-        let [pk, sk] = Self::key(key);
         let out = self
             .ddb
             .get_item()
             .table_name(&self.table)
-            .key(pk.0, pk.1)
-            .key(sk.0, sk.1)
+            .set_key(Some(Self::key(key)))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| sdk_error("GetItem (rollup checkpoint)", e))?;
-        Ok(out
-            .item()
-            .and_then(|i| i.get("calls_done"))
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
+        Ok(match out.item {
+            Some(i) => items::from_item::<Checkpoint>(i, "rollup checkpoint")?.calls_done,
+            None => 0,
+        })
     }
 
     async fn advance(&self, key: &str, calls_done: usize) -> Result<(), JobError> {
-        let [pk, sk] = Self::key(key);
-        let expires = chrono::Utc::now().timestamp() + 7 * 86_400;
+        let item = Checkpoint {
+            pk: format!("ROLLUP#{key}"),
+            sk: "PUBLISHED".into(),
+            calls_done,
+            expires_at: chrono::Utc::now().timestamp() + 7 * 86_400,
+        };
         self.ddb
             .put_item()
             .table_name(&self.table)
-            .item(pk.0, pk.1)
-            .item(sk.0, sk.1)
-            .item("calls_done", AttributeValue::N(calls_done.to_string()))
-            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .set_item(Some(items::to_item(&item, "rollup checkpoint")?))
             .send()
             .await
             .map_err(|e| sdk_error("PutItem (rollup checkpoint)", e))?;
         Ok(())
     }
+}
+
+/// How many PutMetricData calls of an event's rollup are done: `pk = ROLLUP#<key>`,
+/// `sk = PUBLISHED`; kept a week.
+#[derive(Debug, Serialize, Deserialize)]
+struct Checkpoint {
+    pk: String,
+    sk: String,
+    calls_done: usize,
+    expires_at: i64,
 }

@@ -4,18 +4,17 @@
 //! The layout is a contract: `stoker status`, the tests and ad-hoc scans read these attributes
 //! by name, so the tests below pin every attribute's name and type (S or N).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::items::to_item;
 use super::{RunOutcome, RunRecord};
 use crate::error::JobError;
 
-/// An item as the SDK sends and returns it.
-pub(super) type Item = HashMap<String, AttributeValue>;
+pub(super) use super::items::Item;
 
 /// How long run records are kept.
 const RUN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -260,11 +259,6 @@ fn offset_rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Er
 
 fn epoch_s(t: DateTime<Utc>, plus: Duration) -> i64 {
     t.timestamp() + plus.as_secs() as i64
-}
-
-fn to_item(value: &impl Serialize, what: &str) -> Result<Item, JobError> {
-    serde_dynamo::to_item(value)
-        .map_err(|e| JobError::permanent("ops_table", format!("cannot store the {what}: {e}")))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod batch;
 mod claim;
 pub use batch::{ClaimRequest, CompletionRequest, Holder, MAX_TRANSACTION_ITEMS};
 mod item;
+pub mod items;
 mod size;
 pub use claim::{Claim, Completion};
 use item::{ClaimStatus, RunItem};
