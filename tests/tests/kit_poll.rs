@@ -612,3 +612,60 @@ async fn retries_set_their_visibility_in_batches() {
     }
     env.delete().await;
 }
+
+/// Issue #18: the next receive (and its claims) goes out while the jobs of the receive before
+/// still run, so a claim-first poller at concurrency 10 does not wait for a handler to finish
+/// before it asks for more work. 20 jobs that each sleep 6 s: all 20 messages are held (10
+/// running, 10 claimed and waiting for a slot) before any handler has written its effect.
+/// Before, the second receive waited for a slot: a first handler had finished (and written its
+/// effect) before the 11th message was received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_receive_goes_out_while_the_jobs_before_it_run() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "prefetch", 5, false)
+        .await
+        .expect("resources");
+    let events = env.send_events("p", 20, json!({ "sleep_ms": 6000 })).await;
+    let mut cfg = env.config();
+    cfg.concurrency = 10;
+    cfg.receive_batch = 10;
+    let poller = Poller::start(&env, cfg).await;
+    let sqs = aws_sdk_sqs::Client::new(&env.sdk);
+    let in_flight = || async {
+        sqs.get_queue_attributes()
+            .queue_url(&env.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                o.attributes()?
+                    .get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .unwrap_or(0)
+    };
+    wait_for("all 20 messages held", Duration::from_secs(30), || async {
+        in_flight().await == 20
+    })
+    .await;
+    let mut done = 0;
+    for (id, _) in &events {
+        done += env.effects(id).await.expect("effects");
+    }
+    assert_eq!(
+        done, 0,
+        "20 messages were held only after {done} handler(s) had finished: the second receive waited for a slot"
+    );
+    wait_for("20 jobs done", Duration::from_secs(60), || {
+        env.all_done(&events)
+    })
+    .await;
+    let summary = poller.stop().await;
+    assert_eq!(summary.received, 20, "each received once: {summary:?}");
+    for (id, _) in &events {
+        assert_eq!(env.runs(id).await.expect("runs").len(), 1, "{id} ran once");
+    }
+    env.delete().await;
+}

@@ -28,7 +28,8 @@ pub struct WorkerConfig {
     /// once its handler is done, before its commit).
     pub concurrency: usize,
     /// Messages a long-poll process asks for per receive (1-10, default 10), whatever its
-    /// concurrency: those that cannot start at once wait their turn in memory, kept invisible.
+    /// concurrency, holding at most `concurrency` + this many unfinished: those that cannot
+    /// start at once wait their turn in memory, kept invisible.
     /// Each receive counts as a delivery of every message it returns, so if the process dies,
     /// the messages still waiting lose one delivery too (as a Lambda batch does); lower it
     /// for slow jobs at low concurrency.

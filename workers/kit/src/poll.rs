@@ -1,14 +1,15 @@
 //! The long-poll driver: the same workers as processes (local, containers, `stoker run`).
 //!
-//! Receives `receive_batch` (10 by default) messages per long poll at every concurrency (when
-//! it has room for at least one job), starts their jobs at once (their claims go out together)
-//! and gives them slots in order (at most `concurrency` handlers at once),
+//! Receives `receive_batch` (10 by default) messages per long poll at every concurrency, as
+//! long as it holds at most `concurrency` + `receive_batch` unfinished messages (so the next
+//! receive and its claims overlap the jobs before it), starts their jobs at once (their claims
+//! go out together) and gives them slots in order (at most `concurrency` handlers at once),
 //! keeps every held message invisible with one batch call per heartbeat ([`crate::held`]),
 //! deletes finished messages in batches, leaves failed ones for redelivery, and on shutdown
 //! stops receiving, releases the messages (and claims) not started, lets in-flight jobs finish
 //! within the grace period and releases the rest (visibility 0), so nothing is lost.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +40,14 @@ pub async fn run<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) -> PollSummary {
     let cfg = &rt.config;
+    let batch = cfg.receive_batch.clamp(1, 10);
+    // Slots: at most `concurrency` handlers at once, given in the order messages arrived.
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    // Room: messages held (received, not yet finished) at most `concurrency` + one receive, so
+    // the next receive and its claims go out while the jobs before it still run.
+    let room = Arc::new(Semaphore::new(cfg.concurrency + batch));
+    let (turn_tx, turn_rx) = mpsc::unbounded_channel::<Turn>();
+    let dispatcher = crate::task::AbortOnDrop::spawn(dispatch(permits, turn_rx));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (delete_tx, delete_rx) = mpsc::channel::<Finish>(1024);
     let deleter = tokio::spawn(finish_batches(rt.clone(), delete_rx));
@@ -48,17 +56,17 @@ pub async fn run<H: Handler>(
     tokio::pin!(shutdown);
     tracing::info!(worker = cfg.worker.name(), queue = %cfg.queue_url, concurrency = cfg.concurrency, "polling");
 
-    'polling: loop {
-        // Room for at least one job before asking for more work.
-        let first = tokio::select! {
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+    loop {
+        // Room for a whole receive before asking for more work.
+        let mut space = tokio::select! {
+            p = room.clone().acquire_many_owned(batch as u32) => match p { Ok(p) => p, Err(_) => break },
             _ = &mut shutdown => break,
         };
         let receive = rt
             .sqs
             .receive_message()
             .queue_url(&cfg.queue_url)
-            .max_number_of_messages(cfg.receive_batch.clamp(1, 10) as i32)
+            .max_number_of_messages(batch as i32)
             .wait_time_seconds(cfg.wait.as_secs() as i32)
             .visibility_timeout(cfg.visibility.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -85,56 +93,45 @@ pub async fn run<H: Handler>(
             .collect();
         // Every message of the receive stays invisible while it waits for a slot or runs.
         let held = Arc::new(Held::start(&rt, receipts));
-        // A standard queue's messages start at once and wait for their slots where they need
-        // them (crate::slot): their claims go out together. A FIFO group waits for its slot
-        // here and keeps it to the end: its messages run in order.
-        let mut units: VecDeque<Unit> = by_group(messages)
-            .into_iter()
-            .map(|(group, msgs)| match group {
-                Some(_) => Unit::Group(msgs),
-                None => {
-                    let (turn, wait) = oneshot::channel();
-                    let (rt, held, delete_tx, stop) =
-                        (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
-                    jobs.spawn(crate::slot::wait_for(wait, async move {
-                        run_group(&rt, &held, false, msgs, &delete_tx, &stop).await
-                    }));
-                    Unit::Turn(turn)
-                }
-            })
-            .collect();
-        let mut permit = Some(first);
-        while let Some(unit) = units.pop_front() {
-            let p = match permit.take() {
-                Some(p) => p,
-                None => tokio::select! {
-                    // Shutdown first: no buffered message starts once it is asked for.
-                    biased;
-                    _ = &mut shutdown => {
-                        units.push_front(unit);
-                        summary.released_at_shutdown += release(&rt, &held, units).await;
-                        break 'polling;
-                    }
-                    p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'polling },
-                },
+        // Each message's job (each FIFO group's) starts now and waits for its turn where it
+        // needs it: a standard queue's job after its claim (crate::slot), so the claims of a
+        // receive go out together; a FIFO group before its first message, keeping its slot to
+        // the end so its messages run in order. Each holds its room until it ends.
+        for (group, msgs) in by_group(messages) {
+            let Some(mine) = space.split(msgs.len()) else {
+                break; // never: a receive returns at most `batch` messages
             };
-            match unit {
-                // A job that needed no slot (already done) leaves it to the next.
-                Unit::Turn(turn) => permit = turn.send(p).err(),
-                Unit::Group(msgs) => {
-                    let (rt, held, delete_tx, stop) =
-                        (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
-                    jobs.spawn(async move {
-                        let _slot = p;
-                        run_group(&rt, &held, true, msgs, &delete_tx, &stop).await
-                    });
-                }
-            }
-            while jobs.try_join_next().is_some() {}
+            let (turn, wait) = oneshot::channel();
+            let (rt, held, delete_tx, stop) =
+                (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
+            match group {
+                None => jobs.spawn(crate::slot::wait_for(wait, async move {
+                    let _room = mine;
+                    run_group(&rt, &held, false, msgs, &delete_tx, &stop).await
+                })),
+                Some(_) => jobs.spawn(async move {
+                    let _room = mine;
+                    match wait.await {
+                        Ok(slot) => {
+                            let _slot = slot;
+                            run_group(&rt, &held, true, msgs, &delete_tx, &stop).await
+                        }
+                        // Shutdown came first: visible again at once.
+                        Err(_) => release(&rt, &held, msgs).await,
+                    }
+                }),
+            };
+            let _ = turn_tx.send(turn);
         }
+        drop(space); // what the receive did not fill
+        while jobs.try_join_next().is_some() {}
     }
 
-    // Shutdown: finish within the grace period, then release what is still running.
+    // Shutdown: no turn is given any more (jobs still waiting for one release their messages
+    // and claims at once); in-flight jobs finish within the grace period, then the rest are
+    // released.
+    drop(turn_tx);
+    drop(dispatcher);
     tracing::info!(in_flight = jobs.len(), grace = ?cfg.shutdown_grace, "shutting down: no more receives");
     let drained = tokio::time::timeout(cfg.shutdown_grace, async {
         while let Some(r) = jobs.join_next().await {
@@ -160,22 +157,30 @@ pub async fn run<H: Handler>(
     summary
 }
 
-/// A received message's job, waiting for its slot, or a FIFO group not started yet.
-enum Unit {
-    Turn(oneshot::Sender<OwnedSemaphorePermit>),
-    Group(Vec<Message>),
+/// Where a waiting job's (or FIFO group's) slot is sent when its turn comes.
+type Turn = oneshot::Sender<OwnedSemaphorePermit>;
+
+/// Gives slots in the order the jobs were received, as slots free up. A job that no longer
+/// needs its slot (decided without its handler) leaves it to the next.
+async fn dispatch(permits: Arc<Semaphore>, mut turns: mpsc::UnboundedReceiver<Turn>) {
+    let mut spare: Option<OwnedSemaphorePermit> = None;
+    while let Some(turn) = turns.recv().await {
+        let slot = match spare.take() {
+            Some(p) => p,
+            None => match permits.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        spare = turn.send(slot).err();
+    }
 }
 
-/// Received messages that never started (shutdown came first): visible again at once, in one
-/// batch call. Returns how many.
-async fn release<H: Handler>(rt: &Runtime<H>, held: &Held, units: VecDeque<Unit>) -> u64 {
-    let receipts: Vec<String> = units
-        .into_iter()
-        .flat_map(|u| match u {
-            Unit::Group(msgs) => msgs,
-            // Its job, refused its slot, releases its claim and its message itself.
-            Unit::Turn(_) => Vec::new(),
-        })
+/// A FIFO group that never started (shutdown came first): visible again at once, in one batch
+/// call. Returns how many.
+async fn release<H: Handler>(rt: &Runtime<H>, held: &Held, msgs: Vec<Message>) -> u64 {
+    let receipts: Vec<String> = msgs
+        .iter()
         .filter_map(|m| m.receipt_handle().map(str::to_owned))
         .collect();
     for r in &receipts {
