@@ -1,6 +1,6 @@
 //! Native DynamoDB backups: create and wait, list (every page), delete, restore, PITR.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     BackupStatus, BackupTypeFilter, PointInTimeRecoverySpecification, TableStatus,
@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::wait::{self, Pace};
 
 /// A stoker-made backup's name: `stoker-<table>-<UTC timestamp>-<job id>`. The job id lets a
 /// retried job find the backup an earlier attempt made instead of making a second one.
@@ -86,8 +87,7 @@ async fn wait_available(
     name: &str,
     within: Duration,
 ) -> Result<NativeBackup, JobError> {
-    let deadline = Instant::now() + within;
-    loop {
+    let available = wait::until(within, Pace::every(Duration::from_millis(500)), || async {
         let d = ddb
             .describe_backup()
             .backup_arn(arn)
@@ -95,25 +95,23 @@ async fn wait_available(
             .await
             .map_err(|e| sdk_error("DescribeBackup", e))?;
         let details = d.backup_description().and_then(|b| b.backup_details());
-        if let Some(b) = details
-            && b.backup_status() == &BackupStatus::Available
-        {
-            return Ok(NativeBackup {
+        Ok(details
+            .filter(|b| b.backup_status() == &BackupStatus::Available)
+            .map(|b| NativeBackup {
                 arn: arn.to_owned(),
                 name: name.to_owned(),
                 created: to_utc(b.backup_creation_date_time()).unwrap_or_else(Utc::now),
                 size_bytes: b.backup_size_bytes(),
                 reused: false,
                 status: BackupStatus::Available,
-            });
-        }
-        if Instant::now() > deadline {
-            return Err(JobError::retryable(format!(
-                "backup {name} was not AVAILABLE within {within:?}; a retry of this job waits for the same backup"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+            }))
+    })
+    .await?;
+    available.ok_or_else(|| {
+        JobError::retryable(format!(
+            "backup {name} was not AVAILABLE within {within:?}; a retry of this job waits for the same backup"
+        ))
+    })
 }
 
 fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
@@ -197,30 +195,29 @@ pub async fn wait_active(
     table: &str,
     within: Duration,
 ) -> Result<(), JobError> {
-    let deadline = Instant::now() + within;
-    loop {
+    let active = wait::until(within, Pace::every(Duration::from_millis(300)), || async {
         match ddb.describe_table().table_name(table).send().await {
-            Ok(d) if d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) => {
-                return Ok(());
-            }
-            Ok(_) => {}
+            Ok(d) => Ok(
+                (d.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active))
+                    .then_some(()),
+            ),
+            // Not there yet: a restore or a create that has not shown up.
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
             Err(e) => {
                 let e = sdk_error(&format!("DescribeTable {table}"), e);
-                if e.is_permanent() {
-                    return Err(e);
-                }
+                if e.is_permanent() { Err(e) } else { Ok(None) }
             }
         }
-        if Instant::now() > deadline {
-            return Err(JobError::retryable(format!(
-                "table {table} was not ACTIVE within {within:?}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    })
+    .await?;
+    active.ok_or_else(|| {
+        JobError::retryable(format!("table {table} was not ACTIVE within {within:?}"))
+    })
 }
 
 /// Turns point-in-time recovery on if it is off; returns whether it was already on.

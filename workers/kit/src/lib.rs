@@ -57,6 +57,7 @@ pub mod summary;
 pub mod task;
 pub mod telemetry;
 pub mod typed;
+pub mod wait;
 
 pub use backoff::RetryPolicy;
 pub use config::WorkerConfig;

@@ -59,8 +59,9 @@ pub async fn create_table(ddb: &Client, name: &str) -> Result<(), JobError> {
         .send()
         .await
         .map_err(|e| sdk_error("CreateTable", e))?;
-    let active = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
+    let within = std::time::Duration::from_secs(120);
+    let pace = crate::wait::Pace::every(std::time::Duration::from_millis(200));
+    let active = crate::wait::until(within, pace, || async {
         let status = ddb
             .describe_table()
             .table_name(name)
@@ -69,15 +70,14 @@ pub async fn create_table(ddb: &Client, name: &str) -> Result<(), JobError> {
             .map_err(|e| sdk_error("DescribeTable", e))?
             .table
             .and_then(|t| t.table_status);
-        if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
-            break;
-        }
-        if std::time::Instant::now() > active {
-            return Err(JobError::retryable(format!(
-                "table {name} not active after 120 s ({status:?})"
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        Ok((status == Some(aws_sdk_dynamodb::types::TableStatus::Active)).then_some(()))
+    })
+    .await?;
+    if active.is_none() {
+        return Err(JobError::retryable(format!(
+            "table {name} not active after {} s",
+            within.as_secs()
+        )));
     }
     ddb.update_time_to_live()
         .table_name(name)

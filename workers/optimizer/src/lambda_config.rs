@@ -2,11 +2,12 @@
 //! timeout (passing the RevisionId read) and wait for the update to finish, publish a version,
 //! point or create an alias.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_lambda::types::LastUpdateStatus;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::wait::{self, Pace};
 
 /// How long a configuration update may take to finish.
 pub const UPDATE_WAIT: Duration = Duration::from_secs(120);
@@ -77,9 +78,11 @@ pub async fn wait_updated(
     lambda: &aws_sdk_lambda::Client,
     function: &str,
 ) -> Result<Current, JobError> {
-    let deadline = Instant::now() + UPDATE_WAIT;
-    let mut pause = Duration::from_millis(100);
-    loop {
+    let pace = Pace {
+        first: Duration::from_millis(100),
+        max: Duration::from_secs(2),
+    };
+    let updated = wait::until(UPDATE_WAIT, pace, || async {
         let c = lambda
             .get_function_configuration()
             .function_name(function)
@@ -87,33 +90,28 @@ pub async fn wait_updated(
             .await
             .map_err(|e| sdk_error(&format!("GetFunctionConfiguration {function}"), e))?;
         match c.last_update_status() {
-            Some(LastUpdateStatus::InProgress) => {}
-            Some(LastUpdateStatus::Failed) => {
-                return Err(JobError::permanent(
-                    "update_failed",
-                    format!(
-                        "the configuration update of {function} failed: {}; fix the function, then run the pass again",
-                        c.last_update_status_reason().unwrap_or("no reason given")
-                    ),
-                ));
-            }
-            _ => {
-                return Ok(Current {
-                    revision: c.revision_id().unwrap_or_default().to_owned(),
-                    memory_mb: c.memory_size().unwrap_or(128).max(128) as u32,
-                    timeout_s: c.timeout().unwrap_or(3).max(1) as u32,
-                });
-            }
+            Some(LastUpdateStatus::InProgress) => Ok(None),
+            Some(LastUpdateStatus::Failed) => Err(JobError::permanent(
+                "update_failed",
+                format!(
+                    "the configuration update of {function} failed: {}; fix the function, then run the pass again",
+                    c.last_update_status_reason().unwrap_or("no reason given")
+                ),
+            )),
+            _ => Ok(Some(Current {
+                revision: c.revision_id().unwrap_or_default().to_owned(),
+                memory_mb: c.memory_size().unwrap_or(128).max(128) as u32,
+                timeout_s: c.timeout().unwrap_or(3).max(1) as u32,
+            })),
         }
-        if Instant::now() >= deadline {
-            return Err(JobError::retryable(format!(
-                "{function} is still updating after {} s; the pass will be retried",
-                UPDATE_WAIT.as_secs()
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
-    }
+    })
+    .await?;
+    updated.ok_or_else(|| {
+        JobError::retryable(format!(
+            "{function} is still updating after {} s; the pass will be retried",
+            UPDATE_WAIT.as_secs()
+        ))
+    })
 }
 
 /// A version as PublishVersion answered it.

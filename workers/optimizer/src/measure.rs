@@ -7,6 +7,7 @@ use aws_sdk_lambda::types::LogType;
 use stoker_events::payload::optimize::PowerTuning;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
+use stoker_kit::wait::{self, Pace};
 
 use crate::functions::FunctionInfo;
 use crate::report_line;
@@ -84,8 +85,7 @@ pub async fn logged_billed(
     want: usize,
 ) -> Result<Vec<f64>, JobError> {
     let marker = format!("[{version}]");
-    let deadline = std::time::Instant::now() + LOG_WAIT;
-    loop {
+    let read = || async {
         let Some(lines) = report_line::read(logs, &f.log_group, since_ms, None, usize::MAX).await?
         else {
             return Err(JobError::permanent(
@@ -96,28 +96,33 @@ pub async fn logged_billed(
                 ),
             ));
         };
-        let billed: Vec<f64> = lines
+        Ok(lines
             .iter()
             .filter(|(stream, _)| stream.contains(&marker))
             .map(|(_, r)| r.billed_ms)
-            .collect();
-        if billed.len() >= want {
-            return Ok(billed);
-        }
-        if std::time::Instant::now() >= deadline {
-            if billed.is_empty() {
-                return Err(JobError::permanent(
-                    "no_report_line",
-                    format!(
-                        "{}:{version} left no REPORT line in its log tail or in {} within {} s; does the function log to CloudWatch Logs?",
-                        f.name,
-                        f.log_group,
-                        LOG_WAIT.as_secs()
-                    ),
-                ));
-            }
-            return Ok(billed);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            .collect::<Vec<f64>>())
+    };
+    let pace = Pace::every(std::time::Duration::from_millis(500));
+    let all = wait::until(LOG_WAIT, pace, || async {
+        let billed = read().await?;
+        Ok((billed.len() >= want).then_some(billed))
+    })
+    .await?;
+    // Time is up: what arrived will do, if anything did.
+    let billed = match all {
+        Some(billed) => billed,
+        None => read().await?,
+    };
+    if billed.is_empty() {
+        return Err(JobError::permanent(
+            "no_report_line",
+            format!(
+                "{}:{version} left no REPORT line in its log tail or in {} within {} s; does the function log to CloudWatch Logs?",
+                f.name,
+                f.log_group,
+                LOG_WAIT.as_secs()
+            ),
+        ));
     }
+    Ok(billed)
 }
