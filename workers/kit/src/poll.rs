@@ -1,7 +1,7 @@
 //! The long-poll driver: the same workers as processes (local, containers, `stoker run`).
 //!
 //! Receives `receive_batch` (10 by default) messages per long poll at every concurrency, as
-//! long as it holds at most `concurrency` + `receive_batch` unfinished messages (so the next
+//! long as at most `concurrency` + `receive_batch` messages wait for or run a handler (so the next
 //! receive and its claims overlap the jobs before it), starts their jobs at once (their claims
 //! go out together) and gives them slots in order (at most `concurrency` handlers at once),
 //! keeps every held message invisible with one batch call per heartbeat ([`crate::held`]),
@@ -96,7 +96,8 @@ pub async fn run<H: Handler>(
         // Each message's job (each FIFO group's) starts now and waits for its turn where it
         // needs it: a standard queue's job after its claim (crate::slot), so the claims of a
         // receive go out together; a FIFO group before its first message, keeping its slot to
-        // the end so its messages run in order. Each holds its room until it ends.
+        // the end so its messages run in order. A job holds its room until its handler is done
+        // (or it is decided without one); a group until it ends.
         for (group, msgs) in by_group(messages) {
             let Some(mine) = space.split(msgs.len()) else {
                 break; // never: a receive returns at most `batch` messages
@@ -105,8 +106,7 @@ pub async fn run<H: Handler>(
             let (rt, held, delete_tx, stop) =
                 (rt.clone(), held.clone(), delete_tx.clone(), stop_rx.clone());
             match group {
-                None => jobs.spawn(crate::slot::wait_for(wait, async move {
-                    let _room = mine;
+                None => jobs.spawn(crate::slot::wait_for(wait, mine, async move {
                     run_group(&rt, &held, false, msgs, &delete_tx, &stop).await
                 })),
                 Some(_) => jobs.spawn(async move {

@@ -26,14 +26,25 @@ enum Slot {
 
 tokio::task_local! {
     static SLOT: RefCell<Slot>;
+    /// The job's share of the poller's room (crate::poll): given back with its slot, or when
+    /// it is decided without its handler, so the next receive goes out while commits linger.
+    static ROOM: RefCell<Option<OwnedSemaphorePermit>>;
 }
 
-/// Runs `job`, whose slot comes through `turn` when [`start`] asks for it.
+/// Runs `job`, whose slot comes through `turn` when [`start`] asks for it, holding `room`
+/// until its handler is done.
 pub(crate) async fn wait_for<F: Future>(
     turn: oneshot::Receiver<OwnedSemaphorePermit>,
+    room: OwnedSemaphorePermit,
     job: F,
 ) -> F::Output {
-    SLOT.scope(RefCell::new(Slot::Waiting(turn)), job).await
+    let job = SLOT.scope(RefCell::new(Slot::Waiting(turn)), job);
+    ROOM.scope(RefCell::new(Some(room)), job).await
+}
+
+/// The job no longer needs its room: the poller may receive for another.
+fn leave_room() {
+    let _ = ROOM.try_with(|r| r.borrow_mut().take());
 }
 
 /// What [`start`] found.
@@ -77,6 +88,7 @@ pub(crate) async fn start() -> Turn {
 /// The current job will not run its handler: its turn (and a slot already sent for it) goes
 /// to the next job.
 pub(crate) fn forgo() {
+    leave_room();
     let _ = SLOT.try_with(|s| {
         let mut s = s.borrow_mut();
         if matches!(*s, Slot::Waiting(_)) {
@@ -93,6 +105,7 @@ pub(crate) fn refused() -> bool {
 
 /// Gives the current job's slot back (nothing when it holds none).
 pub(crate) fn release() {
+    leave_room();
     let _ = SLOT.try_with(|s| {
         let mut s = s.borrow_mut();
         if matches!(*s, Slot::Held { .. }) {
