@@ -87,6 +87,26 @@ async fn pings_reach_cold_instances_without_the_handler_then_find_them_warm() {
     );
     assert!(t.cold >= 1, "a new function has cold instances: {first:?}");
     assert!(t.instances >= 1 && t.instances <= 3, "{first:?}");
+    // Issue #20: the report names each instance that answered, whether it was cold, its pings
+    // and latency, and carries the request's correlation id.
+    assert_eq!(first.correlation_id, "c-1");
+    assert_eq!(t.answers.len() as u32, t.instances, "{first:?}");
+    assert_eq!(
+        t.answers.iter().map(|a| a.pings).sum::<u32>(),
+        3,
+        "{first:?}"
+    );
+    assert_eq!(
+        t.answers.iter().filter(|a| a.cold).count() as u32,
+        t.cold,
+        "on a new function each instance's first ping is its cold one: {first:?}"
+    );
+    assert!(
+        t.answers.iter().all(|a| a.latency_ms >= 300),
+        "each answer held open for hold_open_ms: {first:?}"
+    );
+    let first_ids: std::collections::BTreeSet<&str> =
+        t.answers.iter().map(|a| a.instance_id.as_str()).collect();
     assert_eq!(
         hits(&sdk, &table, "pinged").await,
         None,
@@ -104,6 +124,13 @@ async fn pings_reach_cold_instances_without_the_handler_then_find_them_warm() {
         "the instances are warm now: {second:?}"
     );
     assert!(t.instances >= 1, "{second:?}");
+    assert_eq!(second.correlation_id, "c-2");
+    assert!(
+        t.answers
+            .iter()
+            .all(|a| !a.cold && first_ids.contains(a.instance_id.as_str())),
+        "the second pass reaches the instances the first warmed, none cold: {second:?} after {first:?}"
+    );
 
     // A normal invocation still runs the handler.
     let out = aws_sdk_lambda::Client::new(&sdk)

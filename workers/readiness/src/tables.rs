@@ -5,6 +5,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, BackupStatus, BackupTypeFilter};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use stoker_kit::ops::items;
 
 use crate::check::Check;
 use crate::evidence::{age, unreadable};
@@ -31,6 +33,14 @@ pub struct Ops<'a> {
     pub table: &'a str,
 }
 
+/// What readiness reads of a backup worker's record: `sk = <created>#<kind>#<name>`.
+#[derive(Deserialize)]
+struct BackupRecord {
+    sk: String,
+    #[serde(default)]
+    name: String,
+}
+
 /// The newest export of `table` the backup worker recorded: when, and its name.
 async fn newest_export(
     ops: &Ops<'_>,
@@ -50,15 +60,10 @@ async fn newest_export(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| unreadable("Query (backup records)", &e))?;
-        let newest = page.items().iter().find_map(|i| {
-            let sk = i.get("sk")?.as_s().ok()?;
-            let at = DateTime::parse_from_rfc3339(sk.split('#').next()?).ok()?;
-            let name = i
-                .get("name")
-                .and_then(|n| n.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            Some((at.to_utc(), name))
+        let newest = page.items.unwrap_or_default().into_iter().find_map(|i| {
+            let r: BackupRecord = items::from_item(i, "backup record").ok()?;
+            let at = DateTime::parse_from_rfc3339(r.sk.split('#').next()?).ok()?;
+            Some((at.to_utc(), r.name))
         });
         if newest.is_some() {
             return Ok(newest);

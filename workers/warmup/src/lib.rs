@@ -85,7 +85,7 @@ impl Warmup {
                 &self.retry,
             )
         });
-        let mut report = Report::new(futures::future::join_all(passes).await);
+        let mut report = Report::new(correlation_id, futures::future::join_all(passes).await);
         report.duration_ms = started.elapsed().as_millis() as u64;
         if report.succeeded == 0 && report.targets.iter().any(|t| t.is_retryable()) {
             return Err(JobError::retryable(format!(

@@ -24,6 +24,25 @@ pub struct TargetReport {
     pub latency_max_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<TargetError>,
+    /// Each instance that answered through the guard, slowest first: whether it was cold and
+    /// its latency (the slowest of its pings). Dropped, the slowest kept last, when the report
+    /// is too large for its run record ([`Report`]'s `fitted`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<InstanceAnswer>,
+}
+
+/// One instance as its guard answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceAnswer {
+    pub instance_id: String,
+    /// One of its pings was its first invocation.
+    pub cold: bool,
+    /// Pings it answered (more than one when the hold-open delay was too short to spread them).
+    pub pings: u32,
+    /// The slowest of its pings, ms.
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl TargetReport {
@@ -51,6 +70,9 @@ pub struct TargetError {
 /// A whole pass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// The request's correlation id (the pings carried it to the guards).
+    #[serde(default)]
+    pub correlation_id: String,
     pub targets: Vec<TargetReport>,
     pub invoked: u32,
     pub succeeded: u32,
@@ -61,9 +83,10 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(targets: Vec<TargetReport>) -> Self {
+    pub fn new(correlation_id: &str, targets: Vec<TargetReport>) -> Self {
         let sum = |f: fn(&TargetReport) -> u32| targets.iter().map(f).sum();
         Report {
+            correlation_id: correlation_id.to_owned(),
             invoked: sum(|t| t.invoked),
             succeeded: sum(|t| t.succeeded),
             instances: sum(|t| t.instances),
@@ -115,6 +138,23 @@ impl stoker_kit::Summary for Report {
             .collect::<Vec<_>>()
             .join("; ")
     }
+
+    /// Too large for the run record (many targets at high concurrency): the instance lists
+    /// are cut, fastest first, until it fits; the counts stay.
+    fn fitted(mut self, max_bytes: usize) -> Self {
+        let size = |r: &Report| serde_json::to_vec(r).map(|v| v.len()).unwrap_or(0);
+        while size(&self) > max_bytes {
+            let Some(longest) = self.targets.iter_mut().max_by_key(|t| t.answers.len()) else {
+                break;
+            };
+            if longest.answers.is_empty() {
+                break;
+            }
+            let keep = longest.answers.len() / 2;
+            longest.answers.truncate(keep);
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -150,20 +190,54 @@ mod tests {
                 failed: 3 - succeeded,
                 message: "m".into(),
             }),
+            answers: (0..succeeded)
+                .map(|i| InstanceAnswer {
+                    instance_id: format!("instance-{i:04}"),
+                    cold: i == 0,
+                    pings: 1,
+                    latency_ms: u64::from(100 - i),
+                    version: Some("3".into()),
+                })
+                .collect(),
         }
     }
 
     #[test]
     fn totals_add_up_and_failed_targets_are_counted() {
-        let r = Report::new(vec![
-            target(3, None),
-            target(0, Some(true)),
-            target(1, Some(false)),
-        ]);
+        let r = Report::new(
+            "ticket-4711",
+            vec![
+                target(3, None),
+                target(0, Some(true)),
+                target(1, Some(false)),
+            ],
+        );
         assert_eq!((r.invoked, r.succeeded, r.instances, r.cold), (9, 4, 4, 3));
         assert_eq!(r.failed_targets, 2);
         assert!(r.targets[2].is_retryable() && !r.targets[1].is_retryable());
         assert_eq!(r.first_error(), Some("m"));
+        assert_eq!(r.correlation_id, "ticket-4711");
+    }
+
+    #[test]
+    fn a_large_report_cuts_its_instance_lists_keeping_the_slowest_and_the_counts() {
+        use stoker_kit::Summary;
+        let targets: Vec<TargetReport> = (0..50).map(|_| target(100, None)).collect();
+        let r = Report::new("c", targets);
+        let before = serde_json::to_vec(&r).unwrap().len();
+        assert!(before > stoker_kit::MAX_REPORT_BYTES, "{before} bytes");
+        let fitted = r.fitted(stoker_kit::MAX_REPORT_BYTES);
+        let after = serde_json::to_vec(&fitted).unwrap().len();
+        assert!(after <= stoker_kit::MAX_REPORT_BYTES, "{after} bytes");
+        assert_eq!((fitted.instances, fitted.succeeded), (5000, 5000));
+        let first = &fitted.targets[0].answers;
+        assert!(first.len() < 100);
+        // Slowest first: what is kept is the slowest.
+        assert!(
+            first
+                .iter()
+                .all(|a| a.latency_ms > 100 - first.len() as u64)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One target: `concurrency` pings at once, their answers folded into a [`TargetReport`].
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use stoker_warmup_guard::Ping;
 use tokio::sync::Semaphore;
 
 use crate::invoke::{Invoked, invoke};
-use crate::report::{TargetError, TargetReport, percentile};
+use crate::report::{InstanceAnswer, TargetError, TargetReport, percentile};
 
 pub(crate) async fn warm_target(
     lambda: &aws_sdk_lambda::Client,
@@ -50,7 +50,7 @@ pub(crate) async fn warm_target(
 /// Folds the answers of one target's pings into its report.
 pub(crate) fn fold(target: &WarmupTarget, results: Vec<Result<Invoked, JobError>>) -> TargetReport {
     let mut latencies = Vec::new();
-    let mut instances = HashSet::new();
+    let mut instances: HashMap<String, InstanceAnswer> = HashMap::new();
     let mut versions = BTreeSet::new();
     let (mut cold, mut unguarded, mut failed) = (0, 0, 0);
     let mut error: Option<JobError> = None;
@@ -60,7 +60,19 @@ pub(crate) fn fold(target: &WarmupTarget, results: Vec<Result<Invoked, JobError>
                 latencies.push(inv.latency_ms);
                 match &inv.reply {
                     Some(reply) => {
-                        instances.insert(reply.instance_id.clone());
+                        let answer =
+                            instances
+                                .entry(reply.instance_id.clone())
+                                .or_insert_with(|| InstanceAnswer {
+                                    instance_id: reply.instance_id.clone(),
+                                    cold: false,
+                                    pings: 0,
+                                    latency_ms: 0,
+                                    version: reply.version.clone(),
+                                });
+                        answer.cold |= reply.cold;
+                        answer.pings += 1;
+                        answer.latency_ms = answer.latency_ms.max(inv.latency_ms);
                         versions.extend(reply.version.clone());
                         cold += u32::from(reply.cold);
                     }
@@ -80,13 +92,20 @@ pub(crate) fn fold(target: &WarmupTarget, results: Vec<Result<Invoked, JobError>
         }
     }
     latencies.sort_unstable();
+    let mut answers: Vec<InstanceAnswer> = instances.into_values().collect();
+    // Slowest first (a cut keeps them), then by id for a stable report.
+    answers.sort_by(|a, b| {
+        b.latency_ms
+            .cmp(&a.latency_ms)
+            .then_with(|| a.instance_id.cmp(&b.instance_id))
+    });
     TargetReport {
         function: target.function.clone(),
         qualifier: target.qualifier.clone(),
         concurrency: target.concurrency,
         invoked: results.len() as u32,
         succeeded: latencies.len() as u32,
-        instances: instances.len() as u32,
+        instances: answers.len() as u32,
         cold,
         unguarded,
         versions: versions.into_iter().collect(),
@@ -98,6 +117,7 @@ pub(crate) fn fold(target: &WarmupTarget, results: Vec<Result<Invoked, JobError>
             failed,
             message: e.to_string(),
         }),
+        answers,
     }
 }
 
@@ -151,6 +171,13 @@ mod tests {
         assert_eq!(r.qualifier.as_deref(), Some("live"));
         assert_eq!(r.versions, ["3"]);
         assert!(r.error.is_none());
+        // Per instance, slowest first: `a` answered twice (cold once), `b` once.
+        let answers: Vec<(&str, bool, u32, u64)> = r
+            .answers
+            .iter()
+            .map(|a| (a.instance_id.as_str(), a.cold, a.pings, a.latency_ms))
+            .collect();
+        assert_eq!(answers, [("a", true, 2, 30), ("b", false, 1, 10)]);
     }
 
     #[test]
