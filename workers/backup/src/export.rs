@@ -26,7 +26,9 @@ use stoker_kit::{JobError, RetryPolicy};
 use crate::attr::{self, Item};
 
 pub const MANIFEST: &str = "manifest.json";
-pub const FORMAT: &str = "stoker-export/1";
+pub const FORMAT: &str = "stoker-export/2";
+/// The format before: binary values in hex (still restored).
+pub const FORMAT_1: &str = "stoker-export/1";
 
 /// The manifest of a complete export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,7 +184,9 @@ impl Exporter {
                 .await
                 .map_err(|e| sdk_error(&format!("Scan {table}"), e))?;
             for item in page.items() {
-                let line = attr::item_to_json(item).to_string();
+                let line = attr::item_to_json(item)
+                    .map_err(|e| JobError::permanent("unexportable_item", format!("{table}: {e}")))?
+                    .to_string();
                 gz.write_all(line.as_bytes())
                     .and_then(|_| gz.write_all(b"\n"))
                     .map_err(|e| JobError::permanent("gzip", e.to_string()))?;
@@ -357,6 +361,18 @@ impl Exporter {
         crate::native::wait_active(&self.ddb, target, Duration::from_secs(60)).await?;
         progress.phase("restoring", m.item_count);
         let mut written = 0;
+        let binary = match m.format.as_str() {
+            FORMAT => attr::Binary::Base64,
+            FORMAT_1 => attr::Binary::Hex,
+            other => {
+                return Err(JobError::permanent(
+                    "export_format",
+                    format!(
+                        "the export's format {other:?} is not one this build restores ({FORMAT}, {FORMAT_1})"
+                    ),
+                ));
+            }
+        };
         for part in &m.parts {
             let gz = self.get(&part.key).await?;
             let sha = attr::hex(&Sha256::digest(&gz));
@@ -379,7 +395,7 @@ impl Exporter {
                 .map(|l| {
                     serde_json::from_str(l)
                         .map_err(|e| e.to_string())
-                        .and_then(|v| attr::item_from_json(&v))
+                        .and_then(|v| attr::item_from_json(&v, binary))
                 })
                 .collect::<Result<_, _>>()
                 .map_err(|e| JobError::permanent("export_corrupt", format!("{}: {e}", part.key)))?;
