@@ -306,3 +306,100 @@ async fn the_worker_binary_replays_a_redelivered_event_without_a_second_write() 
     assert!(reason.contains("targets[0].key"), "reason: {reason}");
     env.delete().await;
 }
+
+/// Issue #20: pattern invalidation. Keys matching a glob are found with SCAN and deleted, at
+/// most `max_keys` per pattern (the report says more matched); a dry run lists what would go and
+/// changes nothing, warming included; an invalidation runs before the warming, so a pattern
+/// covering a warmed key leaves the fresh value; a pattern that matches any key is refused
+/// before any side effect, with its field path.
+#[tokio::test]
+async fn a_pattern_invalidation_deletes_what_matches_within_bounds_and_a_dry_run_only_lists() {
+    emulator().await;
+    let src = source().await;
+    let redis = RedisServer::start().await;
+    let mut c = conn(&redis.url).await;
+    for i in 0..12 {
+        let _: () = c.set(format!("menu:{i}"), "stale").await.expect("SET");
+    }
+    let _: () = c.set("user:1", "keep").await.expect("SET");
+    let w = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url);
+    let count = |c: &mut redis::aio::MultiplexedConnection| {
+        let mut c = c.clone();
+        async move {
+            let keys: Vec<String> = redis::cmd("KEYS") // the test may; the worker never does
+                .arg("menu:*")
+                .query_async(&mut c)
+                .await
+                .expect("KEYS");
+            keys.len()
+        }
+    };
+
+    // A dry run: lists at most max_keys, deletes nothing, warms nothing.
+    let dry = w
+        .warm(&request(json!({
+            "targets": [{ "type": "redis", "key": "menu:today", "ttl_seconds": 60,
+                          "source": { "type": "http", "url": src.url("/menu") } }],
+            "invalidate": [{ "pattern": "menu:*", "max_keys": 5 }],
+            "dry_run": true })))
+        .await
+        .expect("dry run");
+    assert!(dry.dry_run);
+    let inv = &dry.invalidated[0];
+    assert_eq!(
+        (inv.matched, inv.deleted, inv.more),
+        (5, 0, true),
+        "{dry:?}"
+    );
+    assert_eq!(inv.keys.len(), 5);
+    assert!(inv.keys.iter().all(|k| k.starts_with("menu:")), "{inv:?}");
+    assert_eq!(count(&mut c).await, 12, "a dry run deletes nothing");
+    assert_eq!(src.hits("/menu"), 0, "a dry run warms nothing");
+    let summary = stoker_kit::Summary::summary(&dry);
+    assert!(summary.starts_with("dry run: 5 key(s)"), "{summary}");
+
+    // For real, bounded: 10 of the 12 go, the report says more matched.
+    let bounded = w
+        .warm(&request(
+            json!({ "invalidate": [{ "pattern": "menu:*", "max_keys": 10 }] }),
+        ))
+        .await
+        .expect("invalidate 10");
+    let inv = &bounded.invalidated[0];
+    assert_eq!(
+        (inv.matched, inv.deleted, inv.more),
+        (10, 10, true),
+        "{bounded:?}"
+    );
+    assert_eq!(bounded.keys_invalidated, 10);
+    assert_eq!(count(&mut c).await, 2);
+
+    // The rest, then the warming: the fresh key stays, other keys are untouched.
+    let r = w
+        .warm(&request(json!({
+            "targets": [{ "type": "redis", "key": "menu:today", "ttl_seconds": 60,
+                          "source": { "type": "http", "url": src.url("/menu") } }],
+            "invalidate": [{ "pattern": "menu:*" }] })))
+        .await
+        .expect("invalidate and warm");
+    assert_eq!(
+        (r.invalidated[0].deleted, r.invalidated[0].more),
+        (2, false)
+    );
+    assert_eq!(r.keys_warmed, 1);
+    let fresh: Option<String> = c.get("menu:today").await.expect("GET");
+    assert!(
+        fresh.is_some_and(|v| v.contains("soup")),
+        "warmed after the invalidation"
+    );
+    let kept: Option<String> = c.get("user:1").await.expect("GET");
+    assert_eq!(kept.as_deref(), Some("keep"));
+
+    // Every key: refused before anything happens.
+    let everything =
+        serde_json::from_value::<CacheWarmRequest>(json!({ "invalidate": [{ "pattern": "**" }] }))
+            .expect("shape");
+    let errors = stoker_events::validate::Validator::check(&everything).expect_err("refused");
+    assert_eq!(errors[0].path, "invalidate[0].pattern", "{errors:?}");
+    assert!(errors[0].reason.contains("matches any key"), "{errors:?}");
+}

@@ -12,19 +12,64 @@ use crate::validate::{Validate, Validator};
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct CacheWarmRequest {
-    /// 1-500 things to warm.
+    /// 0-500 things to warm (a request with none must invalidate something).
     #[cfg_attr(
         test,
         proptest(
             strategy = "proptest::collection::vec(proptest::prelude::any::<CacheTarget>(), 1..4)"
         )
     )]
-    #[schemars(length(min = 1, max = 500))]
+    #[schemars(length(max = 500))]
+    #[serde(default)]
     pub targets: Vec<CacheTarget>,
     /// How many targets are warmed at once (1-64).
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = 64))]
     pub concurrency: u32,
+    /// Keys to delete first, by pattern (0-20 patterns), found with `SCAN` (never `KEYS`).
+    #[cfg_attr(test, proptest(value = "Vec::new()"))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub invalidate: Vec<Invalidation>,
+    /// Change nothing: list the keys the invalidations would delete, warm nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+/// Redis keys to delete: those matching a glob pattern, at most `max_keys` of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct Invalidation {
+    /// A Redis glob pattern (`menu:*`, `user:42:*`, `leaderboard:?`); 1-200 characters with
+    /// some literal character: `*` alone (every key) is refused.
+    #[schemars(length(min = 1, max = 200))]
+    pub pattern: String,
+    /// At most this many matching keys are deleted (1-10000, default 1000); the report says
+    /// when more matched.
+    #[serde(default = "default_max_keys")]
+    #[schemars(range(min = 1, max = 10_000))]
+    pub max_keys: u32,
+}
+
+impl Validate for Invalidation {
+    fn validate(&self, v: &mut Validator) {
+        v.count("pattern", self.pattern.chars().count(), 1, 200);
+        if self
+            .pattern
+            .chars()
+            .all(|c| matches!(c, '*' | '?' | '[' | ']' | '^' | '-' | '\\'))
+        {
+            v.fail(
+                "pattern",
+                format!(
+                    "{:?} matches any key: name a prefix or part of the keys (`menu:*`)",
+                    self.pattern
+                ),
+            );
+        }
+        v.range("max_keys", self.max_keys.into(), 1, 10_000);
+    }
 }
 
 fn default_concurrency() -> u32 {
@@ -196,8 +241,25 @@ fn default_max_keys() -> u32 {
 
 impl Validate for CacheWarmRequest {
     fn validate(&self, v: &mut Validator) {
-        v.count("targets", self.targets.len(), 1, 500);
+        v.count("targets", self.targets.len(), 0, 500);
         v.each("targets", &self.targets);
+        v.count("invalidate", self.invalidate.len(), 0, 20);
+        v.each("invalidate", &self.invalidate);
+        if self.targets.is_empty() && self.invalidate.is_empty() {
+            v.fail(
+                "targets",
+                "nothing to do: name targets to warm or patterns to invalidate",
+            );
+        }
+        let deletes: u64 = self.invalidate.iter().map(|i| u64::from(i.max_keys)).sum();
+        if deletes > MAX_KEYS_PER_JOB {
+            v.fail(
+                "invalidate",
+                format!(
+                    "may delete up to {deletes} keys; a job deletes at most {MAX_KEYS_PER_JOB}: split it or lower max_keys"
+                ),
+            );
+        }
         v.range("concurrency", self.concurrency.into(), 1, 64);
         let keys: u64 = self
             .targets

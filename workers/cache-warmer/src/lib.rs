@@ -23,6 +23,7 @@ pub mod checks;
 pub mod config;
 pub mod http_error;
 pub mod http_target;
+pub mod invalidate;
 pub mod placeholder;
 pub mod policy;
 pub mod redact;
@@ -105,10 +106,11 @@ impl CacheWarmer {
     pub async fn warm(&self, req: &CacheWarmRequest) -> Result<Report, JobError> {
         let started = Instant::now();
         checks::request(req, &self.config)?;
-        let has_redis = req
-            .targets
-            .iter()
-            .any(|t| matches!(t, CacheTarget::Redis(_)));
+        let has_redis = !req.invalidate.is_empty()
+            || req
+                .targets
+                .iter()
+                .any(|t| matches!(t, CacheTarget::Redis(_)));
         let mut conn = match has_redis {
             true => Some(redis_io::connect(&self.redis).await?),
             false => None,
@@ -117,6 +119,28 @@ impl CacheWarmer {
             Some(c) => Some(redis_io::hits_misses(&self.redis, c).await?),
             None => None,
         };
+        // Invalidations first, so that the warming below writes fresh values.
+        let mut invalidated = Vec::new();
+        let mut trips = 0;
+        if let Some(c) = conn.as_mut() {
+            for inv in &req.invalidate {
+                let (r, t) =
+                    invalidate::run(&self.redis, c, inv, req.dry_run, self.config.pipeline).await?;
+                invalidated.push(r);
+                trips += t;
+            }
+        }
+        if req.dry_run {
+            let mut report = Report {
+                keys_invalidated: 0,
+                invalidated,
+                redis_round_trips: trips,
+                dry_run: true,
+                ..Report::default()
+            };
+            report.duration_ms = started.elapsed().as_millis() as u64;
+            return Ok(report);
+        }
         let limit = Arc::new(Semaphore::new(req.concurrency as usize));
         let budget = Budget::new(self.config.max_job_bytes);
         let jobs = req.targets.iter().enumerate().map(|(i, t)| {
@@ -124,7 +148,11 @@ impl CacheWarmer {
             async move { self.target(i, t, limit, budget).await }
         });
         let results = futures::future::join_all(jobs).await;
-        let mut report = Report::default();
+        let mut report = Report {
+            keys_invalidated: invalidated.iter().map(|i| i.deleted).sum(),
+            invalidated,
+            ..Report::default()
+        };
         let mut writes = Vec::new();
         // Keys each target loaded: counted as warmed only once Redis took them all.
         let mut pending = Vec::new();
@@ -135,7 +163,7 @@ impl CacheWarmer {
         }
         if let Some(c) = conn.as_mut() {
             report.redis_round_trips =
-                redis_io::set_all(&self.redis, c, &writes, self.config.pipeline).await?;
+                trips + redis_io::set_all(&self.redis, c, &writes, self.config.pipeline).await?;
             for (t, n) in report.targets.iter_mut().zip(pending) {
                 t.warmed += n;
             }
@@ -146,10 +174,11 @@ impl CacheWarmer {
         report.total();
         report.duration_ms = started.elapsed().as_millis() as u64;
         let warmed = report.keys_warmed + report.urls_warmed;
-        let retryable = report
-            .targets
-            .iter()
-            .any(|t| t.error.as_ref().is_some_and(|e| e.retryable));
+        let retryable = !report.targets.is_empty()
+            && report
+                .targets
+                .iter()
+                .any(|t| t.error.as_ref().is_some_and(|e| e.retryable));
         if warmed == 0 && retryable {
             let first = report
                 .targets
@@ -208,6 +237,12 @@ impl CacheWarmer {
                 .dimensions(dim.clone())
                 .unit(StandardUnit::Count)
                 .value(f64::from(r.keys_warmed))
+                .build(),
+            MetricDatum::builder()
+                .metric_name("CacheKeysInvalidated")
+                .dimensions(dim.clone())
+                .unit(StandardUnit::Count)
+                .value(f64::from(r.keys_invalidated))
                 .build(),
             MetricDatum::builder()
                 .metric_name("CacheTargetFailures")

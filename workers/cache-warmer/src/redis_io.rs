@@ -36,7 +36,7 @@ pub async fn connect(redis: &Redis) -> Result<MultiplexedConnection, JobError> {
     Ok(conn)
 }
 
-fn unreachable(redis: &Redis, e: &redis::RedisError) -> JobError {
+pub(crate) fn unreachable(redis: &Redis, e: &redis::RedisError) -> JobError {
     let addr = redis.client.get_connection_info().addr().to_string();
     let why = match e.kind() {
         redis::ErrorKind::AuthenticationFailed => {

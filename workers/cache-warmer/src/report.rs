@@ -63,6 +63,14 @@ pub struct Report {
     pub skipped: u32,
     pub failed: u32,
     pub redis_round_trips: usize,
+    /// The patterns invalidated before warming, in the request's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalidated: Vec<crate::invalidate::InvalidationReport>,
+    /// Keys deleted by the invalidations.
+    pub keys_invalidated: u32,
+    /// Nothing was changed: the invalidations only listed their keys, nothing was warmed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// Redis' own keyspace hit rate (hits / (hits + misses), %) before and after the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hit_rate_before: Option<f64>,
@@ -101,8 +109,29 @@ impl stoker_kit::Summary for Report {
             ),
             None => "no Redis lookups yet (no hit rate)".to_owned(),
         };
+        let matched: u32 = self.invalidated.iter().map(|i| i.matched).sum();
+        let more = if self.invalidated.iter().any(|i| i.more) {
+            ", more matched than max_keys"
+        } else {
+            ""
+        };
+        if self.dry_run {
+            return format!(
+                "dry run: {matched} key(s) would be invalidated by {} pattern(s){more}; nothing changed",
+                self.invalidated.len()
+            );
+        }
+        let invalidated = if self.invalidated.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "{} key(s) invalidated by {} pattern(s){more}; ",
+                self.keys_invalidated,
+                self.invalidated.len()
+            )
+        };
         format!(
-            "{} Redis keys and {} URL warmed ({} bytes, {} Redis round trip(s)), {} failed, {hit_rate}",
+            "{invalidated}{} Redis keys and {} URL warmed ({} bytes, {} Redis round trip(s)), {} failed, {hit_rate}",
             self.keys_warmed, self.urls_warmed, self.bytes, self.redis_round_trips, self.failed
         )
     }
