@@ -602,3 +602,43 @@ async fn env_cleanup(sdk: &aws_config::SdkConfig, table: &str) {
         .send()
         .await;
 }
+
+/// Issue #20: a large table's export streams its parts: each segment's part is closed and
+/// uploaded once `part_bytes` of JSON lines went into it, and the segment goes on in a new part,
+/// so an export holds at most one part per segment in memory. Here with 4 KiB parts: 3,000 items
+/// in many more parts than the 4 segments, none past the bound, all restored by the drill.
+#[tokio::test]
+async fn a_large_export_streams_bounded_parts_that_restore() {
+    let sdk = emulator().await;
+    let name = unique("bk-parts");
+    table_with_items(&sdk, &name, 3000).await;
+    bucket(&sdk, &name).await;
+    let mut worker = worker(&worker_sdk(Worker::Backup).await, &name, &name);
+    worker.exporter.part_bytes = 4096;
+    let r = worker
+        .run(&request(&name, BackupMode::Export, 7, 1, true), &job())
+        .await
+        .expect("export + drill");
+    let e = r.export.expect("export");
+    assert_eq!(e.items, 3000);
+    assert!(
+        e.parts > 8,
+        "{} parts for 4 segments: parts were not cut",
+        e.parts
+    );
+    let m = worker
+        .exporter
+        .manifest(&name, &e.export_id)
+        .await
+        .expect("manifest");
+    assert_eq!(m.parts.iter().map(|p| p.items).sum::<u64>(), 3000);
+    // A part closes at the first line past 4 KiB of JSON: compressed, well under it.
+    let biggest = m.parts.iter().map(|p| p.bytes).max().unwrap_or(0);
+    assert!(
+        biggest < 4096,
+        "a part of {biggest} compressed bytes: not bounded"
+    );
+    let drill = r.drill.expect("drill");
+    assert!(drill.passed && drill.restored_items == 3000, "{drill:?}");
+    env_cleanup(&sdk, &name).await;
+}

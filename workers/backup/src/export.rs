@@ -55,6 +55,14 @@ pub struct Part {
     pub sha256: String,
 }
 
+/// A part's key: a segment's first part keeps the name exports always had.
+fn part_key(base: &str, segment: i32, n: usize) -> String {
+    match n {
+        0 => format!("{base}part-{segment:05}.jsonl.gz"),
+        n => format!("{base}part-{segment:05}-{n:05}.jsonl.gz"),
+    }
+}
+
 /// S3 + DynamoDB clients and where exports go.
 #[derive(Debug, Clone)]
 pub struct Exporter {
@@ -63,7 +71,14 @@ pub struct Exporter {
     pub bucket: String,
     pub segments: i32,
     pub retry: RetryPolicy,
+    /// A segment's part is closed and uploaded once this many bytes of JSON lines went into it,
+    /// and the segment goes on in a new part: an export holds at most one part per segment in
+    /// memory (compressed), whatever the table's size ([`PART_BYTES`] unless set).
+    pub part_bytes: usize,
 }
+
+/// The JSON bytes after which a part is closed: 128 MiB (about a tenth of that compressed).
+pub const PART_BYTES: usize = 128 * 1024 * 1024;
 
 /// The S3 client exports use: path-style addressing, which works on AWS and on emulators.
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
@@ -131,7 +146,7 @@ impl Exporter {
             .into_iter()
             .enumerate()
         {
-            parts.push(r?);
+            parts.extend(r?);
             if fail_after_parts.is_some_and(|n| i + 1 >= n) {
                 return Err(JobError::transient("export interrupted (simulated crash)"));
             }
@@ -161,15 +176,20 @@ impl Exporter {
         Ok(manifest)
     }
 
+    /// Scans one segment into parts of about `part_bytes` of JSON lines each (compressed),
+    /// uploading each as soon as it is full (`part-<segment>.jsonl.gz`, then
+    /// `part-<segment>-<n>.jsonl.gz` for the segment's next ones).
     async fn export_segment(
         &self,
         table: &str,
         segment: i32,
         base: &str,
         progress: &Progress,
-    ) -> Result<Part, JobError> {
+    ) -> Result<Vec<Part>, JobError> {
+        let mut parts = Vec::new();
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         let mut items = 0u64;
+        let mut raw = 0usize;
         let mut start = None;
         loop {
             let page = self
@@ -191,6 +211,16 @@ impl Exporter {
                     .and_then(|_| gz.write_all(b"\n"))
                     .map_err(|e| JobError::permanent("gzip", e.to_string()))?;
                 items += 1;
+                raw += line.len() + 1;
+                if raw >= self.part_bytes {
+                    let full = std::mem::replace(
+                        &mut gz,
+                        GzEncoder::new(Vec::new(), Compression::default()),
+                    );
+                    let key = part_key(base, segment, parts.len());
+                    parts.push(self.upload_part(key, full, items).await?);
+                    (items, raw) = (0, 0);
+                }
             }
             progress.add(page.items().len() as u64);
             start = page.last_evaluated_key().cloned();
@@ -198,10 +228,23 @@ impl Exporter {
                 break;
             }
         }
+        // The last part (or the only one; an empty segment still has its part).
+        if items > 0 || parts.is_empty() {
+            let key = part_key(base, segment, parts.len());
+            parts.push(self.upload_part(key, gz, items).await?);
+        }
+        Ok(parts)
+    }
+
+    async fn upload_part(
+        &self,
+        key: String,
+        gz: GzEncoder<Vec<u8>>,
+        items: u64,
+    ) -> Result<Part, JobError> {
         let bytes = gz
             .finish()
             .map_err(|e| JobError::permanent("gzip", e.to_string()))?;
-        let key = format!("{base}part-{segment:05}.jsonl.gz");
         let sha256 = attr::hex(&Sha256::digest(&bytes));
         let len = bytes.len() as u64;
         self.s3

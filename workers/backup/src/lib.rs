@@ -142,6 +142,7 @@ impl Backup {
                 s3,
                 bucket: bucket.to_owned(),
                 segments: 4,
+                part_bytes: export::PART_BYTES,
                 retry: RetryPolicy::default(),
             },
             ops_table: ops_table.to_owned(),
