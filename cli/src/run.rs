@@ -71,7 +71,8 @@ impl RunArgs {
                     let h = match cache.take() {
                         Some(h) => h,
                         None => cache_warmer(&sdk).await?,
-                    };
+                    }
+                    .with_ops_table(&cfg.ops_table);
                     tasks.spawn(poll(h, sdk, cfg, stop));
                 }
                 Worker::Backup => {

@@ -403,3 +403,110 @@ async fn a_pattern_invalidation_deletes_what_matches_within_bounds_and_a_dry_run
     assert_eq!(errors[0].path, "invalidate[0].pattern", "{errors:?}");
     assert!(errors[0].reason.contains("matches any key"), "{errors:?}");
 }
+
+/// The largest datapoint of `metric` (dimension `Worker=cache-warmer`) in `ns` over the last
+/// ten minutes, once CloudWatch has one.
+async fn metric_max(sdk: &aws_config::SdkConfig, ns: &str, metric: &str) -> Option<f64> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
+    let cw = aws_sdk_cloudwatch::Client::new(sdk);
+    let now = chrono::Utc::now().timestamp();
+    let out = cw
+        .get_metric_statistics()
+        .namespace(ns)
+        .metric_name(metric)
+        .dimensions(
+            Dimension::builder()
+                .name("Worker")
+                .value("cache-warmer")
+                .build(),
+        )
+        .start_time(DateTime::from_secs(now - 600))
+        .end_time(DateTime::from_secs(now + 60))
+        .period(600)
+        .statistics(Statistic::Maximum)
+        .send()
+        .await
+        .ok()?;
+    out.datapoints()
+        .iter()
+        .filter_map(|d| d.maximum())
+        .reduce(f64::max)
+}
+
+/// Issue #20: the hit rate of the window between runs (the deltas of Redis' counters, kept in
+/// the ops table), not since the server started, and the miss latency (the time to load a
+/// warmed key's value from its source), both in the report and published, read back from
+/// CloudWatch. A first run has no window; between two runs users look up 3 hits and 1 miss:
+/// 75 %, while the server's lifetime rate (hit_rate_before) also counts the lookups before.
+#[tokio::test]
+async fn the_hit_rate_of_the_window_between_runs_and_the_miss_latency_are_reported_and_published() {
+    let sdk = emulator().await;
+    let src = source().await;
+    let redis = RedisServer::start().await;
+    let mut c = conn(&redis.url).await;
+    // Before the first run: 1 hit, 3 misses (the server's own history).
+    let _: () = c.set("seen", "1").await.expect("SET");
+    let _: Option<String> = c.get("seen").await.expect("GET");
+    for k in ["a", "b", "c"] {
+        let _: Option<String> = c.get(k).await.expect("GET");
+    }
+    let table = unique("cache-ops");
+    create_ops_table(&sdk, &table).await.expect("ops table");
+    let ns = format!("StokerTest/{}", unique("hits"));
+    let mut w = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url).with_ops_table(&table);
+    w.metrics_namespace = ns.clone();
+    let req = request(json!({ "targets": [
+        { "type": "redis", "key": "menu", "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } } ]}));
+
+    let first = w.warm(&req).await.expect("first run");
+    assert_eq!(first.hit_rate_window, None, "no run before: no window");
+    assert_eq!(first.hit_rate_before, Some(25.0));
+    let (p50, max) = (first.miss_latency_p50_ms, first.miss_latency_max_ms);
+    assert!(p50.is_some() && p50 <= max, "{first:?}");
+
+    // Between the runs: 3 hits on the warmed key, 1 miss.
+    for _ in 0..3 {
+        let _: Option<String> = c.get("menu").await.expect("GET");
+    }
+    let _: Option<String> = c.get("gone").await.expect("GET");
+    let second = w.warm(&req).await.expect("second run");
+    assert_eq!(second.window_lookups, Some(4), "{second:?}");
+    assert_eq!(
+        second.hit_rate_window,
+        Some(75.0),
+        "3 hits, 1 miss since the last run"
+    );
+    assert_eq!(
+        second.hit_rate_before,
+        Some(50.0),
+        "the server's lifetime: 4 hits, 4 misses"
+    );
+
+    let published = poll(
+        Duration::from_secs(20),
+        Duration::from_millis(250),
+        || async {
+            let window = metric_max(&sdk, &ns, "RedisHitRateWindow").await?;
+            let miss = metric_max(&sdk, &ns, "CacheMissLatencyMs").await?;
+            Some((window, miss))
+        },
+    )
+    .await;
+    let (window, miss) =
+        published.expect("RedisHitRateWindow and CacheMissLatencyMs in CloudWatch");
+    assert_eq!(window, 75.0);
+    assert!(
+        miss >= 0.0
+            && miss
+                <= second
+                    .miss_latency_max_ms
+                    .unwrap_or(0)
+                    .max(max.unwrap_or(0)) as f64
+    );
+    let _ = aws_sdk_dynamodb::Client::new(&sdk)
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await;
+}

@@ -33,6 +33,7 @@ pub mod redis_url;
 pub mod report;
 pub mod resolver;
 pub mod source;
+pub mod window;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,11 @@ pub struct CacheWarmer {
     pub redis: Redis,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub config: CacheConfig,
+    /// Where the counters of the last run are kept (the ops table): without it, no window.
+    pub counters: Option<window::Counters>,
+    /// The CloudWatch namespace of its metrics (the kit's, `Stoker` unless
+    /// `STOKER_METRICS_NAMESPACE` says otherwise, as the stack's alarms and readiness read them).
+    pub metrics_namespace: String,
 }
 
 impl CacheWarmer {
@@ -86,7 +92,20 @@ impl CacheWarmer {
             redis,
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
             config,
+            counters: None,
+            metrics_namespace: stoker_kit::emf::namespace_in_use().to_owned(),
         })
+    }
+
+    /// Keeps each run's Redis counters in the ops table `table`, so the next run reports the
+    /// hit rate of the window in between.
+    pub fn with_ops_table(mut self, table: &str) -> Self {
+        self.counters = (!table.is_empty()).then(|| window::Counters {
+            ddb: self.sources.ddb.clone(),
+            table: table.to_owned(),
+            server: self.redis.client.get_connection_info().addr().to_string(),
+        });
+        self
     }
 
     /// From the environment ([`CacheConfig`]), reading the Redis URL from SSM when
@@ -170,7 +189,19 @@ impl CacheWarmer {
             let after = redis_io::hits_misses(&self.redis, c).await?;
             report.hit_rate_before = before.and_then(redis_io::hit_rate);
             report.hit_rate_after = redis_io::hit_rate(after);
+            if let (Some(counters), Some(before)) = (&self.counters, before) {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                if let Some(w) = window::between(counters.last().await?, before, now) {
+                    report.hit_rate_window = w.hit_rate();
+                    report.window_lookups = Some(w.hits + w.misses);
+                    report.window_s = Some(w.seconds);
+                }
+                counters.keep(after, now).await?;
+            }
         }
+        report.miss_latency();
         report.total();
         report.duration_ms = started.elapsed().as_millis() as u64;
         let warmed = report.keys_warmed + report.urls_warmed;
@@ -251,20 +282,35 @@ impl CacheWarmer {
                 .value(f64::from(r.failed))
                 .build(),
         ];
-        if let Some(rate) = r.hit_rate_after {
-            data.push(
-                MetricDatum::builder()
-                    .metric_name("RedisHitRate")
-                    .dimensions(dim)
-                    .unit(StandardUnit::Percent)
-                    .value(rate)
-                    .build(),
-            );
+        let optional = [
+            ("RedisHitRate", StandardUnit::Percent, r.hit_rate_after),
+            (
+                "RedisHitRateWindow",
+                StandardUnit::Percent,
+                r.hit_rate_window,
+            ),
+            (
+                "CacheMissLatencyMs",
+                StandardUnit::Milliseconds,
+                r.miss_latency_p50_ms.map(|ms| ms as f64),
+            ),
+        ];
+        for (name, unit, value) in optional {
+            if let Some(v) = value {
+                data.push(
+                    MetricDatum::builder()
+                        .metric_name(name)
+                        .dimensions(dim.clone())
+                        .unit(unit)
+                        .value(v)
+                        .build(),
+                );
+            }
         }
         if let Err(e) = self
             .cloudwatch
             .put_metric_data()
-            .namespace(stoker_kit::emf::namespace_in_use())
+            .namespace(&self.metrics_namespace)
             .set_metric_data(Some(data))
             .send()
             .await

@@ -7,6 +7,9 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), stoker_kit::RunError> {
     let sdk = stoker_kit::aws::sdk_config().await;
-    let warmer = stoker_cache_warmer::CacheWarmer::from_env(&sdk).await?;
-    stoker_kit::run_with(warmer, &sdk).await
+    let config = stoker_kit::WorkerConfig::from_env(stoker_events::Worker::CacheWarmer)?;
+    let warmer = stoker_cache_warmer::CacheWarmer::from_env(&sdk)
+        .await?
+        .with_ops_table(&config.ops_table);
+    stoker_kit::run_configured(warmer, &sdk, config).await
 }

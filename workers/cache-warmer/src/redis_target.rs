@@ -54,14 +54,17 @@ pub async fn load(
         let limit = limit.clone();
         async move {
             let _permit = limit.acquire_owned().await;
-            (key, sources.load(&t.source, id.as_deref(), budget).await)
+            let started = std::time::Instant::now();
+            let loaded = sources.load(&t.source, id.as_deref(), budget).await;
+            (key, loaded, started.elapsed().as_millis() as u64)
         }
     });
     let mut writes = Vec::new();
-    for (key, loaded) in futures::future::join_all(loads).await {
+    for (key, loaded, ms) in futures::future::join_all(loads).await {
         match loaded {
             Err(e) => report.fail(&e),
             Ok(v) => {
+                report.load_ms.push(ms);
                 let value = match v {
                     Value::String(s) => s,
                     other => other.to_string(),

@@ -23,6 +23,9 @@ pub struct TargetReport {
     pub failed: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Failure>,
+    /// How long each key's value took to load from its source (ms): what a user's miss costs.
+    #[serde(skip)]
+    pub load_ms: Vec<u64>,
 }
 
 /// The first failure of a target.
@@ -76,10 +79,40 @@ pub struct Report {
     pub hit_rate_before: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hit_rate_after: Option<f64>,
+    /// The hit rate of the users' lookups since the last run (%): none on the first run, after a
+    /// restart of the server, or when nobody looked anything up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hit_rate_window: Option<f64>,
+    /// That window: lookups and its length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_lookups: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<u64>,
+    /// What a miss costs on the keys warmed: the time to load a value from its source, median
+    /// and slowest (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub miss_latency_p50_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub miss_latency_max_ms: Option<u64>,
     pub duration_ms: u64,
 }
 
 impl Report {
+    /// The miss latency figures from the targets' load times.
+    pub fn miss_latency(&mut self) {
+        let mut all: Vec<u64> = self
+            .targets
+            .iter()
+            .flat_map(|t| t.load_ms.iter().copied())
+            .collect();
+        if all.is_empty() {
+            return;
+        }
+        all.sort_unstable();
+        self.miss_latency_p50_ms = Some(all[(all.len() - 1) / 2]);
+        self.miss_latency_max_ms = all.last().copied();
+    }
+
     pub fn total(&mut self) {
         let t = &self.targets;
         self.keys_warmed = t
