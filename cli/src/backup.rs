@@ -2,7 +2,7 @@
 //! bar of the items exported and restored, then print its report.
 
 use clap::{Args, ValueEnum};
-use stoker_events::payload::backup::{BackupMode, BackupRequest, Retention};
+use stoker_events::payload::backup::{BackupMode, BackupRequest, PitrDrill, Retention};
 
 use crate::context::{AwsArgs, Output};
 use crate::error::CliError;
@@ -25,6 +25,13 @@ pub struct BackupArgs {
     /// Restore the new backup into a scratch table and compare it with the source.
     #[arg(long)]
     pub drill: bool,
+    /// Also drill point-in-time recovery: restore the table as it was at the latest restorable
+    /// time (or `--pitr-at`) into a scratch table, compare, delete it.
+    #[arg(long)]
+    pub pitr_drill: bool,
+    /// The time a PITR drill restores to (RFC 3339); implies --pitr-drill.
+    #[arg(long)]
+    pub pitr_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Keep the newest N stoker backups.
     #[arg(long, default_value_t = 7)]
     pub keep_last: u32,
@@ -57,6 +64,8 @@ impl BackupArgs {
             },
             restore_drill: self.drill,
             ensure_pitr: false,
+            pitr_drill: (self.pitr_drill || self.pitr_at.is_some())
+                .then(|| PitrDrill { at: self.pitr_at }),
             tags: Default::default(),
         };
         PublishArgs::follow(

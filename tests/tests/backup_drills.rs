@@ -56,6 +56,7 @@ fn request(table: &str, keep_last: u32, drill: bool) -> BackupRequest {
         },
         restore_drill: drill,
         ensure_pitr: false,
+        pitr_drill: None,
         tags: Default::default(),
     }
 }

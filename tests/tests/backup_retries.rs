@@ -28,6 +28,7 @@ fn request(table: &str, keep_last: u32) -> BackupRequest {
         },
         restore_drill: false,
         ensure_pitr: false,
+        pitr_drill: None,
         tags: Default::default(),
     }
 }

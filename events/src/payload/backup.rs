@@ -26,6 +26,11 @@ pub struct BackupRequest {
     /// Check that point-in-time recovery is on, and turn it on if not.
     #[serde(default)]
     pub ensure_pitr: bool,
+    /// A drill of point-in-time recovery itself: restore the table as it was at a point in time
+    /// into a scratch table, compare it with the source, delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, proptest(value = "None"))]
+    pub pitr_drill: Option<PitrDrill>,
     /// Tags put on the backups (at most 50).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(
@@ -35,6 +40,16 @@ pub struct BackupRequest {
         )
     )]
     pub tags: BTreeMap<String, String>,
+}
+
+/// Which point in time a PITR drill restores.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PitrDrill {
+    /// The time to restore to (RFC 3339), within the table's restorable window (the last 35
+    /// days at most); the latest restorable time (about 5 minutes ago) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

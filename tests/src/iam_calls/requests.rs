@@ -45,12 +45,12 @@ fn action_name(service: &str, op: &str) -> String {
     format!("{}:{name}", prefix(service))
 }
 
-/// What DynamoDB checks on a restore's target table: the restore itself (the action's `table`
-/// resource type is required, as is `backup`) and its dependent actions (AWS's action table;
-/// the developer guide, "Using IAM with DynamoDB backup and restore": read and write
-/// permissions on the target table).
-const RESTORE_TARGET: [&str; 8] = [
-    "RestoreTableFromBackup",
+/// What DynamoDB checks on a restore's target table, besides the restore itself (the action's
+/// `table` resource type is required, as is `backup` for a restore from a backup): its dependent
+/// actions (AWS's action table; the developer guide, "Using IAM with DynamoDB backup and
+/// restore": read and write permissions on the target table, for a restore from a backup and
+/// to a point in time alike).
+const RESTORE_TARGET: [&str; 7] = [
     "PutItem",
     "UpdateItem",
     "DeleteItem",
@@ -94,13 +94,11 @@ pub fn requests(call: &Call) -> Result<Vec<Request>, String> {
             .iter()
             .map(|i| req(format!("{p}:{}", call.operation), &i.resource, &i.context))
             .collect(),
-        ("dynamodb", "RestoreTableFromBackup") => {
-            let mut out = vec![req(
-                format!("{p}:RestoreTableFromBackup"),
-                &call.resource,
-                &call.context,
-            )];
+        ("dynamodb", op @ ("RestoreTableFromBackup" | "RestoreTableToPointInTime")) => {
+            // On the backup (or the source table), and on the table it creates.
+            let mut out = vec![req(format!("{p}:{op}"), &call.resource, &call.context)];
             for target in call.items.iter().filter(|i| i.operation == "TargetTable") {
+                out.push(req(format!("{p}:{op}"), &target.resource, &BTreeMap::new()));
                 out.extend(
                     RESTORE_TARGET
                         .iter()

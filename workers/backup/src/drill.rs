@@ -85,6 +85,42 @@ impl Backup {
         ))
     }
 
+    /// Runs the PITR drill within the drill timeout; one that did not pass fails the job.
+    pub(crate) async fn checked_pitr_drill(
+        &self,
+        table: &str,
+        job: &JobTag,
+        pitr: &stoker_events::payload::backup::PitrDrill,
+        report: &mut BackupReport,
+    ) -> Result<(), JobError> {
+        let d = tokio::time::timeout(self.drill_timeout, self.pitr_drill(table, job, pitr))
+            .await
+            .map_err(|_| {
+                JobError::retryable(format!(
+                    "the point-in-time restore drill of {table} did not finish within {:?} (STOKER_DRILL_TIMEOUT_SECS); its scratch table is deleted, nothing was pruned",
+                    self.drill_timeout
+                ))
+            })??;
+        emit_metrics(
+            Worker::Backup.name(),
+            &[Metric::count(
+                "BackupDrillFailed",
+                f64::from(u8::from(!d.passed)),
+            )],
+        );
+        report.pitr_drill = Some(d.clone());
+        if d.passed {
+            return Ok(());
+        }
+        Err(JobError::permanent(
+            "drill_failed",
+            format!(
+                "point-in-time restore drill of {table} failed: {} items in the source, {} restored, {} of {} sampled items differ; nothing was pruned, investigate before relying on it",
+                d.source_items, d.restored_items, d.mismatched, d.sampled
+            ),
+        ))
+    }
+
     /// Restores this job's backup (native when there is one, else the export) into a scratch
     /// table and compares it with the source. The scratch table is deleted on every path: here
     /// when the drill ends, by its guard when the drill is dropped (a timeout) or panics.

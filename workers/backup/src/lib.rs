@@ -19,6 +19,7 @@ pub mod attr;
 pub mod drill;
 pub mod export;
 pub mod native;
+pub mod pitr;
 pub mod retention;
 pub mod scope;
 pub mod scratch;
@@ -73,6 +74,9 @@ pub struct BackupReport {
     pub pruned_exports: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drill: Option<DrillReport>,
+    /// The drill of point-in-time recovery (`pitr_drill`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pitr_drill: Option<DrillReport>,
     /// Leftover scratch tables of earlier drills that this job deleted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub swept_scratch_tables: Vec<String>,
@@ -205,6 +209,10 @@ impl Backup {
         // Nothing is pruned before the new backup is AVAILABLE (above) and its drill passed.
         if req.restore_drill {
             self.checked_drill(req, job, &mut report, manifest.as_ref(), progress)
+                .await?;
+        }
+        if let Some(p) = &req.pitr_drill {
+            self.checked_pitr_drill(&req.table, job, p, &mut report)
                 .await?;
         }
         self.prune(req, native_on, export_on, &mut report).await?;
@@ -477,6 +485,7 @@ mod tests {
             retention: Retention::default(),
             restore_drill: true,
             ensure_pitr: true,
+            pitr_drill: None,
             tags: Default::default(),
         };
         let err = offline("app-")

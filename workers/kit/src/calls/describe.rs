@@ -262,7 +262,7 @@ fn keys_context(keys: impl IntoIterator<Item = String>) -> BTreeMap<String, Vec<
 }
 
 fn dynamodb(scope: &Scope, call: &mut Call, body: &Value) {
-    if let Some(table) = str_at(body, "TableName") {
+    if let Some(table) = str_at(body, "TableName").or_else(|| str_at(body, "SourceTableName")) {
         call.resource = table_arn(scope, table);
         if let Some(index) = str_at(body, "IndexName") {
             call.resource = format!("{}/index/{index}", call.resource);

@@ -103,6 +103,17 @@ fn dynamodb_calls_name_their_table_and_the_partition_key() {
         restore.items[0].resource,
         "arn:aws:dynamodb:us-east-1::table/s-drill-1"
     );
+
+    let pitr = json_req(
+        "dynamodb",
+        "DynamoDB_20120810.RestoreTableToPointInTime",
+        &json!({"SourceTableName": "t", "TargetTableName": "s-drill-1-pitr", "UseLatestRestorableTime": true}),
+    );
+    assert_eq!(pitr.resource, "arn:aws:dynamodb:us-east-1::table/t");
+    assert_eq!(
+        pitr.items[0].resource,
+        "arn:aws:dynamodb:us-east-1::table/s-drill-1-pitr"
+    );
 }
 
 #[test]

@@ -1,0 +1,133 @@
+//! A drill of point-in-time recovery itself: the table as it was at a chosen time (or at the
+//! latest restorable time) is restored into a scratch table with `RestoreTableToPointInTime`,
+//! compared with the source, and deleted, on every path, like a backup's drill.
+//!
+//! At the latest restorable time (about five minutes ago) the restore should equal the source
+//! unless it was written since: counts and sampled items are compared and must match. At an
+//! earlier time the table may have changed since, so differences are reported, not failed: the
+//! drill passes when the restore completed and reads back.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use stoker_events::payload::backup::PitrDrill;
+use stoker_kit::JobError;
+use stoker_kit::classify::sdk_error;
+
+use crate::drill::{DrillReport, compare};
+use crate::native::wait_active;
+use crate::scratch::ScratchTable;
+use crate::{Backup, JobTag};
+
+impl Backup {
+    /// Restores `table` at `drill.at` into a scratch table, compares, deletes it.
+    pub async fn pitr_drill(
+        &self,
+        table: &str,
+        job: &JobTag,
+        drill: &PitrDrill,
+    ) -> Result<DrillReport, JobError> {
+        let started = Instant::now();
+        let ddb = self.exporter.ddb.clone();
+        let window = ddb
+            .describe_continuous_backups()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeContinuousBackups {table}"), e))?;
+        let pitr = window
+            .continuous_backups_description()
+            .and_then(|c| c.point_in_time_recovery_description());
+        let enabled = pitr
+            .and_then(|p| p.point_in_time_recovery_status())
+            .is_some_and(|s| s.as_str() == "ENABLED");
+        if !enabled {
+            return Err(JobError::permanent(
+                "pitr_off",
+                format!(
+                    "{table} has point-in-time recovery off: nothing to drill; turn it on (ensure_pitr) and drill again once it has history"
+                ),
+            ));
+        }
+        let time = |t: Option<&aws_smithy_types::DateTime>| {
+            t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+        };
+        let (earliest, latest) = (
+            time(pitr.and_then(|p| p.earliest_restorable_date_time())),
+            time(pitr.and_then(|p| p.latest_restorable_date_time())),
+        );
+        if let Some(at) = drill.at
+            && (earliest.is_some_and(|e| at < e) || latest.is_some_and(|l| at > l))
+        {
+            return Err(JobError::permanent(
+                "pitr_out_of_window",
+                format!(
+                    "{at} is outside {table}'s restorable window ({} to {}); choose a time within it",
+                    earliest.map_or("?".into(), |t| t.to_rfc3339()),
+                    latest.map_or("?".into(), |t| t.to_rfc3339())
+                ),
+            ));
+        }
+        let keys: Vec<String> = ddb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?
+            .table()
+            .map(|t| {
+                t.key_schema()
+                    .iter()
+                    .map(|k| k.attribute_name().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut scratch =
+            ScratchTable::new(ddb.clone(), format!("{}-pitr", self.scope.drill_table(job)));
+        let mut report = DrillReport {
+            from: "pitr".into(),
+            backup: drill
+                .at
+                .map_or_else(|| "latest restorable time".into(), |t| t.to_rfc3339()),
+            scratch_table: scratch.name().to_owned(),
+            ..Default::default()
+        };
+        let restore = ddb
+            .restore_table_to_point_in_time()
+            .source_table_name(table)
+            .target_table_name(scratch.name())
+            .set_use_latest_restorable_time(drill.at.is_none().then_some(true))
+            .set_restore_date_time(
+                drill
+                    .at
+                    .map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp())),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("RestoreTableToPointInTime", e));
+        let compared = match restore {
+            Ok(_) => match wait_active(&ddb, scratch.name(), self.backup_wait).await {
+                Ok(()) => {
+                    let name = scratch.name().to_owned();
+                    compare(&ddb, table, &name, &keys, self.drill_sample, &mut report).await
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        if compared.is_ok() && drill.at.is_some() {
+            // The table may have changed since: the restore reading back is the drill.
+            report.passed = true;
+        }
+        report.scratch_deleted = match scratch.delete().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(table = %scratch.name(), error = %e, "PITR scratch table not deleted yet; its guard keeps trying, then the next job's sweep");
+                false
+            }
+        };
+        compared?;
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+}
