@@ -65,7 +65,7 @@ impl BackupArgs {
             restore_drill: self.drill,
             ensure_pitr: false,
             pitr_drill: (self.pitr_drill || self.pitr_at.is_some())
-                .then(|| PitrDrill { at: self.pitr_at }),
+                .then_some(PitrDrill { at: self.pitr_at }),
             tags: Default::default(),
         };
         PublishArgs::follow(
