@@ -633,11 +633,14 @@ async fn a_large_export_streams_bounded_parts_that_restore() {
         .await
         .expect("manifest");
     assert_eq!(m.parts.iter().map(|p| p.items).sum::<u64>(), 3000);
-    // A part closes at the first line past 4 KiB of JSON: compressed, well under it.
-    let biggest = m.parts.iter().map(|p| p.bytes).max().unwrap_or(0);
+    // A part closes at the first line past 4 KiB of JSON: each holds at most the items that fit
+    // (every item here is more than 60 bytes of JSON), and none is empty.
     assert!(
-        biggest < 4096,
-        "a part of {biggest} compressed bytes: not bounded"
+        m.parts
+            .iter()
+            .all(|p| p.items >= 1 && p.items <= 4096 / 60 + 1),
+        "{:?}",
+        m.parts.iter().map(|p| p.items).collect::<Vec<_>>()
     );
     let drill = r.drill.expect("drill");
     assert!(drill.passed && drill.restored_items == 3000, "{drill:?}");
@@ -697,10 +700,21 @@ async fn a_point_in_time_restore_drill_restores_compares_and_cleans_up() {
     let long_ago = PitrDrill {
         at: Some(chrono::Utc::now() - chrono::Duration::days(40)),
     };
+    let long_ago_job = job();
     let e = worker
-        .pitr_drill(&table, &job(), &long_ago)
+        .pitr_drill(&table, &long_ago_job, &long_ago)
         .await
         .expect_err("outside the window");
     assert_eq!(e.code(), "pitr_out_of_window", "{e}");
     assert!(e.is_permanent());
+    let tables = ddb.list_tables().send().await.expect("ListTables");
+    assert!(
+        !tables
+            .table_names()
+            .iter()
+            .any(|t| t.contains(&long_ago_job.id)),
+        "a refused drill creates nothing: {:?}",
+        tables.table_names()
+    );
+    let _ = ddb.delete_table().table_name(&table).send().await;
 }

@@ -322,7 +322,8 @@ async fn a_pattern_invalidation_deletes_what_matches_within_bounds_and_a_dry_run
         let _: () = c.set(format!("menu:{i}"), "stale").await.expect("SET");
     }
     let _: () = c.set("user:1", "keep").await.expect("SET");
-    let w = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url);
+    let mut w = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url);
+    w.config.invalidate_prefixes = vec!["menu:".into()];
     let count = |c: &mut redis::aio::MultiplexedConnection| {
         let mut c = c.clone();
         async move {
@@ -395,13 +396,45 @@ async fn a_pattern_invalidation_deletes_what_matches_within_bounds_and_a_dry_run
     let kept: Option<String> = c.get("user:1").await.expect("GET");
     assert_eq!(kept.as_deref(), Some("keep"));
 
-    // Every key: refused before anything happens.
-    let everything =
-        serde_json::from_value::<CacheWarmRequest>(json!({ "invalidate": [{ "pattern": "**" }] }))
-            .expect("shape");
-    let errors = stoker_events::validate::Validator::check(&everything).expect_err("refused");
-    assert_eq!(errors[0].path, "invalidate[0].pattern", "{errors:?}");
-    assert!(errors[0].reason.contains("matches any key"), "{errors:?}");
+    // Patterns that would reach any key, or keys outside the configured prefixes: refused
+    // before anything happens, with the field's path.
+    for wide in ["**", "[a-z]*", "*a*", "?*:*", "me*"] {
+        let r = serde_json::from_value::<CacheWarmRequest>(
+            json!({ "invalidate": [{ "pattern": wide }] }),
+        )
+        .expect("shape");
+        let errors = stoker_events::validate::Validator::check(&r).expect_err(wide);
+        assert_eq!(
+            errors[0].path, "invalidate[0].pattern",
+            "{wide}: {errors:?}"
+        );
+        assert!(
+            errors[0].reason.contains("literal characters"),
+            "{wide}: {errors:?}"
+        );
+    }
+    let sessions = request(json!({ "invalidate": [{ "pattern": "user:*" }] }));
+    let e = w
+        .warm(&sessions)
+        .await
+        .expect_err("user: is not an allowed prefix");
+    assert_eq!(e.code(), "pattern_not_allowed", "{e}");
+    assert!(
+        e.to_string().contains("invalidate[0].pattern") && e.to_string().contains("menu:"),
+        "{e}"
+    );
+    let kept: Option<String> = c.get("user:1").await.expect("GET");
+    assert_eq!(kept.as_deref(), Some("keep"), "nothing deleted");
+    // Without any configured prefix, no invalidation at all.
+    w.config.invalidate_prefixes.clear();
+    let e = w
+        .warm(&request(json!({ "invalidate": [{ "pattern": "menu:*" }] })))
+        .await
+        .expect_err("no prefixes configured");
+    assert!(
+        e.to_string().contains("STOKER_CACHE_INVALIDATE_PREFIXES"),
+        "{e}"
+    );
 }
 
 /// The largest datapoint of `metric` (dimension `Worker=cache-warmer`) in `ns` over the last

@@ -41,8 +41,9 @@ pub struct CacheWarmRequest {
 #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
 #[serde(deny_unknown_fields)]
 pub struct Invalidation {
-    /// A Redis glob pattern (`menu:*`, `user:42:*`, `leaderboard:?`); 1-200 characters with
-    /// some literal character: `*` alone (every key) is refused.
+    /// A Redis glob pattern (`menu:*`, `user:42:*`, `leaderboard:?`), 1-200 characters starting
+    /// with at least 3 literal characters, at most 4 `*`; the worker deletes only under the
+    /// prefixes it is configured for (`STOKER_CACHE_INVALIDATE_PREFIXES`).
     #[schemars(length(min = 1, max = 200))]
     pub pattern: String,
     /// At most this many matching keys are deleted (1-10000, default 1000); the report says
@@ -55,22 +56,33 @@ pub struct Invalidation {
 impl Validate for Invalidation {
     fn validate(&self, v: &mut Validator) {
         v.count("pattern", self.pattern.chars().count(), 1, 200);
-        if self
+        let literal = self
             .pattern
-            .chars()
-            .all(|c| matches!(c, '*' | '?' | '[' | ']' | '^' | '-' | '\\'))
-        {
+            .find(['*', '?', '[', '\\'])
+            .unwrap_or(self.pattern.len());
+        if literal < MIN_LITERAL_PREFIX {
             v.fail(
                 "pattern",
                 format!(
-                    "{:?} matches any key: name a prefix or part of the keys (`menu:*`)",
+                    "{:?} must start with at least {MIN_LITERAL_PREFIX} literal characters before any * ? [ or \\ (`menu:*`): a pattern may not reach every key",
                     self.pattern
                 ),
+            );
+        }
+        if self.pattern.matches('*').count() > MAX_STARS {
+            v.fail(
+                "pattern",
+                format!("at most {MAX_STARS} `*` (many make Redis' glob matching slow)"),
             );
         }
         v.range("max_keys", self.max_keys.into(), 1, 10_000);
     }
 }
+
+/// The literal characters an invalidation pattern starts with, at least.
+pub const MIN_LITERAL_PREFIX: usize = 3;
+/// The most `*` an invalidation pattern may hold.
+pub const MAX_STARS: usize = 4;
 
 fn default_concurrency() -> u32 {
     8

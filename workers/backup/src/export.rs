@@ -370,6 +370,19 @@ impl Exporter {
         target: &str,
         progress: &Progress,
     ) -> Result<u64, JobError> {
+        // The format first: nothing is created for an export this build cannot read.
+        let binary = match m.format.as_str() {
+            FORMAT => attr::Binary::Base64,
+            FORMAT_1 => attr::Binary::Hex,
+            other => {
+                return Err(JobError::permanent(
+                    "export_format",
+                    format!(
+                        "the export's format {other:?} is not one this build restores ({FORMAT}, {FORMAT_1})"
+                    ),
+                ));
+            }
+        };
         let keys: Vec<KeySchemaElement> = m
             .key_schema
             .iter()
@@ -404,18 +417,6 @@ impl Exporter {
         crate::native::wait_active(&self.ddb, target, Duration::from_secs(60)).await?;
         progress.phase("restoring", m.item_count);
         let mut written = 0;
-        let binary = match m.format.as_str() {
-            FORMAT => attr::Binary::Base64,
-            FORMAT_1 => attr::Binary::Hex,
-            other => {
-                return Err(JobError::permanent(
-                    "export_format",
-                    format!(
-                        "the export's format {other:?} is not one this build restores ({FORMAT}, {FORMAT_1})"
-                    ),
-                ));
-            }
-        };
         for part in &m.parts {
             let gz = self.get(&part.key).await?;
             let sha = attr::hex(&Sha256::digest(&gz));

@@ -2,10 +2,11 @@
 //! latest restorable time) is restored into a scratch table with `RestoreTableToPointInTime`,
 //! compared with the source, and deleted, on every path, like a backup's drill.
 //!
-//! At the latest restorable time (about five minutes ago) the restore should equal the source
-//! unless it was written since: counts and sampled items are compared and must match. At an
-//! earlier time the table may have changed since, so differences are reported, not failed: the
-//! drill passes when the restore completed and reads back.
+//! The source may have been written since the time restored (even since the latest restorable
+//! time, about five minutes ago), so counts and sampled items are compared and reported, never
+//! failed on: the drill passes when the restore completed and reads back. A retried job finds
+//! the scratch table an earlier attempt's restore is still creating (it is named by the job, not
+//! the attempt) and waits for it instead of starting another restore.
 
 use std::time::Instant;
 
@@ -56,7 +57,11 @@ impl Backup {
             time(pitr.and_then(|p| p.earliest_restorable_date_time())),
             time(pitr.and_then(|p| p.latest_restorable_date_time())),
         );
-        if let Some(at) = drill.at
+        // To the second, as the restore takes it.
+        let at = drill
+            .at
+            .and_then(|t| DateTime::<Utc>::from_timestamp(t.timestamp(), 0));
+        if let Some(at) = at
             && (earliest.is_some_and(|e| at < e) || latest.is_some_and(|l| at > l))
         {
             return Err(JobError::permanent(
@@ -82,13 +87,11 @@ impl Backup {
                     .collect()
             })
             .unwrap_or_default();
-        let mut scratch =
-            ScratchTable::new(ddb.clone(), format!("{}-pitr", self.scope.drill_table(job)));
+        let name = format!("{}{}-pitr", self.scope.drill_prefix(), job.id);
+        let mut scratch = ScratchTable::new(ddb.clone(), name);
         let mut report = DrillReport {
             from: "pitr".into(),
-            backup: drill
-                .at
-                .map_or_else(|| "latest restorable time".into(), |t| t.to_rfc3339()),
+            backup: at.map_or_else(|| "latest restorable time".into(), |t| t.to_rfc3339()),
             scratch_table: scratch.name().to_owned(),
             ..Default::default()
         };
@@ -96,17 +99,24 @@ impl Backup {
             .restore_table_to_point_in_time()
             .source_table_name(table)
             .target_table_name(scratch.name())
-            .set_use_latest_restorable_time(drill.at.is_none().then_some(true))
-            .set_restore_date_time(
-                drill
-                    .at
-                    .map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp())),
-            )
+            .set_use_latest_restorable_time(at.is_none().then_some(true))
+            .set_restore_date_time(at.map(|t| aws_smithy_types::DateTime::from_secs(t.timestamp())))
             .send()
-            .await
-            .map_err(|e| sdk_error("RestoreTableToPointInTime", e));
+            .await;
+        let restore = match restore {
+            Ok(_) => Ok(()),
+            // An earlier attempt's restore: wait for it rather than start another.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_table_already_exists_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("RestoreTableToPointInTime", e)),
+        };
+        // A point-in-time restore takes longer than a backup's: the drill's own time bounds it.
         let compared = match restore {
-            Ok(_) => match wait_active(&ddb, scratch.name(), self.backup_wait).await {
+            Ok(()) => match wait_active(&ddb, scratch.name(), self.drill_timeout).await {
                 Ok(()) => {
                     let name = scratch.name().to_owned();
                     compare(&ddb, table, &name, &keys, self.drill_sample, &mut report).await
@@ -115,8 +125,8 @@ impl Backup {
             },
             Err(e) => Err(e),
         };
-        if compared.is_ok() && drill.at.is_some() {
-            // The table may have changed since: the restore reading back is the drill.
+        if compared.is_ok() {
+            // The source may have changed since the time restored: reading back is the drill.
             report.passed = true;
         }
         report.scratch_deleted = match scratch.delete().await {

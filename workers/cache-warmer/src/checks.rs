@@ -27,6 +27,26 @@ pub fn request(req: &CacheWarmRequest, config: &CacheConfig) -> Result<(), JobEr
         ValueSource::Http { url, .. } => Some(url.replace("{id}", "id")),
         _ => None,
     };
+    for (i, inv) in req.invalidate.iter().enumerate() {
+        let under = config
+            .invalidate_prefixes
+            .iter()
+            .any(|p| inv.pattern.starts_with(p.as_str()));
+        if !under {
+            let allowed = match config.invalidate_prefixes.is_empty() {
+                true => "none is configured: set STOKER_CACHE_INVALIDATE_PREFIXES (stack parameter CacheInvalidatePrefixes)".to_owned(),
+                false => format!("allowed: {}", config.invalidate_prefixes.join(", ")),
+            };
+            return Err(refuse(
+                "pattern_not_allowed",
+                format!("invalidate[{i}].pattern"),
+                format!(
+                    "{:?} is not under a prefix this worker may invalidate ({allowed})",
+                    inv.pattern
+                ),
+            ));
+        }
+    }
     let mut keys = 0usize;
     for (i, t) in req.targets.iter().enumerate() {
         match t {

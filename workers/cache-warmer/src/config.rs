@@ -15,6 +15,10 @@ pub struct CacheConfig {
     /// `STOKER_CACHE_ALLOWED_HOSTS`: hosts (`api.example.com`) or domains (`.example.com`) the
     /// worker may fetch from; nothing else, and never link-local / metadata addresses.
     pub allowed_hosts: Vec<String>,
+    /// The key prefixes invalidation patterns must start with (`STOKER_CACHE_INVALIDATE_PREFIXES`,
+    /// comma-separated): none, no invalidation (a request could otherwise delete sessions,
+    /// locks or any other key of the application's).
+    pub invalidate_prefixes: Vec<String>,
     /// `STOKER_CACHE_ALLOW_PRIVATE_NETWORKS` (`true` / `false`, default `false`): whether
     /// loopback and private addresses may be fetched ([`crate::address`]). Local development
     /// only: the emulator environment (`./localstack/env`) sets it, a deployment never should.
@@ -105,6 +109,12 @@ impl CacheConfig {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            invalidate_prefixes: get("STOKER_CACHE_INVALIDATE_PREFIXES")
+                .unwrap_or_default()
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
             allow_private_networks,
             max_value_bytes: number("STOKER_CACHE_MAX_VALUE_BYTES", 512 * 1024)?,
             max_job_bytes: number("STOKER_CACHE_MAX_JOB_BYTES", 64 << 20)? as u64,
@@ -119,6 +129,7 @@ impl CacheConfig {
         CacheConfig {
             redis_url: redis_url.into(),
             allowed_hosts: allowed_hosts.iter().map(|h| h.to_string()).collect(),
+            invalidate_prefixes: Vec::new(),
             allow_private_networks: false,
             max_value_bytes: 512 * 1024,
             max_job_bytes: 64 << 20,

@@ -30,7 +30,12 @@ pub struct InvalidationReport {
     pub keys: Vec<String>,
 }
 
-/// Runs one invalidation; returns its report and the Redis round trips it made.
+/// A listed key longer than this is cut (with `…`): a dry run lists names, not values.
+const LISTED_KEY_CHARS: usize = 200;
+
+/// Runs one invalidation; returns its report and the Redis round trips it made. The keys of
+/// each `SCAN` step are deleted before the next step, so a long scan that is cut off (the job's
+/// timeout) has deleted what it found so far, and a retry goes on from what is left.
 pub async fn run(
     redis: &Redis,
     conn: &mut MultiplexedConnection,
@@ -39,12 +44,16 @@ pub async fn run(
     pipeline: usize,
 ) -> Result<(InvalidationReport, usize), JobError> {
     let max = inv.max_keys as usize;
-    let mut keys: Vec<String> = Vec::new();
+    let mut report = InvalidationReport {
+        pattern: inv.pattern.clone(),
+        ..InvalidationReport::default()
+    };
+    let mut seen: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
     let mut cursor: u64 = 0;
     let mut trips = 0;
-    let mut more = false;
     loop {
-        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+        // Keys as bytes: a key need not be UTF-8.
+        let (next, found): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
             .arg(&inv.pattern)
@@ -52,41 +61,86 @@ pub async fn run(
             .arg(SCAN_COUNT)
             .query_async(conn)
             .await
-            .map_err(|e| unreachable(redis, &e))?;
+            .map_err(|e| failed(redis, "SCAN", &e))?;
         trips += 1;
+        let mut batch = Vec::new();
         for k in found {
-            if keys.len() == max {
-                more = true;
+            if seen.len() == max {
+                report.more = true;
                 break;
             }
-            keys.push(k);
+            // SCAN may return a key twice (the table rehashing meanwhile).
+            if seen.insert(k.clone()) {
+                batch.push(k);
+            }
+        }
+        report.matched += batch.len() as u32;
+        if dry_run {
+            for k in batch.iter().take(LISTED.saturating_sub(report.keys.len())) {
+                report.keys.push(shown(k));
+            }
+        } else {
+            for chunk in batch.chunks(pipeline.max(1)) {
+                let deleted: u64 = redis::cmd("UNLINK")
+                    .arg(chunk)
+                    .query_async(conn)
+                    .await
+                    .map_err(|e| failed(redis, "UNLINK", &e))?;
+                report.deleted += deleted as u32;
+                trips += 1;
+            }
         }
         cursor = next;
-        if cursor == 0 || more {
+        if cursor == 0 || report.more {
             break;
         }
     }
-    // SCAN may return a key twice (the table rehashing meanwhile).
-    keys.sort_unstable();
-    keys.dedup();
-    let mut report = InvalidationReport {
-        pattern: inv.pattern.clone(),
-        matched: keys.len() as u32,
-        more,
-        ..InvalidationReport::default()
-    };
-    if dry_run {
-        report.keys = keys.into_iter().take(LISTED).collect();
-        return Ok((report, trips));
-    }
-    for chunk in keys.chunks(pipeline.max(1)) {
-        let deleted: u64 = redis::cmd("UNLINK")
-            .arg(chunk)
-            .query_async(conn)
-            .await
-            .map_err(|e| unreachable(redis, &e))?;
-        report.deleted += deleted as u32;
-        trips += 1;
-    }
     Ok((report, trips))
+}
+
+/// A key as a report shows it: UTF-8 (lossy), cut at [`LISTED_KEY_CHARS`].
+fn shown(key: &[u8]) -> String {
+    let s = String::from_utf8_lossy(key);
+    match s.char_indices().nth(LISTED_KEY_CHARS) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.into_owned(),
+    }
+}
+
+/// A refused command (the Redis user lacks it: `NOPERM`, or an error answer) will not pass on a
+/// retry: permanent, naming what to grant. A connection failure is retryable, as elsewhere.
+fn failed(redis: &Redis, command: &str, e: &redis::RedisError) -> JobError {
+    // An answer of the server (NOPERM, an unknown command...) or one that does not parse.
+    let refused = matches!(
+        e.kind(),
+        redis::ErrorKind::Server(_)
+            | redis::ErrorKind::Extension
+            | redis::ErrorKind::UnexpectedReturnType
+            | redis::ErrorKind::Parse
+    );
+    if refused {
+        return JobError::permanent(
+            "redis_refused",
+            format!(
+                "Redis refused {command} ({}); the cache-warmer's Redis user needs SCAN and UNLINK to invalidate",
+                redis.url.scrub(&e.to_string())
+            ),
+        );
+    }
+    unreachable(redis, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_keys_are_cut_and_need_not_be_utf8() {
+        assert_eq!(shown(b"menu:1"), "menu:1");
+        assert_eq!(shown(&[b'k', 0xff]), "k\u{fffd}");
+        let long = "x".repeat(300);
+        let s = shown(long.as_bytes());
+        assert_eq!(s.chars().count(), LISTED_KEY_CHARS + 1);
+        assert!(s.ends_with('…'));
+    }
 }

@@ -132,6 +132,22 @@ impl Report {
 }
 
 impl stoker_kit::Summary for Report {
+    /// Too large for the run record (a dry run listing many keys, many targets): the listed
+    /// keys go first, then the targets that warmed without failing; every count stays.
+    fn fitted(mut self, max_bytes: usize) -> Self {
+        let size = |r: &Report| serde_json::to_vec(r).map_or(0, |v| v.len());
+        for i in 0..self.invalidated.len() {
+            if size(&self) <= max_bytes {
+                break;
+            }
+            self.invalidated[i].keys.clear();
+        }
+        if size(&self) > max_bytes {
+            self.targets.retain(|t| t.error.is_some() || t.skipped > 0);
+        }
+        self
+    }
+
     fn summary(&self) -> String {
         use stoker_kit::summary::two_places;
         let hit_rate = match self.hit_rate_after {

@@ -60,6 +60,7 @@ struct ProgressItem {
     done: u64,
     #[serde(default)]
     total: u64,
+    #[serde(default)]
     expires_at: i64,
 }
 

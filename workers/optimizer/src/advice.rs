@@ -100,6 +100,7 @@ struct AdviceItem {
     sk: String,
     #[serde(with = "items::json_text")]
     advice: Advice,
+    #[serde(default)]
     expires_at: i64,
 }
 

@@ -271,9 +271,14 @@ struct ChangeItem {
     sk: String,
     #[serde(with = "items::json_text")]
     change: Change,
+    // The rest is beside the change for the cooldown's condition; a reader needs only the change.
+    #[serde(default)]
     status: String,
+    #[serde(default)]
     changed_at: i64,
+    #[serde(default)]
     event_id: String,
+    #[serde(default)]
     expires_at: i64,
 }
 

@@ -26,8 +26,12 @@ const SK: &str = "LOCK";
 struct LockItem {
     pk: String,
     sk: String,
+    #[serde(default)]
     owner: String,
+    /// Missing: expired (the next try takes it).
+    #[serde(default)]
     until: i64,
+    #[serde(default)]
     expires_at: i64,
 }
 

@@ -79,6 +79,7 @@ struct SweepItem {
     sk: String,
     #[serde(with = "items::json_text")]
     sweep: SweepRecord,
+    #[serde(default)]
     expires_at: i64,
 }
 

@@ -108,6 +108,8 @@ impl Sender {
 struct Checkpoint {
     pk: String,
     sk: String,
+    #[serde(default)]
     calls_done: usize,
+    #[serde(default)]
     expires_at: i64,
 }
