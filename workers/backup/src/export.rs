@@ -77,8 +77,10 @@ pub struct Exporter {
     pub part_bytes: usize,
 }
 
-/// The JSON bytes after which a part is closed: 128 MiB (about a tenth of that compressed).
-pub const PART_BYTES: usize = 128 * 1024 * 1024;
+/// The JSON bytes after which a part is closed: 32 MiB (about a tenth of that compressed). A
+/// restore reads a part whole (its lines and items in memory: a few times this), so this bounds
+/// the restore's memory too, well under the backup worker's 512 MB.
+pub const PART_BYTES: usize = 32 * 1024 * 1024;
 
 /// The S3 client exports use: path-style addressing, which works on AWS and on emulators.
 pub fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
