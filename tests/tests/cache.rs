@@ -177,6 +177,15 @@ async fn a_failing_source_or_oversized_value_does_not_stop_the_others() {
     assert_eq!((down, big, ok.is_some()), (None, None, true));
 }
 
+/// A server's history of 1 hit and 3 misses.
+async fn one_hit_three_misses(c: &mut redis::aio::MultiplexedConnection) {
+    let _: () = c.set("seen", "1").await.expect("SET");
+    let _: Option<String> = c.get("seen").await.expect("GET");
+    for k in ["a", "b", "c"] {
+        let _: Option<String> = c.get(k).await.expect("GET");
+    }
+}
+
 #[tokio::test]
 async fn hit_rate_is_reported_before_and_after_from_redis_counters() {
     emulator().await;
@@ -184,11 +193,7 @@ async fn hit_rate_is_reported_before_and_after_from_redis_counters() {
     let redis = RedisServer::start().await;
     let mut c = conn(&redis.url).await;
     // 1 hit, 3 misses so far: 25 %.
-    let _: () = c.set("seen", "1").await.expect("SET");
-    let _: Option<String> = c.get("seen").await.expect("GET");
-    for k in ["a", "b", "c"] {
-        let _: Option<String> = c.get(k).await.expect("GET");
-    }
+    one_hit_three_misses(&mut c).await;
     let req = request(json!({ "targets": [
         { "type": "redis", "key": "menu", "ttl_seconds": 60, "source": { "type": "http", "url": src.url("/menu") } } ]}));
     let report = warmer(&worker_sdk(Worker::CacheWarmer).await, &redis.url)
@@ -479,11 +484,7 @@ async fn the_hit_rate_of_the_window_between_runs_and_the_miss_latency_are_report
     let redis = RedisServer::start().await;
     let mut c = conn(&redis.url).await;
     // Before the first run: 1 hit, 3 misses (the server's own history).
-    let _: () = c.set("seen", "1").await.expect("SET");
-    let _: Option<String> = c.get("seen").await.expect("GET");
-    for k in ["a", "b", "c"] {
-        let _: Option<String> = c.get(k).await.expect("GET");
-    }
+    one_hit_three_misses(&mut c).await;
     // Names the cache-warmer's role allows (the IAM call check holds the test to them): an ops
     // table named `*-ops`, the `Stoker` namespace.
     let table = format!("{}-ops", unique("cache-win"));

@@ -141,20 +141,7 @@ impl Backup {
         }
         let ddb = self.exporter.ddb.clone();
         // The source's key schema first: nothing is created when the source cannot be read.
-        let keys: Vec<String> = ddb
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?
-            .table()
-            .map(|t| {
-                t.key_schema()
-                    .iter()
-                    .map(|k| k.attribute_name().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let keys = key_names(&ddb, table).await?;
         let mut scratch = ScratchTable::new(ddb.clone(), self.scope.drill_table(job));
         let mut report = DrillReport {
             scratch_table: scratch.name().to_owned(),
@@ -195,6 +182,27 @@ impl Backup {
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
+}
+
+/// The names of `table`'s key attributes (DescribeTable): read before a drill creates anything.
+pub async fn key_names(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<Vec<String>, JobError> {
+    Ok(ddb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?
+        .table()
+        .map(|t| {
+            t.key_schema()
+                .iter()
+                .map(|k| k.attribute_name().to_owned())
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// Counts the items of `table` (Scan with Select COUNT, every page).

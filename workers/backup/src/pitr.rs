@@ -15,7 +15,7 @@ use stoker_events::payload::backup::PitrDrill;
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
 
-use crate::drill::{DrillReport, compare};
+use crate::drill::{DrillReport, compare, key_names};
 use crate::native::wait_active;
 use crate::scratch::ScratchTable;
 use crate::{Backup, JobTag};
@@ -73,20 +73,7 @@ impl Backup {
                 ),
             ));
         }
-        let keys: Vec<String> = ddb
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?
-            .table()
-            .map(|t| {
-                t.key_schema()
-                    .iter()
-                    .map(|k| k.attribute_name().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let keys = key_names(&ddb, table).await?;
         let name = format!("{}{}-pitr", self.scope.drill_prefix(), job.id);
         let mut scratch = ScratchTable::new(ddb.clone(), name);
         let mut report = DrillReport {
