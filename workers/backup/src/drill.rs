@@ -48,14 +48,8 @@ impl Backup {
         progress: &Progress,
     ) -> Result<(), JobError> {
         let drill = self.drill(&req.table, job, report.native.as_ref(), manifest, progress);
-        let d = tokio::time::timeout(self.drill_timeout, drill)
-            .await
-            .map_err(|_| {
-                JobError::retryable(format!(
-                    "the restore drill of {} did not finish within {:?} (STOKER_DRILL_TIMEOUT_SECS); its scratch table is deleted, nothing was pruned",
-                    req.table, self.drill_timeout
-                ))
-            })??;
+        let what = format!("the restore drill of {}", req.table);
+        let d = self.within_drill_timeout(&what, drill).await?;
         emit_metrics(
             Worker::Backup.name(),
             &[Metric::count(
@@ -85,7 +79,8 @@ impl Backup {
         ))
     }
 
-    /// Runs the PITR drill within the drill timeout; one that did not pass fails the job.
+    /// Runs the PITR drill within the drill timeout. It passes whenever the restore reads back
+    /// (the source may have changed since): what fails it is an error, which fails the job.
     pub(crate) async fn checked_pitr_drill(
         &self,
         table: &str,
@@ -93,14 +88,10 @@ impl Backup {
         pitr: &stoker_events::payload::backup::PitrDrill,
         report: &mut BackupReport,
     ) -> Result<(), JobError> {
-        let d = tokio::time::timeout(self.drill_timeout, self.pitr_drill(table, job, pitr))
-            .await
-            .map_err(|_| {
-                JobError::retryable(format!(
-                    "the point-in-time restore drill of {table} did not finish within {:?} (STOKER_DRILL_TIMEOUT_SECS); its scratch table is deleted, nothing was pruned",
-                    self.drill_timeout
-                ))
-            })??;
+        let what = format!("the point-in-time restore drill of {table}");
+        let d = self
+            .within_drill_timeout(&what, self.pitr_drill(table, job, pitr))
+            .await?;
         emit_metrics(
             Worker::Backup.name(),
             &[Metric::count(
@@ -108,17 +99,25 @@ impl Backup {
                 f64::from(u8::from(!d.passed)),
             )],
         );
-        report.pitr_drill = Some(d.clone());
-        if d.passed {
-            return Ok(());
-        }
-        Err(JobError::permanent(
-            "drill_failed",
-            format!(
-                "point-in-time restore drill of {table} failed: {} items in the source, {} restored, {} of {} sampled items differ; nothing was pruned, investigate before relying on it",
-                d.source_items, d.restored_items, d.mismatched, d.sampled
-            ),
-        ))
+        report.pitr_drill = Some(d);
+        Ok(())
+    }
+
+    /// `drill` cut off at the drill timeout: a retryable error naming `what` (its scratch table
+    /// is deleted by its guard).
+    async fn within_drill_timeout(
+        &self,
+        what: &str,
+        drill: impl std::future::Future<Output = Result<DrillReport, JobError>>,
+    ) -> Result<DrillReport, JobError> {
+        tokio::time::timeout(self.drill_timeout, drill)
+            .await
+            .map_err(|_| {
+                JobError::retryable(format!(
+                    "{what} did not finish within {:?} (STOKER_DRILL_TIMEOUT_SECS); its scratch table is deleted, nothing was pruned",
+                    self.drill_timeout
+                ))
+            })?
     }
 
     /// Restores this job's backup (native when there is one, else the export) into a scratch
@@ -171,13 +170,7 @@ impl Backup {
             }
             Err(e) => Err(e),
         };
-        report.scratch_deleted = match scratch.delete().await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(table = %scratch.name(), error = %e, "scratch table not deleted yet; its guard keeps trying, then the next job's sweep");
-                false
-            }
-        };
+        report.scratch_deleted = scratch.clean_up().await;
         compared?;
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)

@@ -114,7 +114,7 @@ async fn wait_available(
     })
 }
 
-fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
+pub(crate) fn to_utc(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 

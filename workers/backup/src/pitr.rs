@@ -16,7 +16,7 @@ use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
 
 use crate::drill::{DrillReport, compare, key_names};
-use crate::native::wait_active;
+use crate::native::{to_utc, wait_active};
 use crate::scratch::ScratchTable;
 use crate::{Backup, JobTag};
 
@@ -50,12 +50,11 @@ impl Backup {
                 ),
             ));
         }
-        let time = |t: Option<&aws_smithy_types::DateTime>| {
-            t.and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
-        };
         let (earliest, latest) = (
-            time(pitr.and_then(|p| p.earliest_restorable_date_time())),
-            time(pitr.and_then(|p| p.latest_restorable_date_time())),
+            pitr.and_then(|p| p.earliest_restorable_date_time())
+                .and_then(to_utc),
+            pitr.and_then(|p| p.latest_restorable_date_time())
+                .and_then(to_utc),
         );
         // To the second, as the restore takes it.
         let at = drill
@@ -101,28 +100,18 @@ impl Backup {
             }
             Err(e) => Err(sdk_error("RestoreTableToPointInTime", e)),
         };
-        // A point-in-time restore takes longer than a backup's: the drill's own time bounds it.
-        let compared = match restore {
-            Ok(()) => match wait_active(&ddb, scratch.name(), self.drill_timeout).await {
-                Ok(()) => {
-                    let name = scratch.name().to_owned();
-                    compare(&ddb, table, &name, &keys, self.drill_sample, &mut report).await
-                }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        if compared.is_ok() {
+        let compared = async {
+            restore?;
+            // A point-in-time restore takes longer than a backup's: the drill's time bounds it.
+            wait_active(&ddb, scratch.name(), self.drill_timeout).await?;
+            let name = scratch.name().to_owned();
+            compare(&ddb, table, &name, &keys, self.drill_sample, &mut report).await?;
             // The source may have changed since the time restored: reading back is the drill.
             report.passed = true;
+            Ok::<(), JobError>(())
         }
-        report.scratch_deleted = match scratch.delete().await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(table = %scratch.name(), error = %e, "PITR scratch table not deleted yet; its guard keeps trying, then the next job's sweep");
-                false
-            }
-        };
+        .await;
+        report.scratch_deleted = scratch.clean_up().await;
         compared?;
         report.duration_ms = started.elapsed().as_millis() as u64;
         Ok(report)

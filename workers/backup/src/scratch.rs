@@ -45,6 +45,18 @@ impl ScratchTable {
         self.armed = false;
         Ok(())
     }
+
+    /// [`delete`](Self::delete) at the end of a drill: whether the table is gone (a failure is
+    /// logged; the guard keeps trying, then the next job's sweep).
+    pub async fn clean_up(&mut self) -> bool {
+        match self.delete().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(table = %self.name, error = %e, "scratch table not deleted yet; its guard keeps trying, then the next job's sweep");
+                false
+            }
+        }
+    }
 }
 
 impl Drop for ScratchTable {

@@ -59,9 +59,6 @@ pub struct CacheWarmer {
     pub config: CacheConfig,
     /// Where the counters of the last run are kept (the ops table): without it, no window.
     pub counters: Option<window::Counters>,
-    /// The CloudWatch namespace of its metrics (the kit's, `Stoker` unless
-    /// `STOKER_METRICS_NAMESPACE` says otherwise, as the stack's alarms and readiness read them).
-    pub metrics_namespace: String,
 }
 
 impl CacheWarmer {
@@ -93,7 +90,6 @@ impl CacheWarmer {
             cloudwatch: aws_sdk_cloudwatch::Client::new(sdk),
             config,
             counters: None,
-            metrics_namespace: stoker_kit::emf::namespace_in_use().to_owned(),
         })
     }
 
@@ -151,7 +147,6 @@ impl CacheWarmer {
         }
         if req.dry_run {
             let mut report = Report {
-                keys_invalidated: 0,
                 invalidated,
                 redis_round_trips: trips,
                 dry_run: true,
@@ -189,37 +184,22 @@ impl CacheWarmer {
             let after = redis_io::hits_misses(&self.redis, c).await?;
             report.hit_rate_before = before.and_then(redis_io::hit_rate);
             report.hit_rate_after = redis_io::hit_rate(after);
-            if let (Some(counters), Some(before)) = (&self.counters, before) {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                // Best effort: the keys are warmed already; a window missed is only a figure.
-                match counters.last().await {
-                    Ok(last) => {
-                        if let Some(w) = window::between(last, before, now) {
-                            report.hit_rate_window = w.hit_rate();
-                            report.window_lookups = Some(w.hits + w.misses);
-                            report.window_s = Some(w.seconds);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "the last run's Redis counters are unreadable: no window this run")
-                    }
-                }
-                if let Err(e) = counters.keep(after, now).await {
-                    tracing::warn!(error = %e, "this run's Redis counters not kept: the next run has no window");
-                }
+            if let (Some(counters), Some(before)) = (&self.counters, before)
+                && let Some(w) = counters.window(before, after).await
+            {
+                report.hit_rate_window = w.hit_rate();
+                report.window_lookups = Some(w.hits + w.misses);
+                report.window_s = Some(w.seconds);
             }
         }
         report.miss_latency();
         report.total();
         report.duration_ms = started.elapsed().as_millis() as u64;
         let warmed = report.keys_warmed + report.urls_warmed;
-        let retryable = !report.targets.is_empty()
-            && report
-                .targets
-                .iter()
-                .any(|t| t.error.as_ref().is_some_and(|e| e.retryable));
+        let retryable = report
+            .targets
+            .iter()
+            .any(|t| t.error.as_ref().is_some_and(|e| e.retryable));
         if warmed == 0 && retryable {
             let first = report
                 .targets
@@ -320,7 +300,7 @@ impl CacheWarmer {
         if let Err(e) = self
             .cloudwatch
             .put_metric_data()
-            .namespace(&self.metrics_namespace)
+            .namespace(stoker_kit::emf::namespace_in_use())
             .set_metric_data(Some(data))
             .send()
             .await

@@ -64,6 +64,25 @@ impl Counters {
         format!("CACHE#{}", self.server)
     }
 
+    /// The window since the last run (`before`: this run's counters at its start), keeping
+    /// `after` (its counters at its end) for the next. Best effort: the keys are warmed already,
+    /// so a counter that cannot be read or kept is logged and only costs a window.
+    pub async fn window(&self, before: (u64, u64), after: (u64, u64)) -> Option<Window> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let last = self
+            .last()
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "the last run's Redis counters are unreadable: no window this run"))
+            .ok()
+            .flatten();
+        if let Err(e) = self.keep(after, now).await {
+            tracing::warn!(error = %e, "this run's Redis counters not kept: the next run has no window");
+        }
+        between(last, before, now)
+    }
+
     /// The counters the last run ended with: (hits, misses, epoch seconds).
     pub async fn last(&self) -> Result<Option<(u64, u64, i64)>, JobError> {
         let out = self
