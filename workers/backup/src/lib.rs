@@ -357,17 +357,7 @@ impl Backup {
             tags,
             expires_at: Utc::now().timestamp() + 400 * 86_400,
         };
-        self.ddb()
-            .put_item()
-            .table_name(&self.ops_table)
-            .set_item(Some(stoker_kit::ops::items::to_item(
-                &item,
-                "backup record",
-            )?))
-            .send()
-            .await
-            .map_err(|e| stoker_kit::classify::sdk_error("PutItem (backup record)", e))?;
-        Ok(())
+        stoker_kit::ops::items::put(self.ddb(), &self.ops_table, &item, "backup record").await
     }
 }
 

@@ -112,14 +112,7 @@ impl Counters {
             at,
             expires_at: at + KEEP_S,
         };
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(items::to_item(&item, "cache counters")?))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem (cache counters)", e))?;
-        Ok(())
+        items::put(&self.ddb, &self.table, &item, "cache counters").await
     }
 }
 

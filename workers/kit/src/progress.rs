@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::sdk_error;
 use crate::error::JobError;
 use crate::ops::items::{self, Item};
 use crate::task::AbortOnDrop;
@@ -105,13 +104,7 @@ pub async fn write(
         total,
         expires_at: chrono::Utc::now().timestamp() + 86_400,
     };
-    ddb.put_item()
-        .table_name(table)
-        .set_item(Some(items::to_item(&item, "progress")?))
-        .send()
-        .await
-        .map_err(|e| sdk_error("PutItem (progress)", e))?;
-    Ok(())
+    items::put(ddb, table, &item, "progress").await
 }
 
 /// Reads a job's progress: (phase, done, total), if the worker wrote any.

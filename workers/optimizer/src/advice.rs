@@ -66,13 +66,7 @@ pub async fn record(
         advice: advice.clone(),
         expires_at: Utc::now().timestamp() + KEEP_DAYS * 86_400,
     };
-    ddb.put_item()
-        .table_name(table)
-        .set_item(Some(items::to_item(&item, "optimizer advice")?))
-        .send()
-        .await
-        .map_err(|e| sdk_error("PutItem (optimizer advice)", e))?;
-    Ok(())
+    items::put(ddb, table, &item, "optimizer advice").await
 }
 
 /// `function`'s last recorded advice.

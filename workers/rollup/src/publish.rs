@@ -91,14 +91,7 @@ impl Sender {
             calls_done,
             expires_at: chrono::Utc::now().timestamp() + 7 * 86_400,
         };
-        self.ddb
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(items::to_item(&item, "rollup checkpoint")?))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem (rollup checkpoint)", e))?;
-        Ok(())
+        items::put(&self.ddb, &self.table, &item, "rollup checkpoint").await
     }
 }
 

@@ -39,6 +39,22 @@ pub fn from_item<T: DeserializeOwned>(item: Item, what: &str) -> Result<T, JobEr
     })
 }
 
+/// Writes `value` to `table` (an unconditional `PutItem`); `what` names it in errors.
+pub async fn put<T: Serialize>(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    value: &T,
+    what: &str,
+) -> Result<(), JobError> {
+    ddb.put_item()
+        .table_name(table)
+        .set_item(Some(to_item(value, what)?))
+        .send()
+        .await
+        .map_err(|e| crate::classify::sdk_error(&format!("PutItem ({what})"), e))?;
+    Ok(())
+}
+
 /// A `pk`/`sk` key.
 pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([
