@@ -517,6 +517,88 @@ async fn run_processes_jobs_and_stops_cleanly_on_sigterm() {
     .await;
 }
 
+/// The worker processes `stoker run` started (children of `pid` named `stoker-*`).
+fn workers_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            // pid (comm) state ppid ...
+            let comm = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") "));
+            comm.is_some_and(|(name, rest)| {
+                name.starts_with("stoker-")
+                    && rest.split(' ').nth(1) == Some(pid.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+/// Whether process `pid` still runs (a zombie waiting to be reaped does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// `stoker run` runs each worker as its own binary; a worker that cannot start stops the run
+/// (exit 1, naming it) and the others with it; and `stoker run` killed outright (SIGKILL: no
+/// chance to stop anything) leaves no worker polling on its own: their stdin closes.
+#[tokio::test]
+async fn run_stops_its_workers_when_one_cannot_start_or_when_killed() {
+    let sdk = emulator().await;
+    with_stack(
+        &sdk,
+        "runk",
+        &[("SchedulesState", "DISABLED")],
+        move |stack| async move {
+            let out = Command::new(STOKER)
+                .args([
+                    "--stack",
+                    &stack.name,
+                    "run",
+                    "--workers",
+                    "rollup,cache-warmer",
+                ])
+                .env("STOKER_EMF", "off")
+                .env_remove("STOKER_REDIS_URL")
+                .env_remove("STOKER_REDIS_URL_PARAMETER")
+                .output()?;
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains("stopped with an error: cache-warmer"), "{err}");
+            assert!(!err.contains("rollup ("), "rollup stopped cleanly: {err}");
+            assert!(err.contains("rollup stopped after 0 messages"), "{err}");
+
+            let mut run = Command::new(STOKER)
+                .args(["--stack", &stack.name, "run", "--workers", "rollup,warmup"])
+                .env("STOKER_EMF", "off")
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let pid = run.id();
+            let workers =
+                stoker_it::poll(Duration::from_secs(20), Duration::from_millis(100), || {
+                    let w = workers_of(pid);
+                    async move { (w.len() == 2).then_some(w) }
+                })
+                .await
+                .expect("stoker run starts two worker processes");
+            run.kill()?;
+            run.wait()?;
+            let gone = stoker_it::poll(Duration::from_secs(30), Duration::from_millis(100), || {
+                let left = workers.iter().filter(|p| alive(**p)).count();
+                async move { (left == 0).then_some(()) }
+            })
+            .await;
+            assert!(gone.is_some(), "workers {workers:?} outlived stoker run");
+            Ok(())
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn backup_follows_an_export_and_drill_with_progress_and_prints_the_report() {
     let sdk = emulator().await;

@@ -77,7 +77,7 @@ macro_rules! bodies {
 }
 pub(crate) use bodies;
 
-pub use crate::catalog::Body;
+pub use crate::payload::Body;
 
 pub(crate) fn typed<T: Payload>(value: serde_json::Value) -> Result<T, DecodeError> {
     // serde would also read a struct from a JSON array (its fields in order); the schema says

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Makes [`Worker`], [`Kind`] and `Body` from the catalog's lists (`crate::catalog`, the only
-/// place that names them).
+/// Makes [`Worker`], [`Kind`] and `Body` from the catalog's lists (the catalog in `crate::payload`,
+/// the only place that names them).
 macro_rules! catalog {
     (
         workers { $($w:ident = $name:literal, $stem:literal, $timeout:literal;)* }
@@ -76,7 +76,7 @@ macro_rules! catalog {
 }
 pub(crate) use catalog;
 
-pub use crate::catalog::{Kind, Worker};
+pub use crate::payload::{Kind, Worker};
 
 impl Worker {
     /// The job kinds routed to this worker's queue.

@@ -33,7 +33,6 @@
 //!   EventBridge wrapper (`account`, `region`, `resources`, ...) are ignored.
 
 mod body;
-mod catalog;
 mod decode;
 mod envelope;
 mod error;

@@ -365,6 +365,47 @@ fn the_events_catalog_and_infra_src_agree_on_every_worker() {
     }
 }
 
+/// A new worker is found where the workspace, `stoker run` and the builds look (the five
+/// files of docs/adding-a-worker.md): its crate under `workers/<name>/` with the binary
+/// `stoker-<name>` (which `stoker run` starts), its `infra/src/workers/<name>.yaml` (checked
+/// above) and an example of each of its kinds; and `stoker run` names no worker itself.
+#[test]
+fn every_worker_is_found_where_stoker_run_and_the_builds_look() {
+    for w in Worker::ALL {
+        let krate = repo().join("workers").join(w.name());
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{w}: workers/{}/Cargo.toml: {e}", w.name()));
+        let bin = manifest
+            .split("[[bin]]")
+            .nth(1)
+            .and_then(|b| b.lines().find_map(|l| l.trim().strip_prefix("name = ")))
+            .map(|n| n.trim_matches('"').to_owned());
+        assert_eq!(bin, Some(format!("stoker-{}", w.name())), "{w}: its binary");
+        for f in ["src/lib.rs", "src/main.rs"] {
+            assert!(krate.join(f).is_file(), "{w}: workers/{}/{f}", w.name());
+        }
+        for k in Kind::ALL.into_iter().filter(|k| k.worker() == Some(w)) {
+            let example = repo().join(format!("schemas/examples/{}.json", k.detail_type()));
+            assert!(example.is_file(), "{w}: {}", example.display());
+        }
+    }
+    let run = std::fs::read_to_string(repo().join("cli/src/run.rs")).expect("cli/src/run.rs");
+    for w in Worker::ALL {
+        let named = format!("Worker::{w:?}");
+        assert!(
+            !run.contains(&named),
+            "stoker run names {named}: it takes Worker::ALL"
+        );
+    }
+    let cli = std::fs::read_to_string(repo().join("cli/Cargo.toml")).expect("cli/Cargo.toml");
+    for w in ["warmup", "cache-warmer", "backup", "rollup"] {
+        assert!(
+            !cli.contains(&format!("stoker-{w}")),
+            "the CLI depends on stoker-{w}, which it no longer needs to run it"
+        );
+    }
+}
+
 /// The readiness worker finds the stack's alarms by name (`<stack>-<worker>-*`, one prefix per
 /// worker): every alarm of the template is named so, and every worker has some.
 #[test]

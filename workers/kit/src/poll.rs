@@ -365,8 +365,36 @@ async fn flush<H: Handler>(rt: &Runtime<H>, batch: &mut Vec<String>) {
     batch.clear();
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// The variable that makes [`shutdown_signal`] also stop when stdin closes.
+pub const STOP_ON_STDIN_EOF: &str = "STOKER_STOP_ON_STDIN_EOF";
+
+/// Resolves on SIGTERM or SIGINT; and, when `STOKER_STOP_ON_STDIN_EOF=1`, when stdin closes
+/// (a parent that holds the other end, such as `stoker run`, stops its workers by closing it,
+/// and so stops them too when it is killed).
 pub async fn shutdown_signal() {
+    let parent_gone = stdin_closed();
+    tokio::select! {
+        _ = signal() => {}
+        _ = parent_gone => {}
+    }
+}
+
+/// Resolves when stdin reaches its end, if `STOKER_STOP_ON_STDIN_EOF=1`; never otherwise.
+async fn stdin_closed() {
+    if std::env::var(STOP_ON_STDIN_EOF).ok().as_deref() != Some("1") {
+        return std::future::pending().await;
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // A plain thread: reading stdin blocks, and it must not hold a runtime worker.
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+    tracing::info!("stdin closed: stopping");
+}
+
+async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -148,7 +148,16 @@ pub async fn serve<H: Handler>(rt: Runtime<H>) -> Result<(), RunError> {
             .await
             .map_err(|e| RunError::Lambda(e.to_string()))
     } else {
-        crate::poll::run(rt, crate::poll::shutdown_signal()).await;
+        let worker = rt.config.worker.name();
+        let s = crate::poll::run(rt, crate::poll::shutdown_signal()).await;
+        tracing::info!(
+            worker,
+            received = s.received,
+            released = s.released_at_shutdown,
+            "{worker} stopped after {} messages ({} released at shutdown)",
+            s.received,
+            s.released_at_shutdown
+        );
         Ok(())
     }
 }
