@@ -301,6 +301,126 @@ async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     drop_table(&sdk, &ops).await;
 }
 
+/// After an apply the function's alarms are watched (`bounds.watch_secs`): one that goes to
+/// ALARM rolls the change back at once, and the report, its summary and the announcement name
+/// it. A function with an alarm already in ALARM is not changed at all.
+#[tokio::test]
+async fn an_alarm_going_off_after_an_apply_rolls_the_change_back() {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-watch", 1024, 30, &[OPT_IN]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let alarm = unique("it-opt-errors");
+    cw.put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace("AWS/Lambda")
+        .metric_name("Errors")
+        .dimensions(
+            Dimension::builder()
+                .name("FunctionName")
+                .value(&name)
+                .build(),
+        )
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(0.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("notBreaching")
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+    // LocalStack evaluates a new alarm at once (OK: no data is not breaching); the states the
+    // test sets come after that evaluation, or it could overwrite them.
+    let evaluated = stoker_it::poll(Duration::from_secs(30), Duration::from_millis(200), || {
+        let cw = cw.clone();
+        let alarm = alarm.clone();
+        async move {
+            let out = cw.describe_alarms().alarm_names(alarm).send().await.ok()?;
+            let state = out.metric_alarms().first()?.state_value()?.clone();
+            (state != StateValue::InsufficientData).then_some(())
+        }
+    })
+    .await;
+    assert!(evaluated.is_some(), "LocalStack evaluates the new alarm");
+    let set = |state: StateValue, reason: &'static str| {
+        let (cw, alarm) = (cw.clone(), alarm.clone());
+        async move {
+            cw.set_alarm_state()
+                .alarm_name(alarm)
+                .state_value(state)
+                .state_reason(reason)
+                .send()
+                .await
+                .expect("SetAlarmState");
+        }
+    };
+    let worker = stoker_it::optimizer::worker(&ops).await;
+    let mut req = request(names(&[&name]), OptimizeMode::Apply);
+    req.bounds.watch_secs = 60;
+
+    set(StateValue::Alarm, "test: errors before the pass").await;
+    let sick = worker.optimize(&req, "e-sick").await.expect("a pass");
+    let f = &sick.functions[0];
+    assert!(f.applied.is_none(), "{f:?}");
+    let why = f.not_applied.as_deref().unwrap_or_default();
+    assert!(
+        why.contains(&format!("unhealthy: alarm {alarm} in ALARM: ")),
+        "{why}"
+    );
+    assert_eq!(config(&sdk, &name).await.memory_size, Some(1024));
+
+    set(StateValue::Ok, "test: healthy").await;
+    let trip = async {
+        let changed = stoker_it::poll(Duration::from_secs(60), Duration::from_millis(200), || {
+            let sdk = sdk.clone();
+            let name = name.clone();
+            async move { (config(&sdk, &name).await.memory_size == Some(768)).then_some(()) }
+        })
+        .await;
+        if changed.is_some() {
+            set(StateValue::Alarm, "test: errors after the change").await;
+        }
+        changed.is_some()
+    };
+    let (report, changed) = tokio::join!(worker.optimize(&req, "e-watch"), trip);
+    let report = report.expect("a pass");
+    let f = &report.functions[0];
+    assert!(changed, "the pass applies 768 MB: {f:?}");
+    assert_eq!(f.applied.as_ref().map(|c| c.memory_mb), Some(768), "{f:?}");
+    assert_eq!(f.watched_alarms, vec![alarm.clone()]);
+    let back = f.rolled_back.as_ref().expect("rolled back");
+    assert_eq!(back.alarm, alarm);
+    // (LocalStack's own evaluation may have replaced the reason the test set.)
+    assert!(!back.reason.is_empty(), "{back:?}");
+    assert_eq!(report.rolled_back, 1);
+    let c = config(&sdk, &name).await;
+    assert_eq!(
+        (c.memory_size, c.timeout),
+        (Some(1024), Some(30)),
+        "rolled back"
+    );
+    let news = stoker_optimizer::Optimizer::announcement(f);
+    assert!(news.applied);
+    assert!(
+        news.rolled_back
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&alarm),
+        "{news:?}"
+    );
+    let line = stoker_kit::Summary::summary(&report);
+    assert!(
+        line.contains(&format!("(rolled back: {alarm} in ALARM)")),
+        "{line}"
+    );
+    let _ = cw.delete_alarms().alarm_names(&alarm).send().await;
+    cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
+}
+
 #[tokio::test]
 async fn apply_keeps_to_the_bounds_and_never_touches_a_function_left_alone() {
     let sdk = emulator().await;

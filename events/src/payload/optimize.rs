@@ -136,6 +136,13 @@ pub struct Bounds {
     #[serde(default = "max_change")]
     #[schemars(range(min = 1, max = 100))]
     pub max_change_pct: u32,
+    /// After an apply, how long the function's CloudWatch alarms (on its `AWS/Lambda`
+    /// errors, duration and throttles) are watched, in seconds (0-600; 0: not watched). One
+    /// that goes to ALARM rolls the change back. A function with an alarm already in ALARM is
+    /// not changed.
+    #[serde(default = "watch")]
+    #[schemars(range(min = 0, max = 600))]
+    pub watch_secs: u32,
 }
 
 impl Default for Bounds {
@@ -145,6 +152,7 @@ impl Default for Bounds {
             max_memory_mb: max_memory(),
             max_timeout_s: max_timeout(),
             max_change_pct: max_change(),
+            watch_secs: watch(),
         }
     }
 }
@@ -160,6 +168,9 @@ fn max_timeout() -> u32 {
 }
 fn max_change() -> u32 {
     50
+}
+fn watch() -> u32 {
+    300
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +240,7 @@ impl Validate for OptimizeRequest {
             }
             v.range("max_timeout_s", b.max_timeout_s.into(), 1, 900);
             v.range("max_change_pct", b.max_change_pct.into(), 1, 100);
+            v.range("watch_secs", b.watch_secs.into(), 0, 600);
         });
         v.count("tables", self.tables.len(), 0, 20);
         v.at("tables", |v| {

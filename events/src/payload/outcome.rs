@@ -110,6 +110,11 @@ pub struct OptimizationRecommended {
     pub estimated_monthly_savings_usd: Option<f64>,
     /// Whether the change was applied (mode `apply`, within bounds).
     pub applied: bool,
+    /// Why an applied change was rolled back at once: the alarm that went to ALARM while the
+    /// pass watched the function, and its reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, proptest(strategy = "proptest::option::of(\"[a-z ]{0,30}\")"))]
+    pub rolled_back: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

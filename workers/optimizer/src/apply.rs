@@ -142,7 +142,8 @@ impl Applier {
         done
     }
 
-    async fn rollback_locked(&self, function: &str) -> Result<Change, JobError> {
+    /// [`Applier::rollback`] by a caller that holds the function's lock (a pass).
+    pub(crate) async fn rollback_locked(&self, function: &str) -> Result<Change, JobError> {
         let Some(mut change) = self.last(function).await? else {
             return Err(JobError::permanent(
                 "nothing_to_roll_back",

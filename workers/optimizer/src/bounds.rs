@@ -97,6 +97,7 @@ mod tests {
             max_memory_mb: max,
             max_timeout_s: 900,
             max_change_pct: pct,
+            watch_secs: 0,
         }
     }
 

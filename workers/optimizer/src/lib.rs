@@ -38,6 +38,7 @@ pub mod statistics;
 pub mod sweep;
 pub mod tuning;
 pub mod undo;
+pub mod watch;
 mod worker;
 
 pub use worker::{Optimizer, OptimizerSettings};

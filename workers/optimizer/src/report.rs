@@ -50,6 +50,14 @@ pub struct FunctionReport {
     /// Why a change was not applied in mode `apply`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_applied: Option<String>,
+    /// The function's alarms read before an apply and watched after it
+    /// ([`crate::watch`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub watched_alarms: Vec<String>,
+    /// The alarm that went to ALARM while the applied change was watched: the change is
+    /// rolled back (`applied` shows what was applied).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rolled_back: Option<crate::watch::Tripped>,
     /// A permanent problem with this function (the others went on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -65,6 +73,9 @@ pub struct OptimizeReport {
     pub tables: Vec<CapacityAdvice>,
     pub not_optimized: usize,
     pub applied: usize,
+    /// Applied changes rolled back at once: an alarm went off while they were watched.
+    #[serde(default)]
+    pub rolled_back: usize,
     pub estimated_monthly_savings_usd: f64,
 }
 
@@ -151,8 +162,13 @@ impl stoker_kit::Summary for OptimizeReport {
                     .filter(|s| !s.is_empty())
                     .map(|s| format!(" (swept {s})"))
                     .unwrap_or_default();
+                let back = f
+                    .rolled_back
+                    .as_ref()
+                    .map(|t| format!(" (rolled back: {} in ALARM)", t.alarm))
+                    .unwrap_or_default();
                 format!(
-                    "{}: {}, {} -> {to} MB{swept}",
+                    "{}: {}, {} -> {to} MB{swept}{back}",
                     f.function,
                     serde_name(&f.finding),
                     f.current_memory_mb

@@ -6,10 +6,10 @@
 //! alone), puts back a sweep that was killed on the way, reviews, sweeps if asked, applies if
 //! asked and the guardrails allow, and gives the lock back.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest, PowerTuning};
+use stoker_events::payload::optimize::{Bounds, OptimizeMode, OptimizeRequest, PowerTuning};
 use stoker_events::payload::outcome::Finding;
 use stoker_kit::JobError;
 
@@ -19,7 +19,10 @@ use crate::functions::{FunctionInfo, LEAVE_ALONE_TAG, OPT_IN_TAG, OPT_IN_VALUE, 
 use crate::lock::{GRACE, Holder};
 use crate::recommend::{Observed, Recommendation, recommend, unmet};
 use crate::report::FunctionReport;
-use crate::{Optimizer, budget, chart, sweep, undo};
+use crate::{Optimizer, budget, chart, sweep, undo, watch};
+
+/// What a rollback after a watch needs of the job's time at most.
+const ROLLBACK_TIME: Duration = Duration::from_secs(60);
 
 impl Optimizer {
     /// Reviews `f` for the pass `event_id`, which must end by `deadline`.
@@ -110,7 +113,10 @@ impl Optimizer {
             }
         }
         if req.mode == OptimizeMode::Apply && r.finding == Finding::NotOptimized {
-            match self.guarded_apply(&mut r, &f, event_id).await {
+            match self
+                .guarded_apply(&mut r, &f, &req.bounds, event_id, deadline)
+                .await
+            {
                 Err(e) if e.is_permanent() => r.error = Some(e.to_string()),
                 other => other?,
             }
@@ -147,6 +153,8 @@ impl Optimizer {
             applied: None,
             pruned_versions: Vec::new(),
             not_applied: None,
+            watched_alarms: Vec::new(),
+            rolled_back: None,
             error: None,
         };
         Ok((r, p))
@@ -228,7 +236,9 @@ impl Optimizer {
         &self,
         r: &mut FunctionReport,
         f: &FunctionInfo,
+        bounds: &Bounds,
         event_id: &str,
+        deadline: Instant,
     ) -> Result<(), JobError> {
         if let Some(why) = &r.bounds_unmet {
             r.not_applied = Some(format!("the bounds cannot be met: {why}"));
@@ -262,6 +272,13 @@ impl Optimizer {
                 return Ok(());
             }
         }
+        let cw = &self.observer.cloudwatch;
+        let (alarms, tripped) = watch::alarms(cw, &f.name, &self.applier.alias).await?;
+        r.watched_alarms = alarms;
+        if let Some(t) = tripped {
+            r.not_applied = Some(format!("the function is unhealthy: {t}"));
+            return Ok(());
+        }
         self.halt.check(crate::halt::Step::Applying).await;
         match self
             .applier
@@ -270,6 +287,18 @@ impl Optimizer {
         {
             Applied::Changed(change) => {
                 r.applied = Some(change);
+                // Watched until the job must end, less the time a rollback takes.
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .saturating_sub(ROLLBACK_TIME);
+                let within = Duration::from_secs(bounds.watch_secs.into()).min(left);
+                if let Some(t) = watch::watch(cw, &r.watched_alarms, within).await? {
+                    tracing::warn!(function = %f.name, alarm = %t.alarm, reason = %t.reason, "an alarm went off after the apply: rolling it back");
+                    // The pass holds the function's lock.
+                    self.applier.rollback_locked(&f.name).await?;
+                    r.rolled_back = Some(t);
+                    return Ok(());
+                }
                 // The older versions go; a failure is retried by the next apply.
                 match crate::prune::prune(&self.lambda, &f.name, self.keep_versions).await {
                     Ok(pruned) => r.pruned_versions = pruned,
@@ -324,6 +353,8 @@ fn locked(f: &FunctionInfo, req: &OptimizeRequest, holder: &Holder) -> FunctionR
         applied: None,
         pruned_versions: Vec::new(),
         not_applied: (req.mode == OptimizeMode::Apply).then_some(why),
+        watched_alarms: Vec::new(),
+        rolled_back: None,
         error: None,
     }
 }

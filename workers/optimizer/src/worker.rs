@@ -159,6 +159,7 @@ impl Optimizer {
             }
             report.not_optimized += usize::from(r.finding == Finding::NotOptimized);
             report.applied += usize::from(r.applied.is_some());
+            report.rolled_back += usize::from(r.rolled_back.is_some());
             report.estimated_monthly_savings_usd += r.estimated_monthly_savings_usd.unwrap_or(0.0);
             report.functions.push(r);
         }
@@ -188,6 +189,7 @@ impl Optimizer {
             recommended_timeout_s: r.recommended_timeout_s,
             estimated_monthly_savings_usd: r.estimated_monthly_savings_usd,
             applied: r.applied.is_some(),
+            rolled_back: r.rolled_back.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -213,6 +215,7 @@ impl Job for Optimizer {
                 Metric::count("NotOptimized", count(Finding::NotOptimized)),
                 Metric::count("Unavailable", count(Finding::Unavailable)),
                 Metric::count("ChangesApplied", report.applied as f64),
+                Metric::count("ChangesRolledBack", report.rolled_back as f64),
                 Metric {
                     name: "EstimatedMonthlySavingsUsd",
                     unit: "None",
