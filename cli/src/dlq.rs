@@ -27,7 +27,7 @@ pub struct DlqArgs {
 pub enum DlqCmd {
     /// Show dead letters with their reasons, without consuming them.
     List {
-        /// warmup, cache-warmer, backup, rollup or optimizer.
+        /// The worker's name (`stoker run --help` lists them).
         worker: Worker,
         /// Show at most this many.
         #[arg(long, default_value_t = 100)]

@@ -9,9 +9,10 @@ use std::process::{ExitStatus, Stdio};
 
 use clap::Args;
 use stoker_events::Worker;
-use stoker_kit::poll::{STOP_ON_STDIN_EOF, shutdown_signal};
+use stoker_kit::poll::{STOP_ON_STDIN_EOF, signals};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
+use tokio::task::{JoinError, JoinSet};
 
 use crate::context::{AwsArgs, Ctx};
 use crate::error::CliError;
@@ -64,34 +65,20 @@ impl RunArgs {
         let beside = std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf));
-        let bins = chosen
-            .iter()
-            .map(|w| binary(*w, beside.as_deref()).map(|b| (*w, b)))
-            .collect::<Result<Vec<_>, _>>()?;
         let ctx = aws.ctx().await?;
-        let mut env = stack_env(&ctx);
-        env.push((STOP_ON_STDIN_EOF, Some("1".into())));
-        env.push((
-            "STOKER_CONCURRENCY",
-            Some(self.concurrency.max(1).to_string()),
-        ));
-        env.push(("STOKER_BUS", Some(ctx.output("BusName")?.to_owned())));
-        env.push((
-            "STOKER_OPS_TABLE",
-            Some(ctx.output("OpsTableName")?.to_owned()),
-        ));
-        for (var, v) in [
-            ("AWS_ENDPOINT_URL", &aws.endpoint_url),
-            ("AWS_REGION", &aws.region),
-            ("AWS_PROFILE", &aws.profile),
-        ] {
-            if v.is_some() {
-                env.push((var, v.clone()));
-            }
+        // Everything each worker needs first: nothing starts unless all can.
+        let mut plans = Vec::new();
+        for w in chosen {
+            let bin = binary(w, beside.as_deref())?;
+            let queue = (ctx.queue_url(w)?.to_owned(), ctx.dlq_url(w)?.to_owned());
+            plans.push((w, bin, queue));
         }
+        let env = self.env(aws, &ctx)?;
+        let (kill_tx, kill_rx) = watch::channel(false);
         let mut pipes: Vec<ChildStdin> = Vec::new();
         let mut running: JoinSet<(Worker, std::io::Result<ExitStatus>)> = JoinSet::new();
-        for (w, bin) in bins {
+        let mut not_started = None;
+        for (w, bin, (queue, dlq)) in plans {
             let mut cmd = Command::new(&bin);
             for (var, v) in &env {
                 match v {
@@ -99,48 +86,68 @@ impl RunArgs {
                     None => cmd.env_remove(var),
                 };
             }
-            cmd.env("STOKER_QUEUE_URL", ctx.queue_url(w)?)
-                .env("STOKER_DLQ_URL", ctx.dlq_url(w)?)
+            cmd.env("STOKER_QUEUE_URL", queue)
+                .env("STOKER_DLQ_URL", dlq)
                 .stdin(Stdio::piped());
-            let mut child: Child = cmd
-                .spawn()
-                .map_err(|e| CliError::new(format!("cannot start {}: {e}", bin.display())))?;
-            pipes.extend(child.stdin.take());
-            running.spawn(async move { (w, child.wait().await) });
+            match cmd.spawn() {
+                Ok(mut child) => {
+                    pipes.extend(child.stdin.take());
+                    running.spawn(supervise(w, child, kill_rx.clone()));
+                }
+                Err(e) => {
+                    not_started = Some(format!("cannot start {}: {e}", bin.display()));
+                    break;
+                }
+            }
         }
-        eprintln!(
-            "stoker run: {} worker(s) polling; Ctrl-C or SIGTERM stops them",
-            running.len()
-        );
-        // Until a signal, or until a worker stops on its own (a setting it cannot use).
-        let first = tokio::select! {
-            _ = shutdown_signal() => None,
-            done = running.join_next() => done,
+        let first = if not_started.is_some() {
+            None
+        } else {
+            eprintln!(
+                "stoker run: {} worker(s) polling; Ctrl-C or SIGTERM stops them",
+                running.len()
+            );
+            // Until a signal, or until a worker stops on its own (a setting it cannot use).
+            tokio::select! {
+                _ = signals() => None,
+                done = running.join_next() => done,
+            }
         };
-        // Closing their stdin stops the others (they finish their jobs in flight first).
+        // Closing their stdin stops the others (they finish their jobs in flight first); a
+        // second signal kills those still running.
         drop(pipes);
+        let escalate = tokio::spawn(async move {
+            signals().await;
+            eprintln!("stoker run: a second signal: killing the workers still running");
+            let _ = kill_tx.send(true);
+        });
         let mut failed = Vec::new();
-        let mut note = |done: Result<
-            (Worker, std::io::Result<ExitStatus>),
-            tokio::task::JoinError,
-        >| match done {
+        let mut early = Vec::new();
+        let mut note = |done: Result<(Worker, std::io::Result<ExitStatus>), JoinError>| match done {
             Ok((_, Ok(s))) if s.success() => {}
             Ok((w, Ok(s))) => failed.push(format!("{w} ({s})")),
             Ok((w, Err(e))) => failed.push(format!("{w} ({e})")),
             Err(e) => failed.push(e.to_string()),
         };
-        let stopped_early = first.is_some();
         if let Some(done) = first {
+            if let Ok((w, _)) = &done {
+                early.push(w.to_string());
+            }
             note(done);
         }
         while let Some(done) = running.join_next().await {
             note(done);
         }
-        if failed.is_empty() && !stopped_early {
+        escalate.abort();
+        if let Some(why) = not_started {
+            return Err(CliError::new(format!("stoker run: {why}"))
+                .fix("build the workers: cargo build --workspace --bins"));
+        }
+        if failed.is_empty() && early.is_empty() {
             return Ok(());
         }
         let which = if failed.is_empty() {
-            "a worker exited on its own".to_owned()
+            format!("{} exited on its own", early.join(", "))
         } else {
             format!("stopped with an error: {}", failed.join(", "))
         };
@@ -148,6 +155,47 @@ impl RunArgs {
             CliError::new(format!("stoker run: {which}; its log is above"))
                 .fix("fix the setting its log names, or leave that worker out with --workers"),
         )
+    }
+
+    /// The environment every worker gets (`None`: removed): the stack's settings, its ops
+    /// table and bus, the concurrency, and the command line's AWS options; never the
+    /// settings that would make it another kind of process.
+    fn env(&self, aws: &AwsArgs, ctx: &Ctx) -> Result<Vec<(String, Option<String>)>, CliError> {
+        let mut env: Vec<(String, Option<String>)> = stack_env(ctx)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        let mut set = |k: &str, v: Option<String>| env.push((k.to_owned(), v));
+        set(STOP_ON_STDIN_EOF, Some("1".into()));
+        set(
+            "STOKER_CONCURRENCY",
+            Some(self.concurrency.max(1).to_string()),
+        );
+        set("STOKER_BUS", Some(ctx.output("BusName")?.to_owned()));
+        set(
+            "STOKER_OPS_TABLE",
+            Some(ctx.output("OpsTableName")?.to_owned()),
+        );
+        // A long-poll process (not the Lambda driver), with its own worker's job timeout.
+        set("AWS_LAMBDA_RUNTIME_API", None);
+        set("STOKER_JOB_TIMEOUT_SECS", None);
+        set("STOKER_VISIBILITY_SECS", None);
+        if let Some(e) = &aws.endpoint_url {
+            // --endpoint-url sends every call there, as it does the CLI's own.
+            for (k, _) in std::env::vars_os() {
+                if let Some(k) = k.to_str().filter(|k| k.starts_with("AWS_ENDPOINT_URL_")) {
+                    set(k, None);
+                }
+            }
+            set("AWS_ENDPOINT_URL", Some(e.clone()));
+        }
+        if let Some(r) = &aws.region {
+            set("AWS_REGION", Some(r.clone()));
+        }
+        if let Some(p) = &aws.profile {
+            set("AWS_PROFILE", Some(p.clone()));
+        }
+        Ok(env)
     }
 
     fn chosen(&self) -> Result<Vec<Worker>, CliError> {
@@ -166,6 +214,21 @@ impl RunArgs {
             })
             .collect()
     }
+}
+
+/// Waits for a worker to exit; kills it when `kill` turns true.
+async fn supervise(
+    w: Worker,
+    mut child: Child,
+    mut kill: watch::Receiver<bool>,
+) -> (Worker, std::io::Result<ExitStatus>) {
+    tokio::select! {
+        status = child.wait() => return (w, status),
+        // (A sender gone without asking kills nothing.)
+        Ok(_) = kill.wait_for(|k| *k) => {}
+    }
+    let _ = child.start_kill();
+    (w, child.wait().await)
 }
 
 /// A worker's binary: `stoker-<name>` beside `stoker`, else on PATH.

@@ -21,14 +21,6 @@ use std::time::{Duration, Instant};
 use stoker_it::bench::{effects, fill, fill_with, raw_loop, run_json};
 use stoker_it::kit::KitEnv;
 
-const WORKERS: [&str; 5] = [
-    "stoker-warmup",
-    "stoker-cache-warmer",
-    "stoker-backup",
-    "stoker-rollup",
-    "stoker-optimizer",
-];
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args()
@@ -214,8 +206,9 @@ async fn main() -> anyhow::Result<()> {
     println!("\n## Cold start: exec -> ready for the first event (median of 10)\n");
     println!("| process | ready ms | binary size MiB |");
     println!("|---|---:|---:|");
-    for w in WORKERS {
-        let bin = dir.join(w);
+    // Every worker of the catalog.
+    for w in stoker_events::Worker::ALL.map(|w| format!("stoker-{}", w.name())) {
+        let bin = dir.join(&w);
         let size = std::fs::metadata(&bin)?.len() as f64 / 1_048_576.0;
         let ms = median(
             (0..10)

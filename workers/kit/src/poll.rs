@@ -374,7 +374,7 @@ pub const STOP_ON_STDIN_EOF: &str = "STOKER_STOP_ON_STDIN_EOF";
 pub async fn shutdown_signal() {
     let parent_gone = stdin_closed();
     tokio::select! {
-        _ = signal() => {}
+        _ = signals() => {}
         _ = parent_gone => {}
     }
 }
@@ -387,14 +387,17 @@ async fn stdin_closed() {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // A plain thread: reading stdin blocks, and it must not hold a runtime worker.
     std::thread::spawn(move || {
-        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        if let Err(e) = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink()) {
+            tracing::warn!(error = %e, "reading stdin failed: stopping as if it closed");
+        }
         let _ = tx.send(());
     });
     let _ = rx.await;
     tracing::info!("stdin closed: stopping");
 }
 
-async fn signal() {
+/// Resolves on SIGTERM or SIGINT only (whatever `STOKER_STOP_ON_STDIN_EOF` says).
+pub async fn signals() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
