@@ -11,7 +11,7 @@
 //! use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
 //!
 //! let req = WarmupRequest {
-//!     targets: vec![WarmupTarget { function: "api".into(), qualifier: Some("live".into()), concurrency: 5, payload: None }],
+//!     targets: vec![WarmupTarget { function: "api".into(), qualifier: Some("live".into()), concurrency: 5, payload: None, schedules: vec![] }],
 //!     hold_open_ms: 100,
 //!     invocation_timeout_ms: 10_000,
 //! };
@@ -33,6 +33,7 @@
 //!   EventBridge wrapper (`account`, `region`, `resources`, ...) are ignored.
 
 mod body;
+pub mod cron;
 mod decode;
 mod envelope;
 mod error;

@@ -279,6 +279,7 @@ pub fn test_event(function: &str, behaviour: Value) -> (String, String) {
             qualifier: None,
             concurrency: 1,
             payload: Some(behaviour),
+            schedules: vec![],
         }],
         hold_open_ms: 0,
         invocation_timeout_ms: 1000,

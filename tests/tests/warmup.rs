@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
-use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
-use stoker_events::{Envelope, SOURCE_OPERATOR, Worker};
+use stoker_events::payload::warmup::{TargetSchedule, WarmupRequest, WarmupTarget};
+use stoker_events::{Envelope, SOURCE_OPERATOR, SOURCE_SCHEDULE, Worker};
 use stoker_it::kit::{KitEnv, create_ops_table};
 use stoker_it::lambda::deploy_example;
 use stoker_it::{emulator, unique, worker_sdk, workspace_bin};
@@ -20,6 +20,7 @@ fn target(function: &str, qualifier: Option<&str>, concurrency: u32) -> WarmupTa
         concurrency,
         // A valid event for the handler: without the guard, a ping would count a hit.
         payload: Some(json!({ "name": "pinged" })),
+        schedules: vec![],
     }
 }
 
@@ -270,6 +271,59 @@ async fn the_worker_binary_warms_a_queued_request_and_dead_letters_a_bad_one() {
         "reason: {reason}"
     );
     assert_eq!(hits(&sdk, &table, "pinged").await, None);
+    env.delete().await;
+    cleanup(&sdk, &function, &table).await;
+}
+
+/// A job a schedule sent warms a target with its own schedules only when one is due (here a
+/// rate of every minute, at its concurrency of 2), and leaves the others for later, named in
+/// the report (a cron for the year 2199: the missing function it names is never invoked).
+#[tokio::test]
+async fn a_scheduled_job_warms_only_the_targets_whose_own_schedule_is_due() {
+    let sdk = emulator().await;
+    let env = KitEnv::create(&sdk, "warms", 3, false)
+        .await
+        .expect("resources");
+    let (function, table) = example(&sdk, "warms").await;
+    let _worker = env
+        .spawn_worker(workspace_bin("stoker-warmup").to_str().expect("path"), &[])
+        .expect("spawn the worker");
+    let mut due = target(&function, None, 1);
+    due.schedules = vec![TargetSchedule {
+        cron: None,
+        rate_minutes: Some(1),
+        concurrency: 2,
+    }];
+    let mut later = target(&unique("never"), None, 1);
+    later.schedules = vec![TargetSchedule {
+        cron: Some("0 0 1 1 ? 2199".into()),
+        rate_minutes: None,
+        concurrency: 5,
+    }];
+    let job = Envelope::new(
+        request(vec![due, later.clone()]),
+        SOURCE_SCHEDULE,
+        "schedule:it",
+    );
+    env.send(&serde_json::to_string(&job).expect("json"), None)
+        .await
+        .expect("send");
+    let report = env
+        .wait_outcome("warmup", &job.id.to_string(), Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        report["targets"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(
+        report["targets"][0]["function"],
+        function.as_str(),
+        "{report}"
+    );
+    assert_eq!(report["targets"][0]["concurrency"], 2, "{report}");
+    assert_eq!(report["targets"][0]["succeeded"], 2, "{report}");
+    assert_eq!(report["not_due"], json!([later.function]), "{report}");
     env.delete().await;
     cleanup(&sdk, &function, &table).await;
 }

@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
                 qualifier: None,
                 concurrency: c,
                 payload: None,
+                schedules: vec![],
             })
             .collect(),
         hold_open_ms: 100,

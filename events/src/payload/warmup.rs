@@ -52,6 +52,75 @@ pub struct WarmupTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, proptest(strategy = "crate::arb::json_object()"))]
     pub payload: Option<serde_json::Value>,
+    /// The target's own schedules (0-10). A job sent by a schedule (`requested_by`
+    /// `schedule:…`) warms a target that has some only when one is due at the job's time (the
+    /// minute it was sent), with that schedule's concurrency (the highest of those due); a
+    /// target without any is warmed by every job at `concurrency`. An operator's job warms
+    /// every target at `concurrency`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        test,
+        proptest(
+            strategy = "proptest::collection::vec(proptest::prelude::any::<TargetSchedule>(), 0..2)"
+        )
+    )]
+    #[schemars(length(max = 10))]
+    pub schedules: Vec<TargetSchedule>,
+}
+
+/// When a target is warmed by a scheduled job: a cron expression or a rate (one of them), and
+/// how many instances then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(test, derive(proptest_derive::Arbitrary))]
+#[serde(deny_unknown_fields)]
+pub struct TargetSchedule {
+    /// EventBridge's cron fields, UTC: `minutes hours day-of-month month day-of-week year`
+    /// (`0/15 8-18 ? * MON-FRI *`; no `L`, `W` or `#`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        test,
+        proptest(strategy = "proptest::option::of(\"0/15 8-18 \\\\? \\\\* MON-FRI \\\\*\")")
+    )]
+    pub cron: Option<String>,
+    /// Every N minutes of the day, from midnight UTC (1-1440).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1440))]
+    pub rate_minutes: Option<u32>,
+    /// Instances to keep warm while this schedule is due (1-100).
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 100))]
+    pub concurrency: u32,
+}
+
+impl TargetSchedule {
+    /// Whether the schedule is due in the minute of `t` (a cron that does not parse never is:
+    /// validation refuses it first).
+    pub fn due(&self, t: chrono::DateTime<chrono::Utc>) -> bool {
+        use chrono::Timelike;
+        match (&self.cron, self.rate_minutes) {
+            (Some(c), _) => crate::cron::Cron::parse(c).is_ok_and(|c| c.matches(t)),
+            (None, Some(n)) if n > 0 => (t.hour() * 60 + t.minute()).is_multiple_of(n),
+            _ => false,
+        }
+    }
+}
+
+impl Validate for TargetSchedule {
+    fn validate(&self, v: &mut Validator) {
+        match (&self.cron, self.rate_minutes) {
+            (Some(c), None) => {
+                if let Err(e) = crate::cron::Cron::parse(c) {
+                    v.fail("cron", e);
+                }
+            }
+            (None, Some(n)) => v.range("rate_minutes", n.into(), 1, 1440),
+            _ => v.fail(
+                "cron",
+                "give a cron expression or rate_minutes (one of them)",
+            ),
+        }
+        v.range("concurrency", self.concurrency.into(), 1, MAX_CONCURRENCY);
+    }
 }
 
 fn one() -> u32 {
@@ -88,6 +157,8 @@ impl Validate for WarmupTarget {
             v.name("qualifier", q, names::qualifier);
         }
         v.range("concurrency", self.concurrency.into(), 1, MAX_CONCURRENCY);
+        v.count("schedules", self.schedules.len(), 0, 10);
+        v.each("schedules", &self.schedules);
         if let Some(p) = &self.payload {
             if !p.is_object() {
                 v.fail("payload", "must be a JSON object");

@@ -209,6 +209,7 @@ mod tests {
                 qualifier: None,
                 concurrency: 1,
                 payload: None,
+                schedules: vec![],
             }],
             hold_open_ms: 0,
             invocation_timeout_ms: 1000,

@@ -8,6 +8,7 @@
 
 mod invoke;
 mod report;
+pub mod schedule;
 mod target;
 
 use std::sync::Arc;
@@ -107,7 +108,10 @@ impl Job for Warmup {
     }
 
     async fn run(&self, req: WarmupRequest, ctx: &JobCtx) -> Result<Report, JobError> {
-        let report = self.warm(&req, &ctx.event.correlation_id).await?;
+        let scheduled = schedule::by_schedule(&ctx.event.requested_by);
+        let (due, later) = schedule::plan(&req, ctx.event.time, scheduled);
+        let mut report = self.warm(&due, &ctx.event.correlation_id).await?;
+        report.not_due = later;
         emit_metrics(
             Worker::Warmup.name(),
             &[

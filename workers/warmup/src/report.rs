@@ -80,6 +80,9 @@ pub struct Report {
     pub cold: u32,
     pub failed_targets: u32,
     pub duration_ms: u64,
+    /// Targets of a scheduled job none of whose own schedules was due at the job's time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_due: Vec<String>,
 }
 
 impl Report {
@@ -93,6 +96,7 @@ impl Report {
             cold: sum(|t| t.cold),
             failed_targets: targets.iter().filter(|t| t.error.is_some()).count() as u32,
             duration_ms: 0,
+            not_due: Vec::new(),
             targets,
         }
     }
@@ -117,6 +121,8 @@ impl stoker_kit::Summary for Report {
     /// `f: 3/3 pings answered by the guard, 3 instances, 1 cold, p50 12 ms`, per target
     /// (answers from the handler itself, the function not wrapped, are named apart).
     fn summary(&self) -> String {
+        let later =
+            (!self.not_due.is_empty()).then(|| format!("not due: {}", self.not_due.join(", ")));
         self.targets
             .iter()
             .map(|t| {
@@ -135,6 +141,7 @@ impl stoker_kit::Summary for Report {
                     t.latency_p50_ms
                 )
             })
+            .chain(later)
             .collect::<Vec<_>>()
             .join("; ")
     }

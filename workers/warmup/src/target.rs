@@ -146,6 +146,7 @@ mod tests {
             qualifier: Some("live".into()),
             concurrency: 4,
             payload: None,
+            schedules: vec![],
         }
     }
 
