@@ -56,6 +56,10 @@ pub struct OptimizeArgs {
     /// DynamoDB tables to advise on (on-demand vs provisioned); repeatable.
     #[arg(long = "table")]
     pub tables: Vec<String>,
+    /// Also advise on provisioned concurrency (peak concurrency, cold starts, its monthly
+    /// cost next to warm-up pings).
+    #[arg(long)]
+    pub provisioned_concurrency: bool,
     /// Write each sweep's chart as `DIR/<function>.svg`.
     #[arg(long)]
     pub charts: Option<PathBuf>,
@@ -130,6 +134,7 @@ impl OptimizeArgs {
             bounds: Bounds::default(),
             power_tuning,
             tables: self.tables.clone(),
+            provisioned_concurrency: self.provisioned_concurrency,
         })
     }
 }

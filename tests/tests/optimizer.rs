@@ -29,6 +29,7 @@ fn request(functions: FunctionSelector, mode: OptimizeMode) -> OptimizeRequest {
         bounds: Bounds::default(),
         power_tuning: None,
         tables: vec![],
+        provisioned_concurrency: false,
     }
 }
 
@@ -417,6 +418,86 @@ async fn an_alarm_going_off_after_an_apply_rolls_the_change_back() {
         "{line}"
     );
     let _ = cw.delete_alarms().alarm_names(&alarm).send().await;
+    cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
+}
+
+/// Provisioned-concurrency advice: the peak of ConcurrentExecutions and the cold starts (the
+/// REPORT lines with an Init Duration) of the lookback give the advice, priced against warm-up
+/// pings; a pass that does not ask for it reads neither.
+#[tokio::test]
+async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() {
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-pc", 1024, 30, &[]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    aws_sdk_cloudwatch::Client::new(&sdk)
+        .put_metric_data()
+        .namespace("AWS/Lambda")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("ConcurrentExecutions")
+                .dimensions(
+                    Dimension::builder()
+                        .name("FunctionName")
+                        .value(&name)
+                        .build(),
+                )
+                .timestamp(ago(24))
+                .unit(StandardUnit::Count)
+                .value(3.0)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricData");
+    // 20 cold starts of the 1,000 invocations: 2 %.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let group = format!("/aws/lambda/{name}");
+    logs.create_log_stream()
+        .log_group_name(&group)
+        .log_stream_name("cold")
+        .send()
+        .await
+        .expect("CreateLogStream");
+    let at = (chrono::Utc::now() - chrono::Duration::hours(1)).timestamp_millis();
+    let mut put = logs
+        .put_log_events()
+        .log_group_name(&group)
+        .log_stream_name("cold");
+    for i in 0..20 {
+        put = put.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(at + i)
+                .message(format!("REPORT RequestId: c{i}\tDuration: 120 ms\tBilled Duration: 120 ms\tMemory Size: 1024 MB\tMax Memory Used: 150 MB\tInit Duration: 250.5 ms\t"))
+                .build()
+                .expect("log event"),
+        );
+    }
+    put.send().await.expect("PutLogEvents");
+    let worker = stoker_it::optimizer::worker(&ops).await;
+    let mut req = request(names(&[&name]), OptimizeMode::Recommend);
+    let plain = worker.optimize(&req, "e-pc0").await.expect("a pass");
+    assert!(plain.functions[0].provisioned.is_none(), "not asked for");
+    req.provisioned_concurrency = true;
+    let report = worker.optimize(&req, "e-pc").await.expect("a pass");
+    let pc = report.functions[0].provisioned.clone().expect("advice");
+    assert_eq!(pc.peak_concurrency, Some(3), "{pc:?}");
+    assert_eq!(pc.cold_starts, 20, "{pc:?}");
+    assert_eq!(pc.recommended, 3, "{pc:?}");
+    assert!(
+        pc.reason.contains("2.0 % of invocations started cold"),
+        "{pc:?}"
+    );
+    // 3 instances of 1 GB for a month cost about $32; pinging them about 5 cents.
+    assert!(
+        pc.provisioned_monthly_usd > 30.0 && pc.provisioned_monthly_usd < 33.0,
+        "{pc:?}"
+    );
+    assert!(
+        pc.warmup_pings_monthly_usd > 0.04 && pc.warmup_pings_monthly_usd < 0.06,
+        "{pc:?}"
+    );
     cleanup(&sdk, &[&name]).await;
     drop_table(&sdk, &ops).await;
 }

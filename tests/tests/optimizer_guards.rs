@@ -30,6 +30,7 @@ fn request(name: &str, mode: OptimizeMode) -> OptimizeRequest {
         bounds: Bounds::default(),
         power_tuning: None,
         tables: vec![],
+        provisioned_concurrency: false,
     }
 }
 

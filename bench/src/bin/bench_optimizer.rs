@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         bounds: Bounds::default(),
         power_tuning: None,
         tables: vec![],
+        provisioned_concurrency: false,
     };
     let t = Instant::now();
     let report = worker.optimize(&req, "bench").await?;

@@ -32,6 +32,10 @@ pub struct OptimizeRequest {
         proptest(strategy = "proptest::collection::vec(\"[a-z][a-z0-9-]{2,12}\", 0..3)")
     )]
     pub tables: Vec<String>,
+    /// Also advise on provisioned concurrency per function, from its peak concurrency and
+    /// cold starts, priced against warm-up pings (advice only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisioned_concurrency: bool,
 }
 
 fn default_lookback_days() -> u32 {

@@ -29,6 +29,7 @@ pub mod lock;
 pub mod measure;
 pub mod observe;
 pub mod pricing;
+pub mod provisioned;
 pub mod prune;
 pub mod recommend;
 pub mod report;

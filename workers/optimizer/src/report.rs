@@ -32,6 +32,10 @@ pub struct FunctionReport {
     /// tell whether it also runs as fast: try it on a version first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arm64_monthly_savings_usd: Option<f64>,
+    /// Provisioned concurrency advised from the peak concurrency and cold starts, priced
+    /// against warm-up pings (asked for with `provisioned_concurrency`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub provisioned: Option<crate::provisioned::ProvisionedAdvice>,
     pub observed: Observed,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sweep: Option<SweepReport>,

@@ -19,7 +19,7 @@ use crate::functions::{FunctionInfo, LEAVE_ALONE_TAG, OPT_IN_TAG, OPT_IN_VALUE, 
 use crate::lock::{GRACE, Holder};
 use crate::recommend::{Observed, Recommendation, recommend, unmet};
 use crate::report::FunctionReport;
-use crate::{Optimizer, budget, chart, sweep, undo, watch};
+use crate::{Optimizer, budget, chart, provisioned, sweep, undo, watch};
 
 /// What a rollback after a watch needs of the job's time at most.
 const ROLLBACK_TIME: Duration = Duration::from_secs(60);
@@ -146,6 +146,12 @@ impl Optimizer {
                 .recommended_monthly_usd
                 .map(|n| p.current_monthly_usd - n),
             arm64_monthly_savings_usd: crate::recommend::arm64_saving(&observed, &self.pricing),
+            provisioned: if req.provisioned_concurrency {
+                let days = req.lookback_days;
+                Some(provisioned::advise(&self.observer, f, &observed, days, &self.pricing).await?)
+            } else {
+                None
+            },
             observed,
             sweep: None,
             chart_svg: None,
@@ -346,6 +352,7 @@ fn locked(f: &FunctionInfo, req: &OptimizeRequest, holder: &Holder) -> FunctionR
         recommended_monthly_usd: None,
         estimated_monthly_savings_usd: None,
         arm64_monthly_savings_usd: None,
+        provisioned: None,
         observed: Observed::unread(f, req.lookback_days),
         sweep: None,
         chart_svg: None,
