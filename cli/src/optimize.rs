@@ -143,6 +143,9 @@ impl OptimizeArgs {
 pub struct RollbackArgs {
     /// The function whose last optimizer change to undo.
     pub function: String,
+    /// Undo its last provisioned-concurrency change instead (the count before, or none).
+    #[arg(long)]
+    pub provisioned_concurrency: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -158,6 +161,30 @@ impl RollbackArgs {
                 .map_err(|e| CliError::new(format!("the optimizer's settings: {e}")))?;
         if let Some(alias) = settings.alias {
             applier.alias = alias;
+        }
+        if self.provisioned_concurrency {
+            let change = applier
+                .rollback_provisioned(&self.function)
+                .await
+                .map_err(|e| {
+                    CliError::new(format!("rollback of {} failed: {e}", self.function))
+                        .fix("check the function and its alias exist and your credentials may change them")
+                })?;
+            match self.output {
+                Output::Json => {
+                    println!("{}", serde_json::to_value(&change).unwrap_or_default())
+                }
+                Output::Text => println!(
+                    "{}: provisioned concurrency on {} back to {} (from {})",
+                    self.function,
+                    change.alias,
+                    change
+                        .previous
+                        .map_or_else(|| "none".to_owned(), |n| n.to_string()),
+                    change.provisioned
+                ),
+            }
+            return Ok(());
         }
         let change = applier.rollback(&self.function).await.map_err(|e| {
             let fix = match e.code() {

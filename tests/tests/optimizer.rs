@@ -422,16 +422,10 @@ async fn an_alarm_going_off_after_an_apply_rolls_the_change_back() {
     drop_table(&sdk, &ops).await;
 }
 
-/// Provisioned-concurrency advice: the peak of ConcurrentExecutions and the cold starts (the
-/// REPORT lines with an Init Duration) of the lookback give the advice, priced against warm-up
-/// pings; a pass that does not ask for it reads neither.
-#[tokio::test]
-async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() {
-    let sdk = emulator().await;
-    let ops = ops_table(&sdk).await;
-    let name = function(&sdk, "opt-pc", 1024, 30, &[]).await;
-    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
-    aws_sdk_cloudwatch::Client::new(&sdk)
+/// A peak of `peak` concurrent executions a day ago, and `cold` REPORT lines with an Init
+/// Duration an hour ago.
+async fn seed_cold_starts(sdk: &aws_config::SdkConfig, name: &str, peak: f64, cold: i64) {
+    aws_sdk_cloudwatch::Client::new(sdk)
         .put_metric_data()
         .namespace("AWS/Lambda")
         .metric_data(
@@ -440,19 +434,18 @@ async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() 
                 .dimensions(
                     Dimension::builder()
                         .name("FunctionName")
-                        .value(&name)
+                        .value(name)
                         .build(),
                 )
                 .timestamp(ago(24))
                 .unit(StandardUnit::Count)
-                .value(3.0)
+                .value(peak)
                 .build(),
         )
         .send()
         .await
         .expect("PutMetricData");
-    // 20 cold starts of the 1,000 invocations: 2 %.
-    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
     let group = format!("/aws/lambda/{name}");
     logs.create_log_stream()
         .log_group_name(&group)
@@ -465,7 +458,7 @@ async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() 
         .put_log_events()
         .log_group_name(&group)
         .log_stream_name("cold");
-    for i in 0..20 {
+    for i in 0..cold {
         put = put.log_events(
             aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
                 .timestamp(at + i)
@@ -475,6 +468,19 @@ async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() 
         );
     }
     put.send().await.expect("PutLogEvents");
+}
+
+/// Provisioned-concurrency advice: the peak of ConcurrentExecutions and the cold starts (the
+/// REPORT lines with an Init Duration) of the lookback give the advice, priced against warm-up
+/// pings; a pass that does not ask for it reads neither.
+#[tokio::test]
+async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() {
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-pc", 1024, 30, &[]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    // 20 cold starts of the 1,000 invocations: 2 %.
+    seed_cold_starts(&sdk, &name, 3.0, 20).await;
     let worker = stoker_it::optimizer::worker(&ops).await;
     let mut req = request(names(&[&name]), OptimizeMode::Recommend);
     let plain = worker.optimize(&req, "e-pc0").await.expect("a pass");
@@ -498,6 +504,78 @@ async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() 
         pc.warmup_pings_monthly_usd > 0.04 && pc.warmup_pings_monthly_usd < 0.06,
         "{pc:?}"
     );
+    cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
+}
+
+/// In mode apply, the advice is set on the function's `live` alias, bounded by
+/// `max_provisioned_concurrency`, recorded first, held back by the cooldown, and rolled back
+/// to no configuration.
+#[tokio::test]
+async fn provisioned_concurrency_is_applied_on_the_alias_within_its_bound_and_rolled_back() {
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-pca", 1024, 30, &[OPT_IN]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    seed_cold_starts(&sdk, &name, 3.0, 20).await;
+    let worker = stoker_it::optimizer::worker(&ops).await;
+    let mut req = request(names(&[&name]), OptimizeMode::Apply);
+    req.provisioned_concurrency = true;
+    req.bounds.max_provisioned_concurrency = 2;
+    let report = worker.optimize(&req, "e-pca").await.expect("a pass");
+    let f = &report.functions[0];
+    assert!(
+        f.applied.is_some(),
+        "the memory change made the alias: {f:?}"
+    );
+    let pc = f.provisioned.as_ref().expect("advice");
+    assert_eq!(pc.recommended, 3, "{pc:?}");
+    let change = pc
+        .applied
+        .clone()
+        .unwrap_or_else(|| panic!("applied: {pc:?}"));
+    assert_eq!(
+        (change.previous, change.provisioned),
+        (None, 2),
+        "bounded to 2"
+    );
+    assert_eq!(
+        worker.applier.provisioned_now(&name).await.expect("read"),
+        Some(2)
+    );
+
+    let again = worker.optimize(&req, "e-pca2").await.expect("a pass");
+    let held = again.functions[0].provisioned.as_ref().expect("advice");
+    assert!(held.applied.is_none(), "{held:?}");
+    assert!(
+        held.not_applied
+            .as_deref()
+            .unwrap_or_default()
+            .contains("already has 2")
+            || held
+                .not_applied
+                .as_deref()
+                .unwrap_or_default()
+                .contains("changed less than"),
+        "{held:?}"
+    );
+
+    let back = worker
+        .applier
+        .rollback_provisioned(&name)
+        .await
+        .expect("rollback");
+    assert_eq!(back.status, "rolled_back");
+    assert_eq!(
+        worker.applier.provisioned_now(&name).await.expect("read"),
+        None
+    );
+    let twice = worker
+        .applier
+        .rollback_provisioned(&name)
+        .await
+        .expect_err("once only");
+    assert_eq!(twice.code(), "already_rolled_back");
     cleanup(&sdk, &[&name]).await;
     drop_table(&sdk, &ops).await;
 }

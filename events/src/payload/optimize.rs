@@ -33,7 +33,8 @@ pub struct OptimizeRequest {
     )]
     pub tables: Vec<String>,
     /// Also advise on provisioned concurrency per function, from its peak concurrency and
-    /// cold starts, priced against warm-up pings (advice only).
+    /// cold starts, priced against warm-up pings; in mode `apply`, set it on the function's
+    /// alias (opted-in functions only, at most `bounds.max_provisioned_concurrency`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub provisioned_concurrency: bool,
 }
@@ -147,6 +148,10 @@ pub struct Bounds {
     #[serde(default = "watch")]
     #[schemars(range(min = 0, max = 600))]
     pub watch_secs: u32,
+    /// The most provisioned instances an apply sets on a function's alias (0-100; 0: never).
+    #[serde(default = "max_provisioned")]
+    #[schemars(range(min = 0, max = 100))]
+    pub max_provisioned_concurrency: u32,
 }
 
 impl Default for Bounds {
@@ -157,6 +162,7 @@ impl Default for Bounds {
             max_timeout_s: max_timeout(),
             max_change_pct: max_change(),
             watch_secs: watch(),
+            max_provisioned_concurrency: max_provisioned(),
         }
     }
 }
@@ -175,6 +181,9 @@ fn max_change() -> u32 {
 }
 fn watch() -> u32 {
     300
+}
+fn max_provisioned() -> u32 {
+    5
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -245,6 +254,12 @@ impl Validate for OptimizeRequest {
             v.range("max_timeout_s", b.max_timeout_s.into(), 1, 900);
             v.range("max_change_pct", b.max_change_pct.into(), 1, 100);
             v.range("watch_secs", b.watch_secs.into(), 0, 600);
+            v.range(
+                "max_provisioned_concurrency",
+                b.max_provisioned_concurrency.into(),
+                0,
+                100,
+            );
         });
         v.count("tables", self.tables.len(), 0, 20);
         v.at("tables", |v| {

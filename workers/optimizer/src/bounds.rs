@@ -98,6 +98,7 @@ mod tests {
             max_timeout_s: 900,
             max_change_pct: pct,
             watch_secs: 0,
+            max_provisioned_concurrency: 5,
         }
     }
 

@@ -30,6 +30,7 @@ pub mod measure;
 pub mod observe;
 pub mod pricing;
 pub mod provisioned;
+pub mod provisioned_apply;
 pub mod prune;
 pub mod recommend;
 pub mod report;

@@ -56,6 +56,12 @@ pub struct ProvisionedAdvice {
     pub provisioned_monthly_usd: f64,
     /// Warm-up pings keeping as many instances warm, a month.
     pub warmup_pings_monthly_usd: f64,
+    /// In mode `apply`: the change made on the alias ([`crate::provisioned_apply`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<crate::provisioned_apply::ProvisionedChange>,
+    /// In mode `apply`: why the advice was not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
 }
 
 /// Reads `f`'s peak concurrency and cold starts over `days`, and advises.
@@ -144,6 +150,8 @@ pub fn advice(
         reason,
         provisioned_monthly_usd,
         warmup_pings_monthly_usd,
+        applied: None,
+        not_applied: None,
     }
 }
 

@@ -121,7 +121,58 @@ impl Optimizer {
                 other => other?,
             }
         }
+        if req.mode == OptimizeMode::Apply && req.provisioned_concurrency {
+            match self
+                .apply_provisioned(&mut r, &f, &req.bounds, event_id)
+                .await
+            {
+                Err(e) if e.is_permanent() => r.error = Some(e.to_string()),
+                other => other?,
+            }
+        }
         Ok(r)
+    }
+
+    /// Applies `r`'s provisioned-concurrency advice unless a guardrail says no (the reason is
+    /// reported beside the advice).
+    async fn apply_provisioned(
+        &self,
+        r: &mut FunctionReport,
+        f: &FunctionInfo,
+        bounds: &Bounds,
+        event_id: &str,
+    ) -> Result<(), JobError> {
+        let rolled_back = r.rolled_back.is_some();
+        let Some(pc) = r.provisioned.as_mut() else {
+            return Ok(());
+        };
+        let why = if pc.recommended == 0 {
+            None
+        } else if f.left_alone() {
+            Some(format!(
+                "left alone: the function is tagged {LEAVE_ALONE_TAG}"
+            ))
+        } else if rolled_back {
+            Some("the memory change of this pass was rolled back: nothing else changes".into())
+        } else if bounds.max_provisioned_concurrency == 0 {
+            Some("bounds.max_provisioned_concurrency is 0".into())
+        } else {
+            None
+        };
+        if pc.recommended == 0 || why.is_some() {
+            pc.not_applied = why;
+            return Ok(());
+        }
+        let n = pc.recommended.min(bounds.max_provisioned_concurrency);
+        match self
+            .applier
+            .apply_provisioned(&f.name, n, event_id, self.cooldown)
+            .await?
+        {
+            Ok(change) => pc.applied = Some(change),
+            Err(why) => pc.not_applied = Some(why),
+        }
+        Ok(())
     }
 
     /// The read-only part: metrics, logs and the passive recommendation.

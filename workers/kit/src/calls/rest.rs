@@ -110,6 +110,15 @@ pub(super) fn lambda(scope: &Scope, method: &str, uri: &Uri<'_>) -> Call {
         ("GET", [_, "functions", name, "aliases", _]) => call("GetAlias", f(name)),
         ("PUT", [_, "functions", name, "aliases", _]) => call("UpdateAlias", f(name)),
         ("DELETE", [_, "functions", name, "aliases", _]) => call("DeleteAlias", f(name)),
+        ("GET", [_, "functions", name, "provisioned-concurrency"]) => {
+            call("GetProvisionedConcurrencyConfig", fq(name))
+        }
+        ("PUT", [_, "functions", name, "provisioned-concurrency"]) => {
+            call("PutProvisionedConcurrencyConfig", fq(name))
+        }
+        ("DELETE", [_, "functions", name, "provisioned-concurrency"]) => {
+            call("DeleteProvisionedConcurrencyConfig", fq(name))
+        }
         ("GET", [_, "functions", name]) => call("GetFunction", fq(name)),
         ("DELETE", [_, "functions", name]) => call("DeleteFunction", fq(name)),
         ("GET", [_, "tags", arn]) => call("ListTags", (*arn).to_owned()),

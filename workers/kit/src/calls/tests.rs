@@ -203,6 +203,18 @@ fn lambda_and_s3_paths_give_the_operation_and_the_resource() {
         (tags.operation.as_str(), tags.resource.as_str()),
         ("ListTags", "arn:aws:lambda:us-east-1:1:function:app-fn")
     );
+    let pc = rest_req(
+        "lambda",
+        "PUT",
+        "http://localhost:4599/2019-09-30/functions/app-fn/provisioned-concurrency?Qualifier=live",
+    );
+    assert_eq!(
+        (pc.operation.as_str(), pc.resource.as_str()),
+        (
+            "PutProvisionedConcurrencyConfig",
+            "arn:aws:lambda:us-east-1::function:app-fn:live"
+        )
+    );
     let list = rest_req(
         "lambda",
         "GET",

@@ -1,0 +1,244 @@
+//! Applying the provisioned-concurrency advice (`mode: apply` with `provisioned_concurrency`),
+//! opted in per function like every change, with the apply's guardrails: a bound
+//! (`bounds.max_provisioned_concurrency`), the cooldown, a record first and a rollback.
+//!
+//! The count is set on the alias an apply moves (`live`), never on `$LATEST` (Lambda refuses
+//! it there). The previous count (none, or a number) is recorded in the ops table *before*
+//! the change (`pk = OPTIMIZER#<function>`, `sk = PROVISIONED`), with a conditional write that
+//! is also the cooldown; [`Applier::rollback_provisioned`] puts the previous count back (or
+//! removes the configuration when there was none).
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use stoker_kit::JobError;
+use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items;
+
+use crate::apply::{Applier, pk};
+
+const SK: &str = "PROVISIONED";
+
+/// One change of a function's provisioned concurrency, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionedChange {
+    pub function: String,
+    pub alias: String,
+    /// The count before (none: no configuration).
+    pub previous: Option<u32>,
+    pub provisioned: u32,
+    /// `applying`, `applied` or `rolled_back`.
+    pub status: String,
+    pub at: String,
+    pub event_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Item {
+    pk: String,
+    sk: String,
+    #[serde(with = "items::json_text")]
+    change: ProvisionedChange,
+    #[serde(default)]
+    changed_at: i64,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    expires_at: i64,
+}
+
+impl Applier {
+    /// Sets `n` provisioned instances on the alias of `function` unless its last such change
+    /// is younger than `cooldown`; `Err(why)` in `Ok` when a guardrail said no.
+    pub async fn apply_provisioned(
+        &self,
+        function: &str,
+        n: u32,
+        event_id: &str,
+        cooldown: Duration,
+    ) -> Result<Result<ProvisionedChange, String>, JobError> {
+        let qualified = format!("{function}:{}", self.alias);
+        if crate::lambda_config::alias_version(&self.lambda, function, &self.alias)
+            .await?
+            .is_none()
+        {
+            return Ok(Err(format!(
+                "no alias {qualified}: provisioned concurrency is set on an alias, not on $LATEST"
+            )));
+        }
+        let previous = self.provisioned_now(function).await?;
+        if previous == Some(n) {
+            return Ok(Err(format!("{qualified} already has {n} provisioned")));
+        }
+        let mut change = ProvisionedChange {
+            function: function.to_owned(),
+            alias: self.alias.clone(),
+            previous,
+            provisioned: n,
+            status: "applying".into(),
+            at: Utc::now().to_rfc3339(),
+            event_id: event_id.to_owned(),
+        };
+        if !self.record_provisioned(&change, Some(cooldown)).await? {
+            return Ok(Err(format!(
+                "its provisioned concurrency changed less than {} h ago",
+                cooldown.as_secs() / 3600
+            )));
+        }
+        self.lambda
+            .put_provisioned_concurrency_config()
+            .function_name(function)
+            .qualifier(&self.alias)
+            .provisioned_concurrent_executions(n as i32)
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("PutProvisionedConcurrencyConfig {qualified}"), e))?;
+        change.status = "applied".into();
+        self.record_provisioned(&change, None).await?;
+        Ok(Ok(change))
+    }
+
+    /// Puts back the count the last recorded change replaced.
+    pub async fn rollback_provisioned(
+        &self,
+        function: &str,
+    ) -> Result<ProvisionedChange, JobError> {
+        let Some(mut change) = self.last_provisioned(function).await? else {
+            return Err(JobError::permanent(
+                "nothing_to_roll_back",
+                format!("no provisioned-concurrency change of {function} is recorded"),
+            ));
+        };
+        if change.status == "rolled_back" {
+            return Err(JobError::permanent(
+                "already_rolled_back",
+                format!(
+                    "the last provisioned-concurrency change of {function} is already rolled back"
+                ),
+            ));
+        }
+        let qualified = format!("{function}:{}", change.alias);
+        match change.previous {
+            Some(p) => {
+                self.lambda
+                    .put_provisioned_concurrency_config()
+                    .function_name(function)
+                    .qualifier(&change.alias)
+                    .provisioned_concurrent_executions(p as i32)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sdk_error(&format!("PutProvisionedConcurrencyConfig {qualified}"), e)
+                    })?;
+            }
+            None => {
+                self.lambda
+                    .delete_provisioned_concurrency_config()
+                    .function_name(function)
+                    .qualifier(&change.alias)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        sdk_error(
+                            &format!("DeleteProvisionedConcurrencyConfig {qualified}"),
+                            e,
+                        )
+                    })?;
+            }
+        }
+        change.status = "rolled_back".into();
+        change.at = Utc::now().to_rfc3339();
+        self.record_provisioned(&change, None).await?;
+        Ok(change)
+    }
+
+    /// The count requested on the alias now (`None`: no configuration).
+    pub async fn provisioned_now(&self, function: &str) -> Result<Option<u32>, JobError> {
+        match self
+            .lambda
+            .get_provisioned_concurrency_config()
+            .function_name(function)
+            .qualifier(&self.alias)
+            .send()
+            .await
+        {
+            Ok(c) => Ok(c
+                .requested_provisioned_concurrent_executions()
+                .map(|n| n.max(0) as u32)),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_provisioned_concurrency_config_not_found_exception()
+                        || s.is_resource_not_found_exception()
+                }) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error(
+                &format!("GetProvisionedConcurrencyConfig {function}:{}", self.alias),
+                e,
+            )),
+        }
+    }
+
+    /// The last recorded provisioned-concurrency change of `function`.
+    pub async fn last_provisioned(
+        &self,
+        function: &str,
+    ) -> Result<Option<ProvisionedChange>, JobError> {
+        let out = self
+            .ddb
+            .get_item()
+            .table_name(&self.ops_table)
+            .set_key(Some(items::key(pk(function), SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem (provisioned change)", e))?;
+        out.item
+            .map(|i| items::from_item::<Item>(i, "provisioned change").map(|c| c.change))
+            .transpose()
+    }
+
+    /// Writes `change`; with `cooldown`, only if the last one is older or is this pass's.
+    async fn record_provisioned(
+        &self,
+        change: &ProvisionedChange,
+        cooldown: Option<Duration>,
+    ) -> Result<bool, JobError> {
+        let now = Utc::now().timestamp();
+        let item = Item {
+            pk: pk(&change.function),
+            sk: SK.into(),
+            change: change.clone(),
+            changed_at: now,
+            event_id: change.event_id.clone(),
+            expires_at: now + 400 * 86_400,
+        };
+        let mut put = self
+            .ddb
+            .put_item()
+            .table_name(&self.ops_table)
+            .set_item(Some(items::to_item(&item, "provisioned change")?));
+        if let Some(cooldown) = cooldown {
+            let cutoff = now - cooldown.as_secs() as i64;
+            put = put
+                .condition_expression(
+                    "attribute_not_exists(pk) OR changed_at < :cutoff OR event_id = :event",
+                )
+                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
+                .expression_attribute_values(":event", AttributeValue::S(change.event_id.clone()));
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("PutItem (provisioned change)", e)),
+        }
+    }
+}
