@@ -14,6 +14,7 @@
 //!     targets: vec![WarmupTarget { function: "api".into(), qualifier: Some("live".into()), concurrency: 5, payload: None, schedules: vec![] }],
 //!     hold_open_ms: 100,
 //!     invocation_timeout_ms: 10_000,
+//!     tick_minutes: 5,
 //! };
 //! let env = Envelope::new(req.clone(), "stoker.operator", "operator:alice");
 //! assert_eq!(env.kind.worker(), Some(Worker::Warmup));

@@ -283,6 +283,7 @@ pub fn test_event(function: &str, behaviour: Value) -> (String, String) {
         }],
         hold_open_ms: 0,
         invocation_timeout_ms: 1000,
+        tick_minutes: 5,
     };
     let env = Envelope::new(req, SOURCE_OPERATOR, "operator:test");
     (

@@ -302,6 +302,97 @@ async fn apply_changes_the_function_behind_an_alias_and_rollback_restores_it() {
     drop_table(&sdk, &ops).await;
 }
 
+/// An alarm on `name`'s AWS/Lambda Errors, once LocalStack has evaluated it (its own first
+/// evaluation could otherwise overwrite a state the test sets).
+async fn errors_alarm(cw: &aws_sdk_cloudwatch::Client, name: &str) -> String {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    let alarm = unique("it-opt-errors");
+    cw.put_metric_alarm()
+        .alarm_name(&alarm)
+        .namespace("AWS/Lambda")
+        .metric_name("Errors")
+        .dimensions(
+            Dimension::builder()
+                .name("FunctionName")
+                .value(name)
+                .build(),
+        )
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(0.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .treat_missing_data("notBreaching")
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+    let evaluated = stoker_it::poll(Duration::from_secs(30), Duration::from_millis(200), || {
+        let cw = cw.clone();
+        let alarm = alarm.clone();
+        async move {
+            let out = cw.describe_alarms().alarm_names(alarm).send().await.ok()?;
+            let state = out.metric_alarms().first()?.state_value()?.clone();
+            (state != StateValue::InsufficientData).then_some(())
+        }
+    })
+    .await;
+    assert!(evaluated.is_some(), "LocalStack evaluates the new alarm");
+    alarm
+}
+
+/// A retry of a pass whose change is made (its watch cut off by a crash, say) reads the
+/// alarms again: one in ALARM now rolls the change back; a later retry reports that rollback.
+#[tokio::test]
+async fn a_retried_pass_rolls_its_change_back_on_an_alarm_in_alarm_now() {
+    use aws_sdk_cloudwatch::types::StateValue;
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let name = function(&sdk, "opt-retry", 1024, 30, &[OPT_IN]).await;
+    seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&sdk);
+    let alarm = errors_alarm(&cw, &name).await;
+    let worker = stoker_it::optimizer::worker(&ops).await;
+    let mut req = request(names(&[&name]), OptimizeMode::Apply);
+    req.bounds.watch_secs = 0;
+    let first = worker.optimize(&req, "e-retry").await.expect("a pass");
+    assert!(
+        first.functions[0].applied.is_some(),
+        "{:?}",
+        first.functions[0]
+    );
+    assert_eq!(config(&sdk, &name).await.memory_size, Some(768));
+
+    cw.set_alarm_state()
+        .alarm_name(&alarm)
+        .state_value(StateValue::Alarm)
+        .state_reason("test: errors after the change")
+        .send()
+        .await
+        .expect("SetAlarmState");
+    let retry = worker.optimize(&req, "e-retry").await.expect("a retry");
+    let f = &retry.functions[0];
+    assert_eq!(
+        f.rolled_back.as_ref().map(|t| t.alarm.as_str()),
+        Some(alarm.as_str()),
+        "{f:?}"
+    );
+    assert_eq!(
+        config(&sdk, &name).await.memory_size,
+        Some(1024),
+        "rolled back"
+    );
+    let again = worker.optimize(&req, "e-retry").await.expect("a retry");
+    let f = &again.functions[0];
+    let back = f.rolled_back.as_ref().expect("still reported");
+    assert!(
+        back.reason.contains("earlier attempt of this pass"),
+        "{back:?}"
+    );
+    let _ = cw.delete_alarms().alarm_names(&alarm).send().await;
+    cleanup(&sdk, &[&name]).await;
+    drop_table(&sdk, &ops).await;
+}
+
 /// After an apply the function's alarms are watched (`bounds.watch_secs`): one that goes to
 /// ALARM rolls the change back at once, and the report, its summary and the announcement name
 /// it. A function with an alarm already in ALARM is not changed at all.

@@ -29,6 +29,7 @@ fn request(targets: Vec<WarmupTarget>) -> WarmupRequest {
         targets,
         hold_open_ms: 300,
         invocation_timeout_ms: 20_000,
+        tick_minutes: 5,
     }
 }
 

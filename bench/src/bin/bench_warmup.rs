@@ -50,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
             .collect(),
         hold_open_ms: 100,
         invocation_timeout_ms: 30_000,
+        tick_minutes: 5,
     };
     // Baseline: single pings to one instance, after a first (cold) one.
     let one = req(&functions[..1], 1);

@@ -29,6 +29,12 @@ pub struct WarmupRequest {
     #[serde(default = "default_invocation_timeout_ms")]
     #[schemars(range(min = 100, max = 900_000))]
     pub invocation_timeout_ms: u32,
+    /// The minutes between two jobs of the schedule that sends this request (1-60, default 5):
+    /// a target's own schedule is due when it fires in the minutes since the previous job, so
+    /// a rule's ticks need not fall on the schedule's own minutes.
+    #[serde(default = "default_tick_minutes")]
+    #[schemars(range(min = 1, max = 60))]
+    pub tick_minutes: u32,
 }
 
 /// One function to keep warm.
@@ -93,15 +99,19 @@ pub struct TargetSchedule {
 }
 
 impl TargetSchedule {
-    /// Whether the schedule is due in the minute of `t` (a cron that does not parse never is:
-    /// validation refuses it first).
-    pub fn due(&self, t: chrono::DateTime<chrono::Utc>) -> bool {
+    /// Whether the schedule fires in the minute of `t` or in the `window - 1` minutes before
+    /// it (a cron that does not parse never does: validation refuses it first).
+    pub fn due(&self, t: chrono::DateTime<chrono::Utc>, window: u32) -> bool {
         use chrono::Timelike;
-        match (&self.cron, self.rate_minutes) {
-            (Some(c), _) => crate::cron::Cron::parse(c).is_ok_and(|c| c.matches(t)),
-            (None, Some(n)) if n > 0 => (t.hour() * 60 + t.minute()).is_multiple_of(n),
-            _ => false,
-        }
+        let cron = self.cron.as_deref().map(crate::cron::Cron::parse);
+        (0..window.max(1)).any(|back| {
+            let t = t - chrono::Duration::minutes(i64::from(back));
+            match (&cron, self.rate_minutes) {
+                (Some(c), _) => c.as_ref().is_ok_and(|c| c.matches(t)),
+                (None, Some(n)) if n > 0 => (t.hour() * 60 + t.minute()).is_multiple_of(n),
+                _ => false,
+            }
+        })
     }
 }
 
@@ -132,6 +142,9 @@ fn default_hold_open_ms() -> u32 {
 fn default_invocation_timeout_ms() -> u32 {
     10_000
 }
+fn default_tick_minutes() -> u32 {
+    5
+}
 
 pub const MAX_TARGETS: usize = 50;
 pub const MAX_CONCURRENCY: u64 = 100;
@@ -147,6 +160,7 @@ impl Validate for WarmupRequest {
             100,
             900_000,
         );
+        v.range("tick_minutes", self.tick_minutes.into(), 1, 60);
     }
 }
 

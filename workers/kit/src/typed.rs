@@ -213,6 +213,7 @@ mod tests {
             }],
             hold_open_ms: 0,
             invocation_timeout_ms: 1000,
+            tick_minutes: 5,
         }
     }
 

@@ -20,6 +20,8 @@ use stoker_kit::ops::items;
 use crate::apply::{Applier, pk};
 
 const SK: &str = "PROVISIONED";
+/// How long a rollback holds the function's lock at most.
+const ROLLBACK_LOCK: Duration = Duration::from_secs(120);
 
 /// One change of a function's provisioned concurrency, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,10 +70,23 @@ impl Applier {
                 "no alias {qualified}: provisioned concurrency is set on an alias, not on $LATEST"
             )));
         }
-        let previous = self.provisioned_now(function).await?;
-        if previous == Some(n) {
-            return Ok(Err(format!("{qualified} already has {n} provisioned")));
-        }
+        let last = self.last_provisioned(function).await?;
+        let previous = match last.filter(|l| l.event_id == event_id) {
+            // A retry of this very pass: its change is made, or its record holds the count
+            // from before it (what a rollback must put back, not the pass's own).
+            Some(l) if l.status == "applied" => return Ok(Ok(l)),
+            Some(l) => l.previous,
+            None => {
+                let now = self.provisioned_now(function).await?;
+                if let Some(have) = now.filter(|have| *have >= n) {
+                    // It never lowers a count: fewer warm instances is the operator's call.
+                    return Ok(Err(format!(
+                        "{qualified} already has {have} provisioned (the advice, bounded, is {n}); it is left as it is"
+                    )));
+                }
+                now
+            }
+        };
         let mut change = ProvisionedChange {
             function: function.to_owned(),
             alias: self.alias.clone(),
@@ -100,8 +115,23 @@ impl Applier {
         Ok(Ok(change))
     }
 
-    /// Puts back the count the last recorded change replaced.
+    /// Puts back the count the last recorded change replaced, holding the function's lock (a
+    /// pass that holds it is not interleaved with).
     pub async fn rollback_provisioned(
+        &self,
+        function: &str,
+    ) -> Result<ProvisionedChange, JobError> {
+        let owner = format!("rollback {}", Utc::now().to_rfc3339());
+        let until = Utc::now() + ROLLBACK_LOCK + crate::lock::GRACE;
+        if let Some(holder) = self.lock(function, &owner, until).await? {
+            return Err(JobError::permanent("locked", holder.report(function)));
+        }
+        let done = self.rollback_provisioned_locked(function).await;
+        self.unlock(function, &owner).await?;
+        done
+    }
+
+    async fn rollback_provisioned_locked(
         &self,
         function: &str,
     ) -> Result<ProvisionedChange, JobError> {

@@ -23,6 +23,8 @@ use crate::{Optimizer, budget, chart, provisioned, sweep, undo, watch};
 
 /// What a rollback after a watch needs of the job's time at most.
 const ROLLBACK_TIME: Duration = Duration::from_secs(60);
+/// What an apply (configure, publish, alias, prune) needs of the job's time at most.
+const APPLY_TIME: Duration = Duration::from_secs(60);
 
 impl Optimizer {
     /// Reviews `f` for the pass `event_id`, which must end by `deadline`.
@@ -143,11 +145,14 @@ impl Optimizer {
         event_id: &str,
     ) -> Result<(), JobError> {
         let rolled_back = r.rolled_back.is_some();
+        let error = r.error.clone();
         let Some(pc) = r.provisioned.as_mut() else {
             return Ok(());
         };
         let why = if pc.recommended == 0 {
             None
+        } else if let Some(e) = &error {
+            Some(format!("the pass met an error first: {e}"))
         } else if f.left_alone() {
             Some(format!(
                 "left alone: the function is tagged {LEAVE_ALONE_TAG}"
@@ -161,6 +166,12 @@ impl Optimizer {
         };
         if pc.recommended == 0 || why.is_some() {
             pc.not_applied = why;
+            return Ok(());
+        }
+        // Only on a healthy function, as every change.
+        let cw = &self.observer.cloudwatch;
+        if let (_, Some(t)) = watch::alarms(cw, &f.name, &self.applier.alias).await? {
+            pc.not_applied = Some(format!("the function is unhealthy: {t}"));
             return Ok(());
         }
         let n = pc.recommended.min(bounds.max_provisioned_concurrency);
@@ -318,9 +329,26 @@ impl Optimizer {
             ));
             return Ok(());
         }
+        let cw = &self.observer.cloudwatch;
         if let Some(last) = self.applier.last(&f.name).await? {
             if last.event_id == event_id && last.status == "applied" {
-                // A retry of this very pass: the change is already made.
+                // A retry of this very pass: the change is already made. Its watch may have
+                // been cut off: an alarm in ALARM now rolls it back still.
+                r.applied = Some(last);
+                let (alarms, tripped) = watch::alarms(cw, &f.name, &self.applier.alias).await?;
+                r.watched_alarms = alarms;
+                if let Some(t) = tripped {
+                    self.applier.rollback_locked(&f.name).await?;
+                    r.rolled_back = Some(t);
+                }
+                return Ok(());
+            }
+            if last.event_id == event_id && last.status == "rolled_back" {
+                // An earlier attempt of this pass rolled its change back: say so again.
+                r.rolled_back = Some(watch::Tripped {
+                    alarm: String::new(),
+                    reason: "rolled back by an earlier attempt of this pass".into(),
+                });
                 r.applied = Some(last);
                 return Ok(());
             }
@@ -329,11 +357,21 @@ impl Optimizer {
                 return Ok(());
             }
         }
-        let cw = &self.observer.cloudwatch;
         let (alarms, tripped) = watch::alarms(cw, &f.name, &self.applier.alias).await?;
         r.watched_alarms = alarms;
         if let Some(t) = tripped {
             r.not_applied = Some(format!("the function is unhealthy: {t}"));
+            return Ok(());
+        }
+        // A change with alarms to watch is made only when the whole watch fits the job.
+        let watch = Duration::from_secs(bounds.watch_secs.into());
+        let left = deadline.saturating_duration_since(Instant::now());
+        if !r.watched_alarms.is_empty() && left < watch + ROLLBACK_TIME + APPLY_TIME {
+            r.not_applied = Some(format!(
+                "{} s of the job's time are left, too few to apply and watch the change for {} s; the next pass applies it",
+                left.as_secs(),
+                watch.as_secs()
+            ));
             return Ok(());
         }
         self.halt.check(crate::halt::Step::Applying).await;
@@ -344,12 +382,11 @@ impl Optimizer {
         {
             Applied::Changed(change) => {
                 r.applied = Some(change);
-                // Watched until the job must end, less the time a rollback takes.
+                // Watched until the job must end at the latest, less the time a rollback takes.
                 let left = deadline
                     .saturating_duration_since(Instant::now())
                     .saturating_sub(ROLLBACK_TIME);
-                let within = Duration::from_secs(bounds.watch_secs.into()).min(left);
-                if let Some(t) = watch::watch(cw, &r.watched_alarms, within).await? {
+                if let Some(t) = watch::watch(cw, &r.watched_alarms, watch.min(left)).await? {
                     tracing::warn!(function = %f.name, alarm = %t.alarm, reason = %t.reason, "an alarm went off after the apply: rolling it back");
                     // The pass holds the function's lock.
                     self.applier.rollback_locked(&f.name).await?;

@@ -91,6 +91,7 @@ async fn in_alarm(
         let out = cw
             .describe_alarms()
             .set_alarm_names(Some(chunk.to_vec()))
+            .max_records(100)
             .send()
             .await
             .map_err(|e| sdk_error("DescribeAlarms", e))?;

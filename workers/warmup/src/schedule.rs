@@ -26,7 +26,7 @@ pub fn plan(
             let most = t
                 .schedules
                 .iter()
-                .filter(|s| s.due(at))
+                .filter(|s| s.due(at, req.tick_minutes))
                 .map(|s| s.concurrency)
                 .max();
             match most {
@@ -93,6 +93,7 @@ mod tests {
             ],
             hold_open_ms: 100,
             invocation_timeout_ms: 10_000,
+            tick_minutes: 5,
         };
         let names = |r: &WarmupRequest| {
             r.targets
@@ -136,5 +137,28 @@ mod tests {
         assert_eq!(all, req);
         assert!(none.is_empty());
         assert!(by_schedule("schedule:warmup-peak") && !by_schedule("operator:alice"));
+    }
+
+    /// A rate rule ticks from when it was made (:02, :07, :12, :17, ...), not on the quarter:
+    /// a schedule is due when it fires in the tick's window (`tick_minutes`), so each quarter
+    /// hour is warmed by exactly one tick.
+    #[test]
+    fn a_schedule_is_due_at_the_first_tick_after_it_fires() {
+        let req = WarmupRequest {
+            targets: vec![target("api", vec![cron("0/15 * ? * * *", 4)])],
+            hold_open_ms: 100,
+            invocation_timeout_ms: 10_000,
+            tick_minutes: 5,
+        };
+        let due_at = |minute: u32| {
+            let t = Utc
+                .with_ymd_and_hms(2026, 12, 3, 9, minute, 40)
+                .single()
+                .expect("time");
+            !plan(&req, t, true).0.targets.is_empty()
+        };
+        let ticks: Vec<u32> = (0..12).map(|i| 2 + 5 * i).collect();
+        let warmed: Vec<u32> = ticks.iter().copied().filter(|m| due_at(*m)).collect();
+        assert_eq!(warmed, vec![2, 17, 32, 47], "one tick per quarter hour");
     }
 }
