@@ -398,45 +398,13 @@ async fn a_retried_pass_rolls_its_change_back_on_an_alarm_in_alarm_now() {
 /// it. A function with an alarm already in ALARM is not changed at all.
 #[tokio::test]
 async fn an_alarm_going_off_after_an_apply_rolls_the_change_back() {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+    use aws_sdk_cloudwatch::types::StateValue;
     let sdk = emulator().await;
     let ops = ops_table(&sdk).await;
     let name = function(&sdk, "opt-watch", 1024, 30, &[OPT_IN]).await;
     seed(&sdk, &name, 1000.0, 120.0, 2000.0, 200).await;
     let cw = aws_sdk_cloudwatch::Client::new(&sdk);
-    let alarm = unique("it-opt-errors");
-    cw.put_metric_alarm()
-        .alarm_name(&alarm)
-        .namespace("AWS/Lambda")
-        .metric_name("Errors")
-        .dimensions(
-            Dimension::builder()
-                .name("FunctionName")
-                .value(&name)
-                .build(),
-        )
-        .statistic(Statistic::Sum)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(0.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .treat_missing_data("notBreaching")
-        .send()
-        .await
-        .expect("PutMetricAlarm");
-    // LocalStack evaluates a new alarm at once (OK: no data is not breaching); the states the
-    // test sets come after that evaluation, or it could overwrite them.
-    let evaluated = stoker_it::poll(Duration::from_secs(30), Duration::from_millis(200), || {
-        let cw = cw.clone();
-        let alarm = alarm.clone();
-        async move {
-            let out = cw.describe_alarms().alarm_names(alarm).send().await.ok()?;
-            let state = out.metric_alarms().first()?.state_value()?.clone();
-            (state != StateValue::InsufficientData).then_some(())
-        }
-    })
-    .await;
-    assert!(evaluated.is_some(), "LocalStack evaluates the new alarm");
+    let alarm = errors_alarm(&cw, &name).await;
     let set = |state: StateValue, reason: &'static str| {
         let (cw, alarm) = (cw.clone(), alarm.clone());
         async move {

@@ -194,18 +194,27 @@ impl Applier {
 
     /// The last recorded change of `function`.
     pub async fn last(&self, function: &str) -> Result<Option<Change>, JobError> {
+        let item: Option<ChangeItem> = self.item(function, LATEST, "optimizer change").await?;
+        Ok(item.map(|c| c.change))
+    }
+
+    /// The optimizer's item `sk` of `function` (`what` names it in errors), read consistently.
+    pub(crate) async fn item<T: serde::de::DeserializeOwned>(
+        &self,
+        function: &str,
+        sk: &str,
+        what: &str,
+    ) -> Result<Option<T>, JobError> {
         let out = self
             .ddb
             .get_item()
             .table_name(&self.ops_table)
-            .set_key(Some(items::key(pk(function), LATEST)))
+            .set_key(Some(items::key(pk(function), sk)))
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| sdk_error("GetItem (optimizer change)", e))?;
-        out.item
-            .map(|i| items::from_item::<ChangeItem>(i, "optimizer change").map(|c| c.change))
-            .transpose()
+            .map_err(|e| sdk_error(&format!("GetItem ({what})"), e))?;
+        out.item.map(|i| items::from_item(i, what)).transpose()
     }
 
     /// Writes `change` as the function's latest and as a history item. With `cooldown`, the

@@ -130,19 +130,12 @@ impl Applier {
     }
 
     async fn holder(&self, function: &str) -> Result<Option<Holder>, JobError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.ops_table)
-            .set_key(Some(items::key(pk(function), SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem (optimizer lock)", e))?;
-        let Some(item) = out.item else {
+        let Some(lock) = self
+            .item::<LockItem>(function, SK, "optimizer lock")
+            .await?
+        else {
             return Ok(None);
         };
-        let lock: LockItem = items::from_item(item, "optimizer lock")?;
         let until = DateTime::from_timestamp(lock.until, 0).unwrap_or_default();
         if until < Utc::now() {
             return Ok(None); // expired: the next try takes it

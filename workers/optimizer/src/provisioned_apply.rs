@@ -217,18 +217,8 @@ impl Applier {
         &self,
         function: &str,
     ) -> Result<Option<ProvisionedChange>, JobError> {
-        let out = self
-            .ddb
-            .get_item()
-            .table_name(&self.ops_table)
-            .set_key(Some(items::key(pk(function), SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem (provisioned change)", e))?;
-        out.item
-            .map(|i| items::from_item::<Item>(i, "provisioned change").map(|c| c.change))
-            .transpose()
+        let item: Option<Item> = self.item(function, SK, "provisioned change").await?;
+        Ok(item.map(|c| c.change))
     }
 
     /// Writes `change`; with `cooldown`, only if the last one is older or is this pass's.
