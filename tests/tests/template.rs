@@ -289,12 +289,14 @@ fn substitute(text: &str, params: &Mapping, unknown: impl Fn(&str) -> String) ->
         out.push_str(&rest[..i]);
         let end = rest[i..].find('}').expect("closing brace") + i;
         let name = &rest[i + 2..end];
-        match params
-            .get(name)
-            .and_then(|p| p["Default"].as_str())
-            .filter(|d| !d.is_empty())
-        {
-            Some(d) => out.push_str(d),
+        // A parameter's default, a string or a number (`Type: Number`).
+        let default = params.get(name).and_then(|p| match &p["Default"] {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        match default.filter(|d| !d.is_empty()) {
+            Some(d) => out.push_str(&d),
             None => out.push_str(&unknown(name)),
         }
         rest = &rest[end + 1..];
