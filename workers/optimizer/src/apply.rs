@@ -239,35 +239,52 @@ impl Applier {
                 event_id: change.event_id.clone(),
                 expires_at,
             };
-            let mut put = self
-                .ddb
-                .put_item()
-                .table_name(&self.ops_table)
-                .set_item(Some(items::to_item(&item, "optimizer change")?));
-            if let Some(cooldown) = cooldown.filter(|_| latest) {
-                let cutoff = Utc::now().timestamp() - cooldown.as_secs() as i64;
-                put = put
-                    .condition_expression(
-                        "attribute_not_exists(pk) OR attribute_not_exists(changed_at) OR changed_at < :cutoff OR event_id = :event",
-                    )
-                    .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
-                    .expression_attribute_values(
-                        ":event",
-                        AttributeValue::S(change.event_id.clone()),
-                    );
-            }
-            match put.send().await {
-                Ok(_) => {}
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
-                    return Ok(false);
-                }
-                Err(e) => return Err(sdk_error("PutItem (optimizer change)", e)),
+            let cooldown = cooldown.filter(|_| latest);
+            let event = &change.event_id;
+            if !self
+                .put_cooled(&item, cooldown, event, "optimizer change")
+                .await?
+            {
+                return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// Writes the optimizer's item `item` (`what` names it in errors); with `cooldown`, only
+    /// if the item there is older than that (`changed_at`) or is `event`'s own: `false` when
+    /// it is not. The conditional write is the cooldown, not only a read before it.
+    pub(crate) async fn put_cooled<T: Serialize>(
+        &self,
+        item: &T,
+        cooldown: Option<Duration>,
+        event: &str,
+        what: &str,
+    ) -> Result<bool, JobError> {
+        let mut put = self
+            .ddb
+            .put_item()
+            .table_name(&self.ops_table)
+            .set_item(Some(items::to_item(item, what)?));
+        if let Some(cooldown) = cooldown {
+            let cutoff = Utc::now().timestamp() - cooldown.as_secs() as i64;
+            put = put
+                .condition_expression(
+                    "attribute_not_exists(pk) OR attribute_not_exists(changed_at) OR changed_at < :cutoff OR event_id = :event",
+                )
+                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
+                .expression_attribute_values(":event", AttributeValue::S(event.to_owned()));
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error(&format!("PutItem ({what})"), e)),
+        }
     }
 }
 

@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
@@ -236,29 +235,7 @@ impl Applier {
             event_id: change.event_id.clone(),
             expires_at: now + 400 * 86_400,
         };
-        let mut put = self
-            .ddb
-            .put_item()
-            .table_name(&self.ops_table)
-            .set_item(Some(items::to_item(&item, "provisioned change")?));
-        if let Some(cooldown) = cooldown {
-            let cutoff = now - cooldown.as_secs() as i64;
-            put = put
-                .condition_expression(
-                    "attribute_not_exists(pk) OR changed_at < :cutoff OR event_id = :event",
-                )
-                .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
-                .expression_attribute_values(":event", AttributeValue::S(change.event_id.clone()));
-        }
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("PutItem (provisioned change)", e)),
-        }
+        self.put_cooled(&item, cooldown, &change.event_id, "provisioned change")
+            .await
     }
 }
