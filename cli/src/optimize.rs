@@ -142,10 +142,15 @@ impl OptimizeArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The function whose last optimizer change to undo.
-    pub function: String,
+    #[arg(required_unless_present = "table")]
+    pub function: Option<String>,
     /// Undo its last provisioned-concurrency change instead (the count before, or none).
     #[arg(long)]
     pub provisioned_concurrency: bool,
+    /// Undo the last auto-scaling change of this DynamoDB table instead (the ranges before,
+    /// or no auto scaling).
+    #[arg(long, value_name = "TABLE", conflicts_with_all = ["function", "provisioned_concurrency"])]
+    pub table: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: Output,
 }
@@ -154,7 +159,8 @@ impl RollbackArgs {
     pub async fn run(&self, aws: &AwsArgs) -> Result<(), CliError> {
         let ctx = aws.ctx().await?;
         let ops = ctx.output("OpsTableName")?;
-        let mut applier = stoker_optimizer::Optimizer::new(&ctx.sdk, ops, None).applier;
+        let optimizer = stoker_optimizer::Optimizer::new(&ctx.sdk, ops, None);
+        let mut applier = optimizer.applier.clone();
         // The alias the optimizer applies to, as its worker reads it (an empty value is unset).
         let settings =
             <stoker_optimizer::OptimizerSettings as stoker_kit::section::Section>::from_env()
@@ -162,21 +168,45 @@ impl RollbackArgs {
         if let Some(alias) = settings.alias {
             applier.alias = alias;
         }
-        if self.provisioned_concurrency {
+        if let Some(table) = &self.table {
             let change = applier
-                .rollback_provisioned(&self.function)
+                .rollback_table_scaling(&optimizer.scaling, table)
                 .await
                 .map_err(|e| {
-                    CliError::new(format!("rollback of {} failed: {e}", self.function))
-                        .fix("check the function and its alias exist and your credentials may change them")
+                    CliError::new(format!("rollback of table {table} failed: {e}")).fix(
+                        "check the table exists and your credentials may change its auto scaling",
+                    )
                 })?;
             match self.output {
                 Output::Json => {
                     println!("{}", serde_json::to_value(&change).unwrap_or_default())
                 }
                 Output::Text => println!(
+                    "table {table}: auto scaling back to {} (from read {}, write {})",
+                    change.previous.map_or_else(
+                        || "none".to_owned(),
+                        |p| format!("read {}, write {}", p.read, p.write)
+                    ),
+                    change.ranges.read,
+                    change.ranges.write
+                ),
+            }
+            return Ok(());
+        }
+        let function = self.function.as_deref().unwrap_or_default();
+        if self.provisioned_concurrency {
+            let change = applier.rollback_provisioned(&function).await.map_err(|e| {
+                CliError::new(format!("rollback of {} failed: {e}", function)).fix(
+                    "check the function and its alias exist and your credentials may change them",
+                )
+            })?;
+            match self.output {
+                Output::Json => {
+                    println!("{}", serde_json::to_value(&change).unwrap_or_default())
+                }
+                Output::Text => println!(
                     "{}: provisioned concurrency on {} back to {} (from {})",
-                    self.function,
+                    function,
                     change.alias,
                     change
                         .previous
@@ -186,14 +216,14 @@ impl RollbackArgs {
             }
             return Ok(());
         }
-        let change = applier.rollback(&self.function).await.map_err(|e| {
+        let change = applier.rollback(&function).await.map_err(|e| {
             let fix = match e.code() {
                 "nothing_to_roll_back" | "already_rolled_back" => {
                     "nothing to do; `stoker optimize FUNCTION` shows the current recommendation"
                 }
                 _ => "check the function exists and your credentials may update it, then run the rollback again",
             };
-            CliError::new(format!("rollback of {} failed: {e}", self.function)).fix(fix)
+            CliError::new(format!("rollback of {} failed: {e}", function)).fix(fix)
         })?;
         match self.output {
             Output::Json => println!("{}", serde_json::to_value(&change).unwrap_or_default()),

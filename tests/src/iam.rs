@@ -94,8 +94,11 @@ pub fn glob(pattern: &str) -> Vec<Tok> {
         .collect()
 }
 
-/// Names in ARN formats whose values may hold `/` (log groups, objects, parameters).
-const MAY_HOLD_SLASHES: [&str; 4] = [
+/// Names in ARN formats whose values may hold `/` (log groups, objects, parameters, alarms
+/// such as target tracking's `TargetTracking-table/<table>-...`, roles with their path).
+const MAY_HOLD_SLASHES: [&str; 6] = [
+    "AlarmName",
+    "RoleNameWithPath",
     "LogGroupName",
     "LogStreamName",
     "ObjectName",

@@ -25,7 +25,9 @@ pub struct OptimizeRequest {
     /// An active power-tuning sweep instead of (or besides) passive metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power_tuning: Option<PowerTuning>,
-    /// DynamoDB tables to advise on (on-demand vs provisioned capacity; advice only, 0-20).
+    /// DynamoDB tables to advise on (on-demand vs provisioned capacity, 0-20); in mode
+    /// `apply`, an opted-in provisioned table is given an auto-scaling target (75 %
+    /// utilization, at most `bounds.max_table_capacity`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(
         test,
@@ -152,6 +154,12 @@ pub struct Bounds {
     #[serde(default = "max_provisioned")]
     #[schemars(range(min = 0, max = 100))]
     pub max_provisioned_concurrency: u32,
+    /// The most capacity units (read or write) an apply lets DynamoDB auto scaling reach on
+    /// a table (1-40000; 0: never applied). Only tables tagged `stoker:optimize` = `true`,
+    /// billed as provisioned, are given an auto-scaling target (75 % utilization).
+    #[serde(default = "max_table_capacity")]
+    #[schemars(range(min = 0, max = 40000))]
+    pub max_table_capacity: u32,
 }
 
 impl Default for Bounds {
@@ -163,6 +171,7 @@ impl Default for Bounds {
             max_change_pct: max_change(),
             watch_secs: watch(),
             max_provisioned_concurrency: max_provisioned(),
+            max_table_capacity: max_table_capacity(),
         }
     }
 }
@@ -184,6 +193,9 @@ fn watch() -> u32 {
 }
 fn max_provisioned() -> u32 {
     5
+}
+fn max_table_capacity() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -260,6 +272,7 @@ impl Validate for OptimizeRequest {
                 0,
                 100,
             );
+            v.range("max_table_capacity", b.max_table_capacity.into(), 0, 40_000);
         });
         v.count("tables", self.tables.len(), 0, 20);
         v.at("tables", |v| {

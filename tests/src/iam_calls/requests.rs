@@ -107,6 +107,32 @@ pub fn requests(call: &Call) -> Result<Vec<Request>, String> {
             }
             out
         }
+        ("application-autoscaling", op) => {
+            // AWS also checks that the caller may describe and update the table it scales,
+            // and, for a policy, the CloudWatch alarms target tracking makes (named
+            // `TargetTracking-table/<table>-...`): the identity-based policy examples of
+            // the Application Auto Scaling user guide.
+            let mut out = vec![req(
+                action_name("application-autoscaling", op),
+                &call.resource,
+                &call.context,
+            )];
+            for t in call.items.iter().filter(|i| i.operation == "Table") {
+                for a in ["DescribeTable", "UpdateTable"] {
+                    out.push(req(format!("dynamodb:{a}"), &t.resource, &BTreeMap::new()));
+                }
+                if matches!(op, "PutScalingPolicy" | "DeleteScalingPolicy") {
+                    let (table, region) = table_and_region(&t.resource);
+                    let alarm = format!(
+                        "arn:aws:cloudwatch:{region}::alarm:TargetTracking-table/{table}-AlarmHigh"
+                    );
+                    for a in ["PutMetricAlarm", "DescribeAlarms", "DeleteAlarms"] {
+                        out.push(req(format!("cloudwatch:{a}"), &alarm, &BTreeMap::new()));
+                    }
+                }
+            }
+            out
+        }
         ("events", "PutEvents") => call
             .items
             .iter()
@@ -115,4 +141,15 @@ pub fn requests(call: &Call) -> Result<Vec<Request>, String> {
         (service, op) => vec![req(action_name(service, op), &call.resource, &call.context)],
     };
     Ok(out)
+}
+
+/// `(table, region)` of a table ARN (`arn:aws:dynamodb:<region>:<account>:table/<table>`).
+fn table_and_region(arn: &str) -> (&str, &str) {
+    let mut parts = arn.splitn(6, ':');
+    let region = parts.nth(3).unwrap_or_default();
+    let table = parts
+        .nth(1)
+        .and_then(|r| r.strip_prefix("table/"))
+        .unwrap_or_default();
+    (table, region)
 }

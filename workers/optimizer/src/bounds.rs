@@ -99,6 +99,7 @@ mod tests {
             max_change_pct: pct,
             watch_secs: 0,
             max_provisioned_concurrency: 5,
+            max_table_capacity: 100,
         }
     }
 

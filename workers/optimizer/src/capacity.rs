@@ -1,6 +1,7 @@
-//! DynamoDB capacity advice (a recommendation only, never applied): on-demand or provisioned,
-//! from the consumed capacity over the lookback. Provisioned capacity is sized for the busiest
-//! hour at the seeds' 75 % target utilization.
+//! DynamoDB capacity advice: on-demand or provisioned, from the consumed capacity over the
+//! lookback. Provisioned capacity is sized for the busiest hour at the seeds' 75 % target
+//! utilization. Applying it (an auto-scaling target, opted-in tables only) is
+//! [`crate::table_scaling`]'s.
 
 use aws_sdk_cloudwatch::types::Statistic;
 use aws_sdk_dynamodb::types::BillingMode;
@@ -39,6 +40,18 @@ pub struct CapacityAdvice {
     /// `on_demand` or `provisioned`.
     pub recommended_mode: String,
     pub reason: String,
+    /// The table's provisioned read and write capacity now (0 on demand).
+    pub provisioned_rcu: u32,
+    pub provisioned_wcu: u32,
+    /// The auto-scaling target this pass gave the table (mode `apply`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied: Option<crate::table_scaling::TableScaling>,
+    /// Why mode `apply` left the table as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_applied: Option<String>,
+    /// The table's ARN (its tags are read by it).
+    #[serde(skip)]
+    pub arn: String,
 }
 
 /// The advice for consumed capacity `c` on a table currently billed as `mode`.
@@ -80,6 +93,11 @@ pub fn advise(table: &str, mode: &str, c: Consumed, p: &DynamoPricing) -> Capaci
         recommended_wcu: wcu,
         recommended_mode: recommended.to_owned(),
         reason,
+        provisioned_rcu: 0,
+        provisioned_wcu: 0,
+        applied: None,
+        not_applied: None,
+        arn: String::new(),
     }
 }
 
@@ -97,6 +115,17 @@ pub async fn table_advice(
         .send()
         .await
         .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?;
+    let throughput = d.table().and_then(|t| t.provisioned_throughput());
+    let units = |n: Option<i64>| n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
+    let (rcu, wcu) = (
+        units(throughput.and_then(|p| p.read_capacity_units())),
+        units(throughput.and_then(|p| p.write_capacity_units())),
+    );
+    let arn = d
+        .table()
+        .and_then(|t| t.table_arn())
+        .unwrap_or_default()
+        .to_owned();
     let mode = d
         .table()
         .and_then(|t| t.billing_mode_summary())
@@ -107,7 +136,7 @@ pub async fn table_advice(
         consumed(cloudwatch, table, "ConsumedReadCapacityUnits", days).await?;
     let (avg_write, peak_write) =
         consumed(cloudwatch, table, "ConsumedWriteCapacityUnits", days).await?;
-    Ok(advise(
+    let mut advice = advise(
         table,
         mode.as_str(),
         Consumed {
@@ -117,7 +146,9 @@ pub async fn table_advice(
             peak_write,
         },
         pricing,
-    ))
+    );
+    (advice.provisioned_rcu, advice.provisioned_wcu, advice.arn) = (rcu, wcu, arn);
+    Ok(advice)
 }
 
 /// Average and busiest-period units per second of one consumed-capacity metric.

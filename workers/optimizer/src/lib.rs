@@ -14,6 +14,8 @@
 //! - [`apply`]: guarded apply (version + alias, previous configuration recorded) and rollback;
 //!   [`lock`]: one pass per function at a time;
 //! - [`capacity`]: DynamoDB on-demand vs provisioned advice;
+//! - [`table_scaling`] and [`table_apply`]: the advice applied as an auto-scaling target
+//!   (opted-in tables), and its rollback;
 //! - [`chart`] and [`report`]: the SVG chart and the text table.
 
 pub mod advice;
@@ -38,6 +40,8 @@ pub mod report_line;
 mod review;
 pub mod statistics;
 pub mod sweep;
+pub mod table_apply;
+pub mod table_scaling;
 pub mod tuning;
 pub mod undo;
 pub mod watch;

@@ -132,8 +132,23 @@ pub fn table(report: &serde_json::Value) -> Option<String> {
         .into_iter()
         .flatten()
     {
+        let ranges = &t["applied"]["ranges"];
+        let applied = if ranges.is_object() {
+            format!(
+                "; auto scaling applied: read {}-{}, write {}-{} units",
+                ranges["read"]["min"],
+                ranges["read"]["max"],
+                ranges["write"]["min"],
+                ranges["write"]["max"]
+            )
+        } else {
+            t["not_applied"]
+                .as_str()
+                .map(|why| format!("; not applied: {why}"))
+                .unwrap_or_default()
+        };
         out.push_str(&format!(
-            "table {}: {} -> {} ({})\n",
+            "table {}: {} -> {} ({}){applied}\n",
             t["table"].as_str().unwrap_or_default(),
             t["billing_mode"].as_str().unwrap_or_default(),
             t["recommended_mode"].as_str().unwrap_or_default(),
@@ -180,8 +195,18 @@ impl stoker_kit::Summary for OptimizeReport {
             })
             .collect();
         parts.extend(self.tables.iter().map(|t| {
+            let applied = t
+                .applied
+                .as_ref()
+                .map(|a| {
+                    format!(
+                        " (auto scaling read {}, write {})",
+                        a.ranges.read, a.ranges.write
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                "table {}: {}",
+                "table {}: {}{applied}",
                 t.table,
                 t.recommended_mode.replace('_', "-")
             )
@@ -206,11 +231,15 @@ mod tests {
                  "current_timeout_s": 3, "reason": "too few invocations"}
             ],
             "tables": [{"table": "orders", "billing_mode": "PAY_PER_REQUEST",
-                        "recommended_mode": "on_demand", "reason": "spiky"}]
+                        "recommended_mode": "on_demand", "reason": "spiky"},
+                       {"table": "carts", "billing_mode": "PROVISIONED",
+                        "recommended_mode": "provisioned", "reason": "steady",
+                        "applied": {"ranges": {"read": {"min": 4, "max": 40},
+                                               "write": {"min": 2, "max": 20}}}}]
         }))
         .expect("a table");
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines.len(), 4, "{t}");
+        assert_eq!(lines.len(), 5, "{t}");
         assert!(
             lines[1].contains("1024 -> 768")
                 && lines[1].contains("30 -> 3")
@@ -218,6 +247,10 @@ mod tests {
         );
         assert!(lines[2].contains("unavailable") && lines[2].contains(" - "));
         assert!(lines[3].starts_with("table orders: PAY_PER_REQUEST -> on_demand"));
+        assert!(
+            lines[4].ends_with("auto scaling applied: read 4-40, write 2-20 units"),
+            "{t}"
+        );
         assert_eq!(table(&json!({"targets": []})), None);
     }
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use stoker_events::Worker;
-use stoker_events::payload::optimize::OptimizeRequest;
+use stoker_events::payload::optimize::{OptimizeMode, OptimizeRequest};
 use stoker_events::payload::outcome::{Finding, OptimizationRecommended};
 use stoker_kit::emf::{Metric, emit_metrics};
 use stoker_kit::outcome::Publisher;
@@ -24,6 +24,8 @@ pub struct Optimizer {
     pub lambda: aws_sdk_lambda::Client,
     pub observer: Observer,
     pub ddb: aws_sdk_dynamodb::Client,
+    /// Application Auto Scaling: a table's auto-scaling target (mode `apply`, opted-in tables).
+    pub scaling: aws_sdk_applicationautoscaling::Client,
     pub applier: Applier,
     pub pricing: Pricing,
     pub dynamo_pricing: DynamoPricing,
@@ -112,6 +114,7 @@ impl Optimizer {
             },
             lambda,
             ddb,
+            scaling: aws_sdk_applicationautoscaling::Client::new(sdk),
             pricing: Pricing::default(),
             dynamo_pricing: DynamoPricing::default(),
             events: bus.map(|b| Publisher::new(aws_sdk_eventbridge::Client::new(sdk), b)),
@@ -164,7 +167,7 @@ impl Optimizer {
             report.functions.push(r);
         }
         for t in &req.tables {
-            let advice = table_advice(
+            let mut advice = table_advice(
                 &self.ddb,
                 &self.observer.cloudwatch,
                 t,
@@ -172,6 +175,11 @@ impl Optimizer {
                 &self.dynamo_pricing,
             )
             .await?;
+            if req.mode == OptimizeMode::Apply {
+                self.apply_table_advice(&mut advice, &req.bounds, event_id)
+                    .await?;
+            }
+            report.applied += usize::from(advice.applied.is_some());
             report.tables.push(advice);
         }
         Ok(report)

@@ -123,6 +123,7 @@ fn service_of_target(target: &str) -> Option<String> {
             "AmazonSSM" => "ssm",
             p if p.starts_with("Logs_") => "logs",
             p if p.starts_with("GraniteService") => "monitoring",
+            "AnyScaleFrontendService" => "application-autoscaling",
             _ => return None,
         }
         .to_owned(),
@@ -176,6 +177,7 @@ fn json_call(scope: &Scope, operation: String, body: &Value) -> Call {
                 call.resource = r;
             }
         }
+        "application-autoscaling" => application_autoscaling(scope, &mut call, body),
         "monitoring" => {
             if let Some(ns) = str_at(body, "Namespace") {
                 call.context
@@ -185,6 +187,53 @@ fn json_call(scope: &Scope, operation: String, body: &Value) -> Call {
         _ => {}
     }
     call
+}
+
+/// Application Auto Scaling: the service namespace and dimension (the condition keys IAM
+/// tests), and the scaled resource as an item (`Table` for a DynamoDB table: AWS also checks
+/// the caller may describe and update it). A scalable target's ARN carries an id AWS makes
+/// up at registration, so the call's resource is `scalable-target/<ResourceId>`, which only a
+/// policy granting `scalable-target/*` matches.
+fn application_autoscaling(scope: &Scope, call: &mut Call, body: &Value) {
+    for (field, key) in [
+        (
+            "ServiceNamespace",
+            "application-autoscaling:service-namespace",
+        ),
+        (
+            "ScalableDimension",
+            "application-autoscaling:scalable-dimension",
+        ),
+    ] {
+        if let Some(v) = str_at(body, field) {
+            call.context.insert(key.into(), vec![v.into()]);
+        }
+    }
+    let id = str_at(body, "ResourceId").or_else(|| {
+        body.get("ResourceIds")
+            .and_then(Value::as_array)
+            .and_then(|ids| ids.first())
+            .and_then(Value::as_str)
+    });
+    let Some(id) = id else { return };
+    if call.operation.starts_with("Describe") {
+        return; // no resource type: granted on "*" only
+    }
+    call.resource = arn(
+        scope,
+        "application-autoscaling",
+        &format!("scalable-target/{id}"),
+    );
+    if str_at(body, "ServiceNamespace") == Some("dynamodb")
+        && let Some(table) = id.strip_prefix("table/")
+    {
+        let table = table.split('/').next().unwrap_or(table);
+        call.items.push(Item {
+            operation: "Table".into(),
+            resource: table_arn(scope, table),
+            context: BTreeMap::new(),
+        });
+    }
 }
 
 /// `https://sqs.us-east-1.amazonaws.com/123456789012/name` → `arn:aws:sqs:us-east-1:123456789012:name`.

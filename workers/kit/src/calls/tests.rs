@@ -281,3 +281,44 @@ fn record_lines_read_back() {
         Ok(Line::Bind(_))
     ));
 }
+
+#[test]
+fn auto_scaling_calls_name_the_namespace_and_the_table_they_change() {
+    let body = json!({"ServiceNamespace": "dynamodb", "ResourceId": "table/orders",
+                      "ScalableDimension": "dynamodb:table:ReadCapacityUnits", "MinCapacity": 1, "MaxCapacity": 9});
+    let c = json_req(
+        "application-autoscaling",
+        "AnyScaleFrontendService.RegisterScalableTarget",
+        &body,
+    );
+    assert_eq!(
+        (c.operation.as_str(), c.resource.as_str()),
+        (
+            "RegisterScalableTarget",
+            "arn:aws:application-autoscaling:us-east-1::scalable-target/table/orders"
+        )
+    );
+    assert_eq!(
+        c.context["application-autoscaling:service-namespace"],
+        ["dynamodb"]
+    );
+    assert_eq!(
+        c.context["application-autoscaling:scalable-dimension"],
+        ["dynamodb:table:ReadCapacityUnits"]
+    );
+    assert_eq!(c.items.len(), 1);
+    assert_eq!(
+        c.items[0].resource,
+        "arn:aws:dynamodb:us-east-1::table/orders"
+    );
+    let d = json_req(
+        "application-autoscaling",
+        "AnyScaleFrontendService.DescribeScalableTargets",
+        &json!({"ServiceNamespace": "dynamodb", "ResourceIds": ["table/orders"]}),
+    );
+    assert_eq!(
+        (d.operation.as_str(), d.resource.as_str()),
+        ("DescribeScalableTargets", "*")
+    );
+    assert!(d.items.is_empty());
+}

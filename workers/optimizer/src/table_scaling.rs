@@ -1,0 +1,406 @@
+//! Applying the capacity advice to a DynamoDB table (`mode: apply` with `tables`): an
+//! Application Auto Scaling target on its read and write capacity, with a target-tracking
+//! policy at the seeds' 75 % utilization. Opted in per table like every change (the table
+//! tagged `stoker:optimize` = `true`, checked by the worker and by the stack's IAM), with the
+//! apply's guardrails:
+//!
+//! - a bound: no range reaches above `bounds.max_table_capacity`, and a table already
+//!   provisioned above it is left as it is (auto scaling would cut it down);
+//! - never lower: the range's top is at least the table's current capacity;
+//! - never over another's: a table some other tool auto-scales is left as it is;
+//! - the cooldown: the previous ranges are recorded in the ops table *before* the change
+//!   (`pk = OPTIMIZER#table/<table>`, `sk = AUTOSCALING`), with the cooldown's conditional
+//!   write;
+//! - a rollback ([`Applier::rollback_table_scaling`], `stoker rollback --table`) puts the
+//!   previous ranges back, or removes the targets and policies when there were none.
+
+use std::time::Duration;
+
+use aws_sdk_applicationautoscaling::Client;
+use aws_sdk_applicationautoscaling::types::{
+    MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
+    TargetTrackingScalingPolicyConfiguration,
+};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use stoker_kit::JobError;
+use stoker_kit::classify::sdk_error;
+use stoker_kit::ops::items;
+
+use crate::apply::{Applier, pk};
+use crate::capacity::{Consumed, TARGET_UTILIZATION};
+
+const SK: &str = "AUTOSCALING";
+
+/// One capacity range of an auto-scaling target, in capacity units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Range {
+    pub min: u32,
+    pub max: u32,
+}
+
+impl std::fmt::Display for Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.min, self.max)
+    }
+}
+
+/// A table's read and write ranges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranges {
+    pub read: Range,
+    pub write: Range,
+}
+
+/// One change of a table's auto scaling, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableScaling {
+    pub table: String,
+    /// The ranges before (none: the table had no auto-scaling target).
+    pub previous: Option<Ranges>,
+    pub ranges: Ranges,
+    /// The utilization the policies keep, in percent.
+    pub target_utilization_pct: f64,
+    /// `applying`, `applied` or `rolled_back`.
+    pub status: String,
+    pub at: String,
+    pub event_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Item {
+    pk: String,
+    sk: String,
+    #[serde(with = "items::json_text")]
+    change: TableScaling,
+    #[serde(default)]
+    changed_at: i64,
+    #[serde(default)]
+    event_id: String,
+    #[serde(default)]
+    expires_at: i64,
+}
+
+/// The ranges for consumed capacity `c` on a table provisioned with `current` (read, write)
+/// units, at most `bound`: the floor keeps the average at the target utilization, the top
+/// keeps twice the busiest hour's need and never falls below what the table has now. `Err`
+/// when the table already has more than the bound.
+pub fn ranges(c: &Consumed, current: (u32, u32), bound: u32) -> Result<Ranges, String> {
+    let one = |avg: f64, peak: f64, now: u32, what: &str| {
+        if now > bound {
+            return Err(format!(
+                "it has {now} {what} capacity units provisioned, above bounds.max_table_capacity {bound}: auto scaling within the bound would lower it, so it is left as it is"
+            ));
+        }
+        let need = |x: f64| (x / TARGET_UTILIZATION).ceil().max(1.0) as u32;
+        let max = (2 * need(peak)).max(now).clamp(1, bound);
+        Ok(Range {
+            min: need(avg).min(max),
+            max,
+        })
+    };
+    Ok(Ranges {
+        read: one(c.avg_read, c.peak_read, current.0, "read")?,
+        write: one(c.avg_write, c.peak_write, current.1, "write")?,
+    })
+}
+
+fn resource(table: &str) -> String {
+    format!("table/{table}")
+}
+
+/// The ops table's key of a table's items: a function's name never has a `/`.
+fn key(table: &str) -> String {
+    resource(table)
+}
+
+const DIMENSIONS: [(ScalableDimension, MetricType, &str); 2] = [
+    (
+        ScalableDimension::DynamoDbTableReadCapacityUnits,
+        MetricType::DynamoDbReadCapacityUtilization,
+        "stoker-read-utilization",
+    ),
+    (
+        ScalableDimension::DynamoDbTableWriteCapacityUnits,
+        MetricType::DynamoDbWriteCapacityUtilization,
+        "stoker-write-utilization",
+    ),
+];
+
+/// The table's auto-scaling ranges now (none: no target on either dimension).
+pub async fn ranges_now(scaling: &Client, table: &str) -> Result<Option<Ranges>, JobError> {
+    let out = scaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_ids(resource(table))
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeScalableTargets table/{table}"), e))?;
+    let of = |d: &ScalableDimension| {
+        out.scalable_targets()
+            .iter()
+            .find(|t| t.scalable_dimension() == d)
+            .map(|t| Range {
+                min: t.min_capacity().max(0) as u32,
+                max: t.max_capacity().max(0) as u32,
+            })
+    };
+    match (of(&DIMENSIONS[0].0), of(&DIMENSIONS[1].0)) {
+        (None, None) => Ok(None),
+        (read, write) => Ok(Some(Ranges {
+            read: read.unwrap_or(Range { min: 0, max: 0 }),
+            write: write.unwrap_or(Range { min: 0, max: 0 }),
+        })),
+    }
+}
+
+impl Applier {
+    /// Gives `table` the auto-scaling `ranges` (75 % target tracking) unless its last such
+    /// change is younger than `cooldown`; `Err(why)` in `Ok` when a guardrail said no.
+    pub async fn apply_table_scaling(
+        &self,
+        scaling: &Client,
+        table: &str,
+        ranges: Ranges,
+        event_id: &str,
+        cooldown: Duration,
+    ) -> Result<Result<TableScaling, String>, JobError> {
+        let now = ranges_now(scaling, table).await?;
+        let last = self.last_table_scaling(table).await?;
+        let previous = match last.as_ref().filter(|l| l.event_id == event_id) {
+            // A retry of this very pass: done, or its record holds the ranges from before.
+            Some(l) if l.status == "applied" => return Ok(Ok(l.clone())),
+            Some(l) => l.previous,
+            None => {
+                let ours = last
+                    .as_ref()
+                    .is_some_and(|l| l.status == "applied" && Some(l.ranges) == now);
+                match now {
+                    Some(have) if !ours => {
+                        return Ok(Err(format!(
+                            "it is auto-scaled already (read {}, write {}) by something else: left as it is",
+                            have.read, have.write
+                        )));
+                    }
+                    Some(have) if have == ranges => {
+                        return Ok(Err(format!(
+                            "its auto scaling is already read {}, write {}",
+                            have.read, have.write
+                        )));
+                    }
+                    _ => now,
+                }
+            }
+        };
+        let mut change = TableScaling {
+            table: table.to_owned(),
+            previous,
+            ranges,
+            target_utilization_pct: TARGET_UTILIZATION * 100.0,
+            status: "applying".into(),
+            at: Utc::now().to_rfc3339(),
+            event_id: event_id.to_owned(),
+        };
+        if !self.record_table_scaling(&change, Some(cooldown)).await? {
+            return Ok(Err(format!(
+                "its auto scaling changed less than {} h ago",
+                cooldown.as_secs() / 3600
+            )));
+        }
+        for ((dimension, metric, policy), range) in
+            DIMENSIONS.iter().zip([ranges.read, ranges.write])
+        {
+            register(scaling, table, dimension, range).await?;
+            scaling
+                .put_scaling_policy()
+                .policy_name(*policy)
+                .service_namespace(ServiceNamespace::Dynamodb)
+                .resource_id(resource(table))
+                .scalable_dimension(dimension.clone())
+                .policy_type(PolicyType::TargetTrackingScaling)
+                .target_tracking_scaling_policy_configuration(
+                    TargetTrackingScalingPolicyConfiguration::builder()
+                        .target_value(TARGET_UTILIZATION * 100.0)
+                        .predefined_metric_specification(
+                            PredefinedMetricSpecification::builder()
+                                .predefined_metric_type(metric.clone())
+                                .build()
+                                .map_err(|e| JobError::permanent("bad_policy", e.to_string()))?,
+                        )
+                        .build()
+                        .map_err(|e| JobError::permanent("bad_policy", e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(|e| sdk_error(&format!("PutScalingPolicy table/{table} {policy}"), e))?;
+        }
+        change.status = "applied".into();
+        self.record_table_scaling(&change, None).await?;
+        Ok(Ok(change))
+    }
+
+    /// Puts back the ranges the last recorded change replaced, or removes the targets (and
+    /// the optimizer's policies) when the table had none.
+    pub async fn rollback_table_scaling(
+        &self,
+        scaling: &Client,
+        table: &str,
+    ) -> Result<TableScaling, JobError> {
+        let Some(mut change) = self.last_table_scaling(table).await? else {
+            return Err(JobError::permanent(
+                "nothing_to_roll_back",
+                format!("no auto-scaling change of table {table} is recorded"),
+            ));
+        };
+        if change.status == "rolled_back" {
+            return Err(JobError::permanent(
+                "already_rolled_back",
+                format!("the last auto-scaling change of table {table} is already rolled back"),
+            ));
+        }
+        match change.previous {
+            Some(p) => {
+                for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
+                    register(scaling, table, dimension, range).await?;
+                }
+            }
+            None => {
+                for (dimension, _, policy) in &DIMENSIONS {
+                    let gone = scaling
+                        .delete_scaling_policy()
+                        .policy_name(*policy)
+                        .service_namespace(ServiceNamespace::Dynamodb)
+                        .resource_id(resource(table))
+                        .scalable_dimension(dimension.clone())
+                        .send()
+                        .await;
+                    if let Err(e) = gone
+                        && !e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_object_not_found_exception())
+                    {
+                        return Err(sdk_error(&format!("DeleteScalingPolicy table/{table}"), e));
+                    }
+                    let gone = scaling
+                        .deregister_scalable_target()
+                        .service_namespace(ServiceNamespace::Dynamodb)
+                        .resource_id(resource(table))
+                        .scalable_dimension(dimension.clone())
+                        .send()
+                        .await;
+                    if let Err(e) = gone
+                        && !e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_object_not_found_exception())
+                    {
+                        return Err(sdk_error(
+                            &format!("DeregisterScalableTarget table/{table}"),
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        change.status = "rolled_back".into();
+        change.at = Utc::now().to_rfc3339();
+        self.record_table_scaling(&change, None).await?;
+        Ok(change)
+    }
+
+    /// The last recorded auto-scaling change of `table`.
+    pub async fn last_table_scaling(&self, table: &str) -> Result<Option<TableScaling>, JobError> {
+        let item: Option<Item> = self
+            .item(&key(table), SK, "table auto-scaling change")
+            .await?;
+        Ok(item.map(|c| c.change))
+    }
+
+    /// Writes `change`; with `cooldown`, only if the last one is older or is this pass's.
+    async fn record_table_scaling(
+        &self,
+        change: &TableScaling,
+        cooldown: Option<Duration>,
+    ) -> Result<bool, JobError> {
+        let now = Utc::now().timestamp();
+        let item = Item {
+            pk: pk(&key(&change.table)),
+            sk: SK.into(),
+            change: change.clone(),
+            changed_at: now,
+            event_id: change.event_id.clone(),
+            expires_at: now + 400 * 86_400,
+        };
+        self.put_cooled(
+            &item,
+            cooldown,
+            &change.event_id,
+            "table auto-scaling change",
+        )
+        .await
+    }
+}
+
+async fn register(
+    scaling: &Client,
+    table: &str,
+    dimension: &ScalableDimension,
+    range: Range,
+) -> Result<(), JobError> {
+    scaling
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(resource(table))
+        .scalable_dimension(dimension.clone())
+        .min_capacity(range.min as i32)
+        .max_capacity(range.max as i32)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("RegisterScalableTarget table/{table}"), e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consumed(avg: f64, peak: f64) -> Consumed {
+        Consumed {
+            avg_read: avg,
+            peak_read: peak,
+            avg_write: avg / 2.0,
+            peak_write: peak / 2.0,
+        }
+    }
+
+    #[test]
+    fn the_floor_carries_the_average_and_the_top_twice_the_busiest_hour() {
+        let r = ranges(&consumed(3.0, 15.0), (5, 5), 100).unwrap();
+        // 3 / 0.75 = 4; 2 x (15 / 0.75) = 40.
+        assert_eq!(r.read, Range { min: 4, max: 40 });
+        // 1.5 / 0.75 = 2; 2 x ceil(7.5 / 0.75) = 20.
+        assert_eq!(r.write, Range { min: 2, max: 20 });
+    }
+
+    #[test]
+    fn the_bound_caps_the_top_and_the_floor_stays_below_it() {
+        let r = ranges(&consumed(90.0, 300.0), (5, 5), 50).unwrap();
+        assert_eq!(r.read, Range { min: 50, max: 50 });
+        assert_eq!(r.write, Range { min: 50, max: 50 });
+    }
+
+    #[test]
+    fn the_top_never_falls_below_the_capacity_the_table_has() {
+        let r = ranges(&consumed(0.0, 0.0), (25, 10), 100).unwrap();
+        assert_eq!(r.read, Range { min: 1, max: 25 });
+        assert_eq!(r.write, Range { min: 1, max: 10 });
+    }
+
+    #[test]
+    fn a_table_provisioned_above_the_bound_is_left_alone() {
+        let why = ranges(&consumed(1.0, 2.0), (500, 5), 100).unwrap_err();
+        assert!(
+            why.contains("500 read") && why.contains("left as it is"),
+            "{why}"
+        );
+    }
+}
