@@ -195,7 +195,7 @@ impl RollbackArgs {
         }
         let function = self.function.as_deref().unwrap_or_default();
         if self.provisioned_concurrency {
-            let change = applier.rollback_provisioned(&function).await.map_err(|e| {
+            let change = applier.rollback_provisioned(function).await.map_err(|e| {
                 CliError::new(format!("rollback of {} failed: {e}", function)).fix(
                     "check the function and its alias exist and your credentials may change them",
                 )
@@ -216,7 +216,7 @@ impl RollbackArgs {
             }
             return Ok(());
         }
-        let change = applier.rollback(&function).await.map_err(|e| {
+        let change = applier.rollback(function).await.map_err(|e| {
             let fix = match e.code() {
                 "nothing_to_roll_back" | "already_rolled_back" => {
                     "nothing to do; `stoker optimize FUNCTION` shows the current recommendation"
