@@ -731,6 +731,14 @@ async fn optimize_sweeps_applies_and_charts_then_rollback_restores_the_function(
             let again = stoker(&stack.name, &["rollback", &f]);
             assert_eq!(again.status.code(), Some(1), "{}", text(&again.stderr));
             assert!(text(&again.stderr).contains("already rolled back"));
+            // A table's auto scaling is undone by name; this stack changed none.
+            let table = stoker(&stack.name, &["rollback", "--table", "it-never-scaled"]);
+            assert_eq!(table.status.code(), Some(1), "{}", text(&table.stderr));
+            assert!(
+                text(&table.stderr).contains("no auto-scaling change of table it-never-scaled"),
+                "{}",
+                text(&table.stderr)
+            );
             stoker_it::optimizer::cleanup(&sdk2, &[&f]).await;
             let _ = std::fs::remove_dir_all(&charts);
             Ok(())

@@ -35,6 +35,7 @@ mod lambda_packages;
 mod lambdas;
 mod optimizer;
 mod optimizer_guards;
+mod optimizer_tables;
 mod peers;
 mod readiness;
 mod rollup;

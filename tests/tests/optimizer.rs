@@ -1,7 +1,8 @@
 //! The optimizer against the emulators: passive findings from `AWS/Lambda` metrics the test
 //! seeds on LocalStack and REPORT lines it seeds in ministack's CloudWatch Logs (where Lambda's
 //! own REPORT lines go), for functions on ministack's Lambda; a power-tuning sweep of the real
-//! example Rust function; guarded apply + rollback; capacity advice; the binary on a real queue.
+//! example Rust function; guarded apply + rollback; the binary on a real queue. (Tables:
+//! optimizer_tables.)
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use stoker_events::payload::optimize::{
 };
 use stoker_events::payload::outcome::Finding;
 use stoker_events::{Envelope, SOURCE_OPERATOR};
-use stoker_it::kit::{KitEnv, create_ops_table};
+use stoker_it::kit::KitEnv;
 use stoker_it::optimizer::{
     OPT_IN, ago, aliases, cleanup, config, drop_table, function, ops_table, seed,
 };
@@ -693,73 +694,6 @@ async fn apply_keeps_to_the_bounds_and_never_touches_a_function_left_alone() {
     );
     cleanup(&sdk, &[&alone, &bounded]).await;
     drop_table(&sdk, &ops).await;
-}
-
-/// Seeds `per_hour` consumed read (and a fifth as many write) units for each of `hours`.
-async fn seed_capacity(sdk: &aws_config::SdkConfig, table: &str, hours: &[(i64, f64)]) {
-    let dim = Dimension::builder().name("TableName").value(table).build();
-    let mut put = aws_sdk_cloudwatch::Client::new(sdk)
-        .put_metric_data()
-        .namespace("AWS/DynamoDB");
-    for (h, units) in hours {
-        for (metric, v) in [
-            ("ConsumedReadCapacityUnits", *units),
-            ("ConsumedWriteCapacityUnits", units / 5.0),
-        ] {
-            put = put.metric_data(
-                MetricDatum::builder()
-                    .metric_name(metric)
-                    .dimensions(dim.clone())
-                    .timestamp(ago(*h))
-                    .unit(StandardUnit::Count)
-                    .value(v)
-                    .build(),
-            );
-        }
-    }
-    put.send().await.expect("PutMetricData");
-}
-
-#[tokio::test]
-async fn capacity_advice_is_provisioned_for_steady_tables_and_on_demand_for_spiky_ones() {
-    let sdk = emulator().await;
-    let steady = unique("opt-steady");
-    let spiky = unique("opt-spiky");
-    for t in [&steady, &spiky] {
-        create_ops_table(&sdk, t).await.expect("table");
-    }
-    // 100 reads/s every hour of the last day; one hour at 500 reads/s.
-    let all_day: Vec<(i64, f64)> = (1..=23).map(|h| (h, 360_000.0)).collect();
-    seed_capacity(&sdk, &steady, &all_day).await;
-    seed_capacity(&sdk, &spiky, &[(3, 1_800_000.0)]).await;
-    let mut req = request(
-        FunctionSelector::Tag(TagFilter {
-            key: "stoker:none".into(),
-            value: unique("none"),
-        }),
-        OptimizeMode::Recommend,
-    );
-    req.lookback_days = 1;
-    req.tables = vec![steady.clone(), spiky.clone()];
-    let report = stoker_it::optimizer::worker("")
-        .await
-        .optimize(&req, "e-cap")
-        .await
-        .expect("a pass");
-    assert!(report.functions.is_empty());
-    let s = &report.tables[0];
-    assert_eq!(s.recommended_mode, "provisioned", "{s:?}");
-    assert_eq!((s.recommended_rcu, s.recommended_wcu), (134, 27), "{s:?}");
-    let p = &report.tables[1];
-    assert_eq!(p.recommended_mode, "on_demand", "{p:?}");
-    assert!((p.consumed.peak_read - 500.0).abs() < 1e-9, "{p:?}");
-    for t in [&steady, &spiky] {
-        let _ = aws_sdk_dynamodb::Client::new(&sdk)
-            .delete_table()
-            .table_name(t)
-            .send()
-            .await;
-    }
 }
 
 #[tokio::test]

@@ -49,7 +49,9 @@ pub fn role_statements(t: &Value, role: &str) -> Vec<Statement> {
 
 /// Condition keys whose values the recorded calls show. Any other key (`aws:ResourceTag/...`)
 /// is assumed to hold, and the report lists it.
-pub const KNOWN_KEYS: [&str; 5] = [
+pub const KNOWN_KEYS: [&str; 7] = [
+    "application-autoscaling:service-namespace",
+    "application-autoscaling:scalable-dimension",
     "dynamodb:LeadingKeys",
     "events:source",
     "events:detail-type",

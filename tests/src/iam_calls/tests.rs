@@ -203,3 +203,32 @@ fn a_worker_configured_twice_in_one_process_keeps_both_sets_of_names() {
     assert_eq!(tables, [("a-ops", Some("bus")), ("b-ops", None)]);
     assert!(g.iter().all(|n| n["STOKER_STACK"] == "s"));
 }
+
+#[test]
+fn auto_scaling_reaches_dynamodb_tables_only_and_needs_the_tables_own_permissions() {
+    let t = template();
+    let register = |namespace: &str, id: &str| {
+        call(
+            "optimizer",
+            json!({"service": "application-autoscaling", "operation": "RegisterScalableTarget",
+                   "resource": format!("arn:aws:application-autoscaling:us-east-1::scalable-target/{id}"),
+                   "context": {"application-autoscaling:service-namespace": [namespace]},
+                   "items": [{"operation": "Table", "resource": "arn:aws:dynamodb:us-east-1::table/orders"}]}),
+        )
+    };
+    let r = check(&t, &[register("dynamodb", "table/orders")]);
+    assert!(r.passed(), "{r}");
+    assert!(
+        r.used.contains_key("OptimizerRole/AutoScaleOptedInTables"),
+        "UpdateTable on the table is asked too: {:?}",
+        r.used
+    );
+    // Another service's scalable target (an ECS service, say) is out of reach.
+    let r = check(&t, &[register("ecs", "service/c/s")]);
+    let found: Vec<&str> = r.denied.keys().map(|(_, a, _)| a.as_str()).collect();
+    assert_eq!(
+        found,
+        ["application-autoscaling:RegisterScalableTarget"],
+        "{r}"
+    );
+}

@@ -1,0 +1,330 @@
+//! The optimizer's tables against the emulators: DynamoDB tables on LocalStack, their consumed
+//! capacity seeded in LocalStack's CloudWatch, capacity advice, and the auto-scaling targets a
+//! pass in mode apply registers on moto's server (LocalStack Community and ministack have no
+//! Application Auto Scaling; `./localstack/up` starts moto for that service alone).
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
+    ScalarAttributeType, Tag,
+};
+use stoker_events::payload::optimize::{
+    Bounds, FunctionSelector, OptimizeMode, OptimizeRequest, Strategy, TagFilter,
+};
+use stoker_it::kit::create_ops_table;
+use stoker_it::optimizer::{OPT_IN, ago, drop_table, ops_table};
+use stoker_it::{emulator, unique};
+use stoker_optimizer::table_scaling::{Range, ranges_now};
+
+/// A pass over `tables` only (the tag selects no function).
+fn request(tables: &[&String], mode: OptimizeMode) -> OptimizeRequest {
+    OptimizeRequest {
+        functions: FunctionSelector::Tag(TagFilter {
+            key: "stoker:none".into(),
+            value: unique("none"),
+        }),
+        lookback_days: 1,
+        strategy: Strategy::default(),
+        mode,
+        bounds: Bounds::default(),
+        power_tuning: None,
+        tables: tables.iter().map(|t| (*t).clone()).collect(),
+        provisioned_concurrency: false,
+    }
+}
+
+/// Seeds `per_hour` consumed read (and a fifth as many write) units for each of `hours`.
+async fn seed_capacity(sdk: &aws_config::SdkConfig, table: &str, hours: &[(i64, f64)]) {
+    let dim = Dimension::builder().name("TableName").value(table).build();
+    let mut put = aws_sdk_cloudwatch::Client::new(sdk)
+        .put_metric_data()
+        .namespace("AWS/DynamoDB");
+    for (h, units) in hours {
+        for (metric, v) in [
+            ("ConsumedReadCapacityUnits", *units),
+            ("ConsumedWriteCapacityUnits", units / 5.0),
+        ] {
+            put = put.metric_data(
+                MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(dim.clone())
+                    .timestamp(ago(*h))
+                    .unit(StandardUnit::Count)
+                    .value(v)
+                    .build(),
+            );
+        }
+    }
+    put.send().await.expect("PutMetricData");
+}
+
+#[tokio::test]
+async fn capacity_advice_is_provisioned_for_steady_tables_and_on_demand_for_spiky_ones() {
+    let sdk = emulator().await;
+    let steady = unique("opt-steady");
+    let spiky = unique("opt-spiky");
+    for t in [&steady, &spiky] {
+        create_ops_table(&sdk, t).await.expect("table");
+    }
+    // 100 reads/s every hour of the last day; one hour at 500 reads/s.
+    let all_day: Vec<(i64, f64)> = (1..=23).map(|h| (h, 360_000.0)).collect();
+    seed_capacity(&sdk, &steady, &all_day).await;
+    seed_capacity(&sdk, &spiky, &[(3, 1_800_000.0)]).await;
+    let req = request(&[&steady, &spiky], OptimizeMode::Recommend);
+    let report = stoker_it::optimizer::worker("")
+        .await
+        .optimize(&req, "e-cap")
+        .await
+        .expect("a pass");
+    assert!(report.functions.is_empty());
+    let s = &report.tables[0];
+    assert_eq!(s.recommended_mode, "provisioned", "{s:?}");
+    assert_eq!((s.recommended_rcu, s.recommended_wcu), (134, 27), "{s:?}");
+    let p = &report.tables[1];
+    assert_eq!(p.recommended_mode, "on_demand", "{p:?}");
+    assert!((p.consumed.peak_read - 500.0).abs() < 1e-9, "{p:?}");
+    for t in [&steady, &spiky] {
+        let _ = aws_sdk_dynamodb::Client::new(&sdk)
+            .delete_table()
+            .table_name(t)
+            .send()
+            .await;
+    }
+}
+
+/// A table with `capacity` (read, write) provisioned, or on demand, and `tags`.
+async fn table(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    capacity: Option<(i64, i64)>,
+    tags: &[(&str, &str)],
+) -> String {
+    let name = unique(prefix);
+    let mut create = aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        );
+    create = match capacity {
+        Some((r, w)) => create
+            .billing_mode(BillingMode::Provisioned)
+            .provisioned_throughput(
+                ProvisionedThroughput::builder()
+                    .read_capacity_units(r)
+                    .write_capacity_units(w)
+                    .build()
+                    .expect("throughput"),
+            ),
+        None => create.billing_mode(BillingMode::PayPerRequest),
+    };
+    for (k, v) in tags {
+        create = create.tags(Tag::builder().key(*k).value(*v).build().expect("tag"));
+    }
+    create.send().await.expect("CreateTable");
+    name
+}
+
+#[tokio::test]
+async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it_rolls_back() {
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let opted = table(&sdk, "opt-as", Some((5, 5)), &[OPT_IN]).await;
+    let not_opted = table(&sdk, "opt-as-no", Some((5, 5)), &[]).await;
+    let above = table(&sdk, "opt-as-big", Some((500, 5)), &[OPT_IN]).await;
+    let on_demand = table(&sdk, "opt-as-od", None, &[OPT_IN]).await;
+    let all = [&opted, &not_opted, &above, &on_demand];
+    // 10 reads/s and 2 writes/s every hour of the last day.
+    let all_day: Vec<(i64, f64)> = (1..=23).map(|h| (h, 36_000.0)).collect();
+    for t in all {
+        seed_capacity(&sdk, t, &all_day).await;
+    }
+    let worker = stoker_it::optimizer::worker(&ops).await;
+    // What the test reads and sets itself goes through its own (unrecorded) client.
+    let aas = aws_sdk_applicationautoscaling::Client::new(&sdk);
+    let mut req = request(&all, OptimizeMode::Apply);
+    req.bounds.max_table_capacity = 20;
+    let report = worker.optimize(&req, "e-as").await.expect("a pass");
+    assert_eq!(report.applied, 1, "{report:?}");
+
+    let a = &report.tables[0];
+    let change = a
+        .applied
+        .clone()
+        .unwrap_or_else(|| panic!("applied: {a:?}"));
+    assert_eq!(change.previous, None, "the table had no auto scaling");
+    assert_eq!((a.provisioned_rcu, a.provisioned_wcu), (5, 5));
+    let floor = |avg: f64| (avg / 0.75).ceil() as u32;
+    // Read: twice ceil(10 / 0.75) = 28, held to the bound 20. Write: twice ceil(2 / 0.75) = 6.
+    assert_eq!(
+        change.ranges.read,
+        Range {
+            min: floor(a.consumed.avg_read),
+            max: 20
+        },
+        "{a:?}"
+    );
+    assert_eq!(
+        change.ranges.write,
+        Range {
+            min: floor(a.consumed.avg_write),
+            max: 6
+        },
+        "{a:?}"
+    );
+    assert_eq!(
+        ranges_now(&aas, &opted).await.expect("read"),
+        Some(change.ranges),
+        "moto holds the targets the report names"
+    );
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(format!("table/{opted}"))
+        .send()
+        .await
+        .expect("DescribeScalingPolicies");
+    let targets: Vec<f64> = policies
+        .scaling_policies()
+        .iter()
+        .filter_map(|p| p.target_tracking_scaling_policy_configuration())
+        .map(|c| c.target_value())
+        .collect();
+    assert_eq!(targets, [75.0, 75.0], "{policies:?}");
+
+    for (t, why) in [
+        (1, "has not opted in"),
+        (
+            2,
+            "500 read capacity units provisioned, above bounds.max_table_capacity 20",
+        ),
+        (3, "billed on demand"),
+    ] {
+        let r = &report.tables[t];
+        assert!(r.applied.is_none(), "{r:?}");
+        assert!(
+            r.not_applied.as_deref().unwrap_or_default().contains(why),
+            "{r:?}"
+        );
+        assert_eq!(
+            ranges_now(&aas, &r.table).await.expect("read"),
+            None,
+            "{} is left as it was",
+            r.table
+        );
+    }
+
+    // A retry of the pass reports its change; another pass waits for the cooldown.
+    let retry = worker.optimize(&req, "e-as").await.expect("a retry");
+    assert_eq!(retry.tables[0].applied.as_ref(), Some(&change));
+    req.bounds.max_table_capacity = 40;
+    let again = worker.optimize(&req, "e-as2").await.expect("a pass");
+    let held = &again.tables[0];
+    assert!(held.applied.is_none(), "{held:?}");
+    assert!(
+        held.not_applied
+            .as_deref()
+            .unwrap_or_default()
+            .contains("changed less than 24 h ago"),
+        "{held:?}"
+    );
+    assert_eq!(
+        ranges_now(&aas, &opted).await.expect("read"),
+        Some(change.ranges)
+    );
+
+    let back = worker
+        .applier
+        .rollback_table_scaling(&worker.scaling, &opted)
+        .await
+        .expect("rollback");
+    assert_eq!(back.status, "rolled_back");
+    assert_eq!(
+        ranges_now(&aas, &opted).await.expect("read"),
+        None,
+        "no target is left"
+    );
+    let policies = aas
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(format!("table/{opted}"))
+        .send()
+        .await
+        .expect("DescribeScalingPolicies");
+    assert!(policies.scaling_policies().is_empty(), "{policies:?}");
+    let twice = worker
+        .applier
+        .rollback_table_scaling(&worker.scaling, &opted)
+        .await
+        .expect_err("once only");
+    assert_eq!(twice.code(), "already_rolled_back");
+    for t in all {
+        drop_table(&sdk, t).await;
+    }
+    drop_table(&sdk, &ops).await;
+}
+
+/// A table some other tool auto-scales is never taken over, and a pass in mode recommend
+/// changes nothing.
+#[tokio::test]
+async fn auto_scaling_set_by_another_is_left_alone_and_recommend_changes_nothing() {
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let theirs = table(&sdk, "opt-as-theirs", Some((5, 5)), &[OPT_IN]).await;
+    let advised = table(&sdk, "opt-as-rec", Some((5, 5)), &[OPT_IN]).await;
+    let worker = stoker_it::optimizer::worker(&ops).await;
+    // What the test reads and sets itself goes through its own (unrecorded) client.
+    let aas = aws_sdk_applicationautoscaling::Client::new(&sdk);
+    for d in [
+        aws_sdk_applicationautoscaling::types::ScalableDimension::DynamoDbTableReadCapacityUnits,
+        aws_sdk_applicationautoscaling::types::ScalableDimension::DynamoDbTableWriteCapacityUnits,
+    ] {
+        aas.register_scalable_target()
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_id(format!("table/{theirs}"))
+            .scalable_dimension(d)
+            .min_capacity(5)
+            .max_capacity(50)
+            .send()
+            .await
+            .expect("RegisterScalableTarget");
+    }
+    let report = worker
+        .optimize(&request(&[&theirs], OptimizeMode::Apply), "e-theirs")
+        .await
+        .expect("a pass");
+    let t = &report.tables[0];
+    assert!(
+        t.not_applied
+            .as_deref()
+            .unwrap_or_default()
+            .contains("auto-scaled already (read 5-50, write 5-50) by something else"),
+        "{t:?}"
+    );
+    let kept = ranges_now(&aas, &theirs).await.expect("read");
+    assert_eq!(kept.map(|r| r.read), Some(Range { min: 5, max: 50 }));
+
+    let report = worker
+        .optimize(&request(&[&advised], OptimizeMode::Recommend), "e-rec")
+        .await
+        .expect("a pass");
+    let t = &report.tables[0];
+    assert!(t.applied.is_none() && t.not_applied.is_none(), "{t:?}");
+    assert_eq!(ranges_now(&aas, &advised).await.expect("read"), None);
+    for t in [&theirs, &advised] {
+        drop_table(&sdk, t).await;
+    }
+    drop_table(&sdk, &ops).await;
+}
