@@ -564,6 +564,15 @@ async fn provisioned_concurrency_is_advised_from_the_peak_and_the_cold_starts() 
         pc.warmup_pings_monthly_usd > 0.04 && pc.warmup_pings_monthly_usd < 0.06,
         "{pc:?}"
     );
+    // The job's summary line (what `stoker publish --wait` and the pipeline show) says it.
+    let line = stoker_kit::Summary::summary(&report);
+    assert!(
+        line.contains(&format!(
+            "provisioned concurrency 3 ({:.2} $/mo against {:.2} for pings)",
+            pc.provisioned_monthly_usd, pc.warmup_pings_monthly_usd
+        )),
+        "{line}"
+    );
     cleanup(&sdk, &[&name]).await;
     drop_table(&sdk, &ops).await;
 }

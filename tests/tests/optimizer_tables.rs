@@ -203,6 +203,14 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
         .map(|c| c.target_value())
         .collect();
     assert_eq!(targets, [75.0, 75.0], "{policies:?}");
+    let line = stoker_kit::Summary::summary(&report);
+    assert!(
+        line.contains(&format!(
+            "table {opted}: provisioned (auto scaling read {}, write {})",
+            change.ranges.read, change.ranges.write
+        )),
+        "{line}"
+    );
 
     for (t, why) in [
         (1, "has not opted in"),

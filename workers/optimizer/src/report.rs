@@ -186,8 +186,27 @@ impl stoker_kit::Summary for OptimizeReport {
                     .as_ref()
                     .map(|t| format!(" (rolled back: {} in ALARM)", t.alarm))
                     .unwrap_or_default();
+                let arm = f
+                    .arm64_monthly_savings_usd
+                    .filter(|s| *s >= 0.01)
+                    .map(|s| format!(", arm64 saves {s:.2} $/mo"))
+                    .unwrap_or_default();
+                let pc = f
+                    .provisioned
+                    .as_ref()
+                    .filter(|p| p.recommended > 0)
+                    .map(|p| {
+                        format!(
+                            ", provisioned concurrency {} ({:.2} $/mo against {:.2} for pings{})",
+                            p.recommended,
+                            p.provisioned_monthly_usd,
+                            p.warmup_pings_monthly_usd,
+                            if p.applied.is_some() { ", applied" } else { "" }
+                        )
+                    })
+                    .unwrap_or_default();
                 format!(
-                    "{}: {}, {} -> {to} MB{swept}{back}",
+                    "{}: {}, {} -> {to} MB{swept}{back}{arm}{pc}",
                     f.function,
                     serde_name(&f.finding),
                     f.current_memory_mb
