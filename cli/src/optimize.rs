@@ -43,6 +43,10 @@ pub struct OptimizeArgs {
     /// Invoke each size's invocations in parallel.
     #[arg(long)]
     pub parallel: bool,
+    /// Sweep this function too, the same code built for arm64 (one function named), and set
+    /// the measured arm64 cost beside the measured x86_64 one.
+    #[arg(long, value_name = "FUNCTION", requires = "sweep")]
+    pub arm64_twin: Option<String>,
     /// The event each sweep invocation receives (JSON).
     #[arg(long)]
     pub payload: Option<String>,
@@ -113,6 +117,7 @@ impl OptimizeArgs {
                 parallel: self.parallel,
                 sleep_ms: 0,
                 payload,
+                arm64_twin: self.arm64_twin.clone(),
             })
         };
         Ok(OptimizeRequest {

@@ -544,6 +544,36 @@ fn cases() -> Vec<(&'static str, String, &'static str, String)> {
             "invalid",
             "beyond the optimizer's 900 s job".into(),
         ),
+        (
+            "arm64 twin of a tag selection",
+            s(envelope(
+                "stoker.optimize.requested",
+                json!({ "functions": { "tag": { "key": "stoker:optimize", "value": "true" } },
+                    "power_tuning": { "memory_sizes": [128, 256], "arm64_twin": "api-arm64" } }),
+            )),
+            "invalid",
+            "name exactly one function".into(),
+        ),
+        (
+            "arm64 twin is the function itself",
+            s(envelope(
+                "stoker.optimize.requested",
+                json!({ "functions": { "names": ["api"] },
+                    "power_tuning": { "memory_sizes": [128, 256], "arm64_twin": "api" } }),
+            )),
+            "invalid",
+            "not the twin itself".into(),
+        ),
+        (
+            "two sweeps beyond the optimizer's job",
+            s(envelope(
+                "stoker.optimize.requested",
+                json!({ "functions": { "names": ["api"] },
+                    "power_tuning": { "memory_sizes": [128, 256, 512, 1024, 2048, 3008, 4096], "invocations": 30, "arm64_twin": "api-arm64" } }),
+            )),
+            "invalid",
+            "for each of 2 sweeps (the function and its arm64 twin)".into(),
+        ),
         // Workers publish outcome events only: a job kind from a worker's source is refused,
         // whichever shape it comes in, and the EventBridge source is the one that counts.
         (

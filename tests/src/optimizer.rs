@@ -211,3 +211,53 @@ pub async fn drop_table(sdk: &aws_config::SdkConfig, table: &str) {
         .send()
         .await;
 }
+
+/// A table with `capacity` (read, write) provisioned, or on demand, and `tags`.
+pub async fn table(
+    sdk: &aws_config::SdkConfig,
+    prefix: &str,
+    capacity: Option<(i64, i64)>,
+    tags: &[(&str, &str)],
+) -> String {
+    let name = unique(prefix);
+    let mut create = aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(
+            aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                .build()
+                .expect("attribute"),
+        )
+        .key_schema(
+            aws_sdk_dynamodb::types::KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(aws_sdk_dynamodb::types::KeyType::Hash)
+                .build()
+                .expect("key"),
+        );
+    create = match capacity {
+        Some((r, w)) => create
+            .billing_mode(aws_sdk_dynamodb::types::BillingMode::Provisioned)
+            .provisioned_throughput(
+                aws_sdk_dynamodb::types::ProvisionedThroughput::builder()
+                    .read_capacity_units(r)
+                    .write_capacity_units(w)
+                    .build()
+                    .expect("throughput"),
+            ),
+        None => create.billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest),
+    };
+    for (k, v) in tags {
+        create = create.tags(
+            aws_sdk_dynamodb::types::Tag::builder()
+                .key(*k)
+                .value(*v)
+                .build()
+                .expect("tag"),
+        );
+    }
+    create.send().await.expect("CreateTable");
+    name
+}

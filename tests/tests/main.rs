@@ -34,6 +34,7 @@ mod kit_process;
 mod lambda_packages;
 mod lambdas;
 mod optimizer;
+mod optimizer_arm64;
 mod optimizer_guards;
 mod optimizer_tables;
 mod peers;

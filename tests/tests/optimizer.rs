@@ -158,6 +158,7 @@ async fn a_sweep_measures_every_size_and_leaves_no_version_alias_or_memory_chang
         parallel: false,
         sleep_ms: 0,
         payload: Some(json!({ "name": "tune", "work_ms": 20 })),
+        arm64_twin: None,
     });
     let report = stoker_it::optimizer::worker(&ops)
         .await
@@ -220,6 +221,7 @@ async fn a_sweep_of_a_failing_function_chooses_nothing_and_still_cleans_up() {
         sleep_ms: 0,
         // No `name`: the handler fails on every invocation.
         payload: Some(json!({ "nobody": true })),
+        arm64_twin: None,
     });
     let report = stoker_it::optimizer::worker(&ops)
         .await

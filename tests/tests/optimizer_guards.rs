@@ -41,6 +41,7 @@ fn tuning(sizes: &[u32]) -> PowerTuning {
         parallel: false,
         sleep_ms: 0,
         payload: Some(json!({ "name": "tune" })),
+        arm64_twin: None,
     }
 }
 

@@ -5,15 +5,11 @@
 
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
-    ScalarAttributeType, Tag,
-};
 use stoker_events::payload::optimize::{
     Bounds, FunctionSelector, OptimizeMode, OptimizeRequest, Strategy, TagFilter,
 };
 use stoker_it::kit::create_ops_table;
-use stoker_it::optimizer::{OPT_IN, ago, drop_table, ops_table};
+use stoker_it::optimizer::{OPT_IN, ago, drop_table, ops_table, table};
 use stoker_it::{emulator, unique};
 use stoker_optimizer::table_scaling::{Range, ranges_now};
 
@@ -91,50 +87,6 @@ async fn capacity_advice_is_provisioned_for_steady_tables_and_on_demand_for_spik
             .send()
             .await;
     }
-}
-
-/// A table with `capacity` (read, write) provisioned, or on demand, and `tags`.
-async fn table(
-    sdk: &aws_config::SdkConfig,
-    prefix: &str,
-    capacity: Option<(i64, i64)>,
-    tags: &[(&str, &str)],
-) -> String {
-    let name = unique(prefix);
-    let mut create = aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        );
-    create = match capacity {
-        Some((r, w)) => create
-            .billing_mode(BillingMode::Provisioned)
-            .provisioned_throughput(
-                ProvisionedThroughput::builder()
-                    .read_capacity_units(r)
-                    .write_capacity_units(w)
-                    .build()
-                    .expect("throughput"),
-            ),
-        None => create.billing_mode(BillingMode::PayPerRequest),
-    };
-    for (k, v) in tags {
-        create = create.tags(Tag::builder().key(*k).value(*v).build().expect("tag"));
-    }
-    create.send().await.expect("CreateTable");
-    name
 }
 
 #[tokio::test]

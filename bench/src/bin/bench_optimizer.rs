@@ -5,6 +5,10 @@
 //!   the same data (configuration, tags, four metrics, the REPORT lines) issued one by one;
 //! - a power-tuning sweep of one function over 128/256/512 MB x INVOCATIONS, next to the same
 //!   number of plain invocations of `$LATEST` (the invocations alone);
+//! - the same pass with provisioned-concurrency advice (the peak concurrency and the cold
+//!   starts read too), next to the plain pass;
+//! - table auto scaling (mode apply) over 10 opted-in provisioned tables, next to the bare
+//!   calls that read the same capacity and set the same targets and policies;
 //! - the decision core (recommend) per function, in process.
 //!
 //! API calls are counted per HTTP request (pages and retries included).
@@ -90,6 +94,25 @@ async fn main() -> anyhow::Result<()> {
         "every function reviewed"
     );
 
+    // The same pass with provisioned-concurrency advice.
+    let pc_req = OptimizeRequest {
+        provisioned_concurrency: true,
+        ..req.clone()
+    };
+    let t = Instant::now();
+    let pc_report = worker.optimize(&pc_req, "bench-pc").await?;
+    let pc_s = t.elapsed().as_secs_f64();
+    let pc_calls = counter.take();
+    anyhow::ensure!(
+        pc_report.functions.iter().all(|f| f.provisioned.is_some()),
+        "every function advised"
+    );
+
+    // Table auto scaling, next to the bare calls that set the same targets and policies.
+    let tables_n = 10;
+    let (table_s, table_calls, raw_table_s, raw_table_calls) =
+        table_scaling(&sdk, &name, &counter, tables_n).await?;
+
     // The sweep, next to the invocations alone.
     let sizes = vec![128, 256, 512];
     let payload = json!({ "name": "bench", "work_ms": 20 });
@@ -133,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
             parallel: false,
             sleep_ms: 0,
             payload: Some(payload.clone()),
+            arm64_twin: None,
         }),
         ..req.clone()
     };
@@ -195,6 +219,27 @@ async fn main() -> anyhow::Result<()> {
         n,
     );
     row("optimizer passive pass", pass_s, pass_calls, n);
+    row(
+        "optimizer passive pass + provisioned-concurrency advice",
+        pc_s,
+        pc_calls,
+        n,
+    );
+    println!(
+        "\n| {tables_n} opted-in provisioned tables | wall s | per table ms | API calls | calls per table |\n|---|---|---|---|---|"
+    );
+    row(
+        "baseline: bare DescribeTable, GetMetricStatistics x2, RegisterScalableTarget x2, PutScalingPolicy x2",
+        raw_table_s,
+        raw_table_calls,
+        tables_n,
+    );
+    row(
+        "optimizer mode apply (advice, tags, record first, targets, policies, record)",
+        table_s,
+        table_calls,
+        tables_n,
+    );
     println!(
         "\n| sweep | wall s | API calls | chosen |\n|---|---|---|---|\n| baseline: {total} plain invocations | {plain_s:.2} | {total} | - |\n| power-tuning sweep (configure, publish, alias, {total} invocations, REPORT lines, clean-up) | {sweep_s:.2} | {sweep_calls} | {} MB |",
         sweep.chosen_memory_mb.unwrap_or_default()
@@ -222,6 +267,139 @@ async fn main() -> anyhow::Result<()> {
         .send()
         .await;
     Ok(())
+}
+
+/// Seconds and calls of a pass in mode apply over `n` opted-in provisioned tables, and of the
+/// bare calls giving `n` other tables the same targets and policies.
+async fn table_scaling(
+    sdk: &aws_config::SdkConfig,
+    ops: &str,
+    counter: &CallCounter,
+    n: u32,
+) -> anyhow::Result<(f64, u64, f64, u64)> {
+    use aws_sdk_applicationautoscaling::types::{
+        MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ServiceNamespace,
+        TargetTrackingScalingPolicyConfiguration,
+    };
+    let opt_in = [stoker_it::optimizer::OPT_IN];
+    let mut ours = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..n {
+        ours.push(stoker_it::optimizer::table(sdk, "bench-as", Some((5, 5)), &opt_in).await);
+        bare.push(stoker_it::optimizer::table(sdk, "bench-as-raw", Some((5, 5)), &opt_in).await);
+    }
+    let scaling = aws_sdk_applicationautoscaling::Client::from_conf(
+        aws_sdk_applicationautoscaling::config::Builder::from(sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::config::Builder::from(sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    counter.take();
+    let t = Instant::now();
+    for table in &bare {
+        // The reads the advice needs: the table, and its consumed capacity (hourly, 14 days).
+        ddb.describe_table().table_name(table).send().await?;
+        for metric in ["ConsumedReadCapacityUnits", "ConsumedWriteCapacityUnits"] {
+            let now = chrono::Utc::now();
+            cloudwatch
+                .get_metric_statistics()
+                .namespace("AWS/DynamoDB")
+                .metric_name(metric)
+                .dimensions(Dimension::builder().name("TableName").value(table).build())
+                .start_time(DateTime::from_secs(
+                    (now - chrono::Duration::days(14)).timestamp(),
+                ))
+                .end_time(DateTime::from_secs(now.timestamp()))
+                .period(3600)
+                .statistics(Statistic::Sum)
+                .send()
+                .await?;
+        }
+        for (dimension, metric) in [
+            (
+                ScalableDimension::DynamoDbTableReadCapacityUnits,
+                MetricType::DynamoDbReadCapacityUtilization,
+            ),
+            (
+                ScalableDimension::DynamoDbTableWriteCapacityUnits,
+                MetricType::DynamoDbWriteCapacityUtilization,
+            ),
+        ] {
+            scaling
+                .register_scalable_target()
+                .service_namespace(ServiceNamespace::Dynamodb)
+                .resource_id(format!("table/{table}"))
+                .scalable_dimension(dimension.clone())
+                .min_capacity(1)
+                .max_capacity(5)
+                .send()
+                .await?;
+            scaling
+                .put_scaling_policy()
+                .policy_name(format!("bare-{}", metric.as_str()))
+                .service_namespace(ServiceNamespace::Dynamodb)
+                .resource_id(format!("table/{table}"))
+                .scalable_dimension(dimension)
+                .policy_type(PolicyType::TargetTrackingScaling)
+                .target_tracking_scaling_policy_configuration(
+                    TargetTrackingScalingPolicyConfiguration::builder()
+                        .target_value(75.0)
+                        .predefined_metric_specification(
+                            PredefinedMetricSpecification::builder()
+                                .predefined_metric_type(metric)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .send()
+                .await?;
+        }
+    }
+    let raw_s = t.elapsed().as_secs_f64();
+    let raw_calls = counter.take();
+
+    let mut worker = Optimizer::new(sdk, ops, None);
+    worker.scaling = scaling;
+    worker.ddb = ddb.clone();
+    worker.applier.ddb = ddb;
+    worker.observer.cloudwatch = cloudwatch;
+    let req = OptimizeRequest {
+        functions: FunctionSelector::Names(vec![]),
+        lookback_days: 14,
+        strategy: Strategy::default(),
+        mode: OptimizeMode::Apply,
+        bounds: Bounds::default(),
+        power_tuning: None,
+        tables: ours.clone(),
+        provisioned_concurrency: false,
+    };
+    let t = Instant::now();
+    let report = worker.optimize(&req, "bench-tables").await?;
+    let s = t.elapsed().as_secs_f64();
+    let calls = counter.take();
+    anyhow::ensure!(
+        report.tables.iter().all(|t| t.applied.is_some()),
+        "every table given auto scaling: {:?}",
+        report
+            .tables
+            .iter()
+            .map(|t| &t.not_applied)
+            .collect::<Vec<_>>()
+    );
+    let plain = aws_sdk_dynamodb::Client::new(sdk);
+    for t in ours.iter().chain(&bare) {
+        let _ = plain.delete_table().table_name(t).send().await;
+    }
+    Ok((s, calls, raw_s, raw_calls))
 }
 
 /// The reads a passive review makes of one function, issued directly.

@@ -5,14 +5,17 @@
 //!   the wall time of one warm-up pass over TARGETS functions x CONCURRENCY instances, cold
 //!   (first pass) and warm (second pass);
 //! - the guard's overhead per ping in process (a guarded handler answering a ping) next to a
-//!   plain handler answering an event, both without any I/O.
+//!   plain handler answering an event, both without any I/O;
+//! - per-target schedules: planning a scheduled job of 1,000 targets with 3 schedules each
+//!   (which are due, at what concurrency) next to an operator's job of the same targets,
+//!   which is only copied (no I/O).
 
 use std::time::{Duration, Instant};
 
 use lambda_runtime::tower::Service;
 use lambda_runtime::{Context, LambdaEvent, service_fn};
 use serde_json::{Value, json};
-use stoker_events::payload::warmup::{WarmupRequest, WarmupTarget};
+use stoker_events::payload::warmup::{TargetSchedule, WarmupRequest, WarmupTarget};
 use stoker_it::kit::create_ops_table;
 use stoker_it::lambda::deploy_example;
 use stoker_warmup::{Warmup, percentile};
@@ -25,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let concurrency = args.next().transpose()?.unwrap_or(5);
     let sdk = stoker_it::emulator().await;
     let (plain_ns, guard_ns) = guard_overhead(200_000).await;
+    let (copy_us, plan_us, due) = schedule_planning(1_000, 200);
 
     let name = stoker_it::unique("bench-warm");
     let table = format!("{name}-hits");
@@ -105,7 +109,71 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---:|");
     println!("| baseline: plain handler answering an event | {plain_ns:.0} ns |");
     println!("| warm-up guard answering a ping (hold 0) | {guard_ns:.0} ns |");
+    println!();
+    println!("| in process, 1,000 targets x 3 schedules (2 cron, 1 rate) | per job | per target |");
+    println!("|---|---:|---:|");
+    println!(
+        "| baseline: an operator's job (every target warmed; the request copied) | {copy_us:.0} us | {:.2} us |",
+        copy_us / 1000.0
+    );
+    println!(
+        "| a scheduled job planned ({due} of 1,000 due at 09:00 UTC on a Tuesday) | {plan_us:.0} us | {:.2} us |",
+        plan_us / 1000.0
+    );
     Ok(())
+}
+
+/// Microseconds per job of `plan` for an operator's job (a copy) and for a scheduled job of
+/// `targets` targets with three schedules each, over `rounds` rounds; and how many were due.
+fn schedule_planning(targets: usize, rounds: u32) -> (f64, f64, usize) {
+    use chrono::TimeZone;
+    let schedules = vec![
+        TargetSchedule {
+            cron: Some("0/15 8-18 ? * MON-FRI *".into()),
+            rate_minutes: None,
+            concurrency: 5,
+        },
+        TargetSchedule {
+            cron: Some("0 0-7,19-23 * * ? *".into()),
+            rate_minutes: None,
+            concurrency: 1,
+        },
+        TargetSchedule {
+            cron: None,
+            rate_minutes: Some(60),
+            concurrency: 2,
+        },
+    ];
+    let req = WarmupRequest {
+        targets: (0..targets)
+            .map(|i| WarmupTarget {
+                function: format!("app-fn-{i}"),
+                qualifier: None,
+                concurrency: 1,
+                payload: None,
+                schedules: schedules.clone(),
+            })
+            .collect(),
+        hold_open_ms: 100,
+        invocation_timeout_ms: 30_000,
+        tick_minutes: 5,
+    };
+    // A Tuesday, 09:00 UTC.
+    let at = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let time = |scheduled: bool| {
+        let t = Instant::now();
+        let mut due = 0;
+        for _ in 0..rounds {
+            due = std::hint::black_box(stoker_warmup::schedule::plan(&req, at, scheduled))
+                .0
+                .targets
+                .len();
+        }
+        (t.elapsed().as_secs_f64() * 1e6 / f64::from(rounds), due)
+    };
+    let (copy_us, _) = time(false);
+    let (plan_us, due) = time(true);
+    (copy_us, plan_us, due)
 }
 
 /// Nanoseconds per call: a plain handler vs the guard answering a ping (no hold).

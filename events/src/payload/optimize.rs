@@ -222,6 +222,13 @@ pub struct PowerTuning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(test, proptest(strategy = "crate::arb::json_object()"))]
     pub payload: Option<serde_json::Value>,
+    /// The same code built for arm64, deployed as a function of its own (opted in like the
+    /// function): it is swept too, at the same sizes, and the report's `arm64_measured` sets
+    /// the measured arm64 cost beside the measured x86_64 one. Only with exactly one function
+    /// named (an x86_64 one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, proptest(value = "None"))]
+    pub arm64_twin: Option<String>,
 }
 
 fn default_invocations() -> u32 {
@@ -290,6 +297,19 @@ impl Validate for OptimizeRequest {
                 });
                 v.range("invocations", p.invocations.into(), 1, 100);
                 v.range("sleep_ms", p.sleep_ms.into(), 0, 10_000);
+                if let Some(twin) = &p.arm64_twin {
+                    v.name("arm64_twin", twin, names::lambda_function);
+                    let one = match &self.functions {
+                        FunctionSelector::Names(n) => n.len() == 1 && n[0] != *twin,
+                        FunctionSelector::Tag(_) => false,
+                    };
+                    if !one {
+                        v.fail(
+                            "arm64_twin",
+                            "a sweep on both architectures compares one function with its twin: name exactly one function in `functions` (not the twin itself)",
+                        );
+                    }
+                }
                 if let Err(why) = p.fits_the_job() {
                     v.fail("", why);
                 }
@@ -324,12 +344,19 @@ impl PowerTuning {
         };
         let per_size_ms =
             rounds * 1000 + pauses * u64::from(self.sleep_ms) + SWEEP_PER_SIZE_S * 1000;
-        let least_s = (n * per_size_ms).div_ceil(1000) + SWEEP_CLEAN_UP_S;
+        // A twin is swept after the function, the same way.
+        let sweeps = 1 + u64::from(self.arm64_twin.is_some());
+        let least_s = sweeps * ((n * per_size_ms).div_ceil(1000) + SWEEP_CLEAN_UP_S);
         if least_s <= OPTIMIZER_JOB_S {
             return Ok(());
         }
+        let twice = if sweeps == 2 {
+            " for each of 2 sweeps (the function and its arm64 twin)"
+        } else {
+            ""
+        };
         Err(format!(
-            "{n} sizes x ({rounds} invocation round(s) x at least 1 s + {pauses} pause(s) x {} ms + {SWEEP_PER_SIZE_S} s per size) + {SWEEP_CLEAN_UP_S} s clean-up = {least_s} s at the least, beyond the optimizer's {OPTIMIZER_JOB_S} s job; sweep fewer sizes or invocations, or run them in parallel",
+            "{n} sizes x ({rounds} invocation round(s) x at least 1 s + {pauses} pause(s) x {} ms + {SWEEP_PER_SIZE_S} s per size) + {SWEEP_CLEAN_UP_S} s clean-up{twice} = {least_s} s at the least, beyond the optimizer's {OPTIMIZER_JOB_S} s job; sweep fewer sizes or invocations, or run them in parallel",
             self.sleep_ms
         ))
     }

@@ -78,6 +78,7 @@ mod tests {
             parallel,
             sleep_ms,
             payload: None,
+            arm64_twin: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! - [`pricing`]: the Lambda and DynamoDB cost models;
 //! - [`apply`]: guarded apply (version + alias, previous configuration recorded) and rollback;
 //!   [`lock`]: one pass per function at a time;
+//! - [`arm64`]: the architecture advice at measured durations (a sweep with an arm64 twin);
 //! - [`capacity`]: DynamoDB on-demand vs provisioned advice;
 //! - [`table_scaling`] and [`table_apply`]: the advice applied as an auto-scaling target
 //!   (opted-in tables), and its rollback;
@@ -20,6 +21,7 @@
 
 pub mod advice;
 pub mod apply;
+pub mod arm64;
 pub mod bounds;
 pub mod budget;
 pub mod capacity;

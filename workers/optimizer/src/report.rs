@@ -32,6 +32,10 @@ pub struct FunctionReport {
     /// tell whether it also runs as fast: try it on a version first).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arm64_monthly_savings_usd: Option<f64>,
+    /// A sweep with an arm64 twin: the twin's sweep and each architecture's monthly cost at
+    /// its measured durations ([`crate::arm64`]).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arm64_measured: Option<crate::arm64::Arm64Measured>,
     /// Provisioned concurrency advised from the peak concurrency and cold starts, priced
     /// against warm-up pings (asked for with `provisioned_concurrency`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -186,11 +190,18 @@ impl stoker_kit::Summary for OptimizeReport {
                     .as_ref()
                     .map(|t| format!(" (rolled back: {} in ALARM)", t.alarm))
                     .unwrap_or_default();
-                let arm = f
-                    .arm64_monthly_savings_usd
-                    .filter(|s| *s >= 0.01)
-                    .map(|s| format!(", arm64 saves {s:.2} $/mo"))
-                    .unwrap_or_default();
+                let measured = f
+                    .arm64_measured
+                    .as_ref()
+                    .and_then(|m| m.monthly_savings_usd);
+                let arm = match measured {
+                    Some(s) => format!(", arm64 as measured saves {s:.2} $/mo"),
+                    None => f
+                        .arm64_monthly_savings_usd
+                        .filter(|s| *s >= 0.01)
+                        .map(|s| format!(", arm64 saves {s:.2} $/mo"))
+                        .unwrap_or_default(),
+                };
                 let pc = f
                     .provisioned
                     .as_ref()

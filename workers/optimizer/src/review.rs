@@ -108,6 +108,10 @@ impl Optimizer {
                         self.take_sweep(&mut r, &f, req, s, &passive);
                         // The sweep put the function back: read the revision it left.
                         f = describe(&self.lambda, &f.name).await?;
+                        if let Some(twin) = &tuning.arm64_twin {
+                            let m = self.arm64_twin(twin, &f, &r, plan).await?;
+                            r.arm64_measured = Some(m);
+                        }
                     }
                     Err(e) if e.is_permanent() => r.error = Some(e.to_string()),
                     Err(e) => return Err(e),
@@ -208,6 +212,7 @@ impl Optimizer {
                 .recommended_monthly_usd
                 .map(|n| p.current_monthly_usd - n),
             arm64_monthly_savings_usd: crate::recommend::arm64_saving(&observed, &self.pricing),
+            arm64_measured: None,
             provisioned: if req.provisioned_concurrency {
                 let days = req.lookback_days;
                 Some(provisioned::advise(&self.observer, f, &observed, days, &self.pricing).await?)
@@ -228,7 +233,7 @@ impl Optimizer {
         Ok((r, p))
     }
 
-    fn sweep_budget(
+    pub(crate) fn sweep_budget(
         &self,
         tuning: &PowerTuning,
         f: &FunctionInfo,
@@ -241,7 +246,7 @@ impl Optimizer {
         budget::check(tuning, sizes.len(), f.timeout_s, left, self.job_timeout)
     }
 
-    fn sweep_clients(&self) -> sweep::Clients<'_> {
+    pub(crate) fn sweep_clients(&self) -> sweep::Clients<'_> {
         sweep::Clients {
             lambda: &self.lambda,
             logs: &self.observer.logs,
@@ -440,6 +445,7 @@ fn locked(f: &FunctionInfo, req: &OptimizeRequest, holder: &Holder) -> FunctionR
         recommended_monthly_usd: None,
         estimated_monthly_savings_usd: None,
         arm64_monthly_savings_usd: None,
+        arm64_measured: None,
         provisioned: None,
         observed: Observed::unread(f, req.lookback_days),
         sweep: None,
