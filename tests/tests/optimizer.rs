@@ -647,6 +647,21 @@ async fn provisioned_concurrency_is_applied_on_the_alias_within_its_bound_and_ro
         .await
         .expect_err("once only");
     assert_eq!(twice.code(), "already_rolled_back");
+    // The first pass's event delivered again does not set it again.
+    let replay = worker.optimize(&req, "e-pca").await.expect("a pass");
+    let pc = replay.functions[0].provisioned.as_ref().expect("advice");
+    assert!(pc.applied.is_none(), "{pc:?}");
+    assert!(
+        pc.not_applied
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rolled back since this pass set it"),
+        "{pc:?}"
+    );
+    assert_eq!(
+        worker.applier.provisioned_now(&name).await.expect("read"),
+        None
+    );
     cleanup(&sdk, &[&name]).await;
     drop_table(&sdk, &ops).await;
 }

@@ -81,6 +81,7 @@ async fn a_sweep_with_an_arm64_twin_prices_both_at_their_measured_durations() {
     let pricing = Pricing::default();
     for s in &arm.sizes {
         assert_eq!((s.invocations, s.errors), (3, 0), "{s:?}");
+        assert!(s.billed_ms >= 20.0, "the twin ran its 20 ms of work: {s:?}");
         // Each size is priced at arm64's GB-second, at its own measured duration.
         let want = pricing.per_invocation(s.memory_mb, s.billed_ms, Arch::Arm64);
         assert!(

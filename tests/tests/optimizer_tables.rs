@@ -97,16 +97,27 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
     let not_opted = table(&sdk, "opt-as-no", Some((5, 5)), &[]).await;
     let above = table(&sdk, "opt-as-big", Some((500, 5)), &[OPT_IN]).await;
     let on_demand = table(&sdk, "opt-as-od", None, &[OPT_IN]).await;
-    let all = [&opted, &not_opted, &above, &on_demand];
+    let alone = table(
+        &sdk,
+        "opt-as-alone",
+        Some((5, 5)),
+        &[OPT_IN, ("stoker:leave-alone", "true")],
+    )
+    .await;
+    let all = [&opted, &not_opted, &above, &on_demand, &alone];
     // 10 reads/s and 2 writes/s every hour of the last day.
     let all_day: Vec<(i64, f64)> = (1..=23).map(|h| (h, 36_000.0)).collect();
     for t in all {
         seed_capacity(&sdk, t, &all_day).await;
     }
-    let worker = stoker_it::optimizer::worker(&ops).await;
+    let mut worker = stoker_it::optimizer::worker(&ops).await;
     // What the test reads and sets itself goes through its own (unrecorded) client.
     let aas = aws_sdk_applicationautoscaling::Client::new(&sdk);
-    let mut req = request(&all, OptimizeMode::Apply);
+    // A table that does not exist is reported; the others are still changed.
+    let missing = unique("opt-as-missing");
+    let mut named = all.to_vec();
+    named.push(&missing);
+    let mut req = request(&named, OptimizeMode::Apply);
     req.bounds.max_table_capacity = 20;
     let report = worker.optimize(&req, "e-as").await.expect("a pass");
     assert_eq!(report.applied, 1, "{report:?}");
@@ -171,6 +182,7 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
             "500 read capacity units provisioned, above bounds.max_table_capacity 20",
         ),
         (3, "billed on demand"),
+        (4, "left alone: the table is tagged stoker:leave-alone"),
     ] {
         let r = &report.tables[t];
         assert!(r.applied.is_none(), "{r:?}");
@@ -185,6 +197,15 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
             r.table
         );
     }
+
+    let m = &report.tables[5];
+    assert!(
+        m.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("DescribeTable"),
+        "{m:?}"
+    );
 
     // A retry of the pass reports its change; another pass waits for the cooldown.
     let retry = worker.optimize(&req, "e-as").await.expect("a retry");
@@ -204,6 +225,16 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
         ranges_now(&aas, &opted).await.expect("read"),
         Some(change.ranges)
     );
+    // After the cooldown a new pass widens the range; what it replaced is still "none", the
+    // table's state before the optimizer first changed it.
+    worker.cooldown = std::time::Duration::ZERO;
+    let wider = worker.optimize(&req, "e-as3").await.expect("a pass");
+    let widened = wider.tables[0]
+        .applied
+        .clone()
+        .unwrap_or_else(|| panic!("applied: {:?}", wider.tables[0]));
+    assert_eq!(widened.ranges.read.max, 28, "{widened:?}");
+    assert_eq!(widened.previous, None, "{widened:?}");
 
     let back = worker
         .applier
@@ -230,6 +261,18 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
         .await
         .expect_err("once only");
     assert_eq!(twice.code(), "already_rolled_back");
+    // That pass's event delivered again does not apply it again.
+    let replay = worker.optimize(&req, "e-as3").await.expect("a pass");
+    assert!(
+        replay.tables[0]
+            .not_applied
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rolled back since this pass applied it"),
+        "{:?}",
+        replay.tables[0]
+    );
+    assert_eq!(ranges_now(&aas, &opted).await.expect("read"), None);
     for t in all {
         drop_table(&sdk, t).await;
     }

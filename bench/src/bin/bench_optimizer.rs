@@ -9,6 +9,8 @@
 //!   starts read too), next to the plain pass;
 //! - table auto scaling (mode apply) over 10 opted-in provisioned tables, next to the bare
 //!   calls that read the same capacity and set the same targets and policies;
+//! - the same sweep with an arm64 twin (the twin swept too; ministack runs it on this
+//!   machine's architecture);
 //! - the decision core (recommend) per function, in process.
 //!
 //! API calls are counted per HTTP request (pages and retries included).
@@ -169,6 +171,55 @@ async fn main() -> anyhow::Result<()> {
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("no sweep: {:?}", swept.functions[0].error))?;
 
+    // The same sweep with an arm64 twin (the same build declared arm64: ministack runs every
+    // zip on this machine's architecture).
+    let twin = format!("{name}-arm64");
+    deploy_example(&sdk, &twin, &name).await?;
+    let binary = std::fs::read(stoker_it::workspace_bin("warmed-example"))?;
+    lambda
+        .update_function_code()
+        .function_name(&twin)
+        .zip_file(Blob::new(stoker_it::zip_executables(&[(
+            "bootstrap",
+            &binary,
+        )])))
+        .architectures(aws_sdk_lambda::types::Architecture::Arm64)
+        .send()
+        .await?;
+    let twin_arn = lambda
+        .get_function_configuration()
+        .function_name(&twin)
+        .send()
+        .await?
+        .function_arn
+        .unwrap_or_default();
+    lambda
+        .tag_resource()
+        .resource(twin_arn)
+        .tags(key, value)
+        .send()
+        .await?;
+    let mut twin_req = sweep_req.clone();
+    if let Some(t) = twin_req.power_tuning.as_mut() {
+        t.arm64_twin = Some(twin.clone());
+    }
+    counter.take();
+    let t = Instant::now();
+    let both = worker.optimize(&twin_req, "bench-twin").await?;
+    let twin_s = t.elapsed().as_secs_f64();
+    let twin_calls = counter.take();
+    let measured = both.functions[0]
+        .arm64_measured
+        .as_ref()
+        .and_then(|m| m.monthly_savings_usd.map(|s| (s, m.reason.clone())))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no arm64 comparison: {:?}",
+                both.functions[0].arm64_measured
+            )
+        })?;
+    let _ = lambda.delete_function().function_name(&twin).send().await;
+
     // The decision core alone.
     let observed = Observed {
         memory_mb: 1024,
@@ -244,6 +295,11 @@ async fn main() -> anyhow::Result<()> {
         "\n| sweep | wall s | API calls | chosen |\n|---|---|---|---|\n| baseline: {total} plain invocations | {plain_s:.2} | {total} | - |\n| power-tuning sweep (configure, publish, alias, {total} invocations, REPORT lines, clean-up) | {sweep_s:.2} | {sweep_calls} | {} MB |",
         sweep.chosen_memory_mb.unwrap_or_default()
     );
+    println!(
+        "| the same sweep with an arm64 twin (both swept, each choice priced as measured) | {twin_s:.2} | {twin_calls} | saving {:.4} USD a month |",
+        measured.0
+    );
+    println!("\narm64 twin: {}", measured.1);
     println!("\nper size: {}", {
         let parts: Vec<String> = sweep
             .sizes

@@ -285,6 +285,9 @@ impl Validate for OptimizeRequest {
         v.at("tables", |v| {
             for (i, t) in self.tables.iter().enumerate() {
                 v.at(i, |v| v.name("", t, names::dynamodb_table));
+                if self.tables[..i].contains(t) {
+                    v.at(i, |v| v.fail("", format!("{t} is named twice")));
+                }
             }
         });
         if let Some(p) = &self.power_tuning {

@@ -52,6 +52,26 @@ pub struct CapacityAdvice {
     /// The table's ARN (its tags are read by it).
     #[serde(skip)]
     pub arn: String,
+    /// Why the table could not be read (the pass went on with the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl CapacityAdvice {
+    /// The report of a table that could not be read.
+    pub fn unread(table: &str, error: String) -> Self {
+        let idle = Consumed {
+            avg_read: 0.0,
+            peak_read: 0.0,
+            avg_write: 0.0,
+            peak_write: 0.0,
+        };
+        let mut a = advise(table, "UNKNOWN", idle, &DynamoPricing::default());
+        a.recommended_mode = "unknown".into();
+        a.reason = format!("not read: {error}");
+        a.error = Some(error);
+        a
+    }
 }
 
 /// The advice for consumed capacity `c` on a table currently billed as `mode`.
@@ -98,6 +118,7 @@ pub fn advise(table: &str, mode: &str, c: Consumed, p: &DynamoPricing) -> Capaci
         applied: None,
         not_applied: None,
         arn: String::new(),
+        error: None,
     }
 }
 

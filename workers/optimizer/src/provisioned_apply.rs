@@ -74,6 +74,11 @@ impl Applier {
             // A retry of this very pass: its change is made, or its record holds the count
             // from before it (what a rollback must put back, not the pass's own).
             Some(l) if l.status == "applied" => return Ok(Ok(l)),
+            Some(l) if l.status == "rolled_back" => {
+                return Ok(Err(format!(
+                    "rolled back since this pass set it (stoker rollback {function} --provisioned-concurrency): a retry of the pass does not set it again"
+                )));
+            }
             Some(l) => l.previous,
             None => {
                 let now = self.provisioned_now(function).await?;

@@ -11,8 +11,10 @@
 //! - the cooldown: the previous ranges are recorded in the ops table *before* the change
 //!   (`pk = OPTIMIZER#table/<table>`, `sk = AUTOSCALING`), with the cooldown's conditional
 //!   write;
-//! - a rollback ([`Applier::rollback_table_scaling`], `stoker rollback --table`) puts the
-//!   previous ranges back, or removes the targets and policies when there were none.
+//! - a rollback ([`Applier::rollback_table_scaling`], `stoker rollback --table`) puts back the
+//!   ranges from before the optimizer first changed the table, or removes the targets and
+//!   policies when there were none; an apply refused half-way is put back at once;
+//! - the table's lock (as a function's) keeps an apply and a rollback apart.
 
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ use crate::apply::{Applier, pk};
 use crate::capacity::{Consumed, TARGET_UTILIZATION};
 
 const SK: &str = "AUTOSCALING";
+/// How long an apply or a rollback holds the table's lock at most.
+const LOCK_FOR: Duration = Duration::from_secs(120);
 
 /// One capacity range of an auto-scaling target, in capacity units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,9 +45,15 @@ pub struct Range {
 
 impl std::fmt::Display for Range {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if *self == NONE {
+            return write!(f, "none");
+        }
         write!(f, "{}-{}", self.min, self.max)
     }
 }
+
+/// A dimension without a target (the other has one).
+const NONE: Range = Range { min: 0, max: 0 };
 
 /// A table's read and write ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +71,8 @@ pub struct TableScaling {
     pub ranges: Ranges,
     /// The utilization the policies keep, in percent.
     pub target_utilization_pct: f64,
-    /// `applying`, `applied` or `rolled_back`.
+    /// `applying`, `applied`, `failed` (refused half-way and put back at once) or
+    /// `rolled_back`.
     pub status: String,
     pub at: String,
     pub event_id: String,
@@ -148,16 +159,38 @@ pub async fn ranges_now(scaling: &Client, table: &str) -> Result<Option<Ranges>,
     match (of(&DIMENSIONS[0].0), of(&DIMENSIONS[1].0)) {
         (None, None) => Ok(None),
         (read, write) => Ok(Some(Ranges {
-            read: read.unwrap_or(Range { min: 0, max: 0 }),
-            write: write.unwrap_or(Range { min: 0, max: 0 }),
+            read: read.unwrap_or(NONE),
+            write: write.unwrap_or(NONE),
         })),
     }
 }
 
 impl Applier {
     /// Gives `table` the auto-scaling `ranges` (75 % target tracking) unless its last such
-    /// change is younger than `cooldown`; `Err(why)` in `Ok` when a guardrail said no.
+    /// change is younger than `cooldown`; `Err(why)` in `Ok` when a guardrail said no. Holds
+    /// the table's lock (a rollback is not interleaved with).
     pub async fn apply_table_scaling(
+        &self,
+        scaling: &Client,
+        table: &str,
+        ranges: Ranges,
+        event_id: &str,
+        cooldown: Duration,
+    ) -> Result<Result<TableScaling, String>, JobError> {
+        let until = Utc::now() + LOCK_FOR + crate::lock::GRACE;
+        if let Some(holder) = self.lock(&key(table), event_id, until).await? {
+            return Ok(Err(holder.report(&format!("table {table}"))));
+        }
+        let done = self
+            .apply_table_locked(scaling, table, ranges, event_id, cooldown)
+            .await;
+        if let Err(e) = self.unlock(&key(table), event_id).await {
+            tracing::warn!(table, error = %e, "the table's lock could not be given back; it expires on its own");
+        }
+        done
+    }
+
+    async fn apply_table_locked(
         &self,
         scaling: &Client,
         table: &str,
@@ -167,29 +200,39 @@ impl Applier {
     ) -> Result<Result<TableScaling, String>, JobError> {
         let now = ranges_now(scaling, table).await?;
         let last = self.last_table_scaling(table).await?;
-        let previous = match last.as_ref().filter(|l| l.event_id == event_id) {
-            // A retry of this very pass: done, or its record holds the ranges from before.
-            Some(l) if l.status == "applied" => return Ok(Ok(l.clone())),
-            Some(l) => l.previous,
-            None => {
-                let ours = last
-                    .as_ref()
-                    .is_some_and(|l| l.status == "applied" && Some(l.ranges) == now);
-                match now {
-                    Some(have) if !ours => {
-                        return Ok(Err(format!(
-                            "it is auto-scaled already (read {}, write {}) by something else: left as it is",
-                            have.read, have.write
-                        )));
-                    }
-                    Some(have) if have == ranges => {
-                        return Ok(Err(format!(
-                            "its auto scaling is already read {}, write {}",
-                            have.read, have.write
-                        )));
-                    }
-                    _ => now,
+        let previous = match &last {
+            // A retry of this very pass: done, undone since, or unfinished (its record holds
+            // the ranges from before it).
+            Some(l) if l.event_id == event_id => match l.status.as_str() {
+                "applied" => return Ok(Ok(l.clone())),
+                "rolled_back" => {
+                    return Ok(Err(
+                        "rolled back since this pass applied it (stoker rollback --table): a retry of the pass does not apply it again".into(),
+                    ));
                 }
+                _ => l.previous,
+            },
+            // The optimizer's own change, made or unfinished: what it replaced is still what
+            // a rollback must put back, however many passes changed the ranges since.
+            Some(l)
+                if l.status == "applying" || (l.status == "applied" && Some(l.ranges) == now) =>
+            {
+                if now == Some(ranges) {
+                    return Ok(Err(format!(
+                        "its auto scaling is already read {}, write {}",
+                        ranges.read, ranges.write
+                    )));
+                }
+                l.previous
+            }
+            _ => {
+                if let Some(have) = now {
+                    return Ok(Err(format!(
+                        "it is auto-scaled already (read {}, write {}) by something else: left as it is",
+                        have.read, have.write
+                    )));
+                }
+                None
             }
         };
         let mut change = TableScaling {
@@ -207,41 +250,45 @@ impl Applier {
                 cooldown.as_secs() / 3600
             )));
         }
-        for ((dimension, metric, policy), range) in
-            DIMENSIONS.iter().zip([ranges.read, ranges.write])
-        {
-            register(scaling, table, dimension, range).await?;
-            scaling
-                .put_scaling_policy()
-                .policy_name(*policy)
-                .service_namespace(ServiceNamespace::Dynamodb)
-                .resource_id(resource(table))
-                .scalable_dimension(dimension.clone())
-                .policy_type(PolicyType::TargetTrackingScaling)
-                .target_tracking_scaling_policy_configuration(
-                    TargetTrackingScalingPolicyConfiguration::builder()
-                        .target_value(TARGET_UTILIZATION * 100.0)
-                        .predefined_metric_specification(
-                            PredefinedMetricSpecification::builder()
-                                .predefined_metric_type(metric.clone())
-                                .build()
-                                .map_err(|e| JobError::permanent("bad_policy", e.to_string()))?,
-                        )
-                        .build()
-                        .map_err(|e| JobError::permanent("bad_policy", e.to_string()))?,
-                )
-                .send()
-                .await
-                .map_err(|e| sdk_error(&format!("PutScalingPolicy table/{table} {policy}"), e))?;
+        if let Err(e) = set(scaling, table, ranges).await {
+            if e.is_transient() {
+                // Retried with the same event: the record holds what to put back.
+                return Err(e);
+            }
+            // Refused half-way: put back what was there, so that no half-configured table is
+            // left, and say so in the record.
+            undo(scaling, table, previous).await?;
+            change.status = "failed".into();
+            change.at = Utc::now().to_rfc3339();
+            self.record_table_scaling(&change, None).await?;
+            return Err(e);
         }
         change.status = "applied".into();
         self.record_table_scaling(&change, None).await?;
         Ok(Ok(change))
     }
 
-    /// Puts back the ranges the last recorded change replaced, or removes the targets (and
-    /// the optimizer's policies) when the table had none.
+    /// Puts back the ranges from before the optimizer's change, or removes the targets (and
+    /// the optimizer's policies) when the table had none; holds the table's lock.
     pub async fn rollback_table_scaling(
+        &self,
+        scaling: &Client,
+        table: &str,
+    ) -> Result<TableScaling, JobError> {
+        let owner = format!("rollback {}", Utc::now().to_rfc3339());
+        let until = Utc::now() + LOCK_FOR + crate::lock::GRACE;
+        if let Some(holder) = self.lock(&key(table), &owner, until).await? {
+            return Err(JobError::permanent(
+                "locked",
+                holder.report(&format!("table {table}")),
+            ));
+        }
+        let done = self.rollback_table_locked(scaling, table).await;
+        self.unlock(&key(table), &owner).await?;
+        done
+    }
+
+    async fn rollback_table_locked(
         &self,
         scaling: &Client,
         table: &str,
@@ -252,55 +299,24 @@ impl Applier {
                 format!("no auto-scaling change of table {table} is recorded"),
             ));
         };
-        if change.status == "rolled_back" {
-            return Err(JobError::permanent(
-                "already_rolled_back",
-                format!("the last auto-scaling change of table {table} is already rolled back"),
-            ));
-        }
-        match change.previous {
-            Some(p) => {
-                for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
-                    register(scaling, table, dimension, range).await?;
-                }
+        match change.status.as_str() {
+            "rolled_back" => {
+                return Err(JobError::permanent(
+                    "already_rolled_back",
+                    format!("the last auto-scaling change of table {table} is already rolled back"),
+                ));
             }
-            None => {
-                for (dimension, _, policy) in &DIMENSIONS {
-                    let gone = scaling
-                        .delete_scaling_policy()
-                        .policy_name(*policy)
-                        .service_namespace(ServiceNamespace::Dynamodb)
-                        .resource_id(resource(table))
-                        .scalable_dimension(dimension.clone())
-                        .send()
-                        .await;
-                    if let Err(e) = gone
-                        && !e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_object_not_found_exception())
-                    {
-                        return Err(sdk_error(&format!("DeleteScalingPolicy table/{table}"), e));
-                    }
-                    let gone = scaling
-                        .deregister_scalable_target()
-                        .service_namespace(ServiceNamespace::Dynamodb)
-                        .resource_id(resource(table))
-                        .scalable_dimension(dimension.clone())
-                        .send()
-                        .await;
-                    if let Err(e) = gone
-                        && !e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_object_not_found_exception())
-                    {
-                        return Err(sdk_error(
-                            &format!("DeregisterScalableTarget table/{table}"),
-                            e,
-                        ));
-                    }
-                }
+            "failed" => {
+                return Err(JobError::permanent(
+                    "nothing_to_roll_back",
+                    format!(
+                        "the last auto-scaling change of table {table} failed and was put back at once"
+                    ),
+                ));
             }
+            _ => {}
         }
+        undo(scaling, table, change.previous).await?;
         change.status = "rolled_back".into();
         change.at = Utc::now().to_rfc3339();
         self.record_table_scaling(&change, None).await?;
@@ -338,6 +354,81 @@ impl Applier {
         )
         .await
     }
+}
+
+/// Both dimensions' targets and target-tracking policies.
+async fn set(scaling: &Client, table: &str, ranges: Ranges) -> Result<(), JobError> {
+    for ((dimension, metric, policy), range) in DIMENSIONS.iter().zip([ranges.read, ranges.write]) {
+        register(scaling, table, dimension, range).await?;
+        scaling
+            .put_scaling_policy()
+            .policy_name(*policy)
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_id(resource(table))
+            .scalable_dimension(dimension.clone())
+            .policy_type(PolicyType::TargetTrackingScaling)
+            .target_tracking_scaling_policy_configuration(
+                TargetTrackingScalingPolicyConfiguration::builder()
+                    .target_value(TARGET_UTILIZATION * 100.0)
+                    .predefined_metric_specification(
+                        PredefinedMetricSpecification::builder()
+                            .predefined_metric_type(metric.clone())
+                            .build()
+                            .map_err(|e| JobError::permanent("bad_policy", e.to_string()))?,
+                    )
+                    .build()
+                    .map_err(|e| JobError::permanent("bad_policy", e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error(&format!("PutScalingPolicy table/{table} {policy}"), e))?;
+    }
+    Ok(())
+}
+
+/// Back to `previous`: its ranges, or no targets and none of the optimizer's policies.
+async fn undo(scaling: &Client, table: &str, previous: Option<Ranges>) -> Result<(), JobError> {
+    if let Some(p) = previous {
+        for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
+            register(scaling, table, dimension, range).await?;
+        }
+        return Ok(());
+    }
+    for (dimension, _, policy) in &DIMENSIONS {
+        let gone = scaling
+            .delete_scaling_policy()
+            .policy_name(*policy)
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_id(resource(table))
+            .scalable_dimension(dimension.clone())
+            .send()
+            .await;
+        if let Err(e) = gone
+            && !e
+                .as_service_error()
+                .is_some_and(|s| s.is_object_not_found_exception())
+        {
+            return Err(sdk_error(&format!("DeleteScalingPolicy table/{table}"), e));
+        }
+        let gone = scaling
+            .deregister_scalable_target()
+            .service_namespace(ServiceNamespace::Dynamodb)
+            .resource_id(resource(table))
+            .scalable_dimension(dimension.clone())
+            .send()
+            .await;
+        if let Err(e) = gone
+            && !e
+                .as_service_error()
+                .is_some_and(|s| s.is_object_not_found_exception())
+        {
+            return Err(sdk_error(
+                &format!("DeregisterScalableTarget table/{table}"),
+                e,
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn register(

@@ -190,14 +190,27 @@ impl Optimizer {
         req: &OptimizeRequest,
         event_id: &str,
     ) -> Result<crate::capacity::CapacityAdvice, JobError> {
-        let mut advice = table_advice(
+        let read = table_advice(
             &self.ddb,
             &self.observer.cloudwatch,
             table,
             req.lookback_days,
             &self.dynamo_pricing,
         )
-        .await?;
+        .await;
+        let mut advice = match read {
+            Ok(a) => a,
+            // A table missing or out of reach is reported; the pass goes on with the others
+            // (their changes must not be lost in a failed job).
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(table, error = %e, "could not read the table");
+                return Ok(crate::capacity::CapacityAdvice::unread(
+                    table,
+                    e.to_string(),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         if req.mode == OptimizeMode::Apply {
             self.apply_table_advice(&mut advice, &req.bounds, event_id)
                 .await?;
