@@ -179,9 +179,49 @@ impl stoker_kit::Summary for Report {
                 self.invalidated.len()
             )
         };
+        let window = match (self.hit_rate_window, self.window_lookups, self.window_s) {
+            (Some(rate), Some(n), Some(s)) => format!(
+                "; since the last run {} % of {n} lookup(s) in {s} s hit",
+                two_places(Some(rate))
+            ),
+            _ => String::new(),
+        };
+        let miss = match (self.miss_latency_p50_ms, self.miss_latency_max_ms) {
+            (Some(p50), Some(max)) => format!("; a miss costs {p50} ms (slowest {max} ms)"),
+            _ => String::new(),
+        };
         format!(
-            "{invalidated}{} Redis keys and {} URL warmed ({} bytes, {} Redis round trip(s)), {} failed, {hit_rate}",
+            "{invalidated}{} Redis keys and {} URL warmed ({} bytes, {} Redis round trip(s)), {} failed, {hit_rate}{window}{miss}",
             self.keys_warmed, self.urls_warmed, self.bytes, self.redis_round_trips, self.failed
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stoker_kit::Summary;
+
+    #[test]
+    fn the_summary_names_the_window_hit_rate_and_the_miss_cost() {
+        let mut r = Report {
+            keys_warmed: 2,
+            hit_rate_before: Some(50.0),
+            hit_rate_after: Some(60.0),
+            ..Report::default()
+        };
+        assert!(!r.summary().contains("since the last run"), "{}", r.summary());
+        r.hit_rate_window = Some(75.0);
+        r.window_lookups = Some(8);
+        r.window_s = Some(300);
+        r.miss_latency_p50_ms = Some(12);
+        r.miss_latency_max_ms = Some(40);
+        let line = r.summary();
+        assert!(
+            line.ends_with(
+                "; since the last run 75.00 % of 8 lookup(s) in 300 s hit; a miss costs 12 ms (slowest 40 ms)"
+            ),
+            "{line}"
+        );
     }
 }
