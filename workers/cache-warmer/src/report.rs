@@ -210,7 +210,11 @@ mod tests {
             hit_rate_after: Some(60.0),
             ..Report::default()
         };
-        assert!(!r.summary().contains("since the last run"), "{}", r.summary());
+        assert!(
+            !r.summary().contains("since the last run"),
+            "{}",
+            r.summary()
+        );
         r.hit_rate_window = Some(75.0);
         r.window_lookups = Some(8);
         r.window_s = Some(300);

@@ -37,6 +37,7 @@ pub mod provisioned;
 pub mod provisioned_apply;
 pub mod prune;
 pub mod recommend;
+mod record;
 pub mod report;
 pub mod report_line;
 mod review;

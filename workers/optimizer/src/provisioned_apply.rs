@@ -14,9 +14,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
-use stoker_kit::ops::items;
 
-use crate::apply::{Applier, pk};
+use crate::apply::Applier;
 
 const SK: &str = "PROVISIONED";
 /// How long a rollback holds the function's lock at most.
@@ -34,20 +33,6 @@ pub struct ProvisionedChange {
     pub status: String,
     pub at: String,
     pub event_id: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Item {
-    pk: String,
-    sk: String,
-    #[serde(with = "items::json_text")]
-    change: ProvisionedChange,
-    #[serde(default)]
-    changed_at: i64,
-    #[serde(default)]
-    event_id: String,
-    #[serde(default)]
-    expires_at: i64,
 }
 
 impl Applier {
@@ -221,8 +206,7 @@ impl Applier {
         &self,
         function: &str,
     ) -> Result<Option<ProvisionedChange>, JobError> {
-        let item: Option<Item> = self.item(function, SK, "provisioned change").await?;
-        Ok(item.map(|c| c.change))
+        self.last_change(function, SK, "provisioned change").await
     }
 
     /// Writes `change`; with `cooldown`, only if the last one is older or is this pass's.
@@ -231,16 +215,8 @@ impl Applier {
         change: &ProvisionedChange,
         cooldown: Option<Duration>,
     ) -> Result<bool, JobError> {
-        let now = Utc::now().timestamp();
-        let item = Item {
-            pk: pk(&change.function),
-            sk: SK.into(),
-            change: change.clone(),
-            changed_at: now,
-            event_id: change.event_id.clone(),
-            expires_at: now + 400 * 86_400,
-        };
-        self.put_cooled(&item, cooldown, &change.event_id, "provisioned change")
+        let (f, event) = (&change.function, &change.event_id);
+        self.record_change(f, SK, change, event, cooldown, "provisioned change")
             .await
     }
 }

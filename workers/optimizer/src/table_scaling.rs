@@ -27,9 +27,8 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use stoker_kit::JobError;
 use stoker_kit::classify::sdk_error;
-use stoker_kit::ops::items;
 
-use crate::apply::{Applier, pk};
+use crate::apply::Applier;
 use crate::capacity::{Consumed, TARGET_UTILIZATION};
 
 const SK: &str = "AUTOSCALING";
@@ -76,20 +75,6 @@ pub struct TableScaling {
     pub status: String,
     pub at: String,
     pub event_id: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Item {
-    pk: String,
-    sk: String,
-    #[serde(with = "items::json_text")]
-    change: TableScaling,
-    #[serde(default)]
-    changed_at: i64,
-    #[serde(default)]
-    event_id: String,
-    #[serde(default)]
-    expires_at: i64,
 }
 
 /// The ranges for consumed capacity `c` on a table provisioned with `current` (read, write)
@@ -325,10 +310,8 @@ impl Applier {
 
     /// The last recorded auto-scaling change of `table`.
     pub async fn last_table_scaling(&self, table: &str) -> Result<Option<TableScaling>, JobError> {
-        let item: Option<Item> = self
-            .item(&key(table), SK, "table auto-scaling change")
-            .await?;
-        Ok(item.map(|c| c.change))
+        self.last_change(&key(table), SK, "table auto-scaling change")
+            .await
     }
 
     /// Writes `change`; with `cooldown`, only if the last one is older or is this pass's.
@@ -337,22 +320,9 @@ impl Applier {
         change: &TableScaling,
         cooldown: Option<Duration>,
     ) -> Result<bool, JobError> {
-        let now = Utc::now().timestamp();
-        let item = Item {
-            pk: pk(&key(&change.table)),
-            sk: SK.into(),
-            change: change.clone(),
-            changed_at: now,
-            event_id: change.event_id.clone(),
-            expires_at: now + 400 * 86_400,
-        };
-        self.put_cooled(
-            &item,
-            cooldown,
-            &change.event_id,
-            "table auto-scaling change",
-        )
-        .await
+        let (k, event) = (key(&change.table), &change.event_id);
+        self.record_change(&k, SK, change, event, cooldown, "table auto-scaling change")
+            .await
     }
 }
 
