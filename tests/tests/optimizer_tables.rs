@@ -331,3 +331,57 @@ async fn auto_scaling_set_by_another_is_left_alone_and_recommend_changes_nothing
     }
     drop_table(&sdk, &ops).await;
 }
+
+/// An apply refused half-way (the read target registered, its policy refused) puts the table
+/// back at once: no half-configured table is left, and the record says `failed`.
+#[tokio::test]
+async fn an_apply_refused_half_way_leaves_no_target_behind() {
+    use crate::support::inject::{Injector, Rule};
+    let sdk = emulator().await;
+    let ops = ops_table(&sdk).await;
+    let t = table(&sdk, "opt-as-half", Some((5, 5)), &[OPT_IN]).await;
+    let moto =
+        std::env::var("STOKER_MOTO_URL").expect("STOKER_MOTO_URL (eval \"$(./localstack/env)\")");
+    let inject = Injector::start(&moto).await;
+    inject.add(Rule {
+        times: Some(1),
+        ..Rule::error("PutScalingPolicy", "", 400, "ValidationException")
+    });
+    let mut worker = stoker_it::optimizer::worker(&ops).await;
+    worker.scaling = aws_sdk_applicationautoscaling::Client::from_conf(
+        aws_sdk_applicationautoscaling::config::Builder::from(
+            &stoker_it::worker_sdk(stoker_events::Worker::Optimizer).await,
+        )
+        .endpoint_url(&inject.url)
+        .build(),
+    );
+    let report = worker
+        .optimize(&request(&[&t], OptimizeMode::Apply), "e-half")
+        .await
+        .expect("a pass");
+    assert_eq!(inject.injected("PutScalingPolicy"), 1);
+    let r = &report.tables[0];
+    assert!(r.applied.is_none(), "{r:?}");
+    assert!(
+        r.not_applied
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ValidationException"),
+        "{r:?}"
+    );
+    let aas = aws_sdk_applicationautoscaling::Client::new(&sdk);
+    assert_eq!(
+        ranges_now(&aas, &t).await.expect("read"),
+        None,
+        "the read target registered before the refusal is gone again"
+    );
+    let last = worker
+        .applier
+        .last_table_scaling(&t)
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(last.status, "failed", "{last:?}");
+    drop_table(&sdk, &t).await;
+    drop_table(&sdk, &ops).await;
+}

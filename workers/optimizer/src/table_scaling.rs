@@ -356,7 +356,9 @@ async fn set(scaling: &Client, table: &str, ranges: Ranges) -> Result<(), JobErr
     Ok(())
 }
 
-/// Back to `previous`: its ranges, or no targets and none of the optimizer's policies.
+/// Back to `previous`: its ranges, or no targets and none of the optimizer's policies. Only
+/// what is there is deleted (moto answers a missing one with a ValidationException, AWS with
+/// ObjectNotFound: neither is asked for).
 async fn undo(scaling: &Client, table: &str, previous: Option<Ranges>) -> Result<(), JobError> {
     if let Some(p) = previous {
         for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
@@ -364,39 +366,44 @@ async fn undo(scaling: &Client, table: &str, previous: Option<Ranges>) -> Result
         }
         return Ok(());
     }
-    for (dimension, _, policy) in &DIMENSIONS {
-        let gone = scaling
+    let ours: Vec<&str> = DIMENSIONS.iter().map(|(_, _, p)| *p).collect();
+    let policies = scaling
+        .describe_scaling_policies()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(resource(table))
+        .set_policy_names(Some(ours.iter().map(|p| (*p).to_owned()).collect()))
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeScalingPolicies table/{table}"), e))?;
+    for p in policies.scaling_policies() {
+        if !ours.contains(&p.policy_name()) {
+            continue;
+        }
+        scaling
             .delete_scaling_policy()
-            .policy_name(*policy)
+            .policy_name(p.policy_name())
             .service_namespace(ServiceNamespace::Dynamodb)
             .resource_id(resource(table))
-            .scalable_dimension(dimension.clone())
+            .scalable_dimension(p.scalable_dimension().clone())
             .send()
-            .await;
-        if let Err(e) = gone
-            && !e
-                .as_service_error()
-                .is_some_and(|s| s.is_object_not_found_exception())
-        {
-            return Err(sdk_error(&format!("DeleteScalingPolicy table/{table}"), e));
+            .await
+            .map_err(|e| sdk_error(&format!("DeleteScalingPolicy table/{table}"), e))?;
+    }
+    let Some(now) = ranges_now(scaling, table).await? else {
+        return Ok(());
+    };
+    for ((dimension, _, _), range) in DIMENSIONS.iter().zip([now.read, now.write]) {
+        if range == NONE {
+            continue;
         }
-        let gone = scaling
+        scaling
             .deregister_scalable_target()
             .service_namespace(ServiceNamespace::Dynamodb)
             .resource_id(resource(table))
             .scalable_dimension(dimension.clone())
             .send()
-            .await;
-        if let Err(e) = gone
-            && !e
-                .as_service_error()
-                .is_some_and(|s| s.is_object_not_found_exception())
-        {
-            return Err(sdk_error(
-                &format!("DeregisterScalableTarget table/{table}"),
-                e,
-            ));
-        }
+            .await
+            .map_err(|e| sdk_error(&format!("DeregisterScalableTarget table/{table}"), e))?;
     }
     Ok(())
 }
