@@ -364,7 +364,9 @@ async fn a_pattern_invalidation_deletes_what_matches_within_bounds_and_a_dry_run
     let summary = stoker_kit::Summary::summary(&dry);
     assert!(summary.starts_with("dry run: 5 key(s)"), "{summary}");
 
-    // For real, bounded: 10 of the 12 go, the report says more matched.
+    // For real, bounded: 10 of the 12 go, the report says more matched. The worker finds them
+    // with SCAN, never KEYS (Redis' own command counters, read around the job).
+    let before = (calls(&mut c, "keys").await, calls(&mut c, "scan").await);
     let bounded = w
         .warm(&request(
             json!({ "invalidate": [{ "pattern": "menu:*", "max_keys": 10 }] }),
@@ -378,6 +380,12 @@ async fn a_pattern_invalidation_deletes_what_matches_within_bounds_and_a_dry_run
         "{bounded:?}"
     );
     assert_eq!(bounded.keys_invalidated, 10);
+    let after = (calls(&mut c, "keys").await, calls(&mut c, "scan").await);
+    assert_eq!(after.0, before.0, "the worker sent no KEYS");
+    assert!(
+        after.1 > before.1,
+        "the worker scanned: {before:?} -> {after:?}"
+    );
     assert_eq!(count(&mut c).await, 2);
 
     // The rest, then the warming: the fresh key stays, other keys are untouched.
@@ -539,4 +547,19 @@ async fn the_hit_rate_of_the_window_between_runs_and_the_miss_latency_are_report
         .table_name(&table)
         .send()
         .await;
+}
+
+/// How many times Redis ran `command` (lower case), from `INFO commandstats`.
+async fn calls(c: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(c)
+        .await
+        .expect("INFO");
+    let key = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

@@ -16,7 +16,7 @@ use crate::worker::Optimizer;
 
 impl Optimizer {
     /// Applies `advice` to its table when every guardrail allows it, noting on it what came
-    /// of that. A transient error is returned (the job is retried; the apply is idempotent).
+    /// of that. A retryable error is returned (the job is retried; the apply is idempotent).
     pub async fn apply_table_advice(
         &self,
         advice: &mut CapacityAdvice,
@@ -26,7 +26,7 @@ impl Optimizer {
         match self.table_apply(advice, bounds, event_id).await {
             Ok(Ok(change)) => advice.applied = Some(change),
             Ok(Err(why)) => advice.not_applied = Some(why),
-            Err(e) if e.is_transient() => return Err(e),
+            Err(e) if !e.is_permanent() => return Err(e),
             Err(e) => {
                 tracing::warn!(table = %advice.table, error = %e, "could not apply the table's capacity advice");
                 advice.not_applied = Some(format!("error: {e}"));

@@ -236,8 +236,8 @@ impl Applier {
             )));
         }
         if let Err(e) = set(scaling, table, ranges).await {
-            if e.is_transient() {
-                // Retried with the same event: the record holds what to put back.
+            if !e.is_permanent() {
+                // Retried (the same event): the record holds what to put back.
                 return Err(e);
             }
             // Refused half-way: put back what was there, so that no half-configured table is
