@@ -545,6 +545,15 @@ fn cases() -> Vec<(&'static str, String, &'static str, String)> {
             "beyond the optimizer's 900 s job".into(),
         ),
         (
+            "a table named twice",
+            s(envelope(
+                "stoker.optimize.requested",
+                json!({ "functions": { "names": ["api"] }, "tables": ["orders", "carts", "orders"] }),
+            )),
+            "invalid",
+            "orders is named twice".into(),
+        ),
+        (
             "arm64 twin of a tag selection",
             s(envelope(
                 "stoker.optimize.requested",

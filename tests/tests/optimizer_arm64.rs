@@ -78,6 +78,9 @@ async fn a_sweep_with_an_arm64_twin_prices_both_at_their_measured_durations() {
     let sizes: Vec<u32> = arm.sizes.iter().map(|s| s.memory_mb).collect();
     assert_eq!(sizes, [128, 256]);
     assert!(arm.cleaned_up, "{arm:?}");
+    // Its own versions, one per size, published on the twin (and deleted again).
+    assert_eq!(arm.versions.len(), 2, "{arm:?}");
+    assert_eq!(own.versions.len(), 2, "{own:?}");
     let pricing = Pricing::default();
     for s in &arm.sizes {
         assert_eq!((s.invocations, s.errors), (3, 0), "{s:?}");

@@ -236,11 +236,65 @@ async fn an_opted_in_provisioned_table_gets_auto_scaling_within_its_bound_and_it
     assert_eq!(widened.ranges.read.max, 28, "{widened:?}");
     assert_eq!(widened.previous, None, "{widened:?}");
 
+    // Target tracking moves the capacity within the range (on AWS; here by hand).
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    ddb.update_table()
+        .table_name(&opted)
+        .provisioned_throughput(
+            aws_sdk_dynamodb::types::ProvisionedThroughput::builder()
+                .read_capacity_units(14)
+                .write_capacity_units(3)
+                .build()
+                .expect("throughput"),
+        )
+        .send()
+        .await
+        .expect("UpdateTable");
+    // A rollback waits for the table's lock like an apply.
+    let lock = "table/".to_owned() + &opted;
+    let until = chrono::Utc::now() + chrono::Duration::seconds(60);
+    assert!(
+        worker
+            .applier
+            .lock(&lock, "e-other", until)
+            .await
+            .expect("lock")
+            .is_none()
+    );
+    let locked = worker
+        .applier
+        .rollback_table_scaling(&worker.scaling, &opted)
+        .await
+        .expect_err("locked");
+    assert_eq!(locked.code(), "locked", "{locked}");
+    worker
+        .applier
+        .unlock(&lock, "e-other")
+        .await
+        .expect("unlock");
+
     let back = worker
         .applier
         .rollback_table_scaling(&worker.scaling, &opted)
         .await
         .expect("rollback");
+    let throughput = ddb
+        .describe_table()
+        .table_name(&opted)
+        .send()
+        .await
+        .expect("DescribeTable")
+        .table
+        .and_then(|t| t.provisioned_throughput)
+        .expect("throughput");
+    assert_eq!(
+        (
+            throughput.read_capacity_units,
+            throughput.write_capacity_units
+        ),
+        (Some(5), Some(5)),
+        "the capacity from before the optimizer is back"
+    );
     assert_eq!(back.status, "rolled_back");
     assert_eq!(
         ranges_now(&aas, &opted).await.expect("read"),
@@ -382,6 +436,39 @@ async fn an_apply_refused_half_way_leaves_no_target_behind() {
         .expect("read")
         .expect("recorded");
     assert_eq!(last.status, "failed", "{last:?}");
+
+    // A later pass that widens a range in force and is refused half-way leaves the range in
+    // force, and its record, as they were.
+    worker.cooldown = std::time::Duration::ZERO;
+    let mut req = request(&[&t], OptimizeMode::Apply);
+    let good = worker.optimize(&req, "e-half2").await.expect("a pass");
+    let in_force = good.tables[0]
+        .applied
+        .clone()
+        .unwrap_or_else(|| panic!("applied: {:?}", good.tables[0]));
+    req.bounds.max_table_capacity = 4;
+    inject.add(Rule {
+        times: Some(1),
+        ..Rule::error("PutScalingPolicy", "", 400, "ValidationException")
+    });
+    let refused = worker.optimize(&req, "e-half3").await.expect("a pass");
+    assert!(
+        refused.tables[0].applied.is_none(),
+        "{:?}",
+        refused.tables[0]
+    );
+    assert_eq!(
+        ranges_now(&aas, &t).await.expect("read"),
+        Some(in_force.ranges),
+        "the range in force stays"
+    );
+    let last = worker
+        .applier
+        .last_table_scaling(&t)
+        .await
+        .expect("read")
+        .expect("recorded");
+    assert_eq!(last, in_force);
     drop_table(&sdk, &t).await;
     drop_table(&sdk, &ops).await;
 }

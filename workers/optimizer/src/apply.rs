@@ -270,7 +270,7 @@ impl Applier {
             let cutoff = Utc::now().timestamp() - cooldown.as_secs() as i64;
             put = put
                 .condition_expression(
-                    "attribute_not_exists(pk) OR attribute_not_exists(changed_at) OR changed_at < :cutoff OR event_id = :event",
+                    "attribute_not_exists(pk) OR attribute_not_exists(changed_at) OR changed_at <= :cutoff OR event_id = :event",
                 )
                 .expression_attribute_values(":cutoff", AttributeValue::N(cutoff.to_string()))
                 .expression_attribute_values(":event", AttributeValue::S(event.to_owned()));

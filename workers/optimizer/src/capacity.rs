@@ -68,6 +68,11 @@ impl CapacityAdvice {
         };
         let mut a = advise(table, "UNKNOWN", idle, &DynamoPricing::default());
         a.recommended_mode = "unknown".into();
+        (
+            a.provisioned_monthly_usd,
+            a.recommended_rcu,
+            a.recommended_wcu,
+        ) = (0.0, 0, 0);
         a.reason = format!("not read: {error}");
         a.error = Some(error);
         a

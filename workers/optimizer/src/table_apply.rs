@@ -79,8 +79,18 @@ impl Optimizer {
             Ok(r) => r,
             Err(why) => return Ok(Err(why)),
         };
+        let capacity = crate::table_scaling::Capacity {
+            read: advice.provisioned_rcu,
+            write: advice.provisioned_wcu,
+        };
         self.applier
-            .apply_table_scaling(&self.scaling, table, ranges, event_id, self.cooldown)
+            .apply_table_scaling(
+                &self.scaling,
+                table,
+                (ranges, capacity),
+                event_id,
+                self.cooldown,
+            )
             .await
     }
 }

@@ -61,12 +61,24 @@ pub struct Ranges {
     pub write: Range,
 }
 
+/// A table's provisioned read and write capacity units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub read: u32,
+    pub write: u32,
+}
+
 /// One change of a table's auto scaling, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableScaling {
     pub table: String,
     /// The ranges before (none: the table had no auto-scaling target).
     pub previous: Option<Ranges>,
+    /// The table's provisioned capacity before the optimizer first changed it: a rollback
+    /// (or an apply refused half-way) sets it again once the targets are gone, since target
+    /// tracking will have moved it meanwhile.
+    #[serde(default)]
+    pub capacity_before: Option<Capacity>,
     pub ranges: Ranges,
     /// The utilization the policies keep, in percent.
     pub target_utilization_pct: f64,
@@ -158,7 +170,7 @@ impl Applier {
         &self,
         scaling: &Client,
         table: &str,
-        ranges: Ranges,
+        (ranges, capacity): (Ranges, Capacity),
         event_id: &str,
         cooldown: Duration,
     ) -> Result<Result<TableScaling, String>, JobError> {
@@ -167,7 +179,7 @@ impl Applier {
             return Ok(Err(holder.report(&format!("table {table}"))));
         }
         let done = self
-            .apply_table_locked(scaling, table, ranges, event_id, cooldown)
+            .apply_table_locked(scaling, table, (ranges, capacity), event_id, cooldown)
             .await;
         if let Err(e) = self.unlock(&key(table), event_id).await {
             tracing::warn!(table, error = %e, "the table's lock could not be given back; it expires on its own");
@@ -179,15 +191,17 @@ impl Applier {
         &self,
         scaling: &Client,
         table: &str,
-        ranges: Ranges,
+        (ranges, capacity): (Ranges, Capacity),
         event_id: &str,
         cooldown: Duration,
     ) -> Result<Result<TableScaling, String>, JobError> {
         let now = ranges_now(scaling, table).await?;
         let last = self.last_table_scaling(table).await?;
-        let previous = match &last {
+        // The optimizer's own earlier change, still in force: what this pass replaces.
+        let mut in_force = None;
+        let (previous, capacity_before) = match &last {
             // A retry of this very pass: done, undone since, or unfinished (its record holds
-            // the ranges from before it).
+            // the state from before it).
             Some(l) if l.event_id == event_id => match l.status.as_str() {
                 "applied" => return Ok(Ok(l.clone())),
                 "rolled_back" => {
@@ -195,7 +209,7 @@ impl Applier {
                         "rolled back since this pass applied it (stoker rollback --table): a retry of the pass does not apply it again".into(),
                     ));
                 }
-                _ => l.previous,
+                _ => (l.previous, l.capacity_before),
             },
             // The optimizer's own change, made or unfinished: what it replaced is still what
             // a rollback must put back, however many passes changed the ranges since.
@@ -208,7 +222,10 @@ impl Applier {
                         ranges.read, ranges.write
                     )));
                 }
-                l.previous
+                if l.status == "applied" {
+                    in_force = Some(l.clone());
+                }
+                (l.previous, l.capacity_before)
             }
             _ => {
                 if let Some(have) = now {
@@ -217,12 +234,13 @@ impl Applier {
                         have.read, have.write
                     )));
                 }
-                None
+                (None, Some(capacity))
             }
         };
         let mut change = TableScaling {
             table: table.to_owned(),
             previous,
+            capacity_before,
             ranges,
             target_utilization_pct: TARGET_UTILIZATION * 100.0,
             status: "applying".into(),
@@ -240,12 +258,20 @@ impl Applier {
                 // Retried (the same event): the record holds what to put back.
                 return Err(e);
             }
-            // Refused half-way: put back what was there, so that no half-configured table is
-            // left, and say so in the record.
-            undo(scaling, table, previous).await?;
-            change.status = "failed".into();
-            change.at = Utc::now().to_rfc3339();
-            self.record_table_scaling(&change, None).await?;
+            // Refused half-way: back to the state before this pass at once, so that no
+            // half-configured table is left: the earlier change still in force, or none.
+            match in_force {
+                Some(l) => {
+                    set(scaling, table, l.ranges).await?;
+                    self.record_table_scaling(&l, None).await?;
+                }
+                None => {
+                    self.undo(scaling, table, previous, capacity_before).await?;
+                    change.status = "failed".into();
+                    change.at = Utc::now().to_rfc3339();
+                    self.record_table_scaling(&change, None).await?;
+                }
+            }
             return Err(e);
         }
         change.status = "applied".into();
@@ -269,7 +295,9 @@ impl Applier {
             ));
         }
         let done = self.rollback_table_locked(scaling, table).await;
-        self.unlock(&key(table), &owner).await?;
+        if let Err(e) = self.unlock(&key(table), &owner).await {
+            tracing::warn!(table, error = %e, "the table's lock could not be given back; it expires on its own");
+        }
         done
     }
 
@@ -301,7 +329,8 @@ impl Applier {
             }
             _ => {}
         }
-        undo(scaling, table, change.previous).await?;
+        self.undo(scaling, table, change.previous, change.capacity_before)
+            .await?;
         change.status = "rolled_back".into();
         change.at = Utc::now().to_rfc3339();
         self.record_table_scaling(&change, None).await?;
@@ -356,16 +385,39 @@ async fn set(scaling: &Client, table: &str, ranges: Ranges) -> Result<(), JobErr
     Ok(())
 }
 
-/// Back to `previous`: its ranges, or no targets and none of the optimizer's policies. Only
-/// what is there is deleted (moto answers a missing one with a ValidationException, AWS with
-/// ObjectNotFound: neither is asked for).
-async fn undo(scaling: &Client, table: &str, previous: Option<Ranges>) -> Result<(), JobError> {
-    if let Some(p) = previous {
-        for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
-            register(scaling, table, dimension, range).await?;
+impl Applier {
+    /// Back to `previous`: its ranges, or no targets and none of the optimizer's policies,
+    /// and then the table's provisioned capacity from before (`capacity`), which target
+    /// tracking will have moved.
+    async fn undo(
+        &self,
+        scaling: &Client,
+        table: &str,
+        previous: Option<Ranges>,
+        capacity: Option<Capacity>,
+    ) -> Result<(), JobError> {
+        if let Some(p) = previous {
+            for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
+                if range == NONE {
+                    deregister(scaling, table, dimension).await?;
+                } else {
+                    register(scaling, table, dimension, range).await?;
+                }
+            }
+            return Ok(());
         }
-        return Ok(());
+        remove(scaling, table).await?;
+        if let Some(c) = capacity {
+            restore_capacity(&self.ddb, table, c).await?;
+        }
+        Ok(())
     }
+}
+
+/// No target and none of the optimizer's policies left on `table`. Only what is there is
+/// deleted (moto answers a missing one with a ValidationException, AWS with ObjectNotFound:
+/// neither is asked for).
+async fn remove(scaling: &Client, table: &str) -> Result<(), JobError> {
     let ours: Vec<&str> = DIMENSIONS.iter().map(|(_, _, p)| *p).collect();
     let policies = scaling
         .describe_scaling_policies()
@@ -389,22 +441,73 @@ async fn undo(scaling: &Client, table: &str, previous: Option<Ranges>) -> Result
             .await
             .map_err(|e| sdk_error(&format!("DeleteScalingPolicy table/{table}"), e))?;
     }
-    let Some(now) = ranges_now(scaling, table).await? else {
-        return Ok(());
-    };
-    for ((dimension, _, _), range) in DIMENSIONS.iter().zip([now.read, now.write]) {
-        if range == NONE {
-            continue;
-        }
-        scaling
-            .deregister_scalable_target()
-            .service_namespace(ServiceNamespace::Dynamodb)
-            .resource_id(resource(table))
-            .scalable_dimension(dimension.clone())
-            .send()
-            .await
-            .map_err(|e| sdk_error(&format!("DeregisterScalableTarget table/{table}"), e))?;
+    for (dimension, _, _) in &DIMENSIONS {
+        deregister(scaling, table, dimension).await?;
     }
+    Ok(())
+}
+
+/// `table`'s target on `dimension` deregistered, if it has one.
+async fn deregister(
+    scaling: &Client,
+    table: &str,
+    dimension: &ScalableDimension,
+) -> Result<(), JobError> {
+    let there = ranges_now(scaling, table).await?.is_some_and(|r| {
+        let range = if *dimension == DIMENSIONS[0].0 {
+            r.read
+        } else {
+            r.write
+        };
+        range != NONE
+    });
+    if !there {
+        return Ok(());
+    }
+    scaling
+        .deregister_scalable_target()
+        .service_namespace(ServiceNamespace::Dynamodb)
+        .resource_id(resource(table))
+        .scalable_dimension(dimension.clone())
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DeregisterScalableTarget table/{table}"), e))?;
+    Ok(())
+}
+
+/// Sets `table`'s provisioned capacity to `c` unless it has it already (DynamoDB refuses an
+/// update that changes nothing).
+async fn restore_capacity(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    c: Capacity,
+) -> Result<(), JobError> {
+    let d = ddb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?;
+    let p = d.table().and_then(|t| t.provisioned_throughput());
+    let now = (
+        p.and_then(|p| p.read_capacity_units()).unwrap_or(0),
+        p.and_then(|p| p.write_capacity_units()).unwrap_or(0),
+    );
+    if now == (i64::from(c.read), i64::from(c.write)) {
+        return Ok(());
+    }
+    ddb.update_table()
+        .table_name(table)
+        .provisioned_throughput(
+            aws_sdk_dynamodb::types::ProvisionedThroughput::builder()
+                .read_capacity_units(i64::from(c.read))
+                .write_capacity_units(i64::from(c.write))
+                .build()
+                .map_err(|e| JobError::permanent("bad_capacity", e.to_string()))?,
+        )
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("UpdateTable {table} (capacity back)"), e))?;
     Ok(())
 }
 
