@@ -127,6 +127,16 @@ pub fn advise(table: &str, mode: &str, c: Consumed, p: &DynamoPricing) -> Capaci
     }
 }
 
+/// A table's provisioned read and write capacity units (0 on demand).
+pub(crate) fn provisioned(t: Option<&aws_sdk_dynamodb::types::TableDescription>) -> (u32, u32) {
+    let p = t.and_then(|t| t.provisioned_throughput());
+    let units = |n: Option<i64>| n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
+    (
+        units(p.and_then(|p| p.read_capacity_units())),
+        units(p.and_then(|p| p.write_capacity_units())),
+    )
+}
+
 /// Reads `table`'s billing mode and consumed capacity, and advises.
 pub async fn table_advice(
     ddb: &aws_sdk_dynamodb::Client,
@@ -141,12 +151,7 @@ pub async fn table_advice(
         .send()
         .await
         .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?;
-    let throughput = d.table().and_then(|t| t.provisioned_throughput());
-    let units = |n: Option<i64>| n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
-    let (rcu, wcu) = (
-        units(throughput.and_then(|p| p.read_capacity_units())),
-        units(throughput.and_then(|p| p.write_capacity_units())),
-    );
+    let (rcu, wcu) = provisioned(d.table());
     let arn = d
         .table()
         .and_then(|t| t.table_arn())

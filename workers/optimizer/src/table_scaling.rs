@@ -396,17 +396,21 @@ impl Applier {
         previous: Option<Ranges>,
         capacity: Option<Capacity>,
     ) -> Result<(), JobError> {
+        // The targets there now, read once.
+        let now = ranges_now(scaling, table).await?;
+        let there = now.map_or([NONE, NONE], |r| [r.read, r.write]);
         if let Some(p) = previous {
-            for ((dimension, _, _), range) in DIMENSIONS.iter().zip([p.read, p.write]) {
-                if range == NONE {
-                    deregister(scaling, table, dimension).await?;
-                } else {
+            let back = DIMENSIONS.iter().zip([p.read, p.write]).zip(there);
+            for (((dimension, _, _), range), had) in back {
+                if range != NONE {
                     register(scaling, table, dimension, range).await?;
+                } else if had != NONE {
+                    deregister(scaling, table, dimension).await?;
                 }
             }
             return Ok(());
         }
-        remove(scaling, table).await?;
+        remove(scaling, table, there).await?;
         if let Some(c) = capacity {
             restore_capacity(&self.ddb, table, c).await?;
         }
@@ -414,10 +418,10 @@ impl Applier {
     }
 }
 
-/// No target and none of the optimizer's policies left on `table`. Only what is there is
-/// deleted (moto answers a missing one with a ValidationException, AWS with ObjectNotFound:
-/// neither is asked for).
-async fn remove(scaling: &Client, table: &str) -> Result<(), JobError> {
+/// No target and none of the optimizer's policies left on `table`, whose targets are `there`
+/// (read and write; `NONE`: no target). Only what is there is deleted (moto answers a missing
+/// one with a ValidationException, AWS with ObjectNotFound: neither is asked for).
+async fn remove(scaling: &Client, table: &str, there: [Range; 2]) -> Result<(), JobError> {
     let ours: Vec<&str> = DIMENSIONS.iter().map(|(_, _, p)| *p).collect();
     let policies = scaling
         .describe_scaling_policies()
@@ -441,29 +445,20 @@ async fn remove(scaling: &Client, table: &str) -> Result<(), JobError> {
             .await
             .map_err(|e| sdk_error(&format!("DeleteScalingPolicy table/{table}"), e))?;
     }
-    for (dimension, _, _) in &DIMENSIONS {
-        deregister(scaling, table, dimension).await?;
+    for ((dimension, _, _), had) in DIMENSIONS.iter().zip(there) {
+        if had != NONE {
+            deregister(scaling, table, dimension).await?;
+        }
     }
     Ok(())
 }
 
-/// `table`'s target on `dimension` deregistered, if it has one.
+/// `table`'s target on `dimension` deregistered.
 async fn deregister(
     scaling: &Client,
     table: &str,
     dimension: &ScalableDimension,
 ) -> Result<(), JobError> {
-    let there = ranges_now(scaling, table).await?.is_some_and(|r| {
-        let range = if *dimension == DIMENSIONS[0].0 {
-            r.read
-        } else {
-            r.write
-        };
-        range != NONE
-    });
-    if !there {
-        return Ok(());
-    }
     scaling
         .deregister_scalable_target()
         .service_namespace(ServiceNamespace::Dynamodb)
@@ -488,12 +483,7 @@ async fn restore_capacity(
         .send()
         .await
         .map_err(|e| sdk_error(&format!("DescribeTable {table}"), e))?;
-    let p = d.table().and_then(|t| t.provisioned_throughput());
-    let now = (
-        p.and_then(|p| p.read_capacity_units()).unwrap_or(0),
-        p.and_then(|p| p.write_capacity_units()).unwrap_or(0),
-    );
-    if now == (i64::from(c.read), i64::from(c.write)) {
+    if crate::capacity::provisioned(d.table()) == (c.read, c.write) {
         return Ok(());
     }
     ddb.update_table()
